@@ -1,0 +1,318 @@
+/**
+ * PDQ (Meta's 256-bit perceptual hash), written from `shared/docs/pdq-spec.md`.
+ *
+ * Every float operation is rounded to float32 (Math.fround or a Float32Array
+ * store) in the order the C++ reference performs it, so hashes and quality
+ * scores are bit-exact with the reference for the same input pixels.
+ */
+import { hammingDistance } from './hamming.js';
+import type { PerceptualHash, PerceptualSignalType, Raster } from './signal-type.js';
+
+const f32 = Math.fround;
+
+export const PDQ_BITS = 256;
+/** Upstream's confident-match distance (pdq/README.md, python-threatexchange). */
+export const PDQ_MATCH_THRESHOLD = 31;
+/** Hashes under this quality are too featureless to match on (python-threatexchange). */
+export const PDQ_MIN_QUALITY = 50;
+/** The C++ reference squashes larger input to this square before hashing. */
+export const PDQ_SQUASH_SIZE = 512;
+/** The C++ reference gives the all-zero hash for images with a side under this. */
+export const PDQ_MIN_SIDE = 5;
+
+export const DIHEDRAL_NAMES = ['orig', 'rot90', 'rot180', 'rot270', 'flipx', 'flipy', 'flipplus1', 'flipminus1'] as const;
+export type DihedralName = (typeof DIHEDRAL_NAMES)[number];
+
+export interface PdqResult extends PerceptualHash {
+  quality: number;
+  /** The 16x16 DCT block (row = vertical frequency) the bits were taken from. */
+  dct: Float32Array;
+}
+
+const LUMA_R = f32(0.299);
+const LUMA_G = f32(0.587);
+const LUMA_B = f32(0.114);
+
+/** D[i][j] = s * cos(pi/128 * (i+1) * (2j+1)), 16 x 64, rounded as the reference does. */
+const DCT_MATRIX: Float32Array = (() => {
+  const d = new Float32Array(16 * 64);
+  const scale = f32(Math.sqrt(2 / 64));
+  for (let i = 0; i < 16; i++) {
+    for (let j = 0; j < 64; j++) d[i * 64 + j] = scale * Math.cos((Math.PI / 2 / 64) * (i + 1) * (2 * j + 1));
+  }
+  return d;
+})();
+
+/**
+ * Luma of the raster as the reference sees it: sides over 512 are squashed to
+ * exactly 512 by nearest neighbour with corner sampling, grey input is used as
+ * is, alpha is ignored.
+ */
+export function pdqLuma(raster: Raster): { luma: Float32Array; width: number; height: number } {
+  const { width: w, height: h, channels: ch, data } = raster;
+  const squash = w > PDQ_SQUASH_SIZE || h > PDQ_SQUASH_SIZE;
+  const outW = squash ? PDQ_SQUASH_SIZE : w;
+  const outH = squash ? PDQ_SQUASH_SIZE : h;
+  const srcCol = new Int32Array(outW);
+  for (let x = 0; x < outW; x++) srcCol[x] = (squash ? Math.floor((x * w) / PDQ_SQUASH_SIZE) : x) * ch;
+  const srcRow = (y: number) => (squash ? Math.floor((y * h) / PDQ_SQUASH_SIZE) : y) * w * ch;
+  const luma = new Float32Array(outW * outH);
+  // The reference's decoder hands over one grey channel whenever every pixel has
+  // R = G = B, and uses it as luma as is; the RGB formula is off by an ulp for
+  // some grey values, so colour input is checked for being grey.
+  let colour = 0;
+  if (ch >= 3) {
+    for (let y = 0; y < outH; y++) {
+      const rowBase = srcRow(y);
+      const outBase = y * outW;
+      for (let x = 0; x < outW; x++) {
+        const p = rowBase + srcCol[x];
+        const r = data[p];
+        const g = data[p + 1];
+        const b = data[p + 2];
+        colour |= (r ^ g) | (g ^ b);
+        luma[outBase + x] = f32(f32(f32(LUMA_R * r) + f32(LUMA_G * g)) + f32(LUMA_B * b));
+      }
+    }
+  }
+  if (ch < 3 || colour === 0) {
+    for (let y = 0; y < outH; y++) {
+      const rowBase = srcRow(y);
+      const outBase = y * outW;
+      for (let x = 0; x < outW; x++) luma[outBase + x] = data[rowBase + srcCol[x]];
+    }
+  }
+  return { luma, width: outW, height: outH };
+}
+
+/** Window of the box filter for a side of n pixels reduced to 64: ceil(n / 128). */
+function jaroszWindow(n: number): number {
+  return Math.floor((n + 127) / 128);
+}
+
+/**
+ * The four phases of the reference's running-sum box filter, shared by both
+ * directions: how many samples to add before writing, then how many writes with
+ * a growing window, with the full window, and with a shrinking window.
+ */
+function boxPhases(length: number, window: number): [number, number, number, number] {
+  const half = (window + 2) >> 1;
+  return [half - 1, window - half + 1, length - window, half - 1];
+}
+
+/** Horizontal box pass: every row of `src` filtered into `dst`. */
+function boxAlongRows(src: Float32Array, dst: Float32Array, rows: number, cols: number, window: number): void {
+  const [p1, p2, p3, p4] = boxPhases(cols, window);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let sum = 0;
+    let count = 0;
+    let ri = base;
+    let li = base;
+    let oi = base;
+    for (let i = 0; i < p1; i++) {
+      sum = f32(sum + src[ri++]);
+      count++;
+    }
+    for (let i = 0; i < p2; i++) {
+      sum = f32(sum + src[ri++]);
+      count++;
+      dst[oi++] = sum / count;
+    }
+    for (let i = 0; i < p3; i++) {
+      sum = f32(f32(sum + src[ri++]) - src[li++]);
+      dst[oi++] = sum / count;
+    }
+    for (let i = 0; i < p4; i++) {
+      sum = f32(sum - src[li++]);
+      count--;
+      dst[oi++] = sum / count;
+    }
+  }
+}
+
+/**
+ * Vertical box pass, walked row by row with one running sum per column so the
+ * memory access stays sequential; per column the arithmetic is the reference's.
+ */
+function boxAlongCols(
+  src: Float32Array,
+  dst: Float32Array,
+  rows: number,
+  cols: number,
+  window: number,
+  sums: Float32Array,
+): void {
+  const [p1, p2, p3, p4] = boxPhases(rows, window);
+  sums.fill(0, 0, cols);
+  let count = 0;
+  let ri = 0;
+  let li = 0;
+  let oi = 0;
+  for (let i = 0; i < p1; i++, ri += cols) {
+    for (let c = 0; c < cols; c++) sums[c] += src[ri + c];
+    count++;
+  }
+  for (let i = 0; i < p2; i++, ri += cols, oi += cols) {
+    count++;
+    for (let c = 0; c < cols; c++) {
+      const s = f32(sums[c] + src[ri + c]);
+      sums[c] = s;
+      dst[oi + c] = s / count;
+    }
+  }
+  for (let i = 0; i < p3; i++, ri += cols, li += cols, oi += cols) {
+    for (let c = 0; c < cols; c++) {
+      const s = f32(f32(sums[c] + src[ri + c]) - src[li + c]);
+      sums[c] = s;
+      dst[oi + c] = s / count;
+    }
+  }
+  for (let i = 0; i < p4; i++, li += cols, oi += cols) {
+    count--;
+    for (let c = 0; c < cols; c++) {
+      const s = f32(sums[c] - src[li + c]);
+      sums[c] = s;
+      dst[oi + c] = s / count;
+    }
+  }
+}
+
+/** Scratch buffers reused across calls (hashing is synchronous, so never shared mid-use). */
+let scratch = { size: 0, a: new Float32Array(0), b: new Float32Array(0), sums: new Float32Array(0) };
+function scratchFor(size: number, cols: number) {
+  if (scratch.size < size || scratch.sums.length < cols) {
+    const n = Math.max(size, scratch.size);
+    scratch = { size: n, a: new Float32Array(n), b: new Float32Array(n), sums: new Float32Array(Math.max(cols, 1024)) };
+  }
+  return scratch;
+}
+
+/** Two rounds of horizontal + vertical box passes (a tent filter), then 64 x 64 centre samples. */
+function blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(64 * 64);
+  let blurred = luma;
+  if (width !== 64 || height !== 64) {
+    const { a, b, sums } = scratchFor(width * height, width);
+    a.set(luma.subarray(0, width * height));
+    const winRows = jaroszWindow(width);
+    const winCols = jaroszWindow(height);
+    for (let rep = 0; rep < 2; rep++) {
+      boxAlongRows(a, b, height, width, winRows);
+      boxAlongCols(b, a, height, width, winCols, sums);
+    }
+    blurred = a;
+  }
+  for (let i = 0; i < 64; i++) {
+    const row = Math.floor(((i + 0.5) * height) / 64) * width;
+    for (let j = 0; j < 64; j++) out[i * 64 + j] = blurred[row + Math.floor(((j + 0.5) * width) / 64)];
+  }
+  return out;
+}
+
+/** Gradient-sum quality of the 64 x 64 matrix, 0-100. */
+function quality(a: Float32Array): number {
+  let gradientSum = 0;
+  for (let i = 0; i < 63; i++) {
+    for (let j = 0; j < 64; j++) {
+      const d = Math.trunc(f32(f32(f32(a[i * 64 + j] - a[(i + 1) * 64 + j]) * 100) / 255));
+      gradientSum += Math.abs(d);
+    }
+  }
+  for (let i = 0; i < 64; i++) {
+    for (let j = 0; j < 63; j++) {
+      const d = Math.trunc(f32(f32(f32(a[i * 64 + j] - a[i * 64 + j + 1]) * 100) / 255));
+      gradientSum += Math.abs(d);
+    }
+  }
+  return Math.min(100, Math.floor(gradientSum / 90));
+}
+
+/** B = D * A * D^T: the 16 x 16 lowest non-DC frequencies, float32 accumulators in k order. */
+function dct16(a: Float32Array): Float32Array {
+  const t = new Float32Array(16 * 64);
+  for (let i = 0; i < 16; i++) {
+    const tRow = i * 64;
+    for (let k = 0; k < 64; k++) {
+      const d = DCT_MATRIX[i * 64 + k];
+      const aRow = k * 64;
+      for (let j = 0; j < 64; j++) t[tRow + j] += f32(d * a[aRow + j]);
+    }
+  }
+  const b = new Float32Array(256);
+  for (let i = 0; i < 16; i++) {
+    for (let j = 0; j < 16; j++) {
+      let sum = 0;
+      for (let k = 0; k < 64; k++) sum = f32(sum + f32(t[i * 64 + k] * DCT_MATRIX[j * 64 + k]));
+      b[i * 16 + j] = sum;
+    }
+  }
+  return b;
+}
+
+/**
+ * Bit k = 16 * row + col is set iff B[row][col] exceeds the lower median; the
+ * bytes are the big-endian 256-bit integer, so their hex is the reference's.
+ */
+function thresholdBits(b: Float32Array): Uint8Array {
+  const sorted = Float32Array.from(b).sort();
+  const median = sorted[127];
+  const hash = new Uint8Array(32);
+  for (let k = 0; k < 256; k++) {
+    if (b[k] > median) hash[31 - (k >> 3)] |= 1 << (k & 7);
+  }
+  return hash;
+}
+
+/** PDQ of a luma matrix (already squashed if the caller wants reference behaviour). */
+export function pdqFromLuma(luma: Float32Array, width: number, height: number): PdqResult {
+  if (width < PDQ_MIN_SIDE || height < PDQ_MIN_SIDE) {
+    return { hash: new Uint8Array(32), quality: 0, dct: new Float32Array(256) };
+  }
+  const a = blurAndDecimate(luma, width, height);
+  const dct = dct16(a);
+  return { hash: thresholdBits(dct), quality: quality(a), dct };
+}
+
+export function pdqHashRaster(raster: Raster): PdqResult {
+  const { luma, width, height } = pdqLuma(raster);
+  return pdqFromLuma(luma, width, height);
+}
+
+/**
+ * Where each coefficient B[i][j] lands in a dihedral variant and with which sign
+ * (the DCT basis of frequency u is symmetric or antisymmetric under reversal).
+ */
+const DIHEDRAL_MAPS: Array<(i: number, j: number) => [number, number]> = [
+  (i, j) => [i * 16 + j, 1],
+  (i, j) => [j * 16 + i, j & 1 ? 1 : -1],
+  (i, j) => [i * 16 + j, (i + j) & 1 ? -1 : 1],
+  (i, j) => [j * 16 + i, i & 1 ? 1 : -1],
+  (i, j) => [i * 16 + j, i & 1 ? 1 : -1],
+  (i, j) => [i * 16 + j, j & 1 ? 1 : -1],
+  (i, j) => [j * 16 + i, 1],
+  (i, j) => [j * 16 + i, (i + j) & 1 ? -1 : 1],
+];
+
+/** The 8 dihedral variants (order of DIHEDRAL_NAMES) from one DCT, without re-hashing. */
+export function pdqDihedralFromDct(dct: Float32Array): Uint8Array[] {
+  const moved = new Float32Array(256);
+  return DIHEDRAL_MAPS.map((map) => {
+    for (let i = 0; i < 16; i++) {
+      for (let j = 0; j < 16; j++) {
+        const [to, sign] = map(i, j);
+        moved[to] = sign * dct[i * 16 + j];
+      }
+    }
+    return thresholdBits(moved);
+  });
+}
+
+export const pdq: PerceptualSignalType = {
+  name: 'pdq',
+  bits: PDQ_BITS,
+  defaultThreshold: PDQ_MATCH_THRESHOLD,
+  input: 'pixels',
+  distance: hammingDistance,
+  hashRaster: pdqHashRaster,
+};
