@@ -1,0 +1,206 @@
+/**
+ * The persistence boundary: banks of captured content, victim cases, and the
+ * hashes (signals) of both. Implementations (SQLite now, PostgreSQL later)
+ * validate every input here and raise `StoreError`s with stable codes.
+ *
+ * The store is the truth for the in-memory indexes: they are loaded with
+ * `iterateSignalChunks` and follow every committed change through `subscribe`.
+ * No image bytes ever reach this interface.
+ */
+
+/** Thresholds by signal type name, e.g. `{ pdq: 24 }`. */
+export type ThresholdsByType = Readonly<Record<string, number>>;
+
+export interface Bank {
+  id: number;
+  name: string;
+  description: string;
+  /** Overrides of the signal types' default thresholds for matches in this bank. */
+  thresholds: ThresholdsByType;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewBank {
+  name: string;
+  description?: string;
+  thresholds?: ThresholdsByType;
+}
+
+export interface BankPatch {
+  name?: string;
+  description?: string;
+  /** `null` clears every override. */
+  thresholds?: ThresholdsByType | null;
+}
+
+/** Where a captured item was seen. */
+export interface Provenance {
+  /** e.g. 'telegram'. */
+  platform: string;
+  /** Group or channel name. */
+  channel: string | null;
+  /** Message URL or message id. */
+  messageRef: string | null;
+  /** ISO-8601 UTC. */
+  capturedAt: string | null;
+}
+
+export interface ContentItem {
+  id: number;
+  bankId: number;
+  provenance: Provenance;
+  /** Free JSON object given by whoever captured the item. */
+  metadata: Record<string, unknown>;
+  note: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewSignal {
+  /** A name from STORED_SIGNAL_TYPES. */
+  type: string;
+  hash: Uint8Array;
+  /** 0-100 where the algorithm defines one (PDQ). */
+  quality?: number | null;
+}
+
+export interface Signal {
+  id: number;
+  type: string;
+  hash: Uint8Array;
+  quality: number | null;
+}
+
+export interface NewProvenance {
+  platform: string;
+  channel?: string | null;
+  messageRef?: string | null;
+  /** Any string `Date` parses; stored as ISO-8601 UTC. */
+  capturedAt?: string | null;
+}
+
+export interface NewContentItem {
+  provenance: NewProvenance;
+  metadata?: Record<string, unknown>;
+  note?: string | null;
+  signals?: NewSignal[];
+}
+
+export interface ContentPatch {
+  provenance?: NewProvenance;
+  metadata?: Record<string, unknown>;
+  note?: string | null;
+}
+
+export type CaseStatus = 'open' | 'closed';
+
+export interface VictimCase {
+  id: number;
+  caseNumber: string;
+  /** scrypt string from `hashPin`; never the PIN itself. */
+  pinHash: string;
+  status: CaseStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewVictimCase {
+  caseNumber: string;
+  pinHash: string;
+  status?: CaseStatus;
+  signals?: NewSignal[];
+}
+
+/** Whose hash a signal is: captured content or a victim's own photo. */
+export type SignalOwnerKind = 'content' | 'case';
+
+export type SignalOwner = { kind: 'content'; contentId: number } | { kind: 'case'; caseId: number };
+
+/**
+ * Signals of one type and owner kind as typed arrays: `ids[i]` is the signal id
+ * of the code at `codes[i * bytes .. (i + 1) * bytes)`, where `bytes` is the
+ * type's hash length. Used both to load indexes and to report changes.
+ */
+export interface SignalBatch {
+  type: string;
+  owner: SignalOwnerKind;
+  count: number;
+  ids: Uint32Array;
+  codes: Uint8Array;
+}
+
+/** One committed write, as the signals it added or removed. */
+export interface SignalChange {
+  op: 'add' | 'remove';
+  batches: SignalBatch[];
+}
+
+export type SignalChangeListener = (change: SignalChange) => void;
+
+export interface AddedContent {
+  /** Ids of the new items, in input order. */
+  contentIds: number[];
+  /** Ids of the new signals, in input order (items in order, each item's signals in order). */
+  signalIds: number[];
+}
+
+/** A signal with the content item it belongs to, for turning index hits into matches. */
+export interface ContentSignalOwner {
+  signalId: number;
+  contentId: number;
+  bankId: number;
+  provenance: Provenance;
+}
+
+export interface CaseSignalOwner {
+  signalId: number;
+  caseId: number;
+  caseNumber: string;
+  status: CaseStatus;
+}
+
+export interface Store {
+  createBank(bank: NewBank): Bank;
+  getBank(id: number): Bank;
+  findBankByName(name: string): Bank | undefined;
+  listBanks(): Bank[];
+  updateBank(id: number, patch: BankPatch): Bank;
+  /** Deletes the bank, its content items and their signals. */
+  deleteBank(id: number): void;
+
+  /** Adds items with their signals to a bank in one transaction: all or nothing. */
+  addContent(bankId: number, items: NewContentItem[]): AddedContent;
+  getContent(id: number): ContentItem;
+  updateContent(id: number, patch: ContentPatch): ContentItem;
+  /** Deletes the item and its signals. */
+  deleteContent(id: number): void;
+
+  createCase(victimCase: NewVictimCase): VictimCase;
+  getCase(id: number): VictimCase;
+  findCaseByNumber(caseNumber: string): VictimCase | undefined;
+  setCaseStatus(id: number, status: CaseStatus): VictimCase;
+  /** A victim's withdrawal: deletes the case and its signals. */
+  deleteCase(id: number): void;
+
+  /** Adds signals to one content item or case in one transaction; returns their ids in order. */
+  addSignals(owner: SignalOwner, signals: NewSignal[]): number[];
+  listSignals(owner: SignalOwner): Signal[];
+  /** Deletes the given signals; ids that do not exist are ignored. Returns how many went. */
+  deleteSignals(ids: number[]): number;
+  countSignals(type: string, owner: SignalOwnerKind): number;
+
+  /**
+   * Every signal of one type and owner kind, ordered by id, `chunkSize` at a
+   * time. Each chunk is read by its own query, so other store calls may run
+   * between chunks (their changes reach listeners, not necessarily the chunks).
+   */
+  iterateSignalChunks(type: string, options?: { owner?: SignalOwnerKind; chunkSize?: number }): Iterable<SignalBatch>;
+  /** Owners of the given content signals; ids that are not content signals are left out. */
+  contentSignalOwners(signalIds: number[]): ContentSignalOwner[];
+  caseSignalOwners(signalIds: number[]): CaseSignalOwner[];
+
+  /** Called after every committed write that added or removed signals. Returns an unsubscribe function. */
+  subscribe(listener: SignalChangeListener): () => void;
+  close(): void;
+}

@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { hashPin, verifyPin } from '../src/store/pin.js';
+import { SQLITE_MIGRATIONS_DIR } from '../src/store/sqlite-migrations.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { NewSignal, SignalChange } from '../src/store/store.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ncii-store-test-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+let dbCount = 0;
+
+function openStore(): { store: SqliteStore; path: string } {
+  const path = join(root, `store-${++dbCount}.db`);
+  const store = new SqliteStore(path);
+  t.teardown(() => store.db.open && store.close());
+  return { store, path };
+}
+
+const pdqHash = () => new Uint8Array(randomBytes(32));
+const provenance = { platform: 'telegram', channel: 'some group', messageRef: 'https://t.me/c/1/2', capturedAt: '2026-01-31T12:00:00Z' };
+// A PIN hash made once: scrypt is deliberately slow.
+const pinHashPromise = hashPin('4821');
+
+t.test('migrations are applied once, recorded, and guarded against edits', async (t) => {
+  const { store, path } = openStore();
+  t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
+  t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL');
+  const applied = store.db.prepare('SELECT version, name FROM schema_migrations').all();
+  t.same(applied, [{ version: 1, name: 'initial' }]);
+  store.close();
+
+  const reopened = new SqliteStore(path);
+  t.equal(reopened.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1, 'not applied twice');
+  reopened.db.prepare("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").run();
+  reopened.db.prepare("INSERT INTO schema_migrations VALUES (2, 'from_the_future', 'x', 'now')").run();
+  reopened.close();
+  t.throws(() => new SqliteStore(path), { code: 'MIGRATION_MISMATCH' });
+
+  // A new migration in the directory is applied on next open, in order.
+  const dir = join(root, 'migrations-copy');
+  mkdirSync(dir);
+  writeFileSync(join(dir, '001_initial.sql'), readFileSync(join(SQLITE_MIGRATIONS_DIR, '001_initial.sql')));
+  writeFileSync(join(dir, '002_add_column.sql'), 'ALTER TABLE banks ADD COLUMN colour TEXT;');
+  const { migrate, readMigrations } = await import('../src/store/sqlite-migrations.js');
+  const { store: fresh } = openStore();
+  migrate(fresh.db, readMigrations(dir));
+  t.same(fresh.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
+  t.ok(fresh.db.prepare("SELECT 1 FROM pragma_table_info('banks') WHERE name = 'colour'").get());
+  writeFileSync(join(dir, '003_broken.sql'), 'CREATE TABLE half (x); THIS IS NOT SQL;');
+  t.throws(() => migrate(fresh.db, readMigrations(dir)));
+  t.notOk(fresh.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'half'").get(), 'a failed migration leaves nothing behind');
+  t.same(fresh.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
+});
+
+t.test('banks: create, read, update, conflicts, validation', async (t) => {
+  const { store } = openStore();
+  const bank = store.createBank({ name: 'channel-a', description: 'captured from A', thresholds: { pdq: 24 } });
+  t.match(bank, { name: 'channel-a', description: 'captured from A', thresholds: { pdq: 24 } });
+  t.same(store.getBank(bank.id), bank);
+  t.same(store.findBankByName('channel-a'), bank);
+  t.equal(store.findBankByName('nope'), undefined);
+  t.throws(() => store.createBank({ name: 'channel-a' }), { code: 'CONFLICT' });
+  t.throws(() => store.createBank({ name: '  ' }), { code: 'INVALID_INPUT' });
+  t.throws(() => store.createBank({ name: 'b', thresholds: { pdq: 300 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => store.createBank({ name: 'b', thresholds: { nohash: 3 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => store.getBank(9999), { code: 'NOT_FOUND' });
+  const other = store.createBank({ name: 'channel-b' });
+  t.same(other.thresholds, {});
+  t.throws(() => store.updateBank(other.id, { name: 'channel-a' }), { code: 'CONFLICT' });
+  const updated = store.updateBank(bank.id, { thresholds: null, description: '' });
+  t.same(updated.thresholds, {});
+  t.equal(updated.description, '');
+  t.same(
+    store.listBanks().map((b) => b.name),
+    ['channel-a', 'channel-b'],
+  );
+});
+
+t.test('content and signals: validation at the boundary, all or nothing', async (t) => {
+  const { store } = openStore();
+  const bank = store.createBank({ name: 'bank' });
+  t.throws(() => store.addContent(bank.id, [{ provenance, signals: [{ type: 'pdq', hash: new Uint8Array(31) }] }]), { code: 'INVALID_HASH' });
+  t.throws(() => store.addContent(bank.id, [{ provenance, signals: [{ type: 'md5', hash: new Uint8Array(32) }] }]), { code: 'INVALID_HASH' });
+  t.throws(() => store.addContent(bank.id, [{ provenance, signals: [{ type: 'phash', hash: new Uint8Array(8) }] }]), { code: 'INVALID_INPUT' });
+  t.throws(() => store.addContent(bank.id, [{ provenance, signals: [{ type: 'pdq', hash: pdqHash(), quality: 101 }] }]), { code: 'INVALID_INPUT' });
+  t.throws(() => store.addContent(bank.id, [{ provenance: { ...provenance, capturedAt: 'yesterday' } }]), { code: 'INVALID_INPUT' });
+  t.throws(() => store.addContent(bank.id, [{ provenance: { platform: '' } }]), { code: 'INVALID_INPUT' });
+  t.throws(() => store.addContent(bank.id, [{ provenance, metadata: [] as unknown as Record<string, unknown> }]), { code: 'INVALID_INPUT' });
+  t.throws(() => store.addContent(424242, [{ provenance }]), { code: 'NOT_FOUND' });
+  t.equal(store.db.prepare('SELECT count(*) FROM content_items').pluck().get(), 0, 'nothing written by failed calls');
+
+  const hash = pdqHash();
+  const md5 = new Uint8Array(randomBytes(16));
+  const { contentIds, signalIds } = store.addContent(bank.id, [
+    {
+      provenance,
+      metadata: { messageText: 'caption', views: 12 },
+      note: 'reported to Telegram',
+      signals: [
+        { type: 'pdq', hash, quality: 87 },
+        { type: 'md5', hash: md5 },
+      ],
+    },
+  ]);
+  t.equal(contentIds.length, 1);
+  t.equal(signalIds.length, 2);
+  const item = store.getContent(contentIds[0]);
+  t.same(item.provenance, { ...provenance, capturedAt: '2026-01-31T12:00:00.000Z' });
+  t.same(item.metadata, { messageText: 'caption', views: 12 });
+  t.equal(item.note, 'reported to Telegram');
+  t.same(
+    store.listSignals({ kind: 'content', contentId: item.id }).map((s) => ({ ...s, hash: Buffer.from(s.hash).toString('hex') })),
+    [
+      { id: signalIds[0], type: 'pdq', hash: Buffer.from(hash).toString('hex'), quality: 87 },
+      { id: signalIds[1], type: 'md5', hash: Buffer.from(md5).toString('hex'), quality: null },
+    ],
+  );
+  const edited = store.updateContent(item.id, { note: null, metadata: { views: 13 } });
+  t.equal(edited.note, null);
+  t.same(edited.metadata, { views: 13 });
+  t.same(edited.provenance, item.provenance);
+  t.same(store.contentSignalOwners([signalIds[0], 999999]), [{ signalId: signalIds[0], contentId: item.id, bankId: bank.id, provenance: item.provenance }]);
+  t.throws(() => store.addSignals({ kind: 'content', contentId: 999 }, [{ type: 'pdq', hash }]), { code: 'NOT_FOUND' });
+});
+
+t.test('deletes cascade to signals and are reported to listeners', async (t) => {
+  const { store } = openStore();
+  const changes: SignalChange[] = [];
+  store.subscribe((change) => changes.push(change));
+  const bankA = store.createBank({ name: 'a' });
+  const bankB = store.createBank({ name: 'b' });
+  const signals = (): NewSignal[] => [
+    { type: 'pdq', hash: pdqHash() },
+    { type: 'sha256', hash: new Uint8Array(randomBytes(32)) },
+  ];
+  const a = store.addContent(bankA.id, [
+    { provenance, signals: signals() },
+    { provenance, signals: signals() },
+  ]);
+  const b = store.addContent(bankB.id, [{ provenance, signals: signals() }]);
+  const victim = store.createCase({ caseNumber: 'C-1', pinHash: await pinHashPromise, signals: signals() });
+  t.equal(changes.length, 3);
+  t.same(
+    changes[0].batches.map((x) => [changes[0].op, x.type, x.owner, [...x.ids]]),
+    [
+      ['add', 'pdq', 'content', [a.signalIds[0], a.signalIds[2]]],
+      ['add', 'sha256', 'content', [a.signalIds[1], a.signalIds[3]]],
+    ],
+  );
+  t.equal(store.countSignals('pdq', 'case'), 1);
+  t.equal(store.countSignals('pdq', 'content'), 3);
+
+  changes.length = 0;
+  store.deleteContent(b.contentIds[0]);
+  t.throws(() => store.getContent(b.contentIds[0]), { code: 'NOT_FOUND' });
+  t.same(store.listSignals({ kind: 'content', contentId: b.contentIds[0] }), []);
+  t.same(changes.map((c) => [c.op, c.batches.map((x) => [...x.ids])]), [['remove', [[b.signalIds[0]], [b.signalIds[1]]]]]);
+
+  changes.length = 0;
+  store.deleteBank(bankA.id);
+  t.throws(() => store.getContent(a.contentIds[1]), { code: 'NOT_FOUND' });
+  t.equal(store.countSignals('pdq', 'content'), 0);
+  t.equal(store.countSignals('sha256', 'content'), 0);
+  t.same(
+    changes[0].batches.flatMap((x) => [...x.ids]).sort((x, y) => x - y),
+    a.signalIds,
+  );
+  const removedCodes = changes[0].batches.find((x) => x.type === 'pdq')!.codes;
+  t.equal(removedCodes.length, 64, 'removed batches carry the codes the index needs');
+
+  changes.length = 0;
+  const caseSignals = store.listSignals({ kind: 'case', caseId: victim.id });
+  t.equal(store.deleteSignals([caseSignals[0].id, 123456]), 1);
+  t.equal(store.countSignals('pdq', 'case'), 0);
+  store.deleteCase(victim.id);
+  t.equal(store.findCaseByNumber('C-1'), undefined);
+  t.equal(store.countSignals('sha256', 'case'), 0);
+  t.same(changes.map((c) => [c.op, c.batches.map((x) => [x.owner, [...x.ids]])]), [
+    ['remove', [['case', [caseSignals[0].id]]]],
+    ['remove', [['case', [caseSignals[1].id]]]],
+  ]);
+  t.equal(store.db.prepare('SELECT count(*) FROM signals').pluck().get(), 0);
+  t.throws(() => store.deleteBank(bankA.id), { code: 'NOT_FOUND' });
+});
+
+t.test('victim cases: unique numbers, PIN hashes, status', async (t) => {
+  const { store } = openStore();
+  const pinHash = await pinHashPromise;
+  t.ok(await verifyPin('4821', pinHash));
+  t.notOk(await verifyPin('4822', pinHash));
+  t.notOk(pinHash.includes('4821'));
+  t.throws(() => store.createCase({ caseNumber: 'C-2', pinHash: '4821' }), { code: 'INVALID_INPUT' }, 'a bare PIN is refused');
+  const created = store.createCase({ caseNumber: 'C-2', pinHash });
+  t.equal(created.status, 'open');
+  t.throws(() => store.createCase({ caseNumber: 'C-2', pinHash }), { code: 'CONFLICT' });
+  const closed = store.setCaseStatus(created.id, 'closed');
+  t.equal(closed.status, 'closed');
+  t.throws(() => store.setCaseStatus(created.id, 'lost' as 'closed'), { code: 'INVALID_INPUT' });
+  t.same(store.findCaseByNumber('C-2'), closed);
+});
+
+t.test('bulk insert, then chunks stream back exactly what was inserted', async (t) => {
+  const { store } = openStore();
+  const bank = store.createBank({ name: 'bulk' });
+  const count = 20_000;
+  const codes = new Uint8Array(randomBytes(count * 32));
+  const ids: number[] = [];
+  for (let start = 0; start < count; start += 5000) {
+    const items = [];
+    for (let i = start; i < start + 5000; i += 50) {
+      const signals: NewSignal[] = [];
+      for (let j = i; j < i + 50; j++) signals.push({ type: 'pdq', hash: codes.subarray(j * 32, j * 32 + 32) });
+      // Other types and owners interleaved must not leak into the pdq content stream.
+      signals.push({ type: 'blockhash', hash: pdqHash() });
+      items.push({ provenance, signals });
+    }
+    const added = store.addContent(bank.id, items);
+    ids.push(...added.signalIds.filter((_, k) => k % 51 !== 50));
+  }
+  store.createCase({ caseNumber: 'bulk-case', pinHash: await pinHashPromise, signals: [{ type: 'pdq', hash: pdqHash() }] });
+
+  for (const chunkSize of [777, 4096, count]) {
+    const gotIds: number[] = [];
+    const gotCodes = new Uint8Array(count * 32);
+    let chunks = 0;
+    for (const chunk of store.iterateSignalChunks('pdq', { chunkSize })) {
+      t.equal(chunk.codes.length, chunk.count * 32);
+      gotCodes.set(chunk.codes, gotIds.length * 32);
+      gotIds.push(...chunk.ids);
+      chunks++;
+    }
+    t.equal(chunks, Math.ceil(count / chunkSize), `chunk size ${chunkSize}: chunk count`);
+    t.same(gotIds, ids, `chunk size ${chunkSize}: ids in id order`);
+    t.ok(Buffer.from(gotCodes).equals(Buffer.from(codes)), `chunk size ${chunkSize}: codes paired with their ids`);
+  }
+  const caseChunks = [...store.iterateSignalChunks('pdq', { owner: 'case' })];
+  t.equal(caseChunks.length, 1);
+  t.equal(caseChunks[0].count, 1);
+  t.same([...store.iterateSignalChunks('md5')], [], 'no signals, no chunks');
+  t.throws(() => [...store.iterateSignalChunks('pdq', { chunkSize: 0 })], { code: 'INVALID_INPUT' });
+});
