@@ -91,121 +91,115 @@ function jaroszWindow(n: number): number {
 }
 
 /**
- * The four phases of the reference's running-sum box filter, shared by both
- * directions: how many samples to add before writing, then how many writes with
- * a growing window, with the full window, and with a shrinking window.
+ * One box-filter pass of window `window` along many lines at once. Line `l`
+ * starts at `laneOffsets[l]` and its samples are `step` apart (1 along rows,
+ * the row length along columns). Each line keeps the reference's float32
+ * running sum and its four phases (add without writing, write with a growing
+ * window, with the full window, with a shrinking window), but lines advance
+ * together, a block of lines at a time: independent sums keep the CPU busy
+ * and memory is walked in order.
  */
-function boxPhases(length: number, window: number): [number, number, number, number] {
-  const half = (window + 2) >> 1;
-  return [half - 1, window - half + 1, length - window, half - 1];
-}
-
-/** Horizontal box pass: every row of `src` filtered into `dst`. */
-function boxAlongRows(src: Float32Array, dst: Float32Array, rows: number, cols: number, window: number): void {
-  const [p1, p2, p3, p4] = boxPhases(cols, window);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    let sum = 0;
-    let count = 0;
-    let ri = base;
-    let li = base;
-    let oi = base;
-    for (let i = 0; i < p1; i++) {
-      sum = f32(sum + src[ri++]);
-      count++;
-    }
-    for (let i = 0; i < p2; i++) {
-      sum = f32(sum + src[ri++]);
-      count++;
-      dst[oi++] = sum / count;
-    }
-    for (let i = 0; i < p3; i++) {
-      sum = f32(f32(sum + src[ri++]) - src[li++]);
-      dst[oi++] = sum / count;
-    }
-    for (let i = 0; i < p4; i++) {
-      sum = f32(sum - src[li++]);
-      count--;
-      dst[oi++] = sum / count;
-    }
-  }
-}
-
-/**
- * Vertical box pass, walked row by row with one running sum per column so the
- * memory access stays sequential; per column the arithmetic is the reference's.
- */
-function boxAlongCols(
+function boxPass(
   src: Float32Array,
   dst: Float32Array,
-  rows: number,
-  cols: number,
+  laneOffsets: Int32Array,
+  length: number,
+  step: number,
   window: number,
   sums: Float32Array,
 ): void {
-  const [p1, p2, p3, p4] = boxPhases(rows, window);
-  sums.fill(0, 0, cols);
-  let count = 0;
-  let ri = 0;
-  let li = 0;
-  let oi = 0;
-  for (let i = 0; i < p1; i++, ri += cols) {
-    for (let c = 0; c < cols; c++) sums[c] += src[ri + c];
-    count++;
-  }
-  for (let i = 0; i < p2; i++, ri += cols, oi += cols) {
-    count++;
-    for (let c = 0; c < cols; c++) {
-      const s = f32(sums[c] + src[ri + c]);
-      sums[c] = s;
-      dst[oi + c] = s / count;
+  const half = (window + 2) >> 1;
+  const growing = window - half + 1;
+  const full = length - window;
+  const lanes = laneOffsets.length;
+  const block = step === 1 ? 16 : lanes;
+  for (let l0 = 0; l0 < lanes; l0 += block) {
+    const l1 = Math.min(lanes, l0 + block);
+    sums.fill(0, l0, l1);
+    let count = 0;
+    let ri = 0;
+    let li = 0;
+    let oi = 0;
+    for (let i = 0; i < half - 1; i++, ri += step) {
+      for (let l = l0; l < l1; l++) sums[l] += src[laneOffsets[l] + ri];
+      count++;
+    }
+    for (let i = 0; i < growing; i++, ri += step, oi += step) {
+      count++;
+      for (let l = l0; l < l1; l++) {
+        const p = laneOffsets[l];
+        const sum = f32(sums[l] + src[p + ri]);
+        sums[l] = sum;
+        dst[p + oi] = sum / count;
+      }
+    }
+    for (let i = 0; i < full; i++, ri += step, li += step, oi += step) {
+      for (let l = l0; l < l1; l++) {
+        const p = laneOffsets[l];
+        const sum = f32(f32(sums[l] + src[p + ri]) - src[p + li]);
+        sums[l] = sum;
+        dst[p + oi] = sum / count;
+      }
+    }
+    for (let i = 0; i < half - 1; i++, li += step, oi += step) {
+      count--;
+      for (let l = l0; l < l1; l++) {
+        const p = laneOffsets[l];
+        const sum = f32(sums[l] - src[p + li]);
+        sums[l] = sum;
+        dst[p + oi] = sum / count;
+      }
     }
   }
-  for (let i = 0; i < p3; i++, ri += cols, li += cols, oi += cols) {
-    for (let c = 0; c < cols; c++) {
-      const s = f32(f32(sums[c] + src[ri + c]) - src[li + c]);
-      sums[c] = s;
-      dst[oi + c] = s / count;
-    }
-  }
-  for (let i = 0; i < p4; i++, li += cols, oi += cols) {
-    count--;
-    for (let c = 0; c < cols; c++) {
-      const s = f32(sums[c] - src[li + c]);
-      sums[c] = s;
-      dst[oi + c] = s / count;
-    }
-  }
+}
+
+function range(n: number, stride: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i * stride;
+  return out;
+}
+
+/** Decimation grid: the centres of 64 equal strips ("target centres, not corners"). */
+function decimationIndices(n: number): Int32Array {
+  const out = new Int32Array(64);
+  for (let i = 0; i < 64; i++) out[i] = Math.floor(((i + 0.5) * n) / 64);
+  return out;
 }
 
 /** Scratch buffers reused across calls (hashing is synchronous, so never shared mid-use). */
-let scratch = { size: 0, a: new Float32Array(0), b: new Float32Array(0), sums: new Float32Array(0) };
-function scratchFor(size: number, cols: number) {
-  if (scratch.size < size || scratch.sums.length < cols) {
-    const n = Math.max(size, scratch.size);
-    scratch = { size: n, a: new Float32Array(n), b: new Float32Array(n), sums: new Float32Array(Math.max(cols, 1024)) };
-  }
+let scratch = { a: new Float32Array(0), b: new Float32Array(0), sums: new Float32Array(0) };
+function scratchFor(size: number, lanes: number) {
+  if (scratch.a.length < size) scratch = { ...scratch, a: new Float32Array(size), b: new Float32Array(size) };
+  if (scratch.sums.length < lanes) scratch = { ...scratch, sums: new Float32Array(lanes) };
   return scratch;
 }
 
-/** Two rounds of horizontal + vertical box passes (a tent filter), then 64 x 64 centre samples. */
+/**
+ * Two rounds of horizontal + vertical box passes (a tent filter), then the
+ * 64 x 64 samples at strip centres. The last vertical pass runs only down the
+ * 64 columns that are sampled: columns are independent, so the rest would be
+ * thrown away.
+ */
 function blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array {
+  const rows = decimationIndices(height);
+  const cols = decimationIndices(width);
   const out = new Float32Array(64 * 64);
   let blurred = luma;
   if (width !== 64 || height !== 64) {
-    const { a, b, sums } = scratchFor(width * height, width);
-    a.set(luma.subarray(0, width * height));
-    const winRows = jaroszWindow(width);
-    const winCols = jaroszWindow(height);
-    for (let rep = 0; rep < 2; rep++) {
-      boxAlongRows(a, b, height, width, winRows);
-      boxAlongCols(b, a, height, width, winCols, sums);
-    }
+    const { a, b, sums } = scratchFor(width * height, Math.max(width, height));
+    const rowStarts = range(height, width);
+    const colStarts = range(width, 1);
+    const winAlongRows = jaroszWindow(width);
+    const winAlongCols = jaroszWindow(height);
+    boxPass(luma, b, rowStarts, width, 1, winAlongRows, sums);
+    boxPass(b, a, colStarts, height, width, winAlongCols, sums);
+    boxPass(a, b, rowStarts, width, 1, winAlongRows, sums);
+    boxPass(b, a, cols, height, width, winAlongCols, sums);
     blurred = a;
   }
   for (let i = 0; i < 64; i++) {
-    const row = Math.floor(((i + 0.5) * height) / 64) * width;
-    for (let j = 0; j < 64; j++) out[i * 64 + j] = blurred[row + Math.floor(((j + 0.5) * width) / 64)];
+    const row = rows[i] * width;
+    for (let j = 0; j < 64; j++) out[i * 64 + j] = blurred[row + cols[j]];
   }
   return out;
 }

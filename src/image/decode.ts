@@ -1,0 +1,111 @@
+/**
+ * Decoding uploads with sharp, in memory only: input is a buffer, output raw
+ * pixels, nothing touches the disk. Two paths:
+ * - `reference`: the full image as the PDQ and blockhash reference tools see
+ *   it (8-bit samples, no colour-profile conversion, EXIF orientation ignored);
+ *   PDQ squashes it to 512 itself, blockhash reads every pixel.
+ * - `fast`: libvips shrinks on load (JPEG DCT scaling) straight to 512 x 512,
+ *   so large photos never decode at full size.
+ * EXIF orientation is never applied: the stored pixels are hashed, as StopNCII
+ * and HMA do, so hashes interoperate; rotated copies are found by dihedral
+ * matching instead.
+ */
+import sharp, { type Metadata } from 'sharp';
+import type { Raster } from '../hashing/signal-type.js';
+import { PDQ_MIN_SIDE, PDQ_SQUASH_SIZE } from '../hashing/pdq.js';
+import { ImageError } from './errors.js';
+
+// libvips keeps recent results in an in-memory cache; uploads must not linger.
+sharp.cache(false);
+
+export type DecodePath = 'reference' | 'fast';
+export const DECODE_PATHS: readonly DecodePath[] = ['reference', 'fast'];
+
+export interface DecodeLimits {
+  /** Largest accepted upload in bytes. */
+  maxBytes: number;
+  /** Largest accepted width x height (sharp's own default lets 16383 x 16383 through). */
+  maxPixels: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 50_000_000 };
+
+/** Formats decoded from upload bytes; vector and document formats are refused outright. */
+const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
+
+export interface DecodedImage {
+  format: string;
+  /** Size of the stored image (first frame), before any decode-time shrink. */
+  width: number;
+  height: number;
+  raster: Raster;
+}
+
+function megapixels(pixels: number): string {
+  return `${(pixels / 1e6).toFixed(1)} MP`;
+}
+
+function classifySharpError(err: unknown): ImageError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/unsupported image format/i.test(message)) {
+    return new ImageError('UNSUPPORTED_FORMAT', 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).');
+  }
+  if (/has not been built in|no decoder|heif|hevc/i.test(message)) {
+    return new ImageError('UNSUPPORTED_FORMAT', 'This image format (e.g. HEIC from an iPhone) cannot be decoded here; export the photo as JPEG or PNG and try again.');
+  }
+  if (/exceeds pixel limit/i.test(message)) {
+    return new ImageError('IMAGE_TOO_LARGE', 'The image has too many pixels to process.');
+  }
+  return new ImageError('CORRUPT_IMAGE', 'The image file is damaged or incomplete and could not be decoded.');
+}
+
+async function inspect(bytes: Uint8Array, limits: DecodeLimits) {
+  if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', 'The file is empty.');
+  if (bytes.length > limits.maxBytes) {
+    throw new ImageError('IMAGE_TOO_LARGE', `The file is ${(bytes.length / 1048576).toFixed(1)} MB; the limit is ${(limits.maxBytes / 1048576).toFixed(1)} MB.`);
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+  const format = meta.format ?? 'unknown';
+  if (!ACCEPTED_FORMATS.has(format)) {
+    throw new ImageError('UNSUPPORTED_FORMAT', `Images in ${format.toUpperCase()} format are not accepted (use JPEG, PNG, WebP, GIF or TIFF).`);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > limits.maxPixels) {
+    throw new ImageError('IMAGE_TOO_LARGE', `The image is ${width} x ${height} (${megapixels(width * height)}); the limit is ${megapixels(limits.maxPixels)}.`);
+  }
+  if (width < PDQ_MIN_SIDE || height < PDQ_MIN_SIDE) {
+    throw new ImageError('IMAGE_TOO_SMALL', `The image is ${width} x ${height}; each side must be at least ${PDQ_MIN_SIDE} pixels.`);
+  }
+  return { format, width, height };
+}
+
+/** Decode the first frame for hashing, enforcing the limits before any pixel is decoded. */
+export async function decodeForHashing(
+  bytes: Uint8Array,
+  path: DecodePath,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): Promise<DecodedImage> {
+  const { format, width, height } = await inspect(bytes, limits);
+  let pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1 });
+  if (path === 'fast' && (width > PDQ_SQUASH_SIZE || height > PDQ_SQUASH_SIZE)) {
+    pipeline = pipeline.resize(PDQ_SQUASH_SIZE, PDQ_SQUASH_SIZE, { fit: 'fill' });
+  }
+  try {
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const raster: Raster = {
+      width: info.width,
+      height: info.height,
+      channels: info.channels,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
+    return { format, width, height, raster };
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+}

@@ -1,0 +1,56 @@
+/** From upload bytes to every signal the service uses: one decode, then pure hashing. */
+import { blockhashRaster } from '../hashing/blockhash.js';
+import { md5, sha256 } from '../hashing/digest.js';
+import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
+import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
+
+/** Chosen from bench/hash: see the README's "Decode paths" table. */
+export const DEFAULT_DECODE_PATH: DecodePath = 'fast';
+
+export type ImageSignalName = 'pdq' | 'blockhash' | 'md5' | 'sha256';
+export const ALL_IMAGE_SIGNALS: readonly ImageSignalName[] = ['pdq', 'blockhash', 'md5', 'sha256'];
+
+export interface HashImageOptions {
+  decodePath?: DecodePath;
+  limits?: DecodeLimits;
+  /** Also derive PDQ's 8 dihedral variants (orig, rot90, ..., flipminus1). */
+  dihedral?: boolean;
+  /** Which signals to compute; all by default. */
+  signals?: readonly ImageSignalName[];
+}
+
+export interface PdqSignal {
+  hash: Uint8Array;
+  quality: number;
+  /** Under quality 50 upstream considers a PDQ hash too unreliable to match on. */
+  lowQuality: boolean;
+  dct: Float32Array;
+  dihedral?: Uint8Array[];
+}
+
+export interface ImageSignals {
+  format: string;
+  width: number;
+  height: number;
+  decodePath: DecodePath;
+  pdq?: PdqSignal;
+  blockhash?: Uint8Array;
+  md5?: Uint8Array;
+  sha256?: Uint8Array;
+}
+
+export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<ImageSignals> {
+  const decodePath = options.decodePath ?? DEFAULT_DECODE_PATH;
+  const wanted = new Set(options.signals ?? ALL_IMAGE_SIGNALS);
+  const { format, width, height, raster } = await decodeForHashing(bytes, decodePath, options.limits ?? DEFAULT_DECODE_LIMITS);
+  const result: ImageSignals = { format, width, height, decodePath };
+  if (wanted.has('pdq')) {
+    const { hash, quality, dct } = pdqHashRaster(raster);
+    result.pdq = { hash, quality, lowQuality: quality < PDQ_MIN_QUALITY, dct };
+    if (options.dihedral) result.pdq.dihedral = pdqDihedralFromDct(dct);
+  }
+  if (wanted.has('blockhash')) result.blockhash = blockhashRaster(raster).hash;
+  if (wanted.has('md5')) result.md5 = md5.hashBytes(bytes);
+  if (wanted.has('sha256')) result.sha256 = sha256.hashBytes(bytes);
+  return result;
+}
