@@ -1,0 +1,518 @@
+/**
+ * Exact Hamming range search by multi-index hashing (Norouzi, Punjani and Fleet,
+ * "Fast Exact Search in Hamming Space with Multi-Index Hashing", TPAMI 2014).
+ *
+ * Each code is cut into m disjoint substrings of b bits, one hash table per
+ * substring. If d(q, x) <= r and the tables are probed with radii r_t such
+ * that sum(r_t + 1) > r, some substring of x is within r_t of q's (pigeonhole),
+ * so probing every key within r_t of q's substring in each table and verifying
+ * candidates by full distance finds every match. Bits past m * b stay out of
+ * the tables (their buckets would double the offsets memory) but are verified.
+ *
+ * Layout: codes live in a CodeArena, one slot per distinct code, with its first
+ * owner in `slotOwner` and any further owners in `extraOwners` (rare). Tables
+ * are in CSR form over the slots [0, indexedSlots); slots added since (the
+ * delta) are scanned on each query until the next rebuild folds them in and
+ * re-tunes m to the size. Removal clears the slot's live bit at once; rebuilds
+ * compact dead slots away.
+ */
+import { CodeArena, CODE_WORDS, SCAN_CHUNK, readCodeWords } from './code-arena.js';
+import { checkBatch, checkOwner, checkRadius } from './brute-force.js';
+import type { HammingRangeIndex, RangeHit } from './types.js';
+import { popcount32 } from '../hashing/hamming.js';
+
+const CODE_BITS = 256;
+/** Largest radius answered through the tables; above it substrings are too short to filter. */
+export const MAX_MIH_RADIUS = 64;
+/** Below this many distinct codes a scan beats any table. */
+const MIN_TABLE_CODES = 4096;
+/** A probe or a candidate costs a random memory access; a scanned code costs a streamed one. */
+const SCAN_COST_RATIO = 16;
+
+export interface MultiIndexHashingOptions {
+  /** Use the WebAssembly popcount scan for the delta and the fallback (default true). */
+  wasm?: boolean;
+  /** Fix the number of tables instead of following the size (tests). */
+  tableCount?: number;
+  /** Fix the delta size that triggers a rebuild instead of following the size (tests). */
+  deltaLimit?: number;
+  /** Scan instead of probing when a scan is expected to be faster (default true; tests turn it off). */
+  scanWhenCheaper?: boolean;
+}
+
+interface Table {
+  /** First word and bit offset of the substring. */
+  word: number;
+  offset: number;
+  /** Bucket k holds entries[blockBase[k >>> blockShift] + relative[k] .. same for k + 1). */
+  blockBase: Uint32Array;
+  relative: Uint8Array | Uint16Array | Uint32Array;
+  blockShift: number;
+  entries: Uint32Array;
+}
+
+export interface IndexShape {
+  tableCount: number;
+  substringBits: number;
+  indexedCodes: number;
+  deltaCodes: number;
+}
+
+/** Number of b-bit keys within distance r of a key, as a float (sum of binomials). */
+function ballVolume(bits: number, radius: number): number {
+  let volume = 0;
+  let term = 1;
+  for (let k = 0; k <= radius && k <= bits; k++) {
+    volume += term;
+    term = (term * (bits - k)) / (k + 1);
+  }
+  return volume;
+}
+
+/** 8-bit substrings at most; 28 at least (Gosper's enumeration stays within int32, tables within memory). */
+const MAX_TABLES = 32;
+const MIN_TABLES = 10;
+
+/** About 256 / log2 N tables, so each b-bit table has about as many buckets as codes. */
+export function tableCountFor(codes: number): number {
+  const log2 = Math.log2(Math.max(codes, 2));
+  return Math.min(MAX_TABLES, Math.max(MIN_TABLES, Math.round(CODE_BITS / log2)));
+}
+
+export class MultiIndexHashing implements HammingRangeIndex {
+  private readonly arena: CodeArena;
+  private slotOwner = new Uint32Array(0);
+  /** One bit per slot: set while the slot has an owner. */
+  private live = new Uint32Array(0);
+  private readonly extraOwners = new Map<number, number[]>();
+  private slotCount = 0;
+  private indexedSlots = 0;
+  private deadSlots = 0;
+  private entryCount = 0;
+  private tables: Table[] = [];
+  private substringBits = 0;
+  /** Per-table radius of the current query (-1: table not probed). */
+  private tableRadius = new Int32Array(0);
+  private readonly query = new Uint32Array(CODE_WORDS);
+  private readonly options: MultiIndexHashingOptions;
+
+  constructor(options: MultiIndexHashingOptions = {}) {
+    const m = options.tableCount;
+    if (m !== undefined && (!Number.isInteger(m) || m < 9 || m > MAX_TABLES)) {
+      throw new RangeError(`tableCount must be an integer in 9..${MAX_TABLES}, got ${m}`);
+    }
+    this.options = options;
+    this.arena = new CodeArena(1024, options.wasm ?? true);
+    this.reserveSlots(1024);
+  }
+
+  get size(): number {
+    return this.entryCount;
+  }
+
+  get shape(): IndexShape {
+    return {
+      tableCount: this.tables.length,
+      substringBits: this.substringBits,
+      indexedCodes: this.indexedSlots,
+      deltaCodes: this.slotCount - this.indexedSlots,
+    };
+  }
+
+  /** Bytes held by the index's typed arrays (capacity included). */
+  get byteLength(): number {
+    let bytes = this.arena.byteLength + this.slotOwner.byteLength + this.live.byteLength;
+    for (const t of this.tables) bytes += t.entries.byteLength + t.blockBase.byteLength + t.relative.byteLength;
+    for (const owners of this.extraOwners.values()) bytes += 8 * owners.length + 64;
+    return bytes;
+  }
+
+  add(code: Uint8Array, owner: number): void {
+    checkOwner(owner);
+    readCodeWords(code, this.query);
+    this.addWords(this.query, owner);
+    this.rebuildIfDue();
+  }
+
+  addMany(codes: Uint8Array, owners: ArrayLike<number>): void {
+    checkBatch(codes, owners);
+    const n = owners.length;
+    if (this.slotCount - this.indexedSlots + n <= this.deltaLimit()) {
+      for (let i = 0; i < n; i++) {
+        readCodeWords(codes.subarray(i * 32, i * 32 + 32), this.query);
+        this.addWords(this.query, owners[i]);
+      }
+      return;
+    }
+    // A batch that forces a rebuild is appended as is; the rebuild merges identical codes.
+    this.reserveSlots(this.slotCount + n);
+    const words = this.arena.words;
+    for (let i = 0; i < n; i++) {
+      const slot = this.slotCount++;
+      readCodeWords(codes.subarray(i * 32, i * 32 + 32), words, slot * CODE_WORDS);
+      this.slotOwner[slot] = owners[i];
+      this.live[slot >>> 5] |= 1 << (slot & 31);
+    }
+    this.entryCount += n;
+    this.rebuild(true);
+  }
+
+  remove(code: Uint8Array, owner: number): boolean {
+    readCodeWords(code, this.query);
+    const slot = this.findSlot(this.query);
+    if (slot < 0) return false;
+    const extra = this.extraOwners.get(slot);
+    if (this.slotOwner[slot] === owner) {
+      if (extra) {
+        this.slotOwner[slot] = extra.pop()!;
+        if (extra.length === 0) this.extraOwners.delete(slot);
+      } else {
+        this.live[slot >>> 5] &= ~(1 << (slot & 31));
+        this.deadSlots++;
+      }
+    } else {
+      const at = extra ? extra.indexOf(owner) : -1;
+      if (at < 0) return false;
+      extra!.splice(at, 1);
+      if (extra!.length === 0) this.extraOwners.delete(slot);
+    }
+    this.entryCount--;
+    if (this.deadSlots > Math.max(MIN_TABLE_CODES, this.slotCount >>> 2)) this.rebuild(false);
+    return true;
+  }
+
+  search(query: Uint8Array, radius: number): RangeHit[] {
+    checkRadius(radius);
+    const q = this.query;
+    readCodeWords(query, q);
+    const hits: RangeHit[] = [];
+    if (this.tables.length > 0 && this.tablesPay(radius)) {
+      this.searchTables(q, radius, hits);
+      this.scanSlots(this.indexedSlots, this.slotCount, q, radius, hits);
+    } else {
+      this.scanSlots(0, this.slotCount, q, radius, hits);
+    }
+    return hits;
+  }
+
+  /** Rebuilds the tables over every live code now (compacts, re-tunes m). */
+  rebuild(mergeIdentical = false): void {
+    if (mergeIdentical) this.mergeIdenticalCodes();
+    this.compact();
+    this.buildTables();
+  }
+
+  private deltaLimit(): number {
+    return this.options.deltaLimit ?? Math.max(MIN_TABLE_CODES, this.indexedSlots >>> 7);
+  }
+
+  private rebuildIfDue(): void {
+    if (this.slotCount - this.indexedSlots > this.deltaLimit()) this.rebuild(false);
+  }
+
+  private addWords(words: Uint32Array, owner: number): void {
+    const slot = this.findSlot(words);
+    if (slot >= 0 && this.isLive(slot)) {
+      if (this.slotOwner[slot] === owner) return;
+      const extra = this.extraOwners.get(slot);
+      if (extra) {
+        if (extra.includes(owner)) return;
+        extra.push(owner);
+      } else {
+        this.extraOwners.set(slot, [owner]);
+      }
+    } else if (slot >= 0) {
+      // A removed code comes back in its old slot, which the tables still list.
+      this.slotOwner[slot] = owner;
+      this.live[slot >>> 5] |= 1 << (slot & 31);
+      this.deadSlots--;
+    } else {
+      this.reserveSlots(this.slotCount + 1);
+      const fresh = this.slotCount++;
+      this.arena.words.set(words, fresh * CODE_WORDS);
+      this.slotOwner[fresh] = owner;
+      this.live[fresh >>> 5] |= 1 << (fresh & 31);
+    }
+    this.entryCount++;
+  }
+
+  private isLive(slot: number): boolean {
+    return ((this.live[slot >>> 5] >>> (slot & 31)) & 1) === 1;
+  }
+
+  /** The slot holding exactly these words, live or dead, or -1. */
+  private findSlot(words: Uint32Array): number {
+    const arena = this.arena;
+    if (this.tables.length > 0) {
+      const table = this.tables[0];
+      const key = this.substring(words, 0, table);
+      const end = this.bucketStart(table, key + 1);
+      for (let e = this.bucketStart(table, key); e < end; e++) {
+        const slot = table.entries[e];
+        if (arena.equals(slot, words)) return slot;
+      }
+    }
+    for (let slot = this.indexedSlots; slot < this.slotCount; slot++) if (arena.equals(slot, words)) return slot;
+    return -1;
+  }
+
+  private reserveSlots(slots: number): void {
+    if (slots <= this.slotOwner.length) return;
+    // Grow by a quarter: bulk loads reserve exactly, single adds amortize.
+    const capacity = Math.max(slots, Math.ceil(this.slotCount * 1.25));
+    this.arena.reserve(capacity, this.slotCount);
+    const owner = new Uint32Array(capacity);
+    owner.set(this.slotOwner.subarray(0, this.slotCount));
+    this.slotOwner = owner;
+    const live = new Uint32Array(Math.ceil(capacity / 32));
+    live.set(this.live);
+    this.live = live;
+  }
+
+  private substring(words: Uint32Array, base: number, table: Table): number {
+    const b = this.substringBits;
+    const high = words[base + table.word] << table.offset;
+    const value = table.offset + b > 32 ? high | (words[base + table.word + 1] >>> (32 - table.offset)) : high;
+    return value >>> (32 - b);
+  }
+
+  private bucketStart(table: Table, key: number): number {
+    return table.blockBase[key >>> table.blockShift] + table.relative[key];
+  }
+
+  /** Whether probing the tables is expected to beat scanning every code. */
+  private tablesPay(radius: number): boolean {
+    if (radius > MAX_MIH_RADIUS) return false;
+    this.assignTableRadii(radius);
+    if (this.options.scanWhenCheaper === false) return true;
+    const b = this.substringBits;
+    const perBucket = this.indexedSlots / 2 ** b;
+    let cost = 0;
+    for (let t = 0; t < this.tables.length; t++) {
+      if (this.tableRadius[t] >= 0) cost += ballVolume(b, this.tableRadius[t]) * (1 + perBucket);
+    }
+    return cost * SCAN_COST_RATIO < this.indexedSlots;
+  }
+
+  /** Radii with sum(r_t + 1) = radius + 1 > radius, differing by at most one. */
+  private assignTableRadii(radius: number): void {
+    const m = this.tables.length;
+    const share = Math.floor((radius + 1) / m);
+    const extra = radius + 1 - share * m;
+    for (let t = 0; t < m; t++) this.tableRadius[t] = t < extra ? share : share - 1;
+  }
+
+  private searchTables(q: Uint32Array, radius: number, hits: RangeHit[]): void {
+    const tables = this.tables;
+    const limit = 2 ** this.substringBits;
+    for (let t = 0; t < tables.length; t++) {
+      const tableRadius = this.tableRadius[t];
+      if (tableRadius < 0) continue;
+      const table = tables[t];
+      const key = this.substring(q, 0, table);
+      this.probeBucket(table, t, key, q, radius, hits);
+      for (let k = 1; k <= tableRadius; k++) {
+        // Gosper's hack: every b-bit mask with k bits set, in increasing order.
+        let mask = (1 << k) - 1;
+        while (mask < limit) {
+          this.probeBucket(table, t, key ^ mask, q, radius, hits);
+          const lowest = mask & -mask;
+          const ripple = mask + lowest;
+          mask = ripple | (((ripple ^ mask) >>> 2) >>> (31 - Math.clz32(lowest)));
+        }
+      }
+    }
+  }
+
+  private probeBucket(table: Table, t: number, key: number, q: Uint32Array, radius: number, hits: RangeHit[]): void {
+    const start = table.blockBase[key >>> table.blockShift] + table.relative[key];
+    const end = table.blockBase[(key + 1) >>> table.blockShift] + table.relative[key + 1];
+    if (start === end) return;
+    const entries = table.entries;
+    const w = this.arena.words;
+    const live = this.live;
+    for (let e = start; e < end; e++) {
+      const slot = entries[e];
+      const p = slot * CODE_WORDS;
+      const d =
+        popcount32(w[p] ^ q[0]) + popcount32(w[p + 1] ^ q[1]) + popcount32(w[p + 2] ^ q[2]) + popcount32(w[p + 3] ^ q[3]) +
+        popcount32(w[p + 4] ^ q[4]) + popcount32(w[p + 5] ^ q[5]) + popcount32(w[p + 6] ^ q[6]) + popcount32(w[p + 7] ^ q[7]);
+      if (d > radius || ((live[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
+      if (this.foundInEarlierTable(slot, t, q)) continue;
+      this.pushOwners(slot, d, hits);
+    }
+  }
+
+  /** A match is reported by the first table whose probe ball holds it, so once. */
+  private foundInEarlierTable(slot: number, t: number, q: Uint32Array): boolean {
+    const words = this.arena.words;
+    for (let j = 0; j < t; j++) {
+      const r = this.tableRadius[j];
+      if (r < 0) continue;
+      const table = this.tables[j];
+      if (popcount32(this.substring(words, slot * CODE_WORDS, table) ^ this.substring(q, 0, table)) <= r) return true;
+    }
+    return false;
+  }
+
+  private pushOwners(slot: number, distance: number, hits: RangeHit[]): void {
+    hits.push({ owner: this.slotOwner[slot], distance });
+    if (this.extraOwners.size === 0) return;
+    const extra = this.extraOwners.get(slot);
+    if (extra) for (const owner of extra) hits.push({ owner, distance });
+  }
+
+  private scanSlots(from: number, to: number, q: Uint32Array, radius: number, hits: RangeHit[]): void {
+    const arena = this.arena;
+    for (let first = from; first < to; first += SCAN_CHUNK) {
+      const found = arena.scanChunk(first, Math.min(SCAN_CHUNK, to - first), q, radius);
+      for (let i = 0; i < found; i++) {
+        const slot = first + arena.hits[i];
+        if (this.isLive(slot)) this.pushOwners(slot, arena.distance(slot, q), hits);
+      }
+    }
+  }
+
+  /** Folds slots holding the same code into the first of them (after a raw bulk append). */
+  private mergeIdenticalCodes(): void {
+    const words = this.arena.words;
+    const bucketCount = 2 ** Math.ceil(Math.log2(Math.max(2, this.slotCount * 2)));
+    const mask = bucketCount - 1;
+    // Open addressing over slot + 1 (0 = empty); the hash mixes all 8 words.
+    const buckets = new Int32Array(bucketCount);
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      if (!this.isLive(slot)) continue;
+      const p = slot * CODE_WORDS;
+      let h = 0x811c9dc5;
+      for (let i = 0; i < CODE_WORDS; i++) h = Math.imul(h ^ words[p + i], 0x01000193) ^ (h >>> 15);
+      let at = h & mask;
+      for (;;) {
+        const other = buckets[at] - 1;
+        if (other < 0) {
+          buckets[at] = slot + 1;
+          break;
+        }
+        if (this.sameCode(other, slot)) {
+          this.mergeOwners(slot, other);
+          break;
+        }
+        at = (at + 1) & mask;
+      }
+    }
+  }
+
+  private sameCode(a: number, b: number): boolean {
+    const w = this.arena.words;
+    for (let i = 0; i < CODE_WORDS; i++) if (w[a * CODE_WORDS + i] !== w[b * CODE_WORDS + i]) return false;
+    return true;
+  }
+
+  /** Moves the owners of slot `from` onto slot `into` (same code) and kills `from`. */
+  private mergeOwners(from: number, into: number): void {
+    const moving = [this.slotOwner[from], ...(this.extraOwners.get(from) ?? [])];
+    this.extraOwners.delete(from);
+    for (const owner of moving) {
+      const extra = this.extraOwners.get(into);
+      if (this.slotOwner[into] === owner || extra?.includes(owner)) {
+        this.entryCount--;
+      } else if (extra) {
+        extra.push(owner);
+      } else {
+        this.extraOwners.set(into, [owner]);
+      }
+    }
+    this.live[from >>> 5] &= ~(1 << (from & 31));
+    this.deadSlots++;
+  }
+
+  /** Moves live slots down over dead ones, keeping their order. */
+  private compact(): void {
+    if (this.deadSlots === 0) return;
+    const moved = new Map<number, number[]>();
+    let to = 0;
+    for (let from = 0; from < this.slotCount; from++) {
+      if (!this.isLive(from)) continue;
+      if (from !== to) {
+        this.arena.copy(from, to);
+        this.slotOwner[to] = this.slotOwner[from];
+      }
+      const extra = this.extraOwners.get(from);
+      if (extra) moved.set(to, extra);
+      to++;
+    }
+    this.live.fill(0);
+    for (let slot = 0; slot < to; slot++) this.live[slot >>> 5] |= 1 << (slot & 31);
+    this.extraOwners.clear();
+    for (const [slot, owners] of moved) this.extraOwners.set(slot, owners);
+    this.slotCount = to;
+    this.deadSlots = 0;
+  }
+
+  private buildTables(): void {
+    const n = this.slotCount;
+    this.indexedSlots = n;
+    if (n < MIN_TABLE_CODES && this.options.tableCount === undefined) {
+      this.tables = [];
+      this.substringBits = 0;
+      return;
+    }
+    const m = this.options.tableCount ?? tableCountFor(n);
+    const b = Math.floor(CODE_BITS / m);
+    this.substringBits = b;
+    this.tableRadius = new Int32Array(m);
+    this.tables = [];
+    const words = this.arena.words;
+    const buckets = 2 ** b;
+    const starts = new Uint32Array(buckets + 1);
+    for (let t = 0; t < m; t++) {
+      const table: Table = {
+        word: (t * b) >>> 5,
+        offset: (t * b) & 31,
+        blockBase: new Uint32Array(0),
+        relative: new Uint32Array(0),
+        blockShift: 0,
+        entries: new Uint32Array(n),
+      };
+      // Counting sort of slots by key: count, prefix sums, place.
+      starts.fill(0);
+      for (let slot = 0; slot < n; slot++) starts[this.substring(words, slot * CODE_WORDS, table) + 1]++;
+      for (let k = 0; k < buckets; k++) starts[k + 1] += starts[k];
+      for (let slot = 0; slot < n; slot++) {
+        const key = this.substring(words, slot * CODE_WORDS, table);
+        table.entries[starts[key]++] = slot;
+      }
+      // Placing advanced each start to the next bucket's; shift back.
+      starts.copyWithin(1, 0, buckets);
+      starts[0] = 0;
+      compressOffsets(table, starts, buckets);
+      this.tables.push(table);
+    }
+  }
+}
+
+/**
+ * Stores bucket starts as a Uint32 base per block of buckets plus a narrow
+ * offset within the block: 1.25 bytes per bucket when every block of 16
+ * buckets holds under 256 entries, 2 when blocks of 256 hold under 65536,
+ * else plain Uint32 starts.
+ */
+function compressOffsets(table: Table, starts: Uint32Array, buckets: number): void {
+  for (const [shift, limit, Narrow] of [
+    [4, 0x100, Uint8Array],
+    [8, 0x10000, Uint16Array],
+  ] as const) {
+    const blocks = (buckets >>> shift) + 1;
+    let fits = true;
+    for (let block = 0; block < blocks - 1 && fits; block++) {
+      if (starts[Math.min(buckets, (block + 1) << shift)] - starts[block << shift] >= limit) fits = false;
+    }
+    if (!fits) continue;
+    const blockBase = new Uint32Array(blocks);
+    for (let block = 0; block < blocks; block++) blockBase[block] = starts[Math.min(buckets, block << shift)];
+    const relative = new Narrow(buckets + 1);
+    for (let k = 0; k <= buckets; k++) relative[k] = starts[k] - blockBase[k >>> shift];
+    Object.assign(table, { blockBase, relative, blockShift: shift });
+    return;
+  }
+  Object.assign(table, { blockBase: new Uint32Array(1), relative: starts.slice(), blockShift: 31 });
+}

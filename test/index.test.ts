@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import fc from 'fast-check';
+import { BruteForceIndex } from '../src/index/brute-force.js';
+import { MultiIndexHashing, tableCountFor } from '../src/index/multi-index-hashing.js';
+import { wasmScanAvailable } from '../src/index/code-arena.js';
+import { hammingDistance } from '../src/hashing/hamming.js';
+import type { HammingRangeIndex, RangeHit } from '../src/index/types.js';
+import { assemblePopcountScan } from '../scripts/build-popcount-wasm.js';
+
+const code = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+/** A copy of `base` with the given bit positions (0..255) flipped. */
+function flip(base: Uint8Array, positions: Iterable<number>): Uint8Array {
+  const out = base.slice();
+  for (const bit of positions) out[bit >> 3] ^= 0x80 >> (bit & 7);
+  return out;
+}
+
+/** `count` distinct bit positions drawn by `seed`, deterministic. */
+function positions(count: number, seed: number): number[] {
+  const all = Array.from({ length: 256 }, (_, i) => i);
+  let s = seed >>> 0 || 1;
+  for (let i = 255; i > 0; i--) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const j = s % (i + 1);
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, count);
+}
+
+function sorted(hits: RangeHit[]): RangeHit[] {
+  return [...hits].sort((a, b) => a.owner - b.owner || a.distance - b.distance);
+}
+
+function sameHits(index: HammingRangeIndex, oracle: HammingRangeIndex, query: Uint8Array, radius: number): boolean {
+  const got = sorted(index.search(query, radius));
+  const want = sorted(oracle.search(query, radius));
+  if (got.length !== want.length) return false;
+  return got.every((hit, i) => hit.owner === want[i].owner && hit.distance === want[i].distance);
+}
+
+function fill(codes: Uint8Array[], index: HammingRangeIndex, oracle: HammingRangeIndex): void {
+  codes.forEach((c, owner) => {
+    index.add(c, owner);
+    oracle.add(c, owner);
+  });
+}
+
+const radii = fc.constantFrom(0, 1, 7, 31, 32, 40, 64);
+const tableCounts = fc.constantFrom(12, 16, 21, 32);
+
+t.test('the WebAssembly scan is current, present, and agrees with the JS scan', async (t) => {
+  const generated = await assemblePopcountScan();
+  t.equal(readFileSync(new URL('../src/index/popcount-scan-wasm.ts', import.meta.url), 'utf8'), generated);
+  t.ok(wasmScanAvailable());
+  const wasm = new BruteForceIndex({ wasm: true });
+  const js = new BruteForceIndex({ wasm: false });
+  t.ok(wasm.usesWasm);
+  t.notOk(js.usesWasm);
+  fc.assert(
+    fc.property(fc.array(code, { minLength: 1, maxLength: 200 }), code, fc.integer({ min: 0, max: 256 }), (codes, query, radius) => {
+      const a = new BruteForceIndex({ wasm: true });
+      const b = new BruteForceIndex({ wasm: false });
+      fill(codes, a, b);
+      const expected = codes.flatMap((c, owner) => {
+        const distance = hammingDistance(c, query);
+        return distance <= radius ? [{ owner, distance }] : [];
+      });
+      return sameHits(a, b, query, radius) && JSON.stringify(sorted(a.search(query, radius))) === JSON.stringify(expected);
+    }),
+    { numRuns: 60 },
+  );
+});
+
+t.test('MIH equals brute force on random codes and queries near them', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(code, { minLength: 1, maxLength: 300 }),
+      tableCounts,
+      radii,
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 70 }), fc.nat()), { minLength: 1, maxLength: 10 }),
+      (codes, tableCount, radius, probes) => {
+        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false });
+        const oracle = new BruteForceIndex();
+        fill(codes, index, oracle);
+        index.rebuild();
+        if (index.shape.tableCount !== tableCount) return false;
+        return probes.every(([which, distance, seed]) => {
+          const query = flip(codes[which % codes.length], positions(distance, seed));
+          return sameHits(index, oracle, query, radius);
+        });
+      },
+    ),
+    { numRuns: 150 },
+  );
+  t.pass();
+});
+
+t.test('MIH finds planted near-duplicates at every distance 0..r', async (t) => {
+  for (const [radius, tableCount] of [
+    [31, 12],
+    [31, 21],
+    [32, 16],
+    [64, 12],
+    [0, 32],
+  ] as const) {
+    fc.assert(
+      fc.property(code, fc.array(code, { maxLength: 100 }), fc.nat(), (base, background, seed) => {
+        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false });
+        const oracle = new BruteForceIndex();
+        const planted = Array.from({ length: radius + 1 }, (_, d) => flip(base, positions(d, seed + d)));
+        fill([...planted, ...background], index, oracle);
+        index.rebuild();
+        const hits = sorted(index.search(base, radius));
+        // Every planted copy is found, at its planted distance.
+        for (let d = 0; d <= radius; d++) if (!hits.some((h) => h.owner === d && h.distance === d)) return false;
+        return sameHits(index, oracle, base, radius);
+      }),
+      { numRuns: 20 },
+    );
+  }
+  t.pass();
+});
+
+t.test('MIH equals brute force on clustered codes', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(code, { minLength: 1, maxLength: 6 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 24 }), fc.nat()), { minLength: 50, maxLength: 400 }),
+      tableCounts,
+      radii,
+      (centers, members, tableCount, radius) => {
+        const codes = members.map(([c, d, seed]) => flip(centers[c % centers.length], positions(d, seed)));
+        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false });
+        const oracle = new BruteForceIndex();
+        fill(codes, index, oracle);
+        index.rebuild();
+        return centers.every((center, i) => sameHits(index, oracle, center, radius) && sameHits(index, oracle, flip(center, positions(radius >> 1, i)), radius));
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.pass();
+});
+
+t.test('add, remove and re-add take effect at once, across rebuilds', async (t) => {
+  const op = fc.tuple(fc.constantFrom('add', 'remove', 'bulk'), fc.nat(39), fc.nat(5));
+  fc.assert(
+    fc.property(fc.array(code, { minLength: 40, maxLength: 40 }), fc.array(op, { minLength: 1, maxLength: 150 }), tableCounts, radii, (pool, ops, tableCount, radius) => {
+      // A tiny delta forces frequent rebuilds and compactions.
+      const index = new MultiIndexHashing({ tableCount, deltaLimit: 5, scanWhenCheaper: false });
+      const oracle = new BruteForceIndex();
+      for (const [kind, which, owner] of ops) {
+        const c = pool[which];
+        if (kind === 'add') {
+          index.add(c, owner);
+          oracle.add(c, owner);
+        } else if (kind === 'remove') {
+          if (index.remove(c, owner) !== oracle.remove(c, owner)) return false;
+        } else {
+          const batch = pool.slice(which % 30, (which % 30) + 10);
+          const bytes = new Uint8Array(batch.length * 32);
+          batch.forEach((b, i) => bytes.set(b, i * 32));
+          const owners = batch.map((_, i) => (owner + i) % 6);
+          index.addMany(bytes, owners);
+          oracle.addMany(bytes, owners);
+        }
+        if (index.size !== oracle.size) return false;
+        if (!sameHits(index, oracle, c, radius)) return false;
+      }
+      return pool.every((c) => sameHits(index, oracle, c, radius));
+    }),
+    { numRuns: 120 },
+  );
+  t.pass();
+});
+
+t.test('identical codes are stored once with all their owners', async (t) => {
+  const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false });
+  const shared = flip(new Uint8Array(32), [1, 50, 200]);
+  const others = Array.from({ length: 5000 }, (_, i) => flip(new Uint8Array(32), positions(100, i + 1)));
+  const bytes = new Uint8Array((others.length + 3) * 32);
+  others.forEach((c, i) => bytes.set(c, i * 32));
+  for (let i = 0; i < 3; i++) bytes.set(shared, (others.length + i) * 32);
+  const owners = [...others.map((_, i) => i), 7001, 7002, 7003];
+  index.addMany(bytes, owners);
+  index.add(shared, 7004);
+  index.add(shared, 7002); // already there: no change
+  t.equal(index.size, 5004);
+  t.equal(index.shape.indexedCodes + index.shape.deltaCodes, 5001, 'one slot for the shared code');
+  const ownersOf = (q: Uint8Array) => sorted(index.search(q, 0)).map((h) => h.owner);
+  t.same(ownersOf(shared), [7001, 7002, 7003, 7004]);
+  t.ok(index.remove(shared, 7001));
+  t.notOk(index.remove(shared, 7001));
+  t.same(ownersOf(shared), [7002, 7003, 7004]);
+  for (const owner of [7002, 7003, 7004]) t.ok(index.remove(shared, owner));
+  t.same(ownersOf(shared), []);
+  t.same(sorted(index.search(flip(shared, [9]), 1)), []);
+  index.add(shared, 42);
+  t.same(index.search(flip(shared, [9]), 1), [{ owner: 42, distance: 1 }]);
+  t.equal(index.size, 5001);
+});
+
+t.test('growth past re-tune points keeps answers exact', async (t) => {
+  const index = new MultiIndexHashing();
+  const codes: Uint8Array[] = [];
+  const seen = new Set<number>();
+  let state = 12345;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  const centers = Array.from({ length: 50 }, () => Uint8Array.from({ length: 32 }, () => next() & 255));
+  for (const batchSize of [1000, 1, 3000, 500, 20000, 1, 60000]) {
+    const bytes = new Uint8Array(batchSize * 32);
+    for (let i = 0; i < batchSize; i++) {
+      // Half uniform, half near one of a few centers.
+      const c = next() & 1 ? Uint8Array.from({ length: 32 }, () => next() & 255) : flip(centers[next() % 50], positions(next() % 40, next()));
+      bytes.set(c, i * 32);
+      codes.push(c);
+    }
+    index.addMany(bytes, Array.from({ length: batchSize }, (_, i) => codes.length - batchSize + i));
+    seen.add(index.shape.tableCount);
+    for (const radius of [0, 31, 32, 64]) {
+      for (let k = 0; k < 6; k++) {
+        const query = k < 3 ? flip(codes[next() % codes.length], positions(next() % 40, next())) : flip(centers[k], positions(10, k));
+        const want = codes.flatMap((c, owner) => (hammingDistance(c, query) <= radius ? [owner] : []));
+        t.same(sorted(index.search(query, radius)).map((h) => h.owner).sort((a, b) => a - b), want, `radius ${radius} at ${codes.length}`);
+      }
+    }
+  }
+  t.equal(index.size, codes.length);
+  t.ok(seen.has(0) && seen.has(tableCountFor(5000)) && seen.has(tableCountFor(80000)), `table counts used: ${[...seen]}`);
+  t.ok(tableCountFor(1e6) === 13 && tableCountFor(1e7) === 11 && tableCountFor(1e8) === 10);
+});
+
+t.test('rejects malformed input', async (t) => {
+  const index = new MultiIndexHashing();
+  t.throws(() => index.add(new Uint8Array(31), 1));
+  t.throws(() => index.add(new Uint8Array(32), -1));
+  t.throws(() => index.search(new Uint8Array(32), 257));
+  t.throws(() => index.addMany(new Uint8Array(64), [1]));
+  t.throws(() => new MultiIndexHashing({ tableCount: 4 }));
+});
