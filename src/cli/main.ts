@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/** The `ncii-match` command line. */
+import { HASH_USAGE, runHashCommand } from './hash-command.js';
+import { type CliIo, UsageError } from './io.js';
+
+const USAGE = `Usage: ncii-match <command> [options]
+
+Commands:
+  hash     hash image files and directories (PDQ, blockhash, MD5, SHA-256)
+
+Run "ncii-match <command> --help" for a command's options.`;
+
+const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; usage: string }> = {
+  hash: { run: runHashCommand, usage: HASH_USAGE },
+};
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command || !Object.hasOwn(COMMANDS, name)) {
+    io.stderr.write(`ncii-match: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    // parseArgs reports unknown or malformed options with this code.
+    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`ncii-match ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly) {
+  // A closed pipe (`ncii-match hash dir | head`) ends the output, not in a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`ncii-match: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,137 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { main } from '../src/cli/main.js';
+import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected } from './helpers/fixtures.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(argv: string[], { tty = false } = {}): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (b: Buffer) => out.push(b));
+  stderr.on('data', (b: Buffer) => err.push(b));
+  const code = await main(argv, { stdout, stderr });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+const lines = (text: string) => text.trimEnd().split('\n');
+const expectedPdq = new Map(pdqExpected().map((r) => [r.file, r]));
+
+t.test('jsonl: exactly the contract fields, reference hashes with --reference', async (t) => {
+  const files = ['bridge-1-original.jpg', 'q0122.jpg', 'LA.png'].map((f) => PDQ_DIR + f);
+  const r = await run(['hash', '--reference', '--format', 'jsonl', ...files]);
+  t.equal(r.code, 0);
+  const rows = lines(r.stdout).map((l) => JSON.parse(l));
+  t.equal(rows.length, 3);
+  for (const [i, row] of rows.entries()) {
+    t.same(Object.keys(row), ['file', 'pdq', 'pdqQuality', 'blockhash', 'md5', 'sha256']);
+    t.equal(row.file, files[i], 'rows in input order');
+    const want = expectedPdq.get(files[i].slice(PDQ_DIR.length))!;
+    t.equal(row.pdq, want.hash);
+    t.equal(row.pdqQuality, Number(want.quality));
+    t.match(row.blockhash, /^[0-9a-f]{64}$/);
+    t.match(row.md5, /^[0-9a-f]{32}$/);
+    t.match(row.sha256, /^[0-9a-f]{64}$/);
+  }
+});
+
+t.test('blockhash through the CLI equals the reference C tool', async (t) => {
+  const rows = blockhashExpected().filter((r) => r.method === 'precise');
+  const r = await run(['hash', '--reference', ...rows.map((row) => BLOCKHASH_DIR + row.file)]);
+  t.equal(r.code, 0);
+  t.same(lines(r.stdout).map((l) => JSON.parse(l).blockhash), rows.map((row) => row.hash));
+});
+
+t.test('--dihedral adds the 8 variants in the reference order', async (t) => {
+  const want = pdqDihedralExpected().filter((r) => r.file === 'q0122.jpg').map((r) => r.hash);
+  const r = await run(['hash', '--reference', '--dihedral', PDQ_DIR + 'q0122.jpg']);
+  const row = JSON.parse(r.stdout);
+  t.same(Object.keys(row), ['file', 'pdq', 'pdqQuality', 'blockhash', 'md5', 'sha256', 'pdqDihedral']);
+  t.same(row.pdqDihedral, want);
+});
+
+t.test('tsv: header, same columns, escaped file names, error column', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const odd = join(dir, 'tab\there.jpg');
+  copyFileSync(PDQ_DIR + 'q0122.jpg', odd);
+  const r = await run(['hash', '--format', 'tsv', '--dihedral', odd, join(dir, 'missing.png')]);
+  t.equal(r.code, 1);
+  const [head, ok, bad] = lines(r.stdout).map((l) => l.split('\t'));
+  t.same(head, ['file', 'pdq', 'pdqQuality', 'blockhash', 'md5', 'sha256', 'pdqDihedral', 'error']);
+  t.equal(ok.length, head.length);
+  t.equal(ok[0], odd.replace('\t', '\\t'));
+  t.equal(ok[6].split(',').length, 8);
+  t.equal(ok[7], '');
+  t.equal(bad.length, head.length);
+  t.match(bad[7], /^NOT_FOUND: /);
+});
+
+t.test('directories are walked; a bad file is reported and the rest still hashed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'sub'));
+  copyFileSync(PDQ_DIR + 'q0122.jpg', join(dir, 'a.jpg'));
+  writeFileSync(join(dir, 'b.jpg'), 'this is text, renamed to .jpg');
+  copyFileSync(PDQ_DIR + 'wee.jpg', join(dir, 'sub', 'c.jpg'));
+  writeFileSync(join(dir, '.hidden.jpg'), 'skipped');
+  const r = await run(['hash', dir]);
+  t.equal(r.code, 1, 'exit 1 when any file failed');
+  const rows = lines(r.stdout).map((l) => JSON.parse(l));
+  t.same(rows.map((row) => row.file), ['a.jpg', 'b.jpg', join('sub', 'c.jpg')].map((f) => join(dir, f)));
+  t.same(rows[1].error, { code: 'UNSUPPORTED_FORMAT', message: rows[1].error.message });
+  t.notOk('error' in rows[0]);
+  t.notOk('error' in rows[2]);
+  t.equal(r.stderr, '', 'no progress bar when stderr is not a terminal');
+});
+
+t.test('low quality is flagged on stderr, the hash still printed', async (t) => {
+  const r = await run(['hash', PDQ_DIR + 'small.jpg']);
+  t.equal(r.code, 0);
+  t.equal(JSON.parse(r.stdout).pdqQuality, 0);
+  t.match(r.stderr, /quality 0 is under 50/);
+});
+
+t.test('progress bar on a terminal', async (t) => {
+  const r = await run(['hash', PDQ_DIR + 'q0122.jpg', PDQ_DIR + 'wee.jpg'], { tty: true });
+  t.equal(r.code, 0);
+  t.match(r.stderr, /hashing \[.*\] 2\/2 files/);
+});
+
+t.test('limits and usage errors', async (t) => {
+  const big = await run(['hash', '--max-bytes', '1000', PDQ_DIR + 'bridge-1-original.jpg']);
+  t.equal(big.code, 1);
+  t.equal(JSON.parse(big.stdout).error.code, 'IMAGE_TOO_LARGE');
+  const pixels = await run(['hash', '--max-pixels', '1000', PDQ_DIR + 'q0122.jpg']);
+  t.equal(JSON.parse(pixels.stdout).error.code, 'IMAGE_TOO_LARGE');
+  for (const argv of [['hash'], ['hash', '--format', 'csv', 'x'], ['hash', '--bogus', 'x'], ['hash', '--max-bytes', '-5', 'x'], ['frobnicate']]) {
+    const r = await run(argv);
+    t.equal(r.code, 2, `usage error: ${argv.join(' ')}`);
+    t.match(r.stderr, /ncii-match/);
+    t.equal(r.stdout, '');
+  }
+  t.equal((await run(['hash', '--help'])).code, 0);
+  t.match((await run(['--help'])).stdout, /Commands:/);
+});
+
+t.test('the real executable: exit codes and output through a process', async (t) => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const ok = cli(['hash', '--reference', PDQ_DIR + 'rgb.jpeg']);
+  t.equal(ok.status, 0, ok.stderr);
+  t.equal(JSON.parse(ok.stdout).pdq, expectedPdq.get('rgb.jpeg')!.hash);
+  const failed = cli(['hash', PDQ_DIR + 'rgb.jpeg', PDQ_DIR + 'no-such-file.jpg']);
+  t.equal(failed.status, 1);
+  t.equal(lines(failed.stdout).length, 2);
+  t.equal(cli(['hash', '--format']).status, 2);
+});
