@@ -1,9 +1,9 @@
-import { PDQ_BITS } from '../hashing/pdq.js';
+import { SIGNAL_TYPES } from '../hashing/index.js';
 
 /**
- * Signal types the store accepts and how their hashes compare: perceptual
- * types by Hamming distance, exact types by equality. The hashing core owns
- * the algorithms; this table only fixes what a stored hash must look like.
+ * What a stored hash of each signal type must look like and how hashes of the
+ * type compare: perceptual types by Hamming distance, exact types (digests of
+ * the original bytes) by equality. Derived from the hashing core's types.
  */
 export type SignalComparison = 'hamming' | 'exact';
 
@@ -12,15 +12,13 @@ export interface StoredSignalType {
   /** Every hash of this type is exactly this many bytes. */
   readonly bytes: number;
   readonly comparison: SignalComparison;
+  /** Largest distance treated as a match unless a bank or request says otherwise. */
+  readonly defaultThreshold: number;
 }
 
 export const STORED_SIGNAL_TYPES: ReadonlyMap<string, StoredSignalType> = new Map(
-  (
-    [
-      { name: 'pdq', bytes: PDQ_BITS / 8, comparison: 'hamming' },
-      { name: 'blockhash', bytes: 32, comparison: 'hamming' },
-      { name: 'md5', bytes: 16, comparison: 'exact' },
-      { name: 'sha256', bytes: 32, comparison: 'exact' },
-    ] as const
-  ).map((t) => [t.name, t]),
+  Object.values(SIGNAL_TYPES).map((t) => [
+    t.name,
+    { name: t.name, bytes: t.bits / 8, comparison: t.input === 'pixels' ? 'hamming' : 'exact', defaultThreshold: t.defaultThreshold },
+  ]),
 );

@@ -1,0 +1,251 @@
+import { DIHEDRAL_NAMES, pdqDihedralFromDct, type DihedralName } from '../hashing/pdq.js';
+import { StoreError } from '../store/errors.js';
+import { STORED_SIGNAL_TYPES, type StoredSignalType } from '../store/signal-types.js';
+import type { CaseStatus, Provenance, SignalOwnerKind, Store, ThresholdsByType } from '../store/store.js';
+import type { SignalIndexes } from './signal-indexes.js';
+
+/**
+ * One hash to match. A PDQ hash computed from an image may carry the DCT the
+ * hashing core returned, which lets `dihedral` requests also match the image's
+ * 8 rotations and flips. A bare hash has no DCT, and the variants cannot be
+ * derived from the bits alone, so hash-only queries match as given.
+ */
+export interface HashQuery {
+  type: string;
+  hash: Uint8Array;
+  /** PDQ only: the 16 x 16 DCT block from `PdqResult.dct`. */
+  dct?: Float32Array;
+}
+
+export interface MatchRequest {
+  hashes: HashQuery[];
+  /** Per-type thresholds for this request; they replace bank thresholds, and are clamped to the ceiling. */
+  thresholds?: ThresholdsByType;
+  /** Also match the 8 dihedral variants of PDQ queries (each such query must carry its DCT). */
+  dihedral?: boolean;
+}
+
+export interface ContentMatchRequest extends MatchRequest {
+  /** Search only these banks (default: all). */
+  bankIds?: number[];
+}
+
+/** Which of the request's hashes matched, and how. */
+export interface MatchEvidence {
+  signalType: string;
+  distance: number;
+  /** The stored signal that matched. */
+  signalId: number;
+  /** Position in `request.hashes`. */
+  queryIndex: number;
+  /** Which dihedral variant of the query matched; null when the query was not expanded. */
+  variant: DihedralName | null;
+}
+
+export interface ContentMatch extends MatchEvidence {
+  contentId: number;
+  bankId: number;
+  provenance: Provenance;
+}
+
+export interface CaseMatch extends MatchEvidence {
+  caseId: number;
+  caseNumber: string;
+  status: CaseStatus;
+}
+
+/** The threshold used for one signal type (and bank), and how it was arrived at. */
+export interface AppliedThreshold {
+  type: string;
+  /** null for case matching, which has no banks. */
+  bankId: number | null;
+  source: 'default' | 'bank' | 'request';
+  /** What the source asked for. */
+  requested: number;
+  /** What was used: `requested`, lowered to the ceiling if above it. */
+  applied: number;
+  clamped: boolean;
+}
+
+export interface MatchResult<M> {
+  /** One match per content item (or case): its smallest distance; sorted by distance. */
+  matches: M[];
+  /** Thresholds for every queried signal type; check `clamped` to see a lowered request. */
+  thresholds: AppliedThreshold[];
+}
+
+export interface MatcherOptions {
+  /**
+   * Highest threshold any bank or request may use, per signal type. Defaults
+   * to the type's default threshold, so loosening matching is a deliberate
+   * deployment decision: every false match shows someone a link to another
+   * person's intimate image. Exact types are always 0.
+   */
+  ceilings?: ThresholdsByType;
+}
+
+function invalid(message: string): StoreError {
+  return new StoreError('INVALID_INPUT', message);
+}
+
+function knownType(name: string): StoredSignalType {
+  const type = STORED_SIGNAL_TYPES.get(name);
+  if (!type) throw invalid(`unknown signal type ${JSON.stringify(name)}; known: ${[...STORED_SIGNAL_TYPES.keys()].join(', ')}`);
+  return type;
+}
+
+function checkThreshold(type: StoredSignalType, value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > type.bytes * 8) {
+    throw invalid(`${what} for ${type.name} must be an integer from 0 to ${type.bytes * 8}`);
+  }
+  return value as number;
+}
+
+interface ExpandedQuery {
+  type: StoredSignalType;
+  code: Uint8Array;
+  queryIndex: number;
+  variant: DihedralName | null;
+}
+
+interface Hit extends MatchEvidence {
+  type: StoredSignalType;
+}
+
+/** Smaller distance wins; at equal distance an exact-type match is the stronger evidence. */
+function better(a: MatchEvidence & { type: StoredSignalType }, b: MatchEvidence & { type: StoredSignalType }): boolean {
+  if (a.distance !== b.distance) return a.distance < b.distance;
+  if (a.type.comparison !== b.type.comparison) return a.type.comparison === 'exact';
+  return a.queryIndex < b.queryIndex;
+}
+
+function evidence(hit: Hit): MatchEvidence {
+  return { signalType: hit.signalType, distance: hit.distance, signalId: hit.signalId, queryIndex: hit.queryIndex, variant: hit.variant };
+}
+
+/**
+ * Matches hashes against the indexed store: captured content (`matchContent`)
+ * or victims' own hashes (`matchCases`, for checking newly captured content).
+ *
+ * Thresholds per signal type: the type's default, replaced by the bank's if it
+ * sets one, replaced by the request's if it sets one; whichever applies is
+ * clamped to the configured ceiling, and `thresholds` in the result says so.
+ */
+export class Matcher {
+  private readonly ceilings = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly indexes: SignalIndexes,
+    options: MatcherOptions = {},
+  ) {
+    for (const type of STORED_SIGNAL_TYPES.values()) this.ceilings.set(type.name, type.defaultThreshold);
+    for (const [name, ceiling] of Object.entries(options.ceilings ?? {})) {
+      const type = knownType(name);
+      checkThreshold(type, ceiling, 'ceiling');
+      if (type.comparison === 'exact' && ceiling !== 0) throw invalid(`${name} is an exact type: its ceiling is 0`);
+      this.ceilings.set(name, ceiling);
+    }
+  }
+
+  ceiling(type: string): number {
+    return this.ceilings.get(knownType(type).name)!;
+  }
+
+  matchContent(request: ContentMatchRequest): MatchResult<ContentMatch> {
+    const queries = this.expand(request);
+    const requestThresholds = this.requestThresholds(request.thresholds);
+    const banks = request.bankIds === undefined ? this.store.listBanks() : [...new Set(request.bankIds)].map((id) => this.store.getBank(id));
+    const types = [...new Set(queries.map((q) => q.type))];
+    const thresholds: AppliedThreshold[] = [];
+    const thresholdOf = new Map<string, number>();
+    const radiusOf = new Map<string, number>();
+    for (const type of types) {
+      for (const bank of banks) {
+        const applied = this.resolve(type, bank.id, bank.thresholds[type.name], requestThresholds.get(type.name));
+        thresholds.push(applied);
+        thresholdOf.set(`${bank.id}:${type.name}`, applied.applied);
+        radiusOf.set(type.name, Math.max(radiusOf.get(type.name) ?? 0, applied.applied));
+      }
+    }
+    if (banks.length === 0) return { matches: [], thresholds };
+
+    const hits = this.search('content', queries, radiusOf);
+    const owners = new Map(this.store.contentSignalOwners([...new Set(hits.map((h) => h.signalId))]).map((o) => [o.signalId, o]));
+    const best = new Map<number, { hit: Hit; bankId: number; provenance: Provenance }>();
+    for (const hit of hits) {
+      const owner = owners.get(hit.signalId);
+      // An index hit without an owner cannot happen while the index follows the store; skip rather than report it.
+      if (!owner) continue;
+      const threshold = thresholdOf.get(`${owner.bankId}:${hit.signalType}`);
+      if (threshold === undefined || hit.distance > threshold) continue;
+      const current = best.get(owner.contentId);
+      if (!current || better(hit, current.hit)) best.set(owner.contentId, { hit, bankId: owner.bankId, provenance: owner.provenance });
+    }
+    const matches = [...best].map(([contentId, { hit, bankId, provenance }]) => ({ contentId, bankId, provenance, ...evidence(hit) }));
+    matches.sort((a, b) => a.distance - b.distance || a.contentId - b.contentId);
+    return { matches, thresholds };
+  }
+
+  matchCases(request: MatchRequest): MatchResult<CaseMatch> {
+    const queries = this.expand(request);
+    const requestThresholds = this.requestThresholds(request.thresholds);
+    const thresholds = [...new Set(queries.map((q) => q.type))].map((type) => this.resolve(type, null, undefined, requestThresholds.get(type.name)));
+    const radiusOf = new Map(thresholds.map((t) => [t.type, t.applied]));
+    const hits = this.search('case', queries, radiusOf).filter((hit) => hit.distance <= radiusOf.get(hit.signalType)!);
+    const owners = new Map(this.store.caseSignalOwners([...new Set(hits.map((h) => h.signalId))]).map((o) => [o.signalId, o]));
+    const best = new Map<number, { hit: Hit; caseNumber: string; status: CaseStatus }>();
+    for (const hit of hits) {
+      const owner = owners.get(hit.signalId);
+      if (!owner) continue;
+      const current = best.get(owner.caseId);
+      if (!current || better(hit, current.hit)) best.set(owner.caseId, { hit, caseNumber: owner.caseNumber, status: owner.status });
+    }
+    const matches = [...best].map(([caseId, { hit, caseNumber, status }]) => ({ caseId, caseNumber, status, ...evidence(hit) }));
+    matches.sort((a, b) => a.distance - b.distance || a.caseId - b.caseId);
+    return { matches, thresholds };
+  }
+
+  private resolve(type: StoredSignalType, bankId: number | null, bankThreshold: number | undefined, requestThreshold: number | undefined): AppliedThreshold {
+    const [source, requested]: [AppliedThreshold['source'], number] =
+      requestThreshold !== undefined
+        ? ['request', requestThreshold]
+        : bankThreshold !== undefined
+          ? ['bank', bankThreshold]
+          : ['default', type.defaultThreshold];
+    const ceiling = this.ceilings.get(type.name)!;
+    return { type: type.name, bankId, source, requested, applied: Math.min(requested, ceiling), clamped: requested > ceiling };
+  }
+
+  private requestThresholds(thresholds: ThresholdsByType | undefined): Map<string, number> {
+    if (thresholds === undefined) return new Map();
+    if (typeof thresholds !== 'object' || thresholds === null || Array.isArray(thresholds)) throw invalid('thresholds must be an object keyed by signal type');
+    return new Map(Object.entries(thresholds).map(([name, value]) => [name, checkThreshold(knownType(name), value, 'threshold')]));
+  }
+
+  /** Validates the queries and expands PDQ queries to their dihedral variants when asked. */
+  private expand(request: MatchRequest): ExpandedQuery[] {
+    if (!request || !Array.isArray(request.hashes) || request.hashes.length === 0) throw invalid('hashes must be a non-empty array');
+    return request.hashes.flatMap((query, queryIndex): ExpandedQuery[] => {
+      const type = knownType(query?.type);
+      if (!(query.hash instanceof Uint8Array) || query.hash.length !== type.bytes) {
+        throw new StoreError('INVALID_HASH', `hashes[${queryIndex}]: a ${type.name} hash must be ${type.bytes} bytes`);
+      }
+      if (!request.dihedral || type.name !== 'pdq') return [{ type, code: query.hash, queryIndex, variant: null }];
+      if (!(query.dct instanceof Float32Array) || query.dct.length !== 256) {
+        throw invalid(
+          `hashes[${queryIndex}]: dihedral matching needs the 256-value DCT the PDQ hasher returns with an image's hash; a bare hash can only be matched as given`,
+        );
+      }
+      return pdqDihedralFromDct(query.dct).map((code, v) => ({ type, code, queryIndex, variant: DIHEDRAL_NAMES[v] }));
+    });
+  }
+
+  private search(owner: SignalOwnerKind, queries: ExpandedQuery[], radiusOf: Map<string, number>): Hit[] {
+    return queries.flatMap(({ type, code, queryIndex, variant }) =>
+      this.indexes
+        .search(owner, type.name, code, radiusOf.get(type.name)!)
+        .map(({ signalId, distance }) => ({ type, signalType: type.name, distance, signalId, queryIndex, variant })),
+    );
+  }
+}

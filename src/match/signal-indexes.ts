@@ -1,0 +1,93 @@
+import type { HammingRangeIndex } from '../index/types.js';
+import { STORED_SIGNAL_TYPES, type StoredSignalType } from '../store/signal-types.js';
+import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
+import { ExactHashIndex } from './exact-index.js';
+
+export interface IndexHit {
+  signalId: number;
+  distance: number;
+}
+
+export interface SignalIndexesOptions {
+  /** Makes the range index for one perceptual signal type. */
+  createHammingIndex: (type: StoredSignalType) => HammingRangeIndex;
+  /** Signals read from the store per chunk while loading. */
+  chunkSize?: number;
+}
+
+type TypeIndex = { kind: 'hamming'; index: HammingRangeIndex } | { kind: 'exact'; index: ExactHashIndex };
+
+/**
+ * One in-memory index per signal type and owner kind, mirroring the store.
+ * Content signals and victims' signals live in separate indexes so that a
+ * search for one can never return the other.
+ *
+ * `load` fills the indexes from the store and then follows every committed
+ * store write through `Store.subscribe`: a delete (a victim withdrawing her
+ * case, say) has left the index by the time the store call returns. Loading
+ * is synchronous, so no write of this process can fall between the load and
+ * the subscription.
+ */
+export class SignalIndexes {
+  private readonly indexes = new Map<string, TypeIndex>();
+  private readonly unsubscribe: () => void;
+
+  private constructor(store: Store, options: SignalIndexesOptions) {
+    for (const owner of ['content', 'case'] as const) {
+      for (const type of STORED_SIGNAL_TYPES.values()) {
+        const entry: TypeIndex =
+          type.comparison === 'hamming'
+            ? { kind: 'hamming', index: options.createHammingIndex(type) }
+            : { kind: 'exact', index: new ExactHashIndex(type.bytes) };
+        this.indexes.set(key(owner, type.name), entry);
+        for (const chunk of store.iterateSignalChunks(type.name, { owner, chunkSize: options.chunkSize })) {
+          entry.index.addMany(chunk.codes, chunk.ids);
+        }
+      }
+    }
+    this.unsubscribe = store.subscribe((change) => this.apply(change));
+  }
+
+  static load(store: Store, options: SignalIndexesOptions): SignalIndexes {
+    return new SignalIndexes(store, options);
+  }
+
+  /** Number of (hash, signal) entries for one type and owner kind. */
+  size(owner: SignalOwnerKind, type: string): number {
+    return this.get(owner, type).index.size;
+  }
+
+  /** Signals of `type` within `radius` of `code` (exact types: equal hashes only, distance 0). */
+  search(owner: SignalOwnerKind, type: string, code: Uint8Array, radius: number): IndexHit[] {
+    const entry = this.get(owner, type);
+    if (entry.kind === 'exact') return entry.index.lookup(code).map((signalId) => ({ signalId, distance: 0 }));
+    return entry.index.search(code, radius).map((hit) => ({ signalId: hit.owner, distance: hit.distance }));
+  }
+
+  /** Stops following the store; the indexes keep what they hold. */
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private get(owner: SignalOwnerKind, type: string): TypeIndex {
+    const entry = this.indexes.get(key(owner, type));
+    if (!entry) throw new RangeError(`no index for signal type ${JSON.stringify(type)}`);
+    return entry;
+  }
+
+  private apply(change: SignalChange): void {
+    for (const batch of change.batches) {
+      const { index } = this.get(batch.owner, batch.type);
+      if (change.op === 'add') {
+        index.addMany(batch.codes, batch.ids);
+        continue;
+      }
+      const bytes = batch.codes.length / batch.count;
+      for (let i = 0; i < batch.count; i++) index.remove(batch.codes.subarray(i * bytes, (i + 1) * bytes), batch.ids[i]);
+    }
+  }
+}
+
+function key(owner: SignalOwnerKind, type: string): string {
+  return `${owner}:${type}`;
+}

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { pdqDihedralFromDct } from '../src/hashing/pdq.js';
+import { Matcher, type MatcherOptions } from '../src/match/matcher.js';
+import { SignalIndexes } from '../src/match/signal-indexes.js';
+import { hashPin } from '../src/store/pin.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import { ScanIndex } from './helpers/scan-index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ncii-matcher-test-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+let dbCount = 0;
+const pinHashPromise = hashPin('1234');
+const provenance = { platform: 'telegram', channel: 'group', messageRef: '42' };
+
+const randomHash = (bytes = 32) => new Uint8Array(randomBytes(bytes));
+
+/** A copy of `hash` with exactly `distance` bits flipped. */
+function atDistance(hash: Uint8Array, distance: number): Uint8Array {
+  const out = Uint8Array.from(hash);
+  for (let bit = 0; bit < distance; bit++) out[bit >> 3] ^= 1 << (bit & 7);
+  return out;
+}
+
+function setup(options: MatcherOptions = {}) {
+  const store = new SqliteStore(join(root, `matcher-${++dbCount}.db`));
+  const indexes = SignalIndexes.load(store, { createHammingIndex: () => new ScanIndex() });
+  const matcher = new Matcher(store, indexes, options);
+  t.teardown(() => {
+    indexes.close();
+    store.close();
+  });
+  return { store, indexes, matcher };
+}
+
+function addItem(store: SqliteStore, bankId: number, signals: { type: string; hash: Uint8Array }[]): { contentId: number; signalIds: number[] } {
+  const { contentIds, signalIds } = store.addContent(bankId, [{ provenance, signals }]);
+  return { contentId: contentIds[0], signalIds };
+}
+
+t.test('indexes load from the store at start and follow every write', async (t) => {
+  const store = new SqliteStore(join(root, `matcher-${++dbCount}.db`));
+  t.teardown(() => store.close());
+  const bank = store.createBank({ name: 'preexisting' });
+  const hash = randomHash();
+  const md5 = randomHash(16);
+  const before = addItem(store, bank.id, [
+    { type: 'pdq', hash },
+    { type: 'md5', hash: md5 },
+  ]);
+  const indexes = SignalIndexes.load(store, { createHammingIndex: () => new ScanIndex(), chunkSize: 1 });
+  t.teardown(() => indexes.close());
+  const matcher = new Matcher(store, indexes);
+  t.equal(indexes.size('content', 'pdq'), 1);
+  t.equal(indexes.size('content', 'md5'), 1);
+  t.same(
+    matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 3) }] }).matches.map((m) => [m.contentId, m.distance, m.signalType]),
+    [[before.contentId, 3, 'pdq']],
+  );
+  t.same(matcher.matchContent({ hashes: [{ type: 'md5', hash: md5 }] }).matches[0]?.contentId, before.contentId);
+
+  const added = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(hash, 1) }]);
+  t.equal(indexes.size('content', 'pdq'), 2, 'an add reaches the index as soon as the store call returns');
+  t.same(
+    matcher.matchContent({ hashes: [{ type: 'pdq', hash }] }).matches.map((m) => m.contentId),
+    [before.contentId, added.contentId],
+  );
+  store.deleteContent(before.contentId);
+  t.equal(indexes.size('content', 'md5'), 0);
+  t.same(
+    matcher.matchContent({ hashes: [{ type: 'pdq', hash }] }).matches.map((m) => m.contentId),
+    [added.contentId],
+    'a delete leaves the index at once',
+  );
+  store.deleteBank(bank.id);
+  t.equal(indexes.size('content', 'pdq'), 0);
+});
+
+t.test('thresholds: defaults, bank and request overrides, ceiling with visible clamp', async (t) => {
+  const { store, matcher } = setup();
+  const strict = store.createBank({ name: 'strict', thresholds: { pdq: 8 } });
+  const loose = store.createBank({ name: 'loose' });
+  const hash = randomHash();
+  const at = (bank: number, d: number) => addItem(store, bank, [{ type: 'pdq', hash: atDistance(hash, d) }]).contentId;
+  const loose31 = at(loose.id, 31);
+  at(loose.id, 32);
+  const loose20 = at(loose.id, 20);
+  const strict8 = at(strict.id, 8);
+  const strict10 = at(strict.id, 10);
+  const query = { hashes: [{ type: 'pdq', hash }] };
+  const ids = (r: { matches: { contentId: number }[] }) => r.matches.map((m) => m.contentId);
+
+  const byDefault = matcher.matchContent(query);
+  t.same(ids(byDefault), [strict8, loose20, loose31], 'default 31 in loose, bank 8 in strict; sorted by distance');
+  t.same(byDefault.thresholds, [
+    { type: 'pdq', bankId: strict.id, source: 'bank', requested: 8, applied: 8, clamped: false },
+    { type: 'pdq', bankId: loose.id, source: 'default', requested: 31, applied: 31, clamped: false },
+  ]);
+  t.same(ids(matcher.matchContent({ ...query, thresholds: { pdq: 12 } })), [strict8, strict10], 'request replaces both');
+  t.same(ids(matcher.matchContent({ ...query, thresholds: { pdq: 25 } })), [strict8, strict10, loose20]);
+
+  const clamped = matcher.matchContent({ ...query, thresholds: { pdq: 60 } });
+  t.same(ids(clamped), [strict8, strict10, loose20, loose31], 'above the ceiling: clamped to 31, not 60');
+  t.ok(clamped.thresholds.every((x) => x.clamped && x.applied === 31 && x.requested === 60 && x.source === 'request'));
+
+  t.same(ids(matcher.matchContent({ ...query, bankIds: [strict.id] })), [strict8], 'bank filter');
+  t.same(ids(matcher.matchContent({ ...query, bankIds: [loose.id], thresholds: { pdq: 31 } })), [loose20, loose31]);
+  t.throws(() => matcher.matchContent({ ...query, bankIds: [999] }), { code: 'NOT_FOUND' });
+  t.throws(() => matcher.matchContent({ ...query, thresholds: { pdq: -1 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => matcher.matchContent({ ...query, thresholds: { pdq: 2.5 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => matcher.matchContent({ ...query, thresholds: { nohash: 1 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: randomHash(16) }] }), { code: 'INVALID_HASH' });
+  t.throws(() => matcher.matchContent({ hashes: [] }), { code: 'INVALID_INPUT' });
+});
+
+t.test('a configured ceiling lets banks and requests loosen up to it, exact types stay at 0', async (t) => {
+  const { store, matcher } = setup({ ceilings: { pdq: 45, blockhash: 16 } });
+  t.throws(() => setup({ ceilings: { md5: 2 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => setup({ ceilings: { pdq: 257 } }), { code: 'INVALID_INPUT' });
+  const bank = store.createBank({ name: 'b', thresholds: { pdq: 50, blockhash: 14 } });
+  const hash = randomHash();
+  const block = randomHash();
+  const md5 = randomHash(16);
+  const near = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(hash, 40) }]).contentId;
+  const blockItem = addItem(store, bank.id, [{ type: 'blockhash', hash: atDistance(block, 14) }]).contentId;
+  addItem(store, bank.id, [{ type: 'md5', hash: atDistance(md5, 1) }]);
+  const result = matcher.matchContent({
+    hashes: [
+      { type: 'pdq', hash },
+      { type: 'blockhash', hash: block },
+      { type: 'md5', hash: md5 },
+    ],
+    thresholds: { md5: 3 },
+  });
+  t.same(
+    result.matches.map((m) => [m.contentId, m.signalType, m.distance, m.queryIndex]),
+    [
+      [blockItem, 'blockhash', 14, 1],
+      [near, 'pdq', 40, 0],
+    ],
+    'exact types never match at distance > 0',
+  );
+  t.same(
+    result.thresholds.map((x) => [x.type, x.source, x.requested, x.applied, x.clamped]),
+    [
+      ['pdq', 'bank', 50, 45, true],
+      ['blockhash', 'bank', 14, 14, false],
+      ['md5', 'request', 3, 0, true],
+    ],
+  );
+  t.equal(matcher.ceiling('md5'), 0);
+  t.equal(matcher.ceiling('pdq'), 45);
+});
+
+t.test('one match per content item, with its smallest distance', async (t) => {
+  const { store, matcher } = setup();
+  const bank = store.createBank({ name: 'b' });
+  const hash = randomHash();
+  const sha = randomHash();
+  const item = addItem(store, bank.id, [
+    { type: 'pdq', hash: atDistance(hash, 9) },
+    { type: 'pdq', hash: atDistance(hash, 4) },
+    { type: 'sha256', hash: sha },
+  ]);
+  const pdqOnly = matcher.matchContent({ hashes: [{ type: 'pdq', hash }, { type: 'pdq', hash: atDistance(hash, 20) }] });
+  t.equal(pdqOnly.matches.length, 1);
+  t.match(pdqOnly.matches[0], { contentId: item.contentId, bankId: bank.id, distance: 4, signalId: item.signalIds[1], queryIndex: 0, variant: null });
+  t.same(pdqOnly.matches[0].provenance, { ...provenance, capturedAt: null });
+  const withExact = matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 4) }, { type: 'sha256', hash: sha }] });
+  t.equal(withExact.matches.length, 1);
+  t.match(withExact.matches[0], { distance: 0, signalType: 'sha256', queryIndex: 1 }, 'at equal distance the exact signal is the evidence');
+});
+
+t.test('dihedral expansion for image queries; bare hashes match as given', async (t) => {
+  const { store, matcher } = setup();
+  const bank = store.createBank({ name: 'b' });
+  const dct = Float32Array.from({ length: 256 }, () => Math.random() * 2 - 1);
+  const variants = pdqDihedralFromDct(dct);
+  const rotated = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(variants[1], 2) }]).contentId;
+  const imageQuery = { type: 'pdq', hash: variants[0], dct };
+  t.same(matcher.matchContent({ hashes: [imageQuery] }).matches, [], 'without dihedral a rotated copy is far away');
+  const expanded = matcher.matchContent({ hashes: [imageQuery], dihedral: true });
+  t.match(expanded.matches, [{ contentId: rotated, distance: 2, variant: 'rot90', queryIndex: 0 }]);
+  t.throws(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: variants[0] }], dihedral: true }), {
+    code: 'INVALID_INPUT',
+    message: /bare hash can only be matched as given/,
+  });
+  t.same(
+    matcher.matchContent({ hashes: [{ type: 'blockhash', hash: randomHash() }, imageQuery], dihedral: true }).matches.map((m) => m.contentId),
+    [rotated],
+    'dihedral applies to PDQ queries only',
+  );
+});
+
+t.test("victims' hashes: matched only by matchCases, gone at once on withdrawal", async (t) => {
+  const { store, indexes, matcher } = setup();
+  const bank = store.createBank({ name: 'b' });
+  const victimHash = randomHash();
+  const victim = store.createCase({ caseNumber: 'V-1', pinHash: await pinHashPromise, signals: [{ type: 'pdq', hash: victimHash }] });
+  const other = store.createCase({ caseNumber: 'V-2', pinHash: await pinHashPromise, signals: [{ type: 'pdq', hash: randomHash() }] });
+  const captured = atDistance(victimHash, 6);
+  addItem(store, bank.id, [{ type: 'pdq', hash: captured }]);
+
+  const found = matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] });
+  t.match(found.matches, [{ caseId: victim.id, caseNumber: 'V-1', status: 'open', distance: 6 }]);
+  t.equal(found.matches.length, 1);
+  t.same(found.thresholds, [{ type: 'pdq', bankId: null, source: 'default', requested: 31, applied: 31, clamped: false }]);
+  t.same(matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }], thresholds: { pdq: 5 } }).matches, []);
+  t.equal(
+    matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] }).matches.every((m) => m.contentId > 0),
+    true,
+    'content search never returns cases',
+  );
+  t.equal(matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] }).matches.length, 1);
+
+  store.deleteCase(victim.id);
+  t.same(matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] }).matches, [], 'withdrawal leaves the index at once');
+  t.equal(indexes.size('case', 'pdq'), 1, "only the other victim's hash remains");
+  t.ok(store.getCase(other.id));
+});
