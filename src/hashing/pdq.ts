@@ -6,6 +6,7 @@
  * scores are bit-exact with the reference for the same input pixels.
  */
 import { hammingDistance } from './hamming.js';
+import { pdqWasmBlur } from './pdq-blur.js';
 import type { PerceptualHash, PerceptualSignalType, Raster } from './signal-type.js';
 
 const f32 = Math.fround;
@@ -43,20 +44,26 @@ const DCT_MATRIX: Float32Array = (() => {
   return d;
 })();
 
+/** Sides of the luma image pdqLuma makes from a width x height raster. */
+export function pdqLumaSize(width: number, height: number): { width: number; height: number } {
+  const squash = width > PDQ_SQUASH_SIZE || height > PDQ_SQUASH_SIZE;
+  return squash ? { width: PDQ_SQUASH_SIZE, height: PDQ_SQUASH_SIZE } : { width, height };
+}
+
 /**
  * Luma of the raster as the reference sees it: sides over 512 are squashed to
  * exactly 512 by nearest neighbour with corner sampling, grey input is used as
- * is, alpha is ignored.
+ * is, alpha is ignored. Written to `out` when given (at least pdqLumaSize's
+ * width x height floats), else to a new array.
  */
-export function pdqLuma(raster: Raster): { luma: Float32Array; width: number; height: number } {
+export function pdqLuma(raster: Raster, out?: Float32Array): { luma: Float32Array; width: number; height: number } {
   const { width: w, height: h, channels: ch, data } = raster;
-  const squash = w > PDQ_SQUASH_SIZE || h > PDQ_SQUASH_SIZE;
-  const outW = squash ? PDQ_SQUASH_SIZE : w;
-  const outH = squash ? PDQ_SQUASH_SIZE : h;
+  const { width: outW, height: outH } = pdqLumaSize(w, h);
+  const squash = outW !== w || outH !== h;
   const srcCol = new Int32Array(outW);
   for (let x = 0; x < outW; x++) srcCol[x] = (squash ? Math.floor((x * w) / PDQ_SQUASH_SIZE) : x) * ch;
   const srcRow = (y: number) => (squash ? Math.floor((y * h) / PDQ_SQUASH_SIZE) : y) * w * ch;
-  const luma = new Float32Array(outW * outH);
+  const luma = out ? out.subarray(0, outW * outH) : new Float32Array(outW * outH);
   // The reference's decoder hands over one grey channel whenever every pixel has
   // R = G = B, and uses it as luma as is; the RGB formula is off by an ulp for
   // some grey values, so colour input is checked for being grey.
@@ -178,15 +185,16 @@ function scratchFor(size: number, lanes: number) {
  * Two rounds of horizontal + vertical box passes (a tent filter), then the
  * 64 x 64 samples at strip centres. The last vertical pass runs only down the
  * 64 columns that are sampled: columns are independent, so the rest would be
- * thrown away.
+ * thrown away. Exported as the oracle the WebAssembly blur is tested against.
  */
-function blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array {
+export function blurAndDecimateJs(luma: Float32Array, width: number, height: number): Float32Array {
   const rows = decimationIndices(height);
   const cols = decimationIndices(width);
   const out = new Float32Array(64 * 64);
   let blurred = luma;
   if (width !== 64 || height !== 64) {
-    const { a, b, sums } = scratchFor(width * height, Math.max(width, height));
+    // The last pass runs 64 lines (the sampled columns), more than a side under 64.
+    const { a, b, sums } = scratchFor(width * height, Math.max(width, height, 64));
     const rowStarts = range(height, width);
     const colStarts = range(width, 1);
     const winAlongRows = jaroszWindow(width);
@@ -263,13 +271,16 @@ export function pdqFromLuma(luma: Float32Array, width: number, height: number): 
   if (width < PDQ_MIN_SIDE || height < PDQ_MIN_SIDE) {
     return { hash: new Uint8Array(32), quality: 0, dct: new Float32Array(256) };
   }
-  const a = blurAndDecimate(luma, width, height);
+  // 64 x 64 needs no blur (windows of 1, identity decimation).
+  const blurred = width === 64 && height === 64 ? luma : pdqWasmBlur?.blurAndDecimate(luma, width, height);
+  const a = blurred ?? blurAndDecimateJs(luma, width, height);
   const dct = dct16(a);
   return { hash: thresholdBits(dct), quality: quality(a), dct };
 }
 
 export function pdqHashRaster(raster: Raster): PdqResult {
-  const { luma, width, height } = pdqLuma(raster);
+  const size = pdqLumaSize(raster.width, raster.height);
+  const { luma, width, height } = pdqLuma(raster, pdqWasmBlur?.lumaBuffer(size.width, size.height));
   return pdqFromLuma(luma, width, height);
 }
 

@@ -1,0 +1,106 @@
+/**
+ * The PDQ blur and decimation in WebAssembly SIMD (src/hashing/pdq-blur.wat),
+ * bit-identical to the JS blur in pdq.ts, which stays the fallback where
+ * WebAssembly SIMD is unavailable.
+ */
+import { PDQ_BLUR_WASM_BASE64 } from './pdq-blur-wasm.js';
+
+// The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+interface BlurExports {
+  memory: WasmMemory;
+  blurAndDecimate(
+    luma: number,
+    width: number,
+    height: number,
+    imageA: number,
+    imageB: number,
+    columns: number,
+    out: number,
+    sums: number,
+    rowSamples: number,
+    colSamples: number,
+  ): void;
+}
+
+export interface PdqWasmBlur {
+  /**
+   * Where pdqFromLuma expects a width x height luma image in WebAssembly
+   * memory: writing it here saves a copy. Valid until the next call into this
+   * module with a larger image.
+   */
+  lumaBuffer(width: number, height: number): Float32Array;
+  /** The 64 x 64 decimation of the tent-blurred luma, as blurAndDecimate in pdq.ts. */
+  blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array;
+}
+
+const WASM_PAGE_BYTES = 65536;
+/** The luma sits at address 0, so lumaBuffer and blurAndDecimate agree on it for any size. */
+const LUMA_ADDRESS = 0;
+
+const align16 = (bytes: number) => (bytes + 15) & ~15;
+
+function instantiate(): BlurExports | null {
+  const bytes = Buffer.from(PDQ_BLUR_WASM_BASE64, 'base64');
+  // validate() is false where the engine lacks SIMD.
+  if (!wasmApi || !wasmApi.validate(bytes)) return null;
+  return new wasmApi.Instance(new wasmApi.Module(bytes)).exports as BlurExports;
+}
+
+function createWasmBlur(wasm: BlurExports): PdqWasmBlur {
+  /** Addresses of the scratch buffers for one image size (see blurAndDecimate in the .wat). */
+  function layout(width: number, height: number) {
+    // Room for any image the passes make, rows padded by up to 8 floats.
+    const paddedSide = Math.max(width, height, 64) + 8;
+    const imageA = align16(LUMA_ADDRESS + width * height * 4);
+    const imageB = imageA + paddedSide * paddedSide * 4;
+    const columns = imageB + paddedSide * paddedSide * 4;
+    const out = columns + 64 * paddedSide * 4;
+    const sums = out + 64 * 64 * 4;
+    const rowSamples = sums + ((Math.max(width, height, 64) >> 2) + 1) * 16;
+    const colSamples = rowSamples + 64 * 4;
+    const end = colSamples + 64 * 4;
+    const missing = end - wasm.memory.buffer.byteLength;
+    if (missing > 0) wasm.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+    return { imageA, imageB, columns, out, sums, rowSamples, colSamples };
+  }
+
+  function writeDecimationIndices(address: number, n: number): void {
+    const indices = new Int32Array(wasm.memory.buffer, address, 64);
+    for (let i = 0; i < 64; i++) indices[i] = Math.floor(((i + 0.5) * n) / 64);
+  }
+
+  return {
+    lumaBuffer(width, height) {
+      layout(width, height);
+      return new Float32Array(wasm.memory.buffer, LUMA_ADDRESS, width * height);
+    },
+    blurAndDecimate(luma, width, height) {
+      const at = layout(width, height);
+      if (luma.buffer !== wasm.memory.buffer || luma.byteOffset !== LUMA_ADDRESS) {
+        new Float32Array(wasm.memory.buffer, LUMA_ADDRESS, width * height).set(luma.subarray(0, width * height));
+      }
+      writeDecimationIndices(at.rowSamples, height);
+      writeDecimationIndices(at.colSamples, width);
+      wasm.blurAndDecimate(
+        LUMA_ADDRESS, width, height, at.imageA, at.imageB, at.columns, at.out, at.sums, at.rowSamples, at.colSamples,
+      );
+      return new Float32Array(wasm.memory.buffer, at.out, 64 * 64).slice();
+    },
+  };
+}
+
+const wasm = instantiate();
+
+/** The WebAssembly blur, or null where WebAssembly SIMD is unavailable. */
+export const pdqWasmBlur: PdqWasmBlur | null = wasm && createWasmBlur(wasm);
