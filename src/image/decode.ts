@@ -4,8 +4,9 @@
  * - `reference`: the full image as the PDQ and blockhash reference tools see
  *   it (8-bit samples, no colour-profile conversion, EXIF orientation ignored);
  *   PDQ squashes it to 512 itself, blockhash reads every pixel.
- * - `fast`: libvips shrinks on load (JPEG DCT scaling) straight to 512 x 512,
- *   so large photos never decode at full size.
+ * - `fast`: libvips shrinks on load (JPEG DCT scaling) and squashes to
+ *   512 x 512 by nearest neighbour, as the reference's own squash does, so
+ *   large photos never decode at full size. bench/hash measures both.
  * EXIF orientation is never applied: the stored pixels are hashed, as StopNCII
  * and HMA do, so hashes interoperate; rotated copies are found by dihedral
  * matching instead.
@@ -85,17 +86,21 @@ async function inspect(bytes: Uint8Array, limits: DecodeLimits) {
   return { format, width, height };
 }
 
+export interface DecodeOptions {
+  limits?: DecodeLimits;
+  /** Always give 4 channels (blockhash reads RGBA); libvips adds alpha faster than JS. */
+  rgba?: boolean;
+}
+
 /** Decode the first frame for hashing, enforcing the limits before any pixel is decoded. */
-export async function decodeForHashing(
-  bytes: Uint8Array,
-  path: DecodePath,
-  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
-): Promise<DecodedImage> {
+export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, options: DecodeOptions = {}): Promise<DecodedImage> {
+  const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   const { format, width, height } = await inspect(bytes, limits);
   let pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1 });
   if (path === 'fast' && (width > PDQ_SQUASH_SIZE || height > PDQ_SQUASH_SIZE)) {
-    pipeline = pipeline.resize(PDQ_SQUASH_SIZE, PDQ_SQUASH_SIZE, { fit: 'fill' });
+    pipeline = pipeline.resize(PDQ_SQUASH_SIZE, PDQ_SQUASH_SIZE, { fit: 'fill', kernel: 'nearest' });
   }
+  if (options.rgba) pipeline = pipeline.ensureAlpha();
   try {
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     const raster: Raster = {

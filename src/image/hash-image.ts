@@ -42,7 +42,10 @@ export interface ImageSignals {
 export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<ImageSignals> {
   const decodePath = options.decodePath ?? DEFAULT_DECODE_PATH;
   const wanted = new Set(options.signals ?? ALL_IMAGE_SIGNALS);
-  const { format, width, height, raster } = await decodeForHashing(bytes, decodePath, options.limits ?? DEFAULT_DECODE_LIMITS);
+  const { format, width, height, raster } = await decodeForHashing(bytes, decodePath, {
+    limits: options.limits ?? DEFAULT_DECODE_LIMITS,
+    rgba: wanted.has('blockhash'),
+  });
   const result: ImageSignals = { format, width, height, decodePath };
   if (wanted.has('pdq')) {
     const { hash, quality, dct } = pdqHashRaster(raster);
