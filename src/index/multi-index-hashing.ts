@@ -269,7 +269,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     this.live = live;
   }
 
-  private substring(words: Uint32Array, base: number, table: Table): number {
+  private substring(words: Uint32Array, base: number, table: Pick<Table, 'word' | 'offset'>): number {
     const b = this.substringBits;
     const high = words[base + table.word] << table.offset;
     const value = table.offset + b > 32 ? high | (words[base + table.word + 1] >>> (32 - table.offset)) : high;
@@ -305,41 +305,37 @@ export class MultiIndexHashing implements HammingRangeIndex {
   private searchTables(q: Uint32Array, radius: number, hits: RangeHit[]): void {
     const tables = this.tables;
     const limit = 2 ** this.substringBits;
+    const w = this.arena.words;
+    const live = this.live;
+    const q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5], q6 = q[6], q7 = q[7];
     for (let t = 0; t < tables.length; t++) {
       const tableRadius = this.tableRadius[t];
       if (tableRadius < 0) continue;
-      const table = tables[t];
-      const key = this.substring(q, 0, table);
-      this.probeBucket(table, t, key, q, radius, hits);
-      for (let k = 1; k <= tableRadius; k++) {
+      const { blockBase, relative, blockShift, entries } = tables[t];
+      const key = this.substring(q, 0, tables[t]);
+      for (let k = 0; k <= tableRadius; k++) {
         // Gosper's hack: every b-bit mask with k bits set, in increasing order.
         let mask = (1 << k) - 1;
         while (mask < limit) {
-          this.probeBucket(table, t, key ^ mask, q, radius, hits);
+          const probe = key ^ mask;
+          const end = blockBase[(probe + 1) >>> blockShift] + relative[probe + 1];
+          for (let e = blockBase[probe >>> blockShift] + relative[probe]; e < end; e++) {
+            const slot = entries[e];
+            const p = slot * CODE_WORDS;
+            // Most candidates are about 128 bits away: the first half usually settles it.
+            const half = popcount32(w[p] ^ q0) + popcount32(w[p + 1] ^ q1) + popcount32(w[p + 2] ^ q2) + popcount32(w[p + 3] ^ q3);
+            if (half > radius) continue;
+            const d = half + popcount32(w[p + 4] ^ q4) + popcount32(w[p + 5] ^ q5) + popcount32(w[p + 6] ^ q6) + popcount32(w[p + 7] ^ q7);
+            if (d > radius || ((live[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
+            if (this.foundInEarlierTable(slot, t, q)) continue;
+            this.pushOwners(slot, d, hits);
+          }
+          if (k === 0) break;
           const lowest = mask & -mask;
           const ripple = mask + lowest;
           mask = ripple | (((ripple ^ mask) >>> 2) >>> (31 - Math.clz32(lowest)));
         }
       }
-    }
-  }
-
-  private probeBucket(table: Table, t: number, key: number, q: Uint32Array, radius: number, hits: RangeHit[]): void {
-    const start = table.blockBase[key >>> table.blockShift] + table.relative[key];
-    const end = table.blockBase[(key + 1) >>> table.blockShift] + table.relative[key + 1];
-    if (start === end) return;
-    const entries = table.entries;
-    const w = this.arena.words;
-    const live = this.live;
-    for (let e = start; e < end; e++) {
-      const slot = entries[e];
-      const p = slot * CODE_WORDS;
-      const d =
-        popcount32(w[p] ^ q[0]) + popcount32(w[p + 1] ^ q[1]) + popcount32(w[p + 2] ^ q[2]) + popcount32(w[p + 3] ^ q[3]) +
-        popcount32(w[p + 4] ^ q[4]) + popcount32(w[p + 5] ^ q[5]) + popcount32(w[p + 6] ^ q[6]) + popcount32(w[p + 7] ^ q[7]);
-      if (d > radius || ((live[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
-      if (this.foundInEarlierTable(slot, t, q)) continue;
-      this.pushOwners(slot, d, hits);
     }
   }
 
@@ -465,27 +461,20 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const buckets = 2 ** b;
     const starts = new Uint32Array(buckets + 1);
     for (let t = 0; t < m; t++) {
-      const table: Table = {
-        word: (t * b) >>> 5,
-        offset: (t * b) & 31,
-        blockBase: new Uint32Array(0),
-        relative: new Uint32Array(0),
-        blockShift: 0,
-        entries: new Uint32Array(n),
-      };
+      const position = { word: (t * b) >>> 5, offset: (t * b) & 31 };
+      const entries = new Uint32Array(n);
       // Counting sort of slots by key: count, prefix sums, place.
       starts.fill(0);
-      for (let slot = 0; slot < n; slot++) starts[this.substring(words, slot * CODE_WORDS, table) + 1]++;
+      for (let slot = 0; slot < n; slot++) starts[this.substring(words, slot * CODE_WORDS, position) + 1]++;
       for (let k = 0; k < buckets; k++) starts[k + 1] += starts[k];
       for (let slot = 0; slot < n; slot++) {
-        const key = this.substring(words, slot * CODE_WORDS, table);
-        table.entries[starts[key]++] = slot;
+        const key = this.substring(words, slot * CODE_WORDS, position);
+        entries[starts[key]++] = slot;
       }
       // Placing advanced each start to the next bucket's; shift back.
       starts.copyWithin(1, 0, buckets);
       starts[0] = 0;
-      compressOffsets(table, starts, buckets);
-      this.tables.push(table);
+      this.tables.push({ ...position, ...compressOffsets(starts, buckets), entries });
     }
   }
 }
@@ -496,7 +485,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
  * buckets holds under 256 entries, 2 when blocks of 256 hold under 65536,
  * else plain Uint32 starts.
  */
-function compressOffsets(table: Table, starts: Uint32Array, buckets: number): void {
+function compressOffsets(starts: Uint32Array, buckets: number): Pick<Table, 'blockBase' | 'relative' | 'blockShift'> {
   for (const [shift, limit, Narrow] of [
     [4, 0x100, Uint8Array],
     [8, 0x10000, Uint16Array],
@@ -511,8 +500,7 @@ function compressOffsets(table: Table, starts: Uint32Array, buckets: number): vo
     for (let block = 0; block < blocks; block++) blockBase[block] = starts[Math.min(buckets, block << shift)];
     const relative = new Narrow(buckets + 1);
     for (let k = 0; k <= buckets; k++) relative[k] = starts[k] - blockBase[k >>> shift];
-    Object.assign(table, { blockBase, relative, blockShift: shift });
-    return;
+    return { blockBase, relative, blockShift: shift };
   }
-  Object.assign(table, { blockBase: new Uint32Array(1), relative: starts.slice(), blockShift: 31 });
+  return { blockBase: new Uint32Array(1), relative: starts.slice(), blockShift: 31 };
 }
