@@ -8,7 +8,6 @@ import { Matcher, type MatcherOptions } from '../src/match/matcher.js';
 import { SignalIndexes } from '../src/match/signal-indexes.js';
 import { hashPin } from '../src/store/pin.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
-import { ScanIndex } from './helpers/scan-index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-matcher-test-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -27,7 +26,7 @@ function atDistance(hash: Uint8Array, distance: number): Uint8Array {
 
 function setup(options: MatcherOptions = {}) {
   const store = new SqliteStore(join(root, `matcher-${++dbCount}.db`));
-  const indexes = SignalIndexes.load(store, { createHammingIndex: () => new ScanIndex() });
+  const indexes = SignalIndexes.load(store);
   const matcher = new Matcher(store, indexes, options);
   t.teardown(() => {
     indexes.close();
@@ -51,7 +50,7 @@ t.test('indexes load from the store at start and follow every write', async (t) 
     { type: 'pdq', hash },
     { type: 'md5', hash: md5 },
   ]);
-  const indexes = SignalIndexes.load(store, { createHammingIndex: () => new ScanIndex(), chunkSize: 1 });
+  const indexes = SignalIndexes.load(store, { chunkSize: 1 });
   t.teardown(() => indexes.close());
   const matcher = new Matcher(store, indexes);
   t.equal(indexes.size('content', 'pdq'), 1);
