@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { pdqWasmBlur } from '../src/hashing/pdq-blur.js';
-import { blurAndDecimateJs } from '../src/hashing/pdq.js';
+import { blurAndDecimateJs, dct16Js } from '../src/hashing/pdq.js';
 
 // Bit patterns, so that -0 vs 0 or a NaN payload would count as a difference.
 const bits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
@@ -75,5 +75,24 @@ if (wasm) {
     const inMemory = wasm.lumaBuffer(200, 150);
     inMemory.set(luma);
     t.same(bits(wasm.blurAndDecimate(inMemory, 200, 150)), bits(blurAndDecimateJs(luma, 200, 150)));
+  });
+
+  t.test('WebAssembly DCT is bit-identical to the JS DCT', async (t) => {
+    const matrices = [
+      randomLuma(64, 64, 7, true),
+      randomLuma(64, 64, 8, false),
+      blurAndDecimateJs(randomLuma(512, 512, 9, false), 512, 512),
+      new Float32Array(64 * 64).fill(255),
+      Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 3 ? 0 : 255)),
+    ];
+    for (const [i, a] of matrices.entries()) t.same(bits(wasm.dct16(a)), bits(dct16Js(a)), `matrix ${i}`);
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const a = randomLuma(64, 64, seed, false);
+        const expected = bits(dct16Js(a));
+        return bits(wasm.dct16(a)).every((word, k) => word === expected[k]);
+      }),
+      { numRuns: 100 },
+    );
   });
 }

@@ -1,9 +1,10 @@
 /**
- * The PDQ blur and decimation in WebAssembly SIMD (src/hashing/pdq-blur.wat),
- * bit-identical to the JS blur in pdq.ts, which stays the fallback where
+ * The PDQ blur, decimation and DCT in WebAssembly SIMD (src/hashing/pdq-blur.wat),
+ * bit-identical to the JS versions in pdq.ts, which stay the fallback where
  * WebAssembly SIMD is unavailable.
  */
 import { PDQ_BLUR_WASM_BASE64 } from './pdq-blur-wasm.js';
+import { DCT_MATRIX } from './pdq-dct-matrix.js';
 
 // The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
 interface WasmMemory {
@@ -31,6 +32,7 @@ interface BlurExports {
     rowSamples: number,
     colSamples: number,
   ): void;
+  dct16(a: number, d: number, dT: number, t: number, b: number): void;
 }
 
 export interface PdqWasmBlur {
@@ -42,11 +44,21 @@ export interface PdqWasmBlur {
   lumaBuffer(width: number, height: number): Float32Array;
   /** The 64 x 64 decimation of the tent-blurred luma, as blurAndDecimate in pdq.ts. */
   blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array;
+  /** The 16 x 16 DCT block of a 64 x 64 matrix, as dct16Js in pdq.ts. */
+  dct16(a: Float32Array): Float32Array;
 }
 
 const WASM_PAGE_BYTES = 65536;
-/** The luma sits at address 0, so lumaBuffer and blurAndDecimate agree on it for any size. */
-const LUMA_ADDRESS = 0;
+/** Memory is sized for this side at load (the reference squashes larger images to it) and grows past it. */
+const PDQ_MAX_SIDE = 512;
+// Fixed addresses for the DCT: D, its transpose, the 64 x 64 input, T = D A, and B.
+const DCT_D_ADDRESS = 0;
+const DCT_D_TRANSPOSED_ADDRESS = DCT_D_ADDRESS + 16 * 64 * 4;
+const DCT_INPUT_ADDRESS = DCT_D_TRANSPOSED_ADDRESS + 64 * 16 * 4;
+const DCT_T_ADDRESS = DCT_INPUT_ADDRESS + 64 * 64 * 4;
+const DCT_B_ADDRESS = DCT_T_ADDRESS + 16 * 64 * 4;
+/** The luma's address is fixed too, so lumaBuffer and blurAndDecimate agree on it for any size. */
+const LUMA_ADDRESS = DCT_B_ADDRESS + 16 * 16 * 4;
 
 const align16 = (bytes: number) => (bytes + 15) & ~15;
 
@@ -58,6 +70,13 @@ function instantiate(): BlurExports | null {
 }
 
 function createWasmBlur(wasm: BlurExports): PdqWasmBlur {
+  layout(PDQ_MAX_SIDE, PDQ_MAX_SIDE);
+  new Float32Array(wasm.memory.buffer, DCT_D_ADDRESS, 16 * 64).set(DCT_MATRIX);
+  const transposed = new Float32Array(wasm.memory.buffer, DCT_D_TRANSPOSED_ADDRESS, 64 * 16);
+  for (let i = 0; i < 16; i++) {
+    for (let k = 0; k < 64; k++) transposed[k * 16 + i] = DCT_MATRIX[i * 64 + k];
+  }
+
   /** Addresses of the scratch buffers for one image size (see blurAndDecimate in the .wat). */
   function layout(width: number, height: number) {
     // Room for any image the passes make, rows padded by up to 8 floats.
@@ -96,6 +115,11 @@ function createWasmBlur(wasm: BlurExports): PdqWasmBlur {
         LUMA_ADDRESS, width, height, at.imageA, at.imageB, at.columns, at.out, at.sums, at.rowSamples, at.colSamples,
       );
       return new Float32Array(wasm.memory.buffer, at.out, 64 * 64).slice();
+    },
+    dct16(a) {
+      new Float32Array(wasm.memory.buffer, DCT_INPUT_ADDRESS, 64 * 64).set(a);
+      wasm.dct16(DCT_INPUT_ADDRESS, DCT_D_ADDRESS, DCT_D_TRANSPOSED_ADDRESS, DCT_T_ADDRESS, DCT_B_ADDRESS);
+      return new Float32Array(wasm.memory.buffer, DCT_B_ADDRESS, 256).slice();
     },
   };
 }

@@ -1,4 +1,4 @@
-;; PDQ blur and decimation (shared/docs/pdq-spec.md sections 1-2) in float32 SIMD.
+;; PDQ blur, decimation and DCT (shared/docs/pdq-spec.md sections 1, 2 and 4) in float32 SIMD.
 ;; Regenerate src/hashing/pdq-blur-wasm.ts with `npx tsx scripts/build-wasm.ts`.
 ;;
 ;; Bit-exactness: every lane runs the reference's float32 sequence for one line
@@ -272,4 +272,52 @@
     (call $transpose (local.get $columns) (local.get $heightStride)
       (local.get $imageB) (local.get $sampledStride) (i32.const 64) (local.get $height))
     (call $boxColumns (local.get $imageB) (local.get $sampledStride) (local.get $out) (i32.const 256)
-      (i32.const 64) (local.get $height) (local.get $winAlongCols) (local.get $rowSamples) (local.get $sums))))
+      (i32.const 64) (local.get $height) (local.get $winAlongCols) (local.get $rowSamples) (local.get $sums)))
+
+  ;; B (16 x 16 at `b`) = D A D^T for A (64 x 64 at `a`), D (16 x 64 at `d`)
+  ;; and its transpose (64 x 16 at `dT`), via T = D A (16 x 64 at `t`). Each
+  ;; lane is one output element whose float32 accumulator sums k in increasing
+  ;; order, as the reference does (no fused multiply-add).
+  (func (export "dct16") (param $a i32) (param $d i32) (param $dT i32) (param $t i32) (param $b i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $acc v128)
+    (loop $tRows
+      (local.set $j (i32.const 0))
+      (loop $tVectors
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $k (i32.const 0))
+        (loop $terms
+          (local.set $acc (f32x4.add (local.get $acc)
+            (f32x4.mul
+              (f32x4.splat (f32.load (i32.add (local.get $d)
+                (i32.shl (i32.add (i32.shl (local.get $i) (i32.const 6)) (local.get $k)) (i32.const 2)))))
+              (v128.load (i32.add (local.get $a)
+                (i32.add (i32.shl (local.get $k) (i32.const 8)) (local.get $j)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $terms (i32.lt_u (local.get $k) (i32.const 64))))
+        (v128.store (i32.add (local.get $t) (i32.add (i32.shl (local.get $i) (i32.const 8)) (local.get $j)))
+          (local.get $acc))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $tVectors (i32.lt_u (local.get $j) (i32.const 256))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $tRows (i32.lt_u (local.get $i) (i32.const 16))))
+    (local.set $i (i32.const 0))
+    (loop $bRows
+      (local.set $j (i32.const 0))
+      (loop $bVectors
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $k (i32.const 0))
+        (loop $terms
+          (local.set $acc (f32x4.add (local.get $acc)
+            (f32x4.mul
+              (f32x4.splat (f32.load (i32.add (local.get $t)
+                (i32.shl (i32.add (i32.shl (local.get $i) (i32.const 6)) (local.get $k)) (i32.const 2)))))
+              (v128.load (i32.add (local.get $dT)
+                (i32.add (i32.shl (local.get $k) (i32.const 6)) (local.get $j)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $terms (i32.lt_u (local.get $k) (i32.const 64))))
+        (v128.store (i32.add (local.get $b) (i32.add (i32.shl (local.get $i) (i32.const 6)) (local.get $j)))
+          (local.get $acc))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $bVectors (i32.lt_u (local.get $j) (i32.const 64))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $bRows (i32.lt_u (local.get $i) (i32.const 16))))))

@@ -7,6 +7,7 @@
  */
 import { hammingDistance } from './hamming.js';
 import { pdqWasmBlur } from './pdq-blur.js';
+import { DCT_MATRIX } from './pdq-dct-matrix.js';
 import type { PerceptualHash, PerceptualSignalType, Raster } from './signal-type.js';
 
 const f32 = Math.fround;
@@ -33,16 +34,6 @@ export interface PdqResult extends PerceptualHash {
 const LUMA_R = f32(0.299);
 const LUMA_G = f32(0.587);
 const LUMA_B = f32(0.114);
-
-/** D[i][j] = s * cos(pi/128 * (i+1) * (2j+1)), 16 x 64, rounded as the reference does. */
-const DCT_MATRIX: Float32Array = (() => {
-  const d = new Float32Array(16 * 64);
-  const scale = f32(Math.sqrt(2 / 64));
-  for (let i = 0; i < 16; i++) {
-    for (let j = 0; j < 64; j++) d[i * 64 + j] = scale * Math.cos((Math.PI / 2 / 64) * (i + 1) * (2 * j + 1));
-  }
-  return d;
-})();
 
 /** Sides of the luma image pdqLuma makes from a width x height raster. */
 export function pdqLumaSize(width: number, height: number): { width: number; height: number } {
@@ -230,8 +221,11 @@ function quality(a: Float32Array): number {
   return Math.min(100, Math.floor(gradientSum / 90));
 }
 
-/** B = D * A * D^T: the 16 x 16 lowest non-DC frequencies, float32 accumulators in k order. */
-function dct16(a: Float32Array): Float32Array {
+/**
+ * B = D * A * D^T: the 16 x 16 lowest non-DC frequencies, float32 accumulators
+ * in k order. Exported as the oracle the WebAssembly DCT is tested against.
+ */
+export function dct16Js(a: Float32Array): Float32Array {
   const t = new Float32Array(16 * 64);
   for (let i = 0; i < 16; i++) {
     const tRow = i * 64;
@@ -274,7 +268,7 @@ export function pdqFromLuma(luma: Float32Array, width: number, height: number): 
   // 64 x 64 needs no blur (windows of 1, identity decimation).
   const blurred = width === 64 && height === 64 ? luma : pdqWasmBlur?.blurAndDecimate(luma, width, height);
   const a = blurred ?? blurAndDecimateJs(luma, width, height);
-  const dct = dct16(a);
+  const dct = pdqWasmBlur ? pdqWasmBlur.dct16(a) : dct16Js(a);
   return { hash: thresholdBits(dct), quality: quality(a), dct };
 }
 
