@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { pdqWasmBlur } from '../src/hashing/pdq-blur.js';
+import { pdqWasmCore } from '../src/hashing/pdq-core.js';
 import { blurAndDecimateJs, dct16Js } from '../src/hashing/pdq.js';
 
 // Bit patterns, so that -0 vs 0 or a NaN payload would count as a difference.
@@ -21,10 +21,10 @@ function randomLuma(width: number, height: number, seed: number, integers: boole
 }
 
 t.test('WebAssembly SIMD is available on the supported Node versions', async (t) => {
-  t.ok(pdqWasmBlur);
+  t.ok(pdqWasmCore);
 });
 
-const wasm = pdqWasmBlur;
+const wasm = pdqWasmCore;
 if (wasm) {
   const sameAsJs = (luma: Float32Array, width: number, height: number) => {
     const expected = bits(blurAndDecimateJs(luma, width, height));

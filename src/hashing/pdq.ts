@@ -6,7 +6,7 @@
  * scores are bit-exact with the reference for the same input pixels.
  */
 import { hammingDistance } from './hamming.js';
-import { pdqWasmBlur } from './pdq-blur.js';
+import { pdqWasmCore } from './pdq-core.js';
 import { DCT_MATRIX } from './pdq-dct-matrix.js';
 import type { PerceptualHash, PerceptualSignalType, Raster } from './signal-type.js';
 
@@ -266,15 +266,15 @@ export function pdqFromLuma(luma: Float32Array, width: number, height: number): 
     return { hash: new Uint8Array(32), quality: 0, dct: new Float32Array(256) };
   }
   // 64 x 64 needs no blur (windows of 1, identity decimation).
-  const blurred = width === 64 && height === 64 ? luma : pdqWasmBlur?.blurAndDecimate(luma, width, height);
+  const blurred = width === 64 && height === 64 ? luma : pdqWasmCore?.blurAndDecimate(luma, width, height);
   const a = blurred ?? blurAndDecimateJs(luma, width, height);
-  const dct = pdqWasmBlur ? pdqWasmBlur.dct16(a) : dct16Js(a);
+  const dct = pdqWasmCore ? pdqWasmCore.dct16(a) : dct16Js(a);
   return { hash: thresholdBits(dct), quality: quality(a), dct };
 }
 
 export function pdqHashRaster(raster: Raster): PdqResult {
   const size = pdqLumaSize(raster.width, raster.height);
-  const { luma, width, height } = pdqLuma(raster, pdqWasmBlur?.lumaBuffer(size.width, size.height));
+  const { luma, width, height } = pdqLuma(raster, pdqWasmCore?.lumaBuffer(size.width, size.height));
   return pdqFromLuma(luma, width, height);
 }
 

@@ -1,9 +1,9 @@
 /**
- * The PDQ blur, decimation and DCT in WebAssembly SIMD (src/hashing/pdq-blur.wat),
+ * The PDQ blur, decimation and DCT in WebAssembly SIMD (src/hashing/pdq-core.wat),
  * bit-identical to the JS versions in pdq.ts, which stay the fallback where
  * WebAssembly SIMD is unavailable.
  */
-import { PDQ_BLUR_WASM_BASE64 } from './pdq-blur-wasm.js';
+import { PDQ_CORE_WASM_BASE64 } from './pdq-core-wasm.js';
 import { DCT_MATRIX } from './pdq-dct-matrix.js';
 
 // The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
@@ -18,7 +18,7 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
-interface BlurExports {
+interface CoreExports {
   memory: WasmMemory;
   blurAndDecimate(
     luma: number,
@@ -35,7 +35,7 @@ interface BlurExports {
   dct16(a: number, d: number, dT: number, t: number, b: number): void;
 }
 
-export interface PdqWasmBlur {
+export interface PdqWasmCore {
   /**
    * Where pdqFromLuma expects a width x height luma image in WebAssembly
    * memory: writing it here saves a copy. Valid until the next call into this
@@ -62,14 +62,14 @@ const LUMA_ADDRESS = DCT_B_ADDRESS + 16 * 16 * 4;
 
 const align16 = (bytes: number) => (bytes + 15) & ~15;
 
-function instantiate(): BlurExports | null {
-  const bytes = Buffer.from(PDQ_BLUR_WASM_BASE64, 'base64');
+function instantiate(): CoreExports | null {
+  const bytes = Buffer.from(PDQ_CORE_WASM_BASE64, 'base64');
   // validate() is false where the engine lacks SIMD.
   if (!wasmApi || !wasmApi.validate(bytes)) return null;
-  return new wasmApi.Instance(new wasmApi.Module(bytes)).exports as BlurExports;
+  return new wasmApi.Instance(new wasmApi.Module(bytes)).exports as CoreExports;
 }
 
-function createWasmBlur(wasm: BlurExports): PdqWasmBlur {
+function createWasmCore(wasm: CoreExports): PdqWasmCore {
   layout(PDQ_MAX_SIDE, PDQ_MAX_SIDE);
   new Float32Array(wasm.memory.buffer, DCT_D_ADDRESS, 16 * 64).set(DCT_MATRIX);
   const transposed = new Float32Array(wasm.memory.buffer, DCT_D_TRANSPOSED_ADDRESS, 64 * 16);
@@ -126,5 +126,5 @@ function createWasmBlur(wasm: BlurExports): PdqWasmBlur {
 
 const wasm = instantiate();
 
-/** The WebAssembly blur, or null where WebAssembly SIMD is unavailable. */
-export const pdqWasmBlur: PdqWasmBlur | null = wasm && createWasmBlur(wasm);
+/** The WebAssembly blur and DCT, or null where WebAssembly SIMD is unavailable. */
+export const pdqWasmCore: PdqWasmCore | null = wasm && createWasmCore(wasm);

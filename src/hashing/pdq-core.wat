@@ -1,5 +1,5 @@
 ;; PDQ blur, decimation and DCT (shared/docs/pdq-spec.md sections 1, 2 and 4) in float32 SIMD.
-;; Regenerate src/hashing/pdq-blur-wasm.ts with `npx tsx scripts/build-wasm.ts`.
+;; Regenerate src/hashing/pdq-core-wasm.ts with `npx tsx scripts/build-wasm.ts`.
 ;;
 ;; Bit-exactness: every lane runs the reference's float32 sequence for one line
 ;; (running sum, add then subtract as two roundings, `sum / count` as a true
