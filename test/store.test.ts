@@ -90,6 +90,7 @@ t.test('content and signals: validation at the boundary, all or nothing', async 
   t.throws(() => store.addContent(bank.id, [{ provenance: { ...provenance, capturedAt: 'yesterday' } }]), { code: 'INVALID_INPUT' });
   t.throws(() => store.addContent(bank.id, [{ provenance: { platform: '' } }]), { code: 'INVALID_INPUT' });
   t.throws(() => store.addContent(bank.id, [{ provenance, metadata: [] as unknown as Record<string, unknown> }]), { code: 'INVALID_INPUT' });
+  t.throws(() => store.addContent(bank.id, [{ provenance, metadata: { views: 1n } }]), { code: 'INVALID_INPUT' });
   t.throws(() => store.addContent(424242, [{ provenance }]), { code: 'NOT_FOUND' });
   t.equal(store.db.prepare('SELECT count(*) FROM content_items').pluck().get(), 0, 'nothing written by failed calls');
 

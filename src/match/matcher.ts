@@ -187,6 +187,11 @@ export class Matcher {
     return { matches, thresholds };
   }
 
+  /**
+   * Victims' cases whose hashes match, e.g. for newly captured content. Closed
+   * cases match too (their status is in each match); withdrawn cases are
+   * deleted, so they cannot.
+   */
   matchCases(request: MatchRequest): MatchResult<CaseMatch> {
     const queries = this.expand(request);
     const requestThresholds = this.requestThresholds(request.thresholds);

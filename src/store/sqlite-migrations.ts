@@ -37,6 +37,10 @@ export function readMigrations(dir = SQLITE_MIGRATIONS_DIR): Migration[] {
  * either the whole migration or none of it, and two processes starting at
  * once cannot both apply one. Refuses to run against a database migrated by
  * newer code or whose applied migrations were edited since.
+ *
+ * So a migration file must not BEGIN or COMMIT itself, and cannot switch
+ * foreign_keys (a no-op inside a transaction): a table rebuild must keep
+ * referential integrity on its own.
  */
 export function migrate(db: Database.Database, migrations = readMigrations()): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (

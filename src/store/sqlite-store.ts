@@ -95,7 +95,12 @@ function validThresholds(value: unknown): ThresholdsByType {
 
 function validMetadata(value: unknown): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('metadata must be a JSON object');
-  const json = JSON.stringify(value);
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw invalid(`metadata must be serialisable as JSON: ${(err as Error).message}`);
+  }
   if (Buffer.byteLength(json) > MAX_METADATA_BYTES) throw invalid(`metadata must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
   return json;
 }
@@ -177,6 +182,7 @@ class BatchCollector {
  * transaction, which bulk writes amortise over their batch.
  */
 export class SqliteStore implements Store {
+  /** The connection, for tests and tools; writes through it bypass validation and listeners. */
   readonly db: Database.Database;
   private readonly listeners = new Set<SignalChangeListener>();
   private readonly statements;
