@@ -108,6 +108,7 @@ t.test('thresholds: defaults, bank and request overrides, ceiling with visible c
   t.same(ids(matcher.matchContent({ ...query, bankIds: [strict.id] })), [strict8], 'bank filter');
   t.same(ids(matcher.matchContent({ ...query, bankIds: [loose.id], thresholds: { pdq: 31 } })), [loose20, loose31]);
   t.throws(() => matcher.matchContent({ ...query, bankIds: [999] }), { code: 'NOT_FOUND' });
+  t.throws(() => matcher.matchContent({ ...query, bankIds: 3 as unknown as number[] }), { code: 'INVALID_INPUT' });
   t.throws(() => matcher.matchContent({ ...query, thresholds: { pdq: -1 } }), { code: 'INVALID_INPUT' });
   t.throws(() => matcher.matchContent({ ...query, thresholds: { pdq: 2.5 } }), { code: 'INVALID_INPUT' });
   t.throws(() => matcher.matchContent({ ...query, thresholds: { nohash: 1 } }), { code: 'INVALID_INPUT' });

@@ -113,7 +113,7 @@ interface Hit extends MatchEvidence {
 }
 
 /** Smaller distance wins; at equal distance an exact-type match is the stronger evidence. */
-function better(a: MatchEvidence & { type: StoredSignalType }, b: MatchEvidence & { type: StoredSignalType }): boolean {
+function better(a: Hit, b: Hit): boolean {
   if (a.distance !== b.distance) return a.distance < b.distance;
   if (a.type.comparison !== b.type.comparison) return a.type.comparison === 'exact';
   return a.queryIndex < b.queryIndex;
@@ -155,6 +155,7 @@ export class Matcher {
   matchContent(request: ContentMatchRequest): MatchResult<ContentMatch> {
     const queries = this.expand(request);
     const requestThresholds = this.requestThresholds(request.thresholds);
+    if (request.bankIds !== undefined && !Array.isArray(request.bankIds)) throw invalid('bankIds must be an array of bank ids');
     const banks = request.bankIds === undefined ? this.store.listBanks() : [...new Set(request.bankIds)].map((id) => this.store.getBank(id));
     const types = [...new Set(queries.map((q) => q.type))];
     const thresholds: AppliedThreshold[] = [];

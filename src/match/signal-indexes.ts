@@ -10,8 +10,6 @@ export interface IndexHit {
 }
 
 export interface SignalIndexesOptions {
-  /** Makes the range index for one perceptual signal type (default: multi-index hashing). */
-  createHammingIndex?: (type: StoredSignalType) => HammingRangeIndex;
   /** Signals read from the store per chunk while loading. */
   chunkSize?: number;
 }
@@ -19,7 +17,8 @@ export interface SignalIndexesOptions {
 type TypeIndex = { kind: 'hamming'; index: HammingRangeIndex } | { kind: 'exact'; index: ExactHashIndex };
 
 /**
- * One in-memory index per signal type and owner kind, mirroring the store.
+ * One in-memory index per signal type and owner kind, mirroring the store:
+ * multi-index hashing for perceptual types, a hash map for exact ones.
  * Content signals and victims' signals live in separate indexes so that a
  * search for one can never return the other.
  *
@@ -34,12 +33,11 @@ export class SignalIndexes {
   private readonly unsubscribe: () => void;
 
   private constructor(store: Store, options: SignalIndexesOptions) {
-    const createHammingIndex = options.createHammingIndex ?? (() => new MultiIndexHashing());
     for (const owner of ['content', 'case'] as const) {
       for (const type of STORED_SIGNAL_TYPES.values()) {
         const entry: TypeIndex =
           type.comparison === 'hamming'
-            ? { kind: 'hamming', index: createHammingIndex(type) }
+            ? { kind: 'hamming', index: new MultiIndexHashing() }
             : { kind: 'exact', index: new ExactHashIndex(type.bytes) };
         this.indexes.set(key(owner, type.name), entry);
         const { codes, ids } = readAll(store, type, owner, options.chunkSize);
