@@ -2,11 +2,17 @@
  * Index bench: exact range search at radius r over N codes, random or derived
  * from real photographs' PDQ hashes (fixtures/photo-pdq-hashes.tsv).
  *
- *   npm run bench:index -- [--n N] [--data realistic|random] [--radius R] [--quick]
+ *   npm run bench:index -- [--n N] [--data realistic|clustered|random] [--radius R] [--tables M] [--quick]
  *
- * Realistic codes: each is a fixture hash with k set bits cleared and k clear
- * bits set (k uniform in 4..16, so 8..32 bits apart and still 128 bits set when
- * the base has). Queries: 1,000 planted near-duplicates of indexed codes at
+ * Codes move by swaps: k set bits cleared and k clear bits set (k uniform in
+ * 4..16, so 8..32 bits apart, and 128 bits set stay 128). `realistic` grows a
+ * random recursive tree from the fixture hashes: each code is a swap-edit of a
+ * uniformly chosen earlier code, like reposts of reposts with edits, so codes
+ * keep the photos' bit statistics, have near-duplicates, and spread over the
+ * space as real distinct photos do (fixture: distinct photographs are 96+ bits
+ * apart in 99.9% of pairs). `clustered` is the stress case: every code is a
+ * swap-edit of a fixture hash, i.e. N / 1,540 near-copies of each photo, so
+ * result sets are large. Queries: 1,000 planted near-duplicates of indexed codes at
  * distances 0..31 and 1,000 unrelated ones (held-out photographs' hashes, or
  * random codes). Recall is against a brute-force scan in the same run. Load time
  * is from a real SQLite store file (SqliteStore.iterateSignalChunks) to a ready
@@ -28,11 +34,14 @@ const flag = (name: string): string | undefined => {
 const quick = args.includes('--quick');
 const n = Number(flag('n') ?? (quick ? 200_000 : 1_000_000));
 const data = flag('data') ?? 'realistic';
+const DATA_KINDS = ['realistic', 'clustered', 'random'];
 const radius = Number(flag('radius') ?? 31);
+/** Fixes the table count instead of the index's own choice (for tuning). */
+const tableCount = flag('tables') === undefined ? undefined : Number(flag('tables'));
 const PLANTED = 1000;
 const UNRELATED = 1000;
-if (!Number.isInteger(n) || n < PLANTED || !['realistic', 'random'].includes(data)) {
-  console.error('usage: --n N (>= 1000) --data realistic|random --radius R --quick');
+if (!Number.isInteger(n) || n < PLANTED || !DATA_KINDS.includes(data)) {
+  console.error('usage: --n N (>= 1000) --data realistic|clustered|random --radius R --quick');
   process.exit(2);
 }
 
@@ -95,7 +104,12 @@ function makeCodes(): { codes: Uint8Array; unrelated: Uint8Array[]; bases: numbe
   }
   const { indexed, heldOut } = loadFixture();
   for (let i = 0; i < n; i++) {
-    codes.set(indexed[below(indexed.length)], i * 32);
+    if (data === 'clustered' || i < indexed.length) {
+      codes.set(indexed[i < indexed.length ? i : below(indexed.length)], i * 32);
+    } else {
+      const parent = below(i);
+      codes.copyWithin(i * 32, parent * 32, parent * 32 + 32);
+    }
     swapBits(codes, i * 32, 4 + below(13));
   }
   const unrelated = Array.from({ length: UNRELATED }, () => {
@@ -168,7 +182,7 @@ queries.push(...unrelated);
 log(`${n} ${data} codes${bases ? ` from ${bases} photo hashes` : ''}, ${queries.length} queries, radius ${radius} (${seconds(genStart).toFixed(1)} s)`);
 
 const buildStart = performance.now();
-const index = new MultiIndexHashing();
+const index = new MultiIndexHashing({ tableCount });
 index.addMany(codes, Uint32Array.from({ length: n }, (_, i) => i));
 const buildSeconds = seconds(buildStart);
 const shape = index.shape;

@@ -16,12 +16,15 @@
  * re-tunes m to the size. Removal clears the slot's live bit at once; rebuilds
  * compact dead slots away.
  */
-import { CodeArena, CODE_WORDS, SCAN_CHUNK, readCodeWords } from './code-arena.js';
+import { CodeArena, SCAN_CHUNK, readCodeWords } from './code-arena.js';
+import { radixPasses, radixSortPairs } from './radix-sort.js';
 import { checkBatch, checkOwner, checkRadius } from './brute-force.js';
 import type { HammingRangeIndex, RangeHit } from './types.js';
 import { popcount32 } from '../hashing/hamming.js';
 
 const CODE_BITS = 256;
+/** A module-local copy: an imported binding can cost a getter call per use under CJS transpilers. */
+const CODE_WORDS = 8;
 /** Largest radius answered through the tables; above it substrings are too short to filter. */
 export const MAX_MIH_RADIUS = 64;
 /** Below this many distinct codes a scan beats any table. */
@@ -149,7 +152,9 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const words = this.arena.words;
     for (let i = 0; i < n; i++) {
       const slot = this.slotCount++;
-      readCodeWords(codes.subarray(i * 32, i * 32 + 32), words, slot * CODE_WORDS);
+      for (let j = 0, b = i * 32, p = slot * CODE_WORDS; j < CODE_WORDS; j++, b += 4) {
+        words[p + j] = ((codes[b] << 24) | (codes[b + 1] << 16) | (codes[b + 2] << 8) | codes[b + 3]) >>> 0;
+      }
       this.slotOwner[slot] = owners[i];
       this.live[slot >>> 5] |= 1 << (slot & 31);
     }
@@ -369,31 +374,39 @@ export class MultiIndexHashing implements HammingRangeIndex {
     }
   }
 
-  /** Folds slots holding the same code into the first of them (after a raw bulk append). */
+  /**
+   * Folds slots holding the same code into the first of them (after a raw bulk
+   * append): sorting live slots by a 32-bit hash of the code brings identical
+   * codes next to each other.
+   */
   private mergeIdenticalCodes(): void {
     const words = this.arena.words;
-    const bucketCount = 2 ** Math.ceil(Math.log2(Math.max(2, this.slotCount * 2)));
-    const mask = bucketCount - 1;
-    // Open addressing over slot + 1 (0 = empty); the hash mixes all 8 words.
-    const buckets = new Int32Array(bucketCount);
-    for (let slot = 0; slot < this.slotCount; slot++) {
+    let liveCount = 0;
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.isLive(slot)) liveCount++;
+    const hashes = new Uint32Array(liveCount);
+    const slots = new Uint32Array(liveCount);
+    for (let slot = 0, i = 0; slot < this.slotCount; slot++) {
       if (!this.isLive(slot)) continue;
       const p = slot * CODE_WORDS;
       let h = 0x811c9dc5;
-      for (let i = 0; i < CODE_WORDS; i++) h = Math.imul(h ^ words[p + i], 0x01000193) ^ (h >>> 15);
-      let at = h & mask;
-      for (;;) {
-        const other = buckets[at] - 1;
-        if (other < 0) {
-          buckets[at] = slot + 1;
-          break;
+      for (let j = 0; j < CODE_WORDS; j++) h = Math.imul(h ^ words[p + j], 0x01000193) ^ (h >>> 15);
+      hashes[i] = h >>> 0;
+      slots[i++] = slot;
+    }
+    const sorted = radixSortPairs(hashes, slots, 32, new Uint32Array(liveCount), new Uint32Array(liveCount));
+    for (let runStart = 0; runStart < liveCount; ) {
+      let runEnd = runStart + 1;
+      while (runEnd < liveCount && sorted.keys[runEnd] === sorted.keys[runStart]) runEnd++;
+      // Runs are in increasing slot order (the sort is stable), so each code merges into its first slot.
+      for (let a = runStart; a < runEnd - 1; a++) {
+        const kept = sorted.values[a];
+        if (!this.isLive(kept)) continue;
+        for (let b = a + 1; b < runEnd; b++) {
+          const other = sorted.values[b];
+          if (this.isLive(other) && this.sameCode(kept, other)) this.mergeOwners(other, kept);
         }
-        if (this.sameCode(other, slot)) {
-          this.mergeOwners(slot, other);
-          break;
-        }
-        at = (at + 1) & mask;
       }
+      runStart = runEnd;
     }
   }
 
@@ -460,20 +473,29 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const words = this.arena.words;
     const buckets = 2 ** b;
     const starts = new Uint32Array(buckets + 1);
+    const keys = new Uint32Array(n);
+    const scratchKeys = new Uint32Array(n);
+    const scratchSlots = new Uint32Array(n);
     for (let t = 0; t < m; t++) {
-      const position = { word: (t * b) >>> 5, offset: (t * b) & 31 };
+      // The sort ping-pongs between two value arrays: start so that it ends in this table's own.
       const entries = new Uint32Array(n);
-      // Counting sort of slots by key: count, prefix sums, place.
-      starts.fill(0);
-      for (let slot = 0; slot < n; slot++) starts[this.substring(words, slot * CODE_WORDS, position) + 1]++;
-      for (let k = 0; k < buckets; k++) starts[k + 1] += starts[k];
-      for (let slot = 0; slot < n; slot++) {
-        const key = this.substring(words, slot * CODE_WORDS, position);
-        entries[starts[key]++] = slot;
+      const evenPasses = radixPasses(b) % 2 === 0;
+      const slots = evenPasses ? entries : scratchSlots;
+      const position = { word: (t * b) >>> 5, offset: (t * b) & 31 };
+      // this.substring, unrolled for the build's 10M-element loops.
+      const { word, offset } = position;
+      const spills = offset + b > 32;
+      for (let slot = 0, p = word; slot < n; slot++, p += CODE_WORDS) {
+        const high = words[p] << offset;
+        keys[slot] = (spills ? high | (words[p + 1] >>> (32 - offset)) : high) >>> (32 - b);
+        slots[slot] = slot;
       }
-      // Placing advanced each start to the next bucket's; shift back.
-      starts.copyWithin(1, 0, buckets);
-      starts[0] = 0;
+      const sorted = radixSortPairs(keys, slots, b, scratchKeys, evenPasses ? scratchSlots : entries);
+      const sortedKeys = sorted.keys;
+      for (let k = 0, e = 0; k <= buckets; k++) {
+        while (e < n && sortedKeys[e] < k) e++;
+        starts[k] = e;
+      }
       this.tables.push({ ...position, ...compressOffsets(starts, buckets), entries });
     }
   }
