@@ -47,10 +47,14 @@ interface Table {
   /** First word and bit offset of the substring. */
   word: number;
   offset: number;
-  /** Bucket k holds entries[blockBase[k >>> blockShift] + relative[k] .. same for k + 1). */
-  blockBase: Uint32Array;
-  relative: Uint8Array | Uint16Array | Uint32Array;
-  blockShift: number;
+  /**
+   * Bucket k holds entries[start(k) .. start(k + 1)). Packed: 5 words per block
+   * of 16 buckets, the block's first start then 16 one-byte offsets from it,
+   * so a probe touches one cache line; plain (a block held 256+ entries):
+   * start(k) = offsets[k].
+   */
+  offsets: Uint32Array;
+  packed: boolean;
   entries: Uint32Array;
 }
 
@@ -97,6 +101,13 @@ export class MultiIndexHashing implements HammingRangeIndex {
   /** Per-table radius of the current query (-1: table not probed). */
   private tableRadius = new Int32Array(0);
   private readonly query = new Uint32Array(CODE_WORDS);
+  /** Per-query scratch, grown on demand and kept: probe keys, their bucket ranges, candidate slots. */
+  private probeKeys = new Int32Array(1024);
+  private probeStarts = new Uint32Array(1024);
+  private probeEnds = new Uint32Array(1024);
+  private candidates = new Uint32Array(4096);
+  /** Keeps the prefetch loop's loads from being optimized away. */
+  private touchSink = 0;
   private readonly options: MultiIndexHashingOptions;
 
   constructor(options: MultiIndexHashingOptions = {}) {
@@ -125,7 +136,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
   /** Bytes held by the index's typed arrays (capacity included). */
   get byteLength(): number {
     let bytes = this.arena.byteLength + this.slotOwner.byteLength + this.live.byteLength;
-    for (const t of this.tables) bytes += t.entries.byteLength + t.blockBase.byteLength + t.relative.byteLength;
+    for (const t of this.tables) bytes += t.entries.byteLength + t.offsets.byteLength;
     for (const owners of this.extraOwners.values()) bytes += 8 * owners.length + 64;
     return bytes;
   }
@@ -282,7 +293,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
   }
 
   private bucketStart(table: Table, key: number): number {
-    return table.blockBase[key >>> table.blockShift] + table.relative[key];
+    return table.packed ? packedStart(table.offsets, key) : table.offsets[key];
   }
 
   /** Whether probing the tables is expected to beat scanning every code. */
@@ -307,41 +318,82 @@ export class MultiIndexHashing implements HammingRangeIndex {
     for (let t = 0; t < m; t++) this.tableRadius[t] = t < extra ? share : share - 1;
   }
 
+  /**
+   * Per table, in three passes: the probe keys, their bucket ranges, then the
+   * candidates' verification. Each pass's loads do not wait on each other, so
+   * the CPU overlaps their cache misses, which a probe-at-a-time loop cannot.
+   */
   private searchTables(q: Uint32Array, radius: number, hits: RangeHit[]): void {
     const tables = this.tables;
-    const limit = 2 ** this.substringBits;
+    const b = this.substringBits;
+    const limit = 2 ** b;
     const w = this.arena.words;
     const live = this.live;
     const q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5], q6 = q[6], q7 = q[7];
     for (let t = 0; t < tables.length; t++) {
       const tableRadius = this.tableRadius[t];
       if (tableRadius < 0) continue;
-      const { blockBase, relative, blockShift, entries } = tables[t];
+      const { offsets, packed, entries } = tables[t];
       const key = this.substring(q, 0, tables[t]);
+
+      const volume = ballVolume(b, tableRadius);
+      if (volume > this.probeKeys.length) this.growProbes(volume);
+      const probeKeys = this.probeKeys;
+      let probeCount = 0;
       for (let k = 0; k <= tableRadius; k++) {
         // Gosper's hack: every b-bit mask with k bits set, in increasing order.
         let mask = (1 << k) - 1;
         while (mask < limit) {
-          const probe = key ^ mask;
-          const end = blockBase[(probe + 1) >>> blockShift] + relative[probe + 1];
-          for (let e = blockBase[probe >>> blockShift] + relative[probe]; e < end; e++) {
-            const slot = entries[e];
-            const p = slot * CODE_WORDS;
-            // Most candidates are about 128 bits away: the first half usually settles it.
-            const half = popcount32(w[p] ^ q0) + popcount32(w[p + 1] ^ q1) + popcount32(w[p + 2] ^ q2) + popcount32(w[p + 3] ^ q3);
-            if (half > radius) continue;
-            const d = half + popcount32(w[p + 4] ^ q4) + popcount32(w[p + 5] ^ q5) + popcount32(w[p + 6] ^ q6) + popcount32(w[p + 7] ^ q7);
-            if (d > radius || ((live[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
-            if (this.foundInEarlierTable(slot, t, q)) continue;
-            this.pushOwners(slot, d, hits);
-          }
+          probeKeys[probeCount++] = key ^ mask;
           if (k === 0) break;
           const lowest = mask & -mask;
           const ripple = mask + lowest;
           mask = ripple | (((ripple ^ mask) >>> 2) >>> (31 - Math.clz32(lowest)));
         }
       }
+
+      const starts = this.probeStarts;
+      const ends = this.probeEnds;
+      let candidateCount = 0;
+      for (let i = 0; i < probeCount; i++) {
+        const probe = probeKeys[i];
+        const start = packed ? packedStart(offsets, probe) : offsets[probe];
+        const end = packed ? packedStart(offsets, probe + 1) : offsets[probe + 1];
+        starts[i] = start;
+        ends[i] = end;
+        candidateCount += end - start;
+      }
+      if (candidateCount > this.candidates.length) this.candidates = new Uint32Array(candidateCount * 2);
+      const candidates = this.candidates;
+      for (let i = 0, c = 0; i < probeCount; i++) {
+        for (let e = starts[i], end = ends[i]; e < end; e++) candidates[c++] = entries[e];
+      }
+
+      // Verifying takes ~100 instructions per candidate, too many for the CPU to run
+      // ahead to the next candidates' loads; a bare loop over them first lets those
+      // cache misses overlap, and verification then finds the codes in cache.
+      let touched = 0;
+      for (let c = 0; c < candidateCount; c++) touched ^= w[candidates[c] * CODE_WORDS];
+      this.touchSink = touched;
+
+      for (let c = 0; c < candidateCount; c++) {
+        const slot = candidates[c];
+        const p = slot * CODE_WORDS;
+        // Most candidates are about 128 bits away: the first half usually settles it.
+        const half = popcount32(w[p] ^ q0) + popcount32(w[p + 1] ^ q1) + popcount32(w[p + 2] ^ q2) + popcount32(w[p + 3] ^ q3);
+        if (half > radius) continue;
+        const d = half + popcount32(w[p + 4] ^ q4) + popcount32(w[p + 5] ^ q5) + popcount32(w[p + 6] ^ q6) + popcount32(w[p + 7] ^ q7);
+        if (d > radius || ((live[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
+        if (this.foundInEarlierTable(slot, t, q)) continue;
+        this.pushOwners(slot, d, hits);
+      }
     }
+  }
+
+  private growProbes(volume: number): void {
+    this.probeKeys = new Int32Array(volume);
+    this.probeStarts = new Uint32Array(volume);
+    this.probeEnds = new Uint32Array(volume);
   }
 
   /** A match is reported by the first table whose probe ball holds it, so once. */
@@ -501,28 +553,28 @@ export class MultiIndexHashing implements HammingRangeIndex {
   }
 }
 
-/**
- * Stores bucket starts as a Uint32 base per block of buckets plus a narrow
- * offset within the block: 1.25 bytes per bucket when every block of 16
- * buckets holds under 256 entries, 2 when blocks of 256 hold under 65536,
- * else plain Uint32 starts.
- */
-function compressOffsets(starts: Uint32Array, buckets: number): Pick<Table, 'blockBase' | 'relative' | 'blockShift'> {
-  for (const [shift, limit, Narrow] of [
-    [4, 0x100, Uint8Array],
-    [8, 0x10000, Uint16Array],
-  ] as const) {
-    const blocks = (buckets >>> shift) + 1;
-    let fits = true;
-    for (let block = 0; block < blocks - 1 && fits; block++) {
-      if (starts[Math.min(buckets, (block + 1) << shift)] - starts[block << shift] >= limit) fits = false;
-    }
-    if (!fits) continue;
-    const blockBase = new Uint32Array(blocks);
-    for (let block = 0; block < blocks; block++) blockBase[block] = starts[Math.min(buckets, block << shift)];
-    const relative = new Narrow(buckets + 1);
-    for (let k = 0; k <= buckets; k++) relative[k] = starts[k] - blockBase[k >>> shift];
-    return { blockBase, relative, blockShift: shift };
+const PACKED_BLOCK_WORDS = 5;
+
+function packedStart(offsets: Uint32Array, key: number): number {
+  const block = (key >>> 4) * PACKED_BLOCK_WORDS;
+  const j = key & 15;
+  return offsets[block] + ((offsets[block + 1 + (j >>> 2)] >>> ((j & 3) << 3)) & 255);
+}
+
+/** Bucket starts (length buckets + 1) in the packed layout when every block of 16 buckets holds under 256 entries. */
+function compressOffsets(starts: Uint32Array, buckets: number): Pick<Table, 'offsets' | 'packed'> {
+  const blocks = buckets >>> 4;
+  for (let block = 0; block < blocks; block++) {
+    if (starts[(block + 1) << 4] - starts[block << 4] >= 256) return { offsets: starts.slice(), packed: false };
   }
-  return { blockBase: new Uint32Array(1), relative: starts.slice(), blockShift: 31 };
+  // One more block holds the end of the last bucket.
+  const offsets = new Uint32Array((blocks + 1) * PACKED_BLOCK_WORDS);
+  for (let block = 0; block < blocks; block++) {
+    const base = starts[block << 4];
+    const at = block * PACKED_BLOCK_WORDS;
+    offsets[at] = base;
+    for (let j = 0; j < 16; j++) offsets[at + 1 + (j >>> 2)] |= (starts[(block << 4) + j] - base) << ((j & 3) << 3);
+  }
+  offsets[blocks * PACKED_BLOCK_WORDS] = starts[buckets];
+  return { offsets, packed: true };
 }
