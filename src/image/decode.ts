@@ -4,9 +4,11 @@
  * - `reference`: the full image as the PDQ and blockhash reference tools see
  *   it (8-bit samples, no colour-profile conversion, EXIF orientation ignored);
  *   PDQ squashes it to 512 itself, blockhash reads every pixel.
- * - `fast`: libvips shrinks on load (JPEG DCT scaling) and squashes to
- *   512 x 512 by nearest neighbour, as the reference's own squash does, so
- *   large photos never decode at full size. bench/hash measures both.
+ * - `fast`: the image is decoded at 1/2, 1/4 or 1/8 scale where it stays large
+ *   enough for PDQ's 512 squash (JPEG and WebP shrink on load, averaging whole
+ *   blocks; other formats are sampled by nearest neighbour), then hashed as in
+ *   the reference path. Large photos never decode at full size. bench/hash
+ *   measures both paths.
  * EXIF orientation is never applied: the stored pixels are hashed, as StopNCII
  * and HMA do, so hashes interoperate; rotated copies are found by dihedral
  * matching instead.
@@ -92,13 +94,26 @@ export interface DecodeOptions {
   rgba?: boolean;
 }
 
+/**
+ * The fast path's decode scale: the largest of 8, 4, 2 that leaves the longer
+ * side at least 512 (what PDQ samples) and the shorter at least 256 pixels.
+ */
+export function fastShrinkFactor(width: number, height: number): number {
+  for (const factor of [8, 4, 2]) {
+    if (Math.max(width, height) / factor >= PDQ_SQUASH_SIZE && Math.min(width, height) / factor >= PDQ_SQUASH_SIZE / 2) return factor;
+  }
+  return 1;
+}
+
 /** Decode the first frame for hashing, enforcing the limits before any pixel is decoded. */
 export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, options: DecodeOptions = {}): Promise<DecodedImage> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   const { format, width, height } = await inspect(bytes, limits);
   let pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1 });
-  if (path === 'fast' && (width > PDQ_SQUASH_SIZE || height > PDQ_SQUASH_SIZE)) {
-    pipeline = pipeline.resize(PDQ_SQUASH_SIZE, PDQ_SQUASH_SIZE, { fit: 'fill', kernel: 'nearest' });
+  const shrink = path === 'fast' ? fastShrinkFactor(width, height) : 1;
+  if (shrink > 1) {
+    // Exact 1/shrink sizes, as libjpeg's scaled decode rounds, so no resampling follows it.
+    pipeline = pipeline.resize(Math.ceil(width / shrink), Math.ceil(height / shrink), { fit: 'fill', kernel: 'nearest' });
   }
   if (options.rgba) pipeline = pipeline.ensureAlpha();
   try {
