@@ -17,7 +17,7 @@
  * compact dead slots away.
  */
 import { CodeArena, SCAN_CHUNK, readCodeWords } from './code-arena.js';
-import { radixPasses, radixSortPairs } from './radix-sort.js';
+import { radixSortPairs, sortSlotsByKey } from './radix-sort.js';
 import { checkBatch, checkOwner, checkRadius } from './brute-force.js';
 import type { HammingRangeIndex, RangeHit } from './types.js';
 import { popcount32 } from '../hashing/hamming.js';
@@ -529,10 +529,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const scratchKeys = new Uint32Array(n);
     const scratchSlots = new Uint32Array(n);
     for (let t = 0; t < m; t++) {
-      // The sort ping-pongs between two value arrays: start so that it ends in this table's own.
       const entries = new Uint32Array(n);
-      const evenPasses = radixPasses(b) % 2 === 0;
-      const slots = evenPasses ? entries : scratchSlots;
       const position = { word: (t * b) >>> 5, offset: (t * b) & 31 };
       // this.substring, unrolled for the build's 10M-element loops.
       const { word, offset } = position;
@@ -540,12 +537,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
       for (let slot = 0, p = word; slot < n; slot++, p += CODE_WORDS) {
         const high = words[p] << offset;
         keys[slot] = (spills ? high | (words[p + 1] >>> (32 - offset)) : high) >>> (32 - b);
-        slots[slot] = slot;
       }
-      const sorted = radixSortPairs(keys, slots, b, scratchKeys, evenPasses ? scratchSlots : entries);
-      const sortedKeys = sorted.keys;
+      sortSlotsByKey(keys, b, entries, scratchKeys, scratchSlots);
       for (let k = 0, e = 0; k <= buckets; k++) {
-        while (e < n && sortedKeys[e] < k) e++;
+        while (e < n && keys[e] < k) e++;
         starts[k] = e;
       }
       this.tables.push({ ...position, ...compressOffsets(starts, buckets), entries });

@@ -5,11 +5,6 @@
  * `scratchKeys` and `scratchValues` (same length) take turns with the inputs;
  * the result is in whichever pair is returned.
  */
-/** Passes radixSortPairs makes for keys of `bits` bits: an even count leaves the result in the inputs. */
-export function radixPasses(bits: number): number {
-  return Math.max(1, Math.ceil(bits / 12));
-}
-
 export function radixSortPairs(
   keys: Uint32Array,
   values: Uint32Array,
@@ -18,7 +13,7 @@ export function radixSortPairs(
   scratchValues: Uint32Array,
 ): { keys: Uint32Array; values: Uint32Array } {
   const n = keys.length;
-  const passes = radixPasses(bits);
+  const passes = Math.max(1, Math.ceil(bits / 12));
   const digitBits = Math.ceil(bits / passes);
   const digitMask = (1 << digitBits) - 1;
   const counts = new Uint32Array(1 << digitBits);
@@ -42,4 +37,46 @@ export function radixSortPairs(
     [fromValues, toValues] = [toValues, fromValues];
   }
   return { keys: fromKeys, values: fromValues };
+}
+
+/**
+ * Sorts slots 0..n-1 by their keys (below 2^bits, bits <= 26) into `slotsOut`,
+ * leaving the sorted keys in `keys`: two LSD passes whose histograms are both
+ * counted in one read of the keys, and whose first pass writes slot numbers
+ * without reading them.
+ */
+export function sortSlotsByKey(keys: Uint32Array, bits: number, slotsOut: Uint32Array, scratchKeys: Uint32Array, scratchSlots: Uint32Array): void {
+  const n = keys.length;
+  const lowBits = bits >>> 1;
+  const lowMask = (1 << lowBits) - 1;
+  const low = new Uint32Array(1 << lowBits);
+  const high = new Uint32Array(1 << (bits - lowBits));
+  for (let i = 0; i < n; i++) {
+    const key = keys[i];
+    low[key & lowMask]++;
+    high[key >>> lowBits]++;
+  }
+  exclusivePrefixSums(low);
+  exclusivePrefixSums(high);
+  for (let i = 0; i < n; i++) {
+    const key = keys[i];
+    const at = low[key & lowMask]++;
+    scratchKeys[at] = key;
+    scratchSlots[at] = i;
+  }
+  for (let i = 0; i < n; i++) {
+    const key = scratchKeys[i];
+    const at = high[key >>> lowBits]++;
+    keys[at] = key;
+    slotsOut[at] = scratchSlots[i];
+  }
+}
+
+function exclusivePrefixSums(counts: Uint32Array): void {
+  let sum = 0;
+  for (let d = 0; d < counts.length; d++) {
+    const c = counts[d];
+    counts[d] = sum;
+    sum += c;
+  }
 }
