@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import { fromHex, toHex } from '../src/hashing/hex.js';
-import { decodeForHashing } from '../src/image/decode.js';
+import { decodeForHashing, fastShrinkFactor } from '../src/image/decode.js';
 import { ImageError } from '../src/image/errors.js';
 import { hashImage } from '../src/image/hash-image.js';
 import { BLOCKHASH_DIR, FIXTURES, PDQ_DIR, blockhashExpected, pdqExpected } from './helpers/fixtures.js';
@@ -139,4 +139,17 @@ t.test('16-bit, grey and alpha inputs decode to 8-bit rasters', async (t) => {
   const a = await hashImage(withAlpha, { decodePath: 'reference', signals: ['pdq'] });
   const noAlpha = await hashImage(await pattern(40, 30).png().toBuffer(), { decodePath: 'reference', signals: ['pdq'] });
   t.same(a.pdq!.hash, noAlpha.pdq!.hash, 'alpha is dropped, colours used as stored');
+});
+
+t.test('fast path decode scale keeps enough pixels for PDQ', async (t) => {
+  t.equal(fastShrinkFactor(4000, 3000), 4, '12 MP decodes at 1000 x 750');
+  t.equal(fastShrinkFactor(8000, 6000), 8);
+  t.equal(fastShrinkFactor(1280, 960), 2);
+  t.equal(fastShrinkFactor(1000, 1000), 1, 'halving would leave under 512');
+  t.equal(fastShrinkFactor(6000, 1000), 2, 'the shorter side stays >= 256');
+  t.equal(fastShrinkFactor(512, 512), 1);
+  const bytes = readFileSync(`${PDQ_DIR}exif-rotn-6.jpg`);
+  const { raster, width, height } = await decodeForHashing(bytes, 'fast');
+  t.same([width, height], [4032, 3024], 'reports the stored size');
+  t.same([raster.width, raster.height], [1008, 756], 'decoded at a quarter');
 });
