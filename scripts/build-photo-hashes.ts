@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { pdqHashRaster } from '../src/hashing/pdq.js';
 import { toHex } from '../src/hashing/hex.js';
 
@@ -53,7 +53,7 @@ function walk(dir: string): string[] {
 
 interface Variant {
   name: string;
-  image: (photo: sharp.Sharp, width: number, height: number) => sharp.Sharp;
+  image: (photo: Sharp, width: number, height: number) => Sharp;
 }
 
 /** Crops, tiles and edits like those reposted content goes through. */

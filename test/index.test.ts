@@ -97,6 +97,18 @@ t.test('MIH equals brute force on random codes and queries near them', async (t)
   t.pass();
 });
 
+/**
+ * Flips `count` bits spread round-robin over the m substrings of `bits` bits, the
+ * worst case for multi-index hashing: starting at table 0, as the larger radii
+ * do, each table gets one flip more than its radius once the split is too small.
+ */
+function spreadFlips(base: Uint8Array, count: number, m: number, bits: number): Uint8Array {
+  return flip(
+    base,
+    Array.from({ length: count }, (_, i) => (i % m) * bits + Math.floor(i / m)),
+  );
+}
+
 t.test('MIH finds planted near-duplicates at every distance 0..r', async (t) => {
   for (const [radius, tableCount] of [
     [31, 12],
@@ -109,12 +121,17 @@ t.test('MIH finds planted near-duplicates at every distance 0..r', async (t) => 
       fc.property(code, fc.array(code, { maxLength: 100 }), fc.nat(), (base, background, seed) => {
         const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false });
         const oracle = new BruteForceIndex();
+        const bits = Math.floor(256 / tableCount);
         const planted = Array.from({ length: radius + 1 }, (_, d) => flip(base, positions(d, seed + d)));
-        fill([...planted, ...background], index, oracle);
+        const spread = Array.from({ length: radius + 1 }, (_, d) => spreadFlips(base, d, tableCount, bits));
+        fill([...planted, ...spread, ...background], index, oracle);
         index.rebuild();
         const hits = sorted(index.search(base, radius));
         // Every planted copy is found, at its planted distance.
-        for (let d = 0; d <= radius; d++) if (!hits.some((h) => h.owner === d && h.distance === d)) return false;
+        for (let d = 0; d <= radius; d++) {
+          if (!hits.some((h) => h.owner === d && h.distance === d)) return false;
+          if (!hits.some((h) => h.owner === radius + 1 + d && h.distance === d)) return false;
+        }
         return sameHits(index, oracle, base, radius);
       }),
       { numRuns: 20 },

@@ -16,6 +16,7 @@ export class BruteForceIndex implements HammingRangeIndex {
   private owners = new Uint32Array(16);
   private count = 0;
   private readonly probe = new Uint32Array(CODE_WORDS);
+  private readonly query = new Uint32Array(CODE_WORDS);
 
   constructor(options: BruteForceOptions = {}) {
     this.arena = new CodeArena(16, options.wasm ?? true);
@@ -60,7 +61,7 @@ export class BruteForceIndex implements HammingRangeIndex {
 
   search(query: Uint8Array, radius: number): RangeHit[] {
     checkRadius(radius);
-    const q = new Uint32Array(CODE_WORDS);
+    const q = this.query;
     readCodeWords(query, q);
     const hits: RangeHit[] = [];
     for (let first = 0; first < this.count; first += SCAN_CHUNK) {

@@ -76,7 +76,7 @@ function ballVolume(bits: number, radius: number): number {
   return volume;
 }
 
-/** 8-bit substrings at most; 28 at least (Gosper's enumeration stays within int32, tables within memory). */
+/** Substrings of 8 to 25 bits: Gosper's enumeration stays within int32 and 2^b-bucket tables within memory. */
 const MAX_TABLES = 32;
 const MIN_TABLES = 10;
 
@@ -112,8 +112,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
 
   constructor(options: MultiIndexHashingOptions = {}) {
     const m = options.tableCount;
-    if (m !== undefined && (!Number.isInteger(m) || m < 9 || m > MAX_TABLES)) {
-      throw new RangeError(`tableCount must be an integer in 9..${MAX_TABLES}, got ${m}`);
+    if (m !== undefined && (!Number.isInteger(m) || m < MIN_TABLES || m > MAX_TABLES)) {
+      throw new RangeError(`tableCount must be an integer in ${MIN_TABLES}..${MAX_TABLES}, got ${m}`);
     }
     this.options = options;
     this.arena = new CodeArena(1024, options.wasm ?? true);
