@@ -2,16 +2,22 @@
 /** The `ncii-match` command line. */
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
 import { type CliIo, UsageError } from './io.js';
+import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
+import { SERVE_USAGE, runServeCommand } from './serve-command.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
 
 Commands:
+  serve    run the HTTP API (settings from the environment)
   hash     hash image files and directories (PDQ, blockhash, MD5, SHA-256)
+  keys     create, list and revoke API keys
 
 Run "ncii-match <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; usage: string }> = {
+  serve: { run: runServeCommand, usage: SERVE_USAGE },
   hash: { run: runHashCommand, usage: HASH_USAGE },
+  keys: { run: runKeysCommand, usage: KEYS_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -1,0 +1,33 @@
+/**
+ * Audit log of every lookup and change under /v1: who (key id or anonymous
+ * client), what (method and route), when, the outcome and the match count.
+ * Never the query hash, the image, a PIN, or a client address.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Services } from '../services.js';
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Set by routes that match, for the audit log and metrics. */
+    matchCount: number | null;
+  }
+}
+
+export const audit = fp(async (app: FastifyInstance, { services }: { services: Services }) => {
+  app.decorateReply('matchCount', null);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (!route?.startsWith('/v1/') || !request.principal) return;
+    const params = request.params as Record<string, string> | undefined;
+    const target = params && Object.keys(params).length > 0 ? Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',') : null;
+    services.audit.append({
+      at: new Date().toISOString(),
+      actor: request.principal.actor,
+      action: `${request.method} ${route}`,
+      target,
+      status: reply.statusCode,
+      matchCount: reply.matchCount,
+    });
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * Who is asking: `Authorization: Bearer <key>` names an API key (and its
+ * role); no header means an anonymous client. A header that does not name a
+ * live key is refused, never treated as anonymous, so a typo or a revoked key
+ * is noticed. Each route states the permission it needs in its config.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { KeyRole } from '../../store/api-keys.js';
+import { ApiError } from '../errors.js';
+import type { Services } from '../services.js';
+
+export type Role = 'anonymous' | KeyRole;
+
+export const PERMISSIONS = [
+  'hash',
+  'match:hashes',
+  'match:image',
+  'cases',
+  'batches',
+  'banks',
+  'content',
+  'provenance:full',
+  'keys',
+  'audit',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
+const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
+const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full'];
+
+export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
+  anonymous: new Set(ANONYMOUS),
+  ngo: new Set(NGO),
+  takedown: new Set(TAKEDOWN),
+  admin: new Set(PERMISSIONS),
+};
+
+export interface Principal {
+  role: Role;
+  /** API key id, or null for anonymous clients. */
+  keyId: number | null;
+  /** How the audit log names this caller: `key:<id>` or `anonymous:<keyed hash of the address>`. */
+  actor: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** What a caller must be allowed to do to use the route; absent = open to all. */
+    permission?: Permission;
+  }
+}
+
+export function can(principal: Principal, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[principal.role].has(permission);
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_\-]{1,200})$/;
+
+export const auth = fp(async (app: FastifyInstance, { services }: { services: Services }) => {
+  // Client addresses are personal data: the audit log keeps only a keyed hash,
+  // with a key that lives as long as the process.
+  const addressKey = randomBytes(32);
+  const anonymousActor = (request: FastifyRequest) =>
+    `anonymous:${createHmac('sha256', addressKey).update(request.ip).digest('hex').slice(0, 16)}`;
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (request) => {
+    // Anonymous until a key is proven, so refused attempts are audited too.
+    request.principal = { role: 'anonymous', keyId: null, actor: anonymousActor(request) };
+    const header = request.headers.authorization;
+    if (header === undefined) return;
+    const m = BEARER.exec(header);
+    if (!m) throw new ApiError(401, 'UNAUTHORIZED', 'The Authorization header must be "Bearer <API key>".', { 'www-authenticate': 'Bearer' });
+    const key = services.keys.findBySecret(m[1]);
+    if (!key) throw new ApiError(401, 'UNAUTHORIZED', 'This API key is not valid.', { 'www-authenticate': 'Bearer' });
+    if (key.revokedAt) throw new ApiError(401, 'UNAUTHORIZED', 'This API key has been revoked.', { 'www-authenticate': 'Bearer' });
+    request.principal = { role: key.role, keyId: key.id, actor: `key:${key.id}` };
+    services.keys.touch(key.id, new Date().toISOString());
+  });
+  app.addHook('preHandler', async (request) => {
+    const needed = request.routeOptions.config.permission;
+    if (!needed || can(request.principal, needed)) return;
+    if (request.principal.role === 'anonymous') {
+      throw new ApiError(401, 'UNAUTHORIZED', 'This needs an API key (Authorization: Bearer <key>).', { 'www-authenticate': 'Bearer' });
+    }
+    throw new ApiError(403, 'FORBIDDEN', `A ${request.principal.role} key may not do this.`);
+  });
+});

@@ -1,0 +1,57 @@
+/** Prometheus metrics: request counts and latencies, hashes computed, index size, matches. */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
+import type { Services } from '../services.js';
+
+export interface Metrics {
+  registry: Registry;
+  hashesComputed: Counter<'signal_type'>;
+  matchesFound: Counter<'route'>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics;
+  }
+}
+
+export const metrics = fp(async (app: FastifyInstance, { services }: { services: Services }) => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  const hashesComputed = new Counter({ name: 'hashes_computed_total', help: 'Image hashes computed, by signal type', labelNames: ['signal_type'], registers: [registry] });
+  const matchesFound = new Counter({ name: 'matches_found_total', help: 'Matches returned, by route', labelNames: ['route'], registers: [registry] });
+  new Gauge({
+    name: 'index_entries',
+    help: 'Entries in the in-memory indexes, by signal type and owner',
+    labelNames: ['signal_type', 'owner'],
+    registers: [registry],
+    collect() {
+      if (!services.ready) return;
+      for (const owner of ['content', 'case'] as const) {
+        for (const type of STORED_SIGNAL_TYPES.keys()) this.set({ signal_type: type, owner }, services.indexes.size(owner, type));
+      }
+    },
+  });
+  app.decorate('metrics', { registry, hashesComputed, matchesFound });
+  app.addHook('onResponse', async (request, reply) => {
+    // Unknown URLs share one label, so scanners cannot blow up the series count.
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    if (reply.matchCount) matchesFound.inc({ route }, reply.matchCount);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * Cross-cutting protection: security headers, rate limits per key or client,
+ * and shedding load with 503 + Retry-After instead of queueing without bound.
+ */
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../../config.js';
+import { ApiError } from '../errors.js';
+
+export const protection = fp(async (app: FastifyInstance, { config }: { config: Config }) => {
+  await app.register(helmet, {
+    // Swagger UI needs its own inline script and styles; everything else is JSON.
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+  });
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+    retryAfter: 10,
+    exposeStatusRoute: false,
+    pressureHandler: (_request, _reply, type, value) => {
+      throw new ApiError(503, 'OVERLOADED', `The service is overloaded (${type} ${Math.round(Number(value))}); try again shortly.`, { 'retry-after': '10' });
+    },
+  });
+  await app.register(rateLimit, {
+    global: true,
+    timeWindow: '1 minute',
+    // Keyed callers are counted per key, anonymous ones per address.
+    keyGenerator: (request) => (request.principal?.keyId != null ? `key:${request.principal.keyId}` : `ip:${request.ip}`),
+    max: (request) => (request.principal?.keyId != null ? config.KEYED_REQUESTS_PER_MINUTE : config.ANONYMOUS_REQUESTS_PER_MINUTE),
+    allowList: (request) => !request.url.startsWith('/v1/'),
+    hook: 'preHandler',
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, 'RATE_LIMITED', `Too many requests; try again in ${Math.ceil(context.ttl / 1000)} seconds.`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
+  });
+});

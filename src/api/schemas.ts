@@ -1,0 +1,36 @@
+/** Schemas shared by several routes. */
+import { Type } from 'typebox';
+
+export const ErrorResponse = Type.Object(
+  { error: Type.Object({ code: Type.String({ description: 'Stable machine-readable code, e.g. INVALID_HASH.' }), message: Type.String() }) },
+  { $id: 'ErrorResponse', description: 'Every error has this shape.' },
+);
+
+/** The usual error responses of a route, to spread into its `response` schema. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries([...statuses, 429, 500, 503].map((s) => [s, Type.Ref('ErrorResponse')]));
+}
+
+export const Hex64 = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: '64 hex characters (either case in, lower case out).' });
+
+export const SignalTypeName = Type.Union([Type.Literal('pdq'), Type.Literal('blockhash'), Type.Literal('md5'), Type.Literal('sha256')]);
+
+/** A hash given by the client; its length is checked against its type by the hashing core. */
+export const SignalInput = Type.Object(
+  {
+    type: SignalTypeName,
+    hash: Type.String({ minLength: 1, maxLength: 128, description: 'Hex: 64 characters for pdq, blockhash and sha256; 32 for md5.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ImageHashes = Type.Object({
+  pdq: Hex64,
+  pdqQuality: Type.Integer({ minimum: 0, maximum: 100 }),
+  blockhash: Hex64,
+  md5: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  sha256: Hex64,
+  pdqDihedral: Type.Optional(Type.Array(Hex64, { minItems: 8, maxItems: 8, description: 'orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1' })),
+});
+
+export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1 }) });

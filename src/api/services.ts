@@ -1,0 +1,59 @@
+/**
+ * The service's state, shared by every route: the store (the truth), the
+ * in-memory indexes loaded from it, and the matcher over both. Indexes load
+ * after the server listens, so /readyz can say 503 until they are in.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { Matcher } from '../match/matcher.js';
+import { SignalIndexes } from '../match/signal-indexes.js';
+import { SqliteApiKeyStore } from '../store/api-keys.js';
+import { SqliteAuditLog } from '../store/audit-log.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { ApiError } from './errors.js';
+
+export const DATABASE_FILE = 'ncii-match.db';
+
+export class Services {
+  readonly store: SqliteStore;
+  readonly keys: SqliteApiKeyStore;
+  readonly audit: SqliteAuditLog;
+  private loaded: { indexes: SignalIndexes; matcher: Matcher } | null = null;
+
+  constructor(readonly config: Config) {
+    mkdirSync(config.DATA_DIR, { recursive: true });
+    this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
+    this.keys = new SqliteApiKeyStore(this.store.db);
+    this.audit = new SqliteAuditLog(this.store.db);
+  }
+
+  get ready(): boolean {
+    return this.loaded !== null;
+  }
+
+  /** Builds the indexes from the store (synchronous: no write can slip in between). */
+  loadIndexes(): void {
+    if (this.loaded) return;
+    const indexes = SignalIndexes.load(this.store);
+    this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
+  }
+
+  get indexes(): SignalIndexes {
+    return this.require().indexes;
+  }
+
+  get matcher(): Matcher {
+    return this.require().matcher;
+  }
+
+  private require() {
+    if (!this.loaded) throw new ApiError(503, 'NOT_READY', 'The service is still loading its index; try again in a few seconds.', { 'retry-after': '5' });
+    return this.loaded;
+  }
+
+  close(): void {
+    this.loaded?.indexes.close();
+    this.store.close();
+  }
+}

@@ -1,0 +1,40 @@
+/** Service settings from the environment, validated at start (a bad value stops the service with a clear message). */
+import envSchema from 'env-schema';
+import { type Static, Type } from 'typebox';
+
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1', description: 'Address to listen on.' }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'Port to listen on.' }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Where the SQLite database lives.' }),
+  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], {
+    default: 'info',
+  }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Take the client address from X-Forwarded-For (only behind a proxy you run).' }),
+  MAX_IMAGE_BYTES: Type.Integer({ default: 25 * 1024 * 1024, minimum: 1024, description: 'Largest accepted image file.' }),
+  MAX_IMAGE_PIXELS: Type.Integer({ default: 50_000_000, minimum: 10_000, description: 'Largest accepted width x height.' }),
+  MAX_FILES_PER_REQUEST: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'Image files in one multipart request.' }),
+  MAX_REQUEST_BYTES: Type.Integer({ default: 200 * 1024 * 1024, minimum: 1024, description: 'Largest request body, all files together.' }),
+  DECODE_PATH: Type.Union([Type.Literal('fast'), Type.Literal('reference')], { default: 'fast', description: 'How uploads are decoded for hashing.' }),
+  ANONYMOUS_REQUESTS_PER_MINUTE: Type.Integer({ default: 60, minimum: 1, description: 'Rate limit per client without a key.' }),
+  KEYED_REQUESTS_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1, description: 'Rate limit per API key.' }),
+  PIN_ATTEMPTS_PER_HOUR: Type.Integer({ default: 5, minimum: 1, description: 'Wrong case PINs allowed per case and per client.' }),
+  BATCH_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Batch items processed at once.' }),
+  BATCH_RESULT_TTL_HOURS: Type.Integer({ default: 7 * 24, minimum: 1, description: 'How long batch results are kept.' }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Reads and validates the environment (or the given object, for tests); throws listing every bad setting. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: false });
+}
+
+/** Every setting with its default and description, for the README and `--help`. */
+export function describeSettings(): { name: string; default: unknown; description: string }[] {
+  return Object.entries(ConfigSchema.properties).map(([name, schema]) => ({
+    name,
+    default: (schema as { default?: unknown }).default,
+    description: (schema as { description?: string }).description ?? '',
+  }));
+}

@@ -1,0 +1,46 @@
+/** The audit log: who did what and when, never what was looked up. */
+import type Database from 'better-sqlite3';
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  /** `key:<id>` or `anonymous:<keyed hash of the client address>`. */
+  actor: string;
+  /** Method and route pattern, e.g. `POST /v1/match`. */
+  action: string;
+  /** The resource acted on (route parameters), if any. */
+  target: string | null;
+  status: number;
+  matchCount: number | null;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+
+export interface AuditLog {
+  append(entry: NewAuditEntry): void;
+  /** Newest first, `limit` entries before the entry with id `beforeId` (or the newest). */
+  list(options: { limit: number; beforeId?: number }): AuditEntry[];
+}
+
+type AuditRow = { id: number; at: string; actor: string; action: string; target: string | null; status: number; match_count: number | null };
+
+export class SqliteAuditLog implements AuditLog {
+  private readonly statements;
+
+  constructor(db: Database.Database) {
+    this.statements = {
+      insert: db.prepare('INSERT INTO audit_log (at, actor, action, target, status, match_count) VALUES (?, ?, ?, ?, ?, ?)'),
+      page: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  append(e: NewAuditEntry): void {
+    this.statements.insert.run(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
+  }
+
+  list({ limit, beforeId }: { limit: number; beforeId?: number }): AuditEntry[] {
+    return this.statements.page
+      .all(beforeId ?? Number.MAX_SAFE_INTEGER, limit)
+      .map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, target: r.target, status: r.status, matchCount: r.match_count }));
+  }
+}
