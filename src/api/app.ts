@@ -4,7 +4,7 @@
  */
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { errorHandling } from './errors.js';
 import { audit } from './plugins/audit.js';
@@ -36,7 +36,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true }: Ap
       level: config.LOG_LEVEL,
       // Never log bodies, uploads, keys, PINs or client addresses (victims use this service).
       serializers: {
-        req: (req) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }),
+        req: (req: FastifyRequest) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }),
       },
     },
     trustProxy: config.TRUST_PROXY,
