@@ -1,0 +1,109 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildApp } from '../src/api/app.js';
+import { loadConfig } from '../src/config.js';
+
+const tempDir = (t: { teardown: (fn: () => void) => void }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-server-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+
+const cli = (args: string[], env: Record<string, string>) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+t.test('settings are validated at start, with every problem named', async (t) => {
+  const config = loadConfig({});
+  t.equal(config.HOST, '127.0.0.1');
+  t.equal(config.PORT, 3000);
+  t.equal(config.DATA_DIR, './data');
+  t.equal(loadConfig({ PORT: '8080', DECODE_PATH: 'reference' }).PORT, 8080);
+  t.throws(() => loadConfig({ PORT: 'eighty' }), /PORT must be integer/);
+  t.throws(() => loadConfig({ PORT: '70000' }), /PORT must be <= 65535/);
+  t.throws(() => loadConfig({ DECODE_PATH: 'slow' }), /DECODE_PATH/);
+  const serve = cli(['serve'], { PORT: 'nope', DATA_DIR: tempDir(t) });
+  t.equal(serve.status, 2, 'a bad setting stops the service with a usage error');
+  t.match(serve.stderr, /bad setting in the environment: .*PORT/);
+});
+
+t.test('keys: create shows the key once on the last line, list and revoke', async (t) => {
+  const env = { DATA_DIR: tempDir(t) };
+  const created = cli(['keys', 'create', '--role', 'takedown', '--name', 'team A'], env);
+  t.equal(created.status, 0, created.stderr);
+  const lines = created.stdout.trimEnd().split('\n');
+  const key = lines[lines.length - 1];
+  t.match(key, /^nm_[A-Za-z0-9_-]{43}$/);
+  t.match(created.stderr, /cannot be shown again/);
+  const list = cli(['keys', 'list'], env);
+  t.match(list.stdout, /1\ttakedown\tteam A\tnm_/);
+  t.notMatch(list.stdout, key, 'the secret is never listed');
+
+  const app = await buildApp({ config: loadConfig(env), logger: false });
+  t.teardown(() => app.close());
+  const asKey = () => app.inject({ method: 'GET', url: '/v1/hash', headers: { authorization: `Bearer ${key}` } });
+  t.equal((await asKey()).statusCode, 404, 'the key is accepted (the route only takes POST)');
+  t.equal(cli(['keys', 'revoke', '1'], env).status, 0);
+  const revoked = await asKey();
+  t.equal(revoked.statusCode, 401);
+  t.same(revoked.json().error.code, 'UNAUTHORIZED');
+  t.match(revoked.json().error.message, /revoked/);
+
+  t.equal(cli(['keys', 'create', '--role', 'root', '--name', 'x'], env).status, 2, 'unknown role');
+  t.equal(cli(['keys', 'create', '--role', 'ngo'], env).status, 2, 'name required');
+  t.equal(cli(['keys', 'revoke', 'abc'], env).status, 2);
+  t.not(cli(['keys', 'revoke', '99'], env).status, 0, 'unknown key id');
+});
+
+t.test('readiness: 503 until the index is loaded', async (t) => {
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: tempDir(t) }), loadIndexes: false, logger: false });
+  t.teardown(() => app.close());
+  const before = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(before.statusCode, 503);
+  t.equal(before.headers['retry-after'], '5');
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'alive while loading');
+  app.services.loadIndexes();
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+});
+
+t.test('OpenAPI document lists every route with its responses', async (t) => {
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: tempDir(t) }), logger: false });
+  t.teardown(() => app.close());
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+  t.equal(doc.openapi, '3.0.3');
+  const hash = doc.paths['/v1/hash'].post;
+  for (const status of ['200', '400', '413', '415', '422', '429', '500', '503']) t.ok(hash.responses[status], `/v1/hash documents ${status}`);
+  const ui = await app.inject({ method: 'GET', url: '/docs/' });
+  t.equal(ui.statusCode, 200);
+  t.match(ui.headers['content-type'], /text\/html/);
+});
+
+t.test('serve (what npm start runs): it listens, gets ready, and stops cleanly on SIGTERM', async (t) => {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    env: { ...process.env, PORT: String(port), DATA_DIR: tempDir(t), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let ready = false;
+  for (let i = 0; i < 100 && !ready; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+  }
+  t.ok(ready, 'ready');
+  const headers = (await fetch(`http://127.0.0.1:${port}/healthz`)).headers;
+  t.equal(headers.get('x-content-type-options'), 'nosniff', 'security headers');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'graceful exit');
+});
