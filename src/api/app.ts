@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { errorHandling } from './errors.js';
 import { audit } from './plugins/audit.js';
-import { auth } from './plugins/auth.js';
+import { auth, type Permission } from './plugins/auth.js';
 import { metrics } from './plugins/metrics.js';
 import { openapi } from './plugins/openapi.js';
 import { protection } from './plugins/protection.js';
@@ -22,18 +22,30 @@ export interface AppOptions {
   /** Load the indexes while starting (tests); the server loads them after it listens. */
   loadIndexes?: boolean;
   logger?: boolean;
+  /** Where log lines go instead of stdout (tests read them back to check what is logged). */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** One registered route and the permission it needs (absent = open to all). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  permission: Permission | undefined;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** Every route as registered, so tests can cover each (route x role) pair as routes are added. */
+    routeTable: RouteEntry[];
   }
 }
 
-export async function buildApp({ config, loadIndexes = true, logger = true }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, loadIndexes = true, logger = true, logStream }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger && {
       level: config.LOG_LEVEL,
+      ...(logStream ? { stream: logStream } : {}),
       // Never log bodies, uploads, keys, PINs or client addresses (victims use this service).
       serializers: {
         req: (req: FastifyRequest) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }),
@@ -49,6 +61,12 @@ export async function buildApp({ config, loadIndexes = true, logger = true }: Ap
   app.decorate('services', services);
   app.addHook('onClose', async () => services.close());
   if (loadIndexes) services.loadIndexes();
+
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, permission: route.config?.permission });
+  });
 
   app.addSchema(ErrorResponse);
   await app.register(errorHandling);
