@@ -83,7 +83,10 @@ export const auth = fp(async (app: FastifyInstance, { services }: { services: Se
     request.principal = { role: key.role, keyId: key.id, actor: `key:${key.id}` };
     services.keys.touch(key.id, new Date().toISOString());
   });
-  app.addHook('preHandler', async (request) => {
+  // Checked before the body is parsed or validated: a caller without the
+  // permission gets 401/403, not a validation error that describes the route,
+  // and never makes the server read a large body first.
+  app.addHook('onRequest', async (request) => {
     const needed = request.routeOptions.config.permission;
     if (!needed || can(request.principal, needed)) return;
     if (request.principal.role === 'anonymous') {
