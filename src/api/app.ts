@@ -56,6 +56,8 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are JSON or multipart; a text/plain body would reach JSON handlers as a string.
+  app.removeContentTypeParser('text/plain');
 
   const services = new Services(config);
   app.decorate('services', services);
