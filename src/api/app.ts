@@ -14,6 +14,8 @@ import { openapi } from './plugins/openapi.js';
 import { protection } from './plugins/protection.js';
 import { hashRoutes } from './routes/hash.js';
 import { healthRoutes } from './routes/health.js';
+import { caseRoutes } from './routes/cases.js';
+import { batchRoutes } from './routes/batches.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from './services.js';
 
@@ -61,6 +63,8 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
 
   const services = new Services(config);
   app.decorate('services', services);
+  // Batch items in flight finish and are recorded before the store closes.
+  app.addHook('preClose', async () => services.batchRunner.close());
   app.addHook('onClose', async () => services.close());
   if (loadIndexes) services.loadIndexes();
 
@@ -83,5 +87,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
 
   await app.register(healthRoutes, { services });
   await app.register(hashRoutes, { services });
+  await app.register(caseRoutes, { services });
+  await app.register(batchRoutes, { services });
   return app;
 }

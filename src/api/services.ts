@@ -5,11 +5,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { BatchRunner, matchAgainstContent } from '../batches/runner.js';
 import type { Config } from '../config.js';
 import { Matcher } from '../match/matcher.js';
 import { SignalIndexes } from '../match/signal-indexes.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
+import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { ApiError } from './errors.js';
 
@@ -19,6 +21,9 @@ export class Services {
   readonly store: SqliteStore;
   readonly keys: SqliteApiKeyStore;
   readonly audit: SqliteAuditLog;
+  readonly batches: SqliteBatchStore;
+  /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
+  readonly batchRunner: BatchRunner;
   private loaded: { indexes: SignalIndexes; matcher: Matcher } | null = null;
 
   constructor(readonly config: Config) {
@@ -26,6 +31,12 @@ export class Services {
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
     this.audit = new SqliteAuditLog(this.store.db);
+    this.batches = new SqliteBatchStore(this.store.db);
+    this.batchRunner = new BatchRunner(this.batches, matchAgainstContent(() => this.matcher), {
+      concurrency: config.BATCH_CONCURRENCY,
+      ttlHours: config.BATCH_RESULT_TTL_HOURS,
+      onError: (err) => console.error('batch runner:', err instanceof Error ? err.message : err),
+    });
   }
 
   get ready(): boolean {
@@ -37,6 +48,7 @@ export class Services {
     if (this.loaded) return;
     const indexes = SignalIndexes.load(this.store);
     this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
+    this.batchRunner.start();
   }
 
   get indexes(): SignalIndexes {

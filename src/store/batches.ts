@@ -1,0 +1,241 @@
+/**
+ * NGO batches in SQLite, sharing the store's database: the batch (owner,
+ * options, progress, expiry) and one row per item with its query hashes and,
+ * once matched, the ids of the content it matched or the item's error.
+ * Never image bytes: image items are hashed before they get here.
+ */
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { ThresholdsByType } from './store.js';
+
+export type BatchStatus = 'queued' | 'running' | 'done' | 'expired';
+export type BatchItemState = 'pending' | 'done' | 'failed';
+
+/** One hash of an item's query, as hex (the NGO's own data, kept until the batch expires). */
+export interface BatchQuerySignal {
+  type: string;
+  hash: string;
+}
+
+export interface BatchMatchOptions {
+  thresholds?: ThresholdsByType;
+  bankIds?: number[];
+}
+
+/** A match as stored: ids only; provenance is read from the store when results are shown. */
+export interface StoredBatchMatch {
+  contentId: number;
+  bankId: number;
+  signalType: string;
+  distance: number;
+}
+
+export interface ItemError {
+  code: string;
+  message: string;
+}
+
+/** An item to add: hashes to match, or an error found at intake (an image that could not be hashed). */
+export type NewBatchItem = { query: BatchQuerySignal[] } | { error: ItemError };
+
+export type ItemOutcome = { matches: StoredBatchMatch[] } | { error: ItemError };
+
+export interface Batch {
+  id: string;
+  keyId: number;
+  status: BatchStatus;
+  options: BatchMatchOptions;
+  total: number;
+  done: number;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+}
+
+export interface BatchItem {
+  position: number;
+  state: BatchItemState;
+  matches: StoredBatchMatch[] | null;
+  error: ItemError | null;
+}
+
+export interface PendingBatchItem {
+  position: number;
+  query: BatchQuerySignal[];
+}
+
+type BatchRow = {
+  id: string;
+  key_id: number;
+  status: BatchStatus;
+  options: string;
+  total: number;
+  done: number;
+  created_at: string;
+  updated_at: string;
+  expires_at: string;
+};
+type ItemRow = { position: number; state: BatchItemState; matches: string | null; error_code: string | null; error_message: string | null };
+
+const fromRow = (r: BatchRow): Batch => ({
+  id: r.id,
+  keyId: r.key_id,
+  status: r.status,
+  options: JSON.parse(r.options) as BatchMatchOptions,
+  total: r.total,
+  done: r.done,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  expiresAt: r.expires_at,
+});
+
+/** `bat_` + 22 base64url characters: 128 random bits, so batch ids cannot be guessed. */
+export function newBatchId(): string {
+  return `bat_${randomBytes(16).toString('base64url')}`;
+}
+
+export const BATCH_ID_PATTERN = '^bat_[A-Za-z0-9_-]{22}$';
+
+export class SqliteBatchStore {
+  private readonly statements;
+  private readonly createTx;
+  private readonly finishTx;
+  private readonly expireTx;
+
+  constructor(db: Database.Database) {
+    this.statements = {
+      insertBatch: db.prepare(
+        `INSERT INTO batches (id, key_id, status, options, total, done, created_at, updated_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertItem: db.prepare('INSERT INTO batch_items (batch_id, position, state, query, error_code, error_message) VALUES (?, ?, ?, ?, ?, ?)'),
+      byId: db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?'),
+      unfinished: db.prepare<[], string>("SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY created_at, id").pluck(),
+      setStatus: db.prepare<[BatchStatus, string, string]>('UPDATE batches SET status = ?, updated_at = ? WHERE id = ?'),
+      items: db.prepare<[string, number, number], ItemRow>(
+        'SELECT position, state, matches, error_code, error_message FROM batch_items WHERE batch_id = ? AND position >= ? ORDER BY position LIMIT ?',
+      ),
+      pending: db.prepare<[string, number, number], { position: number; query: string }>(
+        "SELECT position, query FROM batch_items WHERE batch_id = ? AND position > ? AND state = 'pending' ORDER BY position LIMIT ?",
+      ),
+      finishItem: db.prepare<[BatchItemState, string | null, string | null, string | null, string, number]>(
+        "UPDATE batch_items SET state = ?, matches = ?, error_code = ?, error_message = ? WHERE batch_id = ? AND position = ? AND state = 'pending'",
+      ),
+      countDone: db.prepare<[string, string], number>(
+        `UPDATE batches SET done = done + 1, updated_at = ?,
+           status = CASE WHEN done + 1 = total THEN 'done' ELSE status END
+         WHERE id = ? RETURNING done`,
+      ).pluck(),
+      expiredIds: db.prepare<[string], string>("SELECT id FROM batches WHERE expires_at <= ? AND status <> 'expired'").pluck(),
+      deleteItems: db.prepare<[string]>('DELETE FROM batch_items WHERE batch_id = ?'),
+      markExpired: db.prepare<[string, string]>("UPDATE batches SET status = 'expired', options = '{}', updated_at = ? WHERE id = ?"),
+      forget: db.prepare<[string]>("DELETE FROM batches WHERE status = 'expired' AND expires_at <= ?"),
+    };
+
+    this.createTx = db.transaction((batch: BatchRow, items: NewBatchItem[]) => {
+      this.statements.insertBatch.run(
+        batch.id,
+        batch.key_id,
+        batch.status,
+        batch.options,
+        batch.total,
+        batch.done,
+        batch.created_at,
+        batch.updated_at,
+        batch.expires_at,
+      );
+      items.forEach((item, position) => {
+        if ('query' in item) this.statements.insertItem.run(batch.id, position, 'pending', JSON.stringify(item.query), null, null);
+        else this.statements.insertItem.run(batch.id, position, 'failed', null, item.error.code, item.error.message);
+      });
+    });
+
+    this.finishTx = db.transaction((batchId: string, position: number, outcome: ItemOutcome, now: string) => {
+      const changed =
+        'matches' in outcome
+          ? this.statements.finishItem.run('done', JSON.stringify(outcome.matches), null, null, batchId, position).changes
+          : this.statements.finishItem.run('failed', null, outcome.error.code, outcome.error.message, batchId, position).changes;
+      // An item finishes once: a batch expired meanwhile, or an item already finished, changes nothing.
+      if (changed === 1) this.statements.countDone.get(now, batchId);
+    });
+
+    this.expireTx = db.transaction((now: string, forgetBefore: string) => {
+      const ids = this.statements.expiredIds.all(now);
+      for (const id of ids) {
+        this.statements.deleteItems.run(id);
+        this.statements.markExpired.run(now, id);
+      }
+      this.statements.forget.run(forgetBefore);
+      return ids.length;
+    });
+  }
+
+  /**
+   * Creates a batch with its items in one transaction. Items that failed at
+   * intake count as done, so a batch of only such items is done at once.
+   */
+  create(input: { keyId: number; options: BatchMatchOptions; items: NewBatchItem[]; ttlHours: number; now?: Date }): Batch {
+    const now = input.now ?? new Date();
+    const failed = input.items.filter((item) => 'error' in item).length;
+    const id = newBatchId();
+    this.createTx(
+      {
+        id,
+        key_id: input.keyId,
+        status: failed === input.items.length ? 'done' : 'queued',
+        options: JSON.stringify(input.options),
+        total: input.items.length,
+        done: failed,
+        created_at: now.toISOString(),
+        updated_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + input.ttlHours * 3_600_000).toISOString(),
+      },
+      input.items,
+    );
+    return this.get(id)!;
+  }
+
+  get(id: string): Batch | undefined {
+    const row = this.statements.byId.get(id);
+    return row && fromRow(row);
+  }
+
+  /** Items from `offset` on, in request order. */
+  listItems(batchId: string, offset: number, limit: number): BatchItem[] {
+    return this.statements.items.all(batchId, offset, limit).map((r) => ({
+      position: r.position,
+      state: r.state,
+      matches: r.matches === null ? null : (JSON.parse(r.matches) as StoredBatchMatch[]),
+      error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
+    }));
+  }
+
+  /** Ids of batches with items still to match, oldest first (to resume after a restart). */
+  unfinished(): string[] {
+    return this.statements.unfinished.all();
+  }
+
+  /** Up to `limit` pending items after position `after`, in order. */
+  pendingItems(batchId: string, after: number, limit: number): PendingBatchItem[] {
+    return this.statements.pending.all(batchId, after, limit).map((r) => ({ position: r.position, query: JSON.parse(r.query) as BatchQuerySignal[] }));
+  }
+
+  markRunning(batchId: string, now = new Date()): void {
+    const batch = this.get(batchId);
+    if (batch?.status === 'queued') this.statements.setStatus.run('running', now.toISOString(), batchId);
+  }
+
+  /** Records an item's result or error; the batch is done when its last item is. */
+  finishItem(batchId: string, position: number, outcome: ItemOutcome, now = new Date()): void {
+    this.finishTx(batchId, position, outcome, now.toISOString());
+  }
+
+  /**
+   * Deletes the items and options of batches past their expiry, leaving a
+   * row that says "expired" (instead of "not found") for another `ttlHours`,
+   * after which the batch is forgotten. Returns how many batches expired now.
+   */
+  expire(now: Date, ttlHours: number): number {
+    return this.expireTx(now.toISOString(), new Date(now.getTime() - ttlHours * 3_600_000).toISOString());
+  }
+}
