@@ -13,6 +13,9 @@ import { metrics } from './plugins/metrics.js';
 import { openapi } from './plugins/openapi.js';
 import { protection } from './plugins/protection.js';
 import { hashRoutes } from './routes/hash.js';
+import { matchRoutes } from './routes/match.js';
+import { bankRoutes } from './routes/banks.js';
+import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
@@ -87,6 +90,9 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
 
   await app.register(healthRoutes, { services });
   await app.register(hashRoutes, { services });
+  await app.register(matchRoutes, { services });
+  await app.register(bankRoutes, { services });
+  await app.register(contentRoutes, { services });
   await app.register(caseRoutes, { services });
   await app.register(batchRoutes, { services });
   return app;

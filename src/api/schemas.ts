@@ -34,3 +34,28 @@ export const ImageHashes = Type.Object({
 });
 
 export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+/** How many hashes one JSON match request may carry; bigger lookups belong in /v1/batches. */
+export const MAX_SIGNALS_PER_MATCH = 1000;
+
+/** A hash as stored and returned, e.g. by GET /v1/content/:id. */
+export const SignalOutput = Type.Object({
+  type: Type.String({ description: 'pdq, blockhash, md5 or sha256.' }),
+  hash: Type.String({ description: 'Lower-case hex.' }),
+  quality: Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()], { description: 'PDQ quality (0-100); null for other types.' }),
+});
+
+/** Something the caller should know that did not stop the request, e.g. LOW_QUALITY. */
+export const Warning = Type.Object({
+  code: Type.String({ description: 'Stable machine-readable code, e.g. LOW_QUALITY.' }),
+  message: Type.String(),
+});
+
+/** Per-signal-type match thresholds in bits; only the perceptual types have any (md5 and sha256 always match exactly). */
+export const PerceptualThresholds = Type.Object(
+  {
+    pdq: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ Hamming distance (bits).' })),
+    blockhash: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'Blockhash Hamming distance (bits).' })),
+  },
+  { additionalProperties: false },
+);

@@ -216,6 +216,7 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       contentById: db.prepare<[number], ContentRow>('SELECT * FROM content_items WHERE id = ?'),
+      contentOfBank: db.prepare<[number, number, number], ContentRow>('SELECT * FROM content_items WHERE bank_id = ? AND id > ? ORDER BY id LIMIT ?'),
       updateContent: db.prepare(
         `UPDATE content_items SET platform = ?, channel = ?, message_ref = ?, captured_at = ?, metadata = ?, note = ?, updated_at = ?
          WHERE id = ?`,
@@ -364,6 +365,15 @@ export class SqliteStore implements Store {
     const row = this.statements.contentById.get(requireId(id, 'content id'));
     if (!row) throw new StoreError('NOT_FOUND', `no content item with id ${id}`);
     return contentFromRow(row);
+  }
+
+  listContent(bankId: number, page: { limit: number; afterId?: number }): ContentItem[] {
+    const limit = page?.limit;
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw invalid('limit must be a positive integer');
+    const afterId = page.afterId ?? 0;
+    if (!Number.isSafeInteger(afterId) || afterId < 0) throw invalid('afterId must be a non-negative integer');
+    this.getBank(bankId);
+    return this.statements.contentOfBank.all(bankId, afterId, limit).map(contentFromRow);
   }
 
   updateContent(id: number, patch: ContentPatch): ContentItem {

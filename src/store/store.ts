@@ -175,6 +175,8 @@ export interface Store {
   updateContent(id: number, patch: ContentPatch): ContentItem;
   /** Deletes the item and its signals. */
   deleteContent(id: number): void;
+  /** A bank's items in id order, `limit` at a time after `afterId` (keyset pages: stable while items come and go). */
+  listContent(bankId: number, page: { limit: number; afterId?: number }): ContentItem[];
 
   createCase(victimCase: NewVictimCase): VictimCase;
   getCase(id: number): VictimCase;
