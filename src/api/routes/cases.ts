@@ -267,7 +267,8 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
     async (request, reply) => {
       const given = request.isMultipart() ? await signalsFromImages(request) : signalsFromHashes(request.body as Static<typeof CreateCaseJson>);
       // The same photo sent twice (or a symmetric photo's equal variants) is one hash.
-      const byHash = new Map(given.map((s) => [`${s.type}:${toHex(s.hash)}`, s]));
+      const byHash = new Map<string, NewSignal>();
+      for (const s of given) if (!byHash.has(`${s.type}:${toHex(s.hash)}`)) byHash.set(`${s.type}:${toHex(s.hash)}`, s);
       const signals = [...byHash.values()];
       const pin = newPin();
       const pinHash = await hashPin(pin);

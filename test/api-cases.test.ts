@@ -1,0 +1,252 @@
+/**
+ * Victim cases over real HTTP (inject) and a real SQLite store: create by
+ * image and by hashes, status without leaking other people's content,
+ * enumeration-safe refusals, PIN limits per case and per client, withdrawal.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { buildApp } from '../src/api/app.js';
+import { AttemptLimiter, newCaseNumber, normalizeCaseNumber } from '../src/api/routes/cases.js';
+import { loadConfig } from '../src/config.js';
+import { fromHex } from '../src/hashing/hex.js';
+import { PDQ_DIR, pdqExpected } from './helpers/fixtures.js';
+import { multipartBody } from './helpers/form-data.js';
+
+const image = (name: string) => readFileSync(join(PDQ_DIR, name));
+const expectedPdq = (file: string) => pdqExpected().find((r) => r.file === file)!.hash;
+const images = (...names: string[]) => multipartBody(names.map((name) => ({ name: 'image', filename: name, type: 'image/jpeg', data: image(name) })));
+
+async function newApp(t: Test, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-cases-'));
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: dir, ANONYMOUS_REQUESTS_PER_MINUTE: '10000', ...env }), logger: false });
+  await app.ready();
+  t.teardown(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return app;
+}
+
+t.test('case numbers and PINs', async (t) => {
+  for (let i = 0; i < 200; i++) {
+    const n = newCaseNumber();
+    t.match(n, /^[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$/);
+    t.equal(normalizeCaseNumber(n.toLowerCase().replace(/-/g, ' ')), n, 'typed in lower case with spaces');
+  }
+  t.equal(normalizeCaseNumber('0000-0000-0000'), null, 'look-alike characters are not in the alphabet');
+  t.equal(normalizeCaseNumber('ABCD-EFGH'), null);
+});
+
+t.test('attempt limiter: sliding window, a right PIN gives its attempt back', async (t) => {
+  const limiter = new AttemptLimiter(2, 1000);
+  limiter.record('k', 0);
+  limiter.record('k', 100);
+  t.equal(limiter.retryAfterMs('k', 500), 500, 'locked until the oldest attempt leaves the window');
+  t.equal(limiter.retryAfterMs('k', 999), 1);
+  t.equal(limiter.retryAfterMs('k', 1000), 0, 'the first attempt has left the window');
+  limiter.forgive('k', 1100);
+  limiter.record('j', 0);
+  limiter.forgive('j', 0);
+  limiter.record('j', 1);
+  t.equal(limiter.retryAfterMs('j', 2), 0);
+});
+
+t.test('create by image, status with matches, no leaks, withdrawal', async (t) => {
+  const app = await newApp(t);
+  const { store } = app.services;
+
+  const created = await app.inject({ method: 'POST', url: '/v1/cases', ...images('bridge-1-original.jpg', 'q0122.jpg') });
+  t.equal(created.statusCode, 201, created.body);
+  const { caseNumber, pin, hashes } = created.json();
+  t.match(pin, /^\d{8}$/);
+  t.equal(hashes, 22, '8 PDQ variants, blockhash, MD5 and SHA-256 per image');
+  const victimCase = store.findCaseByNumber(caseNumber)!;
+  t.not(victimCase.pinHash, pin);
+  t.match(victimCase.pinHash, /^scrypt\$/, 'only the scrypt hash of the PIN is stored');
+  const stored = store.listSignals({ kind: 'case', caseId: victimCase.id });
+  const storedPdq = stored.filter((s) => s.type === 'pdq');
+  t.equal(new Set(storedPdq.map((s) => Buffer.from(s.hash).toString('hex'))).size, 16, 'every rotation and mirror image of both photos');
+  t.ok(storedPdq.every((s) => s.quality === 100), 'with the quality of the photo');
+
+  const status = (headers: Record<string, string> = { 'x-case-pin': pin }, number = caseNumber) => app.inject({ method: 'GET', url: `/v1/cases/${number}`, headers });
+  let res = await status();
+  t.equal(res.statusCode, 200);
+  t.same(res.json().found, { matches: 0, platforms: [], groups: [], firstSeen: null, lastSeen: null });
+
+  // Reposts: the same photo rotated 90 degrees in one group, mirrored in another, and an unrelated photo.
+  const bank = store.createBank({ name: 'captures' });
+  const pdqItem = (file: string, platform: string, channel: string | null, capturedAt: string | null, messageRef: string) => ({
+    provenance: { platform, channel, messageRef, capturedAt },
+    metadata: { capturedBy: 'volunteer 7' },
+    signals: [{ type: 'pdq', hash: fromHex(expectedPdq(file), 256) }],
+  });
+  store.addContent(bank.id, [
+    pdqItem('bridge-2-rotate-90.jpg', 'telegram', 'leaks group', '2026-03-02T10:00:00Z', 'https://t.me/leaks/101'),
+    pdqItem('bridge-5-flipx.jpg', 'telegram', 'other channel', '2026-01-15T08:00:00Z', 'https://t.me/other/7'),
+    pdqItem('q0122.jpg', 'forum', null, null, 'https://forum.example/t/9'),
+    pdqItem('q2821.jpg', 'telegram', 'leaks group', '2026-02-01T00:00:00Z', 'https://t.me/leaks/5'),
+  ]);
+  res = await status({ 'x-case-pin': pin.replace(/(\d{4})/, '$1 ') }, caseNumber.toLowerCase().replace(/-/g, ''));
+  t.equal(res.statusCode, 200, 'case number in any case without dashes; PIN with a space');
+  const found = res.json().found;
+  t.equal(found.matches, 3, 'rotated, mirrored and the second photo; not the unrelated one');
+  t.same(found.platforms, [
+    { platform: 'telegram', matches: 2 },
+    { platform: 'forum', matches: 1 },
+  ]);
+  t.same(
+    found.groups.sort((a: { group: string }, b: { group: string }) => a.group.localeCompare(b.group)),
+    [
+      { platform: 'telegram', group: 'leaks group', matches: 1 },
+      { platform: 'telegram', group: 'other channel', matches: 1 },
+    ],
+  );
+  const forumRecorded = store.getContent(3).createdAt;
+  t.equal(found.firstSeen, '2026-01-15T08:00:00.000Z');
+  t.equal(found.lastSeen, forumRecorded > '2026-03-02T10:00:00.000Z' ? forumRecorded : '2026-03-02T10:00:00.000Z', 'unknown capture time falls back to when it was recorded');
+  t.notMatch(res.body, /t\.me|forum\.example|volunteer|contentId|"id"|bankId|messageUrl/, 'no links, ids or metadata of captured content');
+
+  // Withdrawal: the hashes leave store and index at once.
+  const probe = { hashes: [{ type: 'pdq', hash: fromHex(expectedPdq('bridge-1-original.jpg'), 256) }] };
+  t.equal(app.services.matcher.matchCases(probe).matches.length, 1, 'new captures match the case before withdrawal');
+  res = await app.inject({ method: 'DELETE', url: `/v1/cases/${caseNumber}`, headers: { 'x-case-pin': '00000000' } });
+  t.equal(res.statusCode, 404, 'withdrawal needs the PIN');
+  res = await app.inject({ method: 'DELETE', url: `/v1/cases/${caseNumber}`, headers: { 'x-case-pin': pin } });
+  t.equal(res.statusCode, 204);
+  t.same(app.services.matcher.matchCases(probe).matches, [], 'no match right after withdrawal');
+  t.equal(store.findCaseByNumber(caseNumber), undefined);
+  t.equal(app.services.store.countSignals('pdq', 'case'), 0);
+  t.equal(app.services.indexes.size('case', 'pdq'), 0, 'the index followed the store');
+  res = await status();
+  t.equal(res.statusCode, 404);
+});
+
+t.test('create by client-computed hashes', async (t) => {
+  const app = await newApp(t);
+  const pdq = expectedPdq('bridge-1-original.jpg');
+  let res = await app.inject({
+    method: 'POST',
+    url: '/v1/cases',
+    payload: { signals: [{ type: 'pdq', hash: pdq.toUpperCase(), quality: 100 }, { type: 'md5', hash: 'a'.repeat(32) }, { type: 'pdq', hash: pdq }] },
+  });
+  t.equal(res.statusCode, 201, res.body);
+  t.equal(res.json().hashes, 2, 'the same hash twice is registered once');
+  const victimCase = app.services.store.findCaseByNumber(res.json().caseNumber)!;
+  t.same(
+    app.services.store.listSignals({ kind: 'case', caseId: victimCase.id }).map((s) => [s.type, Buffer.from(s.hash).toString('hex'), s.quality]),
+    [
+      ['pdq', pdq, 100],
+      ['md5', 'a'.repeat(32), null],
+    ],
+  );
+
+  const refused = async (payload: unknown, status: number, code: string) => {
+    const r = await app.inject({ method: 'POST', url: '/v1/cases', payload: payload as object });
+    t.equal(r.statusCode, status, `${JSON.stringify(payload).slice(0, 60)}: ${r.body}`);
+    t.equal(r.json().error.code, code);
+  };
+  await refused({ signals: [{ type: 'pdq', hash: pdq, quality: 30 }] }, 422, 'LOW_QUALITY');
+  await refused({ signals: [{ type: 'pdq', hash: pdq.slice(2) }] }, 400, 'INVALID_HASH');
+  await refused({ signals: [{ type: 'md5', hash: 'g'.repeat(32) }] }, 400, 'INVALID_HASH');
+  await refused({ signals: [{ type: 'sha1', hash: pdq }] }, 400, 'INVALID_REQUEST');
+  await refused({ signals: [] }, 400, 'INVALID_REQUEST');
+  await refused({ signals: Array.from({ length: 221 }, () => ({ type: 'md5', hash: 'a'.repeat(32) })) }, 400, 'INVALID_REQUEST');
+  t.equal(app.services.store.countSignals('pdq', 'case'), 1, 'nothing stored by refused requests');
+});
+
+t.test('images: low quality and broken files are refused by name, nothing registered', async (t) => {
+  const app = await newApp(t);
+  let res = await app.inject({ method: 'POST', url: '/v1/cases', ...images('bridge-1-original.jpg', 'q0003.jpg', 'small.jpg') });
+  t.equal(res.statusCode, 422);
+  t.equal(res.json().error.code, 'LOW_QUALITY');
+  t.match(res.json().error.message, /image 2 \(q0003\.jpg\): quality 3.*image 3 \(small\.jpg\): quality 0/);
+  t.notMatch(res.json().error.message, /bridge/);
+  t.equal(app.services.store.countSignals('pdq', 'case'), 0);
+
+  res = await app.inject({
+    method: 'POST',
+    url: '/v1/cases',
+    ...multipartBody([
+      { name: 'image', filename: 'ok.jpg', data: image('q0122.jpg') },
+      { name: 'image', filename: 'notes.jpg', data: 'not an image at all' },
+    ]),
+  });
+  t.equal(res.statusCode, 415, res.body);
+  t.equal(res.json().error.code, 'UNSUPPORTED_FORMAT');
+  t.match(res.json().error.message, /^image 2 \(notes\.jpg\):.*Nothing was registered/);
+  t.equal(app.services.store.countSignals('md5', 'case'), 0);
+
+  const tooMany = multipartBody(Array.from({ length: 21 }, (_, i) => ({ name: 'image', filename: `${i}.jpg`, data: image('q0122.jpg') })));
+  res = await app.inject({ method: 'POST', url: '/v1/cases', ...tooMany });
+  t.equal(res.statusCode, 413);
+  t.equal(res.json().error.code, 'TOO_MANY_FILES');
+});
+
+t.test('unknown case and wrong PIN look the same; limits per case and per client', async (t) => {
+  const app = await newApp(t, { PIN_ATTEMPTS_PER_HOUR: '3' });
+  const create = async () => (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'b'.repeat(32) }] } })).json();
+  const target = await create();
+  const other = await create();
+  const get = (number: string, pin: string, remoteAddress: string) =>
+    app.inject({ method: 'GET', url: `/v1/cases/${number}`, headers: { 'x-case-pin': pin }, remoteAddress });
+
+  const wrongPin = await get(target.caseNumber, '12345678', '10.0.0.1');
+  const unknown = await get(newCaseNumber(), target.pin, '10.0.0.2');
+  const malformed = await get('nonsense', target.pin, '10.0.0.3');
+  for (const r of [wrongPin, unknown, malformed]) {
+    t.equal(r.statusCode, 404);
+    t.same(r.json(), { error: { code: 'NOT_FOUND', message: 'No case matches this case number and PIN.' } });
+  }
+  t.same(wrongPin.headers['content-length'], unknown.headers['content-length']);
+
+  // Per case: wrong PINs from three different clients lock the case for everyone, right PIN included.
+  await get(target.caseNumber, '11111111', '10.0.0.4');
+  await get(target.caseNumber, '22222222', '10.0.0.5');
+  let res = await get(target.caseNumber, target.pin, '10.0.0.6');
+  t.equal(res.statusCode, 429, 'a locked case does not reveal that this PIN is right');
+  t.equal(res.json().error.code, 'RATE_LIMITED');
+  t.ok(Number(res.headers['retry-after']) > 3500 && Number(res.headers['retry-after']) <= 3600, `Retry-After ${res.headers['retry-after']}`);
+  res = await get(target.caseNumber, '33333333', '10.0.0.6');
+  t.equal(res.statusCode, 429, 'same answer for a wrong PIN');
+  res = await app.inject({ method: 'DELETE', url: `/v1/cases/${target.caseNumber}`, headers: { 'x-case-pin': target.pin }, remoteAddress: '10.0.0.6' });
+  t.equal(res.statusCode, 429, 'withdrawal is limited too');
+  t.ok(app.services.store.findCaseByNumber(target.caseNumber), 'and did not happen');
+  t.equal((await get(other.caseNumber, other.pin, '10.0.0.6')).statusCode, 200, 'other cases are not affected');
+
+  // Per client: one client guessing across case numbers is locked out, even with a right pair.
+  for (let i = 0; i < 3; i++) t.equal((await get(newCaseNumber(), '12345678', '10.0.0.9')).statusCode, 404);
+  res = await get(other.caseNumber, other.pin, '10.0.0.9');
+  t.equal(res.statusCode, 429);
+  t.equal((await get(other.caseNumber, other.pin, '10.0.0.10')).statusCode, 200, 'other clients are not affected');
+
+  // Unknown numbers lock like real ones, so the lock reveals nothing either.
+  const ghost = newCaseNumber();
+  for (const address of ['10.1.0.1', '10.1.0.2', '10.1.0.3']) await get(ghost, '12345678', address);
+  t.equal((await get(ghost, '12345678', '10.1.0.4')).statusCode, 429);
+
+  // A right PIN takes its attempt back: a person who finally types it right is not counted against.
+  const mine = await create();
+  for (let i = 0; i < 5; i++) t.equal((await get(mine.caseNumber, mine.pin, '10.2.0.1')).statusCode, 200);
+
+  // Parallel guesses cannot slip past the limit while scrypt runs.
+  const burst = await create();
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => get(burst.caseNumber, String(i).padStart(8, '0'), `10.3.0.${i}`)));
+  t.same(
+    answers.map((r) => r.statusCode).sort(),
+    [404, 404, 404, 429, 429, 429, 429, 429],
+  );
+});
+
+t.test('missing PIN header, and the audit log keeps no PIN', async (t) => {
+  const app = await newApp(t);
+  const c = (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'c'.repeat(32) }] } })).json();
+  const res = await app.inject({ method: 'GET', url: `/v1/cases/${c.caseNumber}` });
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().error.code, 'INVALID_REQUEST');
+  await app.inject({ method: 'GET', url: `/v1/cases/${c.caseNumber}`, headers: { 'x-case-pin': c.pin } });
+  const log = JSON.stringify(app.services.audit.list({ limit: 10 }));
+  t.notMatch(log, c.pin);
+  t.match(log, 'GET /v1/cases/:caseNumber');
+});
