@@ -61,6 +61,8 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof InvalidHashError) return new ApiError(400, 'INVALID_HASH', err.message);
   if (err instanceof StoreError && err.code !== 'MIGRATION_MISMATCH') return new ApiError(STORE_STATUS[err.code], err.code, err.message);
   const e = err as FastifyError;
+  // The client hung up mid-body: nothing is wrong here, and no one is left to answer.
+  if (e?.code === 'ECONNRESET' || e?.message === 'aborted') return new ApiError(400, 'REQUEST_ABORTED', 'The request ended before its body was complete.');
   if (e?.validation) return new ApiError(400, 'INVALID_REQUEST', `Invalid request: ${e.message}`);
   const known = e?.code ? FRAMEWORK[e.code] : undefined;
   if (known) return new ApiError(known[0], known[1], known[2] ?? e.message);
