@@ -10,7 +10,16 @@ import { fromHex } from '../hashing/hex.js';
 import type { Matcher } from '../match/matcher.js';
 import { StoreError } from '../store/errors.js';
 import { STORED_SIGNAL_TYPES } from '../store/signal-types.js';
-import type { BatchMatchOptions, BatchQuerySignal, ItemError, ItemOutcome, PendingBatchItem, SqliteBatchStore, StoredBatchMatch } from '../store/batches.js';
+import type {
+  BatchMatchOptions,
+  BatchQuerySignal,
+  FinishedItem,
+  ItemError,
+  ItemOutcome,
+  PendingBatchItem,
+  SqliteBatchStore,
+  StoredBatchMatch,
+} from '../store/batches.js';
 
 /** Matches one item's hashes; may be synchronous or not. */
 export type MatchBatchItem = (query: BatchQuerySignal[], options: BatchMatchOptions) => StoredBatchMatch[] | Promise<StoredBatchMatch[]>;
@@ -41,6 +50,13 @@ export interface BatchRunnerOptions {
 
 /** Items read from the store at a time per batch, so a 10,000-item batch is never all in memory. */
 const PAGE_SIZE = 256;
+/**
+ * Outcomes are committed together, at most this many or this late: a commit
+ * per item would sync the disk 10,000 times for a big batch. Outcomes lost
+ * in a crash are matched again after the restart.
+ */
+const RECORD_EVERY_ITEMS = 128;
+const RECORD_EVERY_MS = 20;
 
 interface BatchCursor {
   batchId: string;
@@ -62,6 +78,8 @@ export class BatchRunner {
   private started = false;
   private closed = false;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private unrecorded: FinishedItem[] = [];
+  private recordTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: SqliteBatchStore,
@@ -101,6 +119,21 @@ export class BatchRunner {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    this.record();
+  }
+
+  private record(): void {
+    if (this.recordTimer) clearTimeout(this.recordTimer);
+    this.recordTimer = null;
+    if (this.unrecorded.length === 0) return;
+    const finished = this.unrecorded;
+    this.unrecorded = [];
+    try {
+      this.store.finishItems(finished);
+    } catch (err) {
+      // These items stay pending and are matched again after a restart.
+      this.options.onError?.(err);
+    }
   }
 
   private sweepSafely(): void {
@@ -159,11 +192,8 @@ export class BatchRunner {
     } catch (err) {
       outcome = { error: itemError(err) };
     }
-    try {
-      this.store.finishItem(cursor.batchId, item.position, outcome);
-    } catch (err) {
-      // The item stays pending and is matched again after a restart.
-      this.options.onError?.(err);
-    }
+    this.unrecorded.push({ batchId: cursor.batchId, position: item.position, outcome });
+    if (this.unrecorded.length >= RECORD_EVERY_ITEMS) this.record();
+    else this.recordTimer ??= setTimeout(() => this.record(), RECORD_EVERY_MS);
   }
 }

@@ -40,6 +40,12 @@ export type NewBatchItem = { query: BatchQuerySignal[] } | { error: ItemError };
 
 export type ItemOutcome = { matches: StoredBatchMatch[] } | { error: ItemError };
 
+export interface FinishedItem {
+  batchId: string;
+  position: number;
+  outcome: ItemOutcome;
+}
+
 export interface Batch {
   id: string;
   keyId: number;
@@ -150,13 +156,15 @@ export class SqliteBatchStore {
       });
     });
 
-    this.finishTx = db.transaction((batchId: string, position: number, outcome: ItemOutcome, now: string) => {
-      const changed =
-        'matches' in outcome
-          ? this.statements.finishItem.run('done', JSON.stringify(outcome.matches), null, null, batchId, position).changes
-          : this.statements.finishItem.run('failed', null, outcome.error.code, outcome.error.message, batchId, position).changes;
-      // An item finishes once: a batch expired meanwhile, or an item already finished, changes nothing.
-      if (changed === 1) this.statements.countDone.get(now, batchId);
+    this.finishTx = db.transaction((finished: FinishedItem[], now: string) => {
+      for (const { batchId, position, outcome } of finished) {
+        const changed =
+          'matches' in outcome
+            ? this.statements.finishItem.run('done', JSON.stringify(outcome.matches), null, null, batchId, position).changes
+            : this.statements.finishItem.run('failed', null, outcome.error.code, outcome.error.message, batchId, position).changes;
+        // An item finishes once: a batch expired meanwhile, or an item already finished, changes nothing.
+        if (changed === 1) this.statements.countDone.get(now, batchId);
+      }
     });
 
     this.expireTx = db.transaction((now: string, forgetBefore: string) => {
@@ -225,9 +233,12 @@ export class SqliteBatchStore {
     if (batch?.status === 'queued') this.statements.setStatus.run('running', now.toISOString(), batchId);
   }
 
-  /** Records an item's result or error; the batch is done when its last item is. */
-  finishItem(batchId: string, position: number, outcome: ItemOutcome, now = new Date()): void {
-    this.finishTx(batchId, position, outcome, now.toISOString());
+  /**
+   * Records items' results or errors in one transaction (one commit per item
+   * would cost a disk sync each); a batch is done when its last item is.
+   */
+  finishItems(finished: FinishedItem[], now = new Date()): void {
+    this.finishTx(finished, now.toISOString());
   }
 
   /**
