@@ -230,7 +230,7 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
           `or JSON \`{signals: [{type, hash}], threshold?, thresholds?, banks?}\` with 1 to ${MAX_SIGNALS_PER_MATCH} hashes (no key needed).\n\n` +
           'An image is hashed with PDQ, blockhash, MD5 and SHA-256 and all four are matched. If its PDQ quality is under 50 the ' +
           'image is too featureless for perceptual matching: PDQ and blockhash are not used, only exact copies are looked for, ' +
-          'and `warnings` says LOW_QUALITY.\n\n' +
+          'and `warnings` says LOW_QUALITY. Hash queries carry no quality: send no PDQ hash whose quality (from `POST /v1/hash`) is under 50.\n\n' +
           'Thresholds: `threshold` is the PDQ threshold in bits (hash queries may also give `thresholds.blockhash`); otherwise each ' +
           "bank's threshold, or the type's default, applies. MD5 and SHA-256 always match exactly. A threshold above the deployment's " +
           'ceiling is lowered to it: `thresholds` lists what was applied and `warnings` says THRESHOLD_CLAMPED.\n\n' +
