@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { hashPin, verifyPin } from '../src/store/pin.js';
 import { SQLITE_MIGRATIONS_DIR } from '../src/store/sqlite-migrations.js';
@@ -25,35 +26,43 @@ const provenance = { platform: 'telegram', channel: 'some group', messageRef: 'h
 const pinHashPromise = hashPin('4821');
 
 t.test('migrations are applied once, recorded, and guarded against edits', async (t) => {
+  const { migrate, readMigrations } = await import('../src/store/sqlite-migrations.js');
+  const shipped = readMigrations();
   const { store, path } = openStore();
   t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
   t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL');
-  const applied = store.db.prepare('SELECT version, name FROM schema_migrations').all();
-  t.same(applied, [{ version: 1, name: 'initial' }]);
+  const applied = store.db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+  t.same(applied, shipped.map(({ version, name }) => ({ version, name })));
+  t.same(shipped[0], { version: 1, name: 'initial', sql: shipped[0].sql, checksum: shipped[0].checksum });
   store.close();
 
   const reopened = new SqliteStore(path);
-  t.equal(reopened.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1, 'not applied twice');
+  t.equal(reopened.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(), shipped.length, 'not applied twice');
   reopened.db.prepare("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").run();
-  reopened.db.prepare("INSERT INTO schema_migrations VALUES (2, 'from_the_future', 'x', 'now')").run();
   reopened.close();
-  t.throws(() => new SqliteStore(path), { code: 'MIGRATION_MISMATCH' });
+  t.throws(() => new SqliteStore(path), { code: 'MIGRATION_MISMATCH' }, 'an applied migration was edited');
+
+  const { store: newer, path: newerPath } = openStore();
+  newer.db.prepare("INSERT INTO schema_migrations VALUES (?, 'from_the_future', 'x', 'now')").run(shipped.length + 1);
+  newer.close();
+  t.throws(() => new SqliteStore(newerPath), { code: 'MIGRATION_MISMATCH' }, 'migrated by newer code');
 
   // A new migration in the directory is applied on next open, in order.
   const dir = join(root, 'migrations-copy');
   mkdirSync(dir);
   writeFileSync(join(dir, '001_initial.sql'), readFileSync(join(SQLITE_MIGRATIONS_DIR, '001_initial.sql')));
+  const db = new Database(join(root, 'bare.db'));
+  t.teardown(() => db.close());
+  migrate(db, readMigrations(dir));
   writeFileSync(join(dir, '002_add_column.sql'), 'ALTER TABLE banks ADD COLUMN colour TEXT;');
-  const { migrate, readMigrations } = await import('../src/store/sqlite-migrations.js');
-  const { store: fresh } = openStore();
-  migrate(fresh.db, readMigrations(dir));
-  t.same(fresh.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
-  t.ok(fresh.db.prepare("SELECT 1 FROM pragma_table_info('banks') WHERE name = 'colour'").get());
+  migrate(db, readMigrations(dir));
+  t.same(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
+  t.ok(db.prepare("SELECT 1 FROM pragma_table_info('banks') WHERE name = 'colour'").get());
   writeFileSync(join(dir, '003_broken.sql'), 'CREATE TABLE half (x); THIS IS NOT SQL;');
-  t.throws(() => migrate(fresh.db, readMigrations(dir)));
-  t.notOk(fresh.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'half'").get(), 'a failed migration leaves nothing behind');
-  t.same(fresh.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
+  t.throws(() => migrate(db, readMigrations(dir)));
+  t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'half'").get(), 'a failed migration leaves nothing behind');
+  t.same(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
 });
 
 t.test('banks: create, read, update, conflicts, validation', async (t) => {
