@@ -155,6 +155,17 @@ function metadataField(text: string | undefined): Record<string, unknown> | unde
   return value as Record<string, unknown>;
 }
 
+/** RFC 3339, as the JSON body's `format: date-time` demands; Date.parse alone would take almost any text. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function dateTimeField(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!DATE_TIME.test(text) || Number.isNaN(Date.parse(text))) {
+    throw badRequest('INVALID_REQUEST', 'The form field "capturedAt" must be an ISO-8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z.');
+  }
+  return text;
+}
+
 interface PreparedItem {
   item: NewContentItem;
   warnings?: Static<typeof Warning>[];
@@ -176,7 +187,7 @@ export async function contentRoutes(untyped: FastifyInstance, { services }: { se
       maxTotalBytes: config.MAX_REQUEST_BYTES,
       textFields: MULTIPART_TEXT_FIELDS,
     });
-    const provenance: ProvenanceInput = { ...fields, metadata: metadataField(fields.metadata) };
+    const provenance: ProvenanceInput = { ...fields, capturedAt: dateTimeField(fields.capturedAt), metadata: metadataField(fields.metadata) };
     const prepared: PreparedItem[] = [];
     for (const [i, file] of files.entries()) {
       let signals;
