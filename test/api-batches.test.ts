@@ -274,7 +274,6 @@ t.test('resume after a restart of the service', async (t) => {
   await before.close();
 
   const after = await newApp(t, dir);
-  t.teardown(() => after.close());
   const body = (await waitForBatch(after, batchId, bearer(secret))).json();
   t.equal(body.status, 'done');
   t.same(
@@ -282,6 +281,27 @@ t.test('resume after a restart of the service', async (t) => {
     [1, 0],
   );
   t.equal(after.services.batches.get(batchId)!.keyId, key.id);
+
+  // Closed while matching: items in flight are recorded before the store closes, the rest resume.
+  const big = await after.inject({
+    method: 'POST',
+    url: '/v1/batches',
+    headers: bearer(secret),
+    payload: { signals: Array.from({ length: 5000 }, (_, i) => ({ type: 'md5', hash: i.toString(16).padStart(32, '0') })) },
+  });
+  const bigId = big.json().batchId;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await after.close();
+  const raw = new SqliteStore(join(dir, 'ncii-match.db'));
+  const progress = raw.db.prepare<[string], { done: number; status: string }>('SELECT done, status FROM batches WHERE id = ?').get(bigId)!;
+  const finished = raw.db.prepare("SELECT count(*) FROM batch_items WHERE batch_id = ? AND state <> 'pending'").pluck().get(bigId);
+  raw.close();
+  t.equal(progress.done, finished, 'progress agrees with the recorded items');
+  t.ok(progress.done > 0 && progress.done < 5000, `closed part-way (${progress.done} of 5000)`);
+
+  const again = await newApp(t, dir);
+  t.teardown(() => again.close());
+  t.same((await waitForBatch(again, bigId, bearer(secret))).json().progress, { done: 5000, total: 5000 });
 });
 
 t.test('expiry sweep deletes results', async (t) => {

@@ -92,6 +92,8 @@ export class BatchRunner {
     if (this.started || this.closed) return;
     this.started = true;
     for (const id of this.store.unfinished()) this.queue.push(id);
+    // Results that expired while the service was down go now, not at the first tick.
+    this.sweepSafely();
     this.sweepTimer = setInterval(() => this.sweepSafely(), this.options.sweepIntervalMs ?? 10 * 60_000);
     this.sweepTimer.unref();
     this.pump();
