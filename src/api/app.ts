@@ -51,6 +51,8 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     logger: logger && {
       level: config.LOG_LEVEL,
       ...(logStream ? { stream: logStream } : {}),
+      // @fastify/multipart logs the request headers at trace level: never the API key or a case PIN.
+      redact: { paths: ['*.headers.authorization', '*.headers["x-case-pin"]', '*.headers.cookie'], censor: '[redacted]' },
       // Never log bodies, uploads, keys, PINs or client addresses (victims use this service).
       serializers: {
         req: (req: FastifyRequest) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }),
