@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import fc from 'fast-check';
 import { BruteForceIndex } from '../src/index/brute-force.js';
@@ -6,7 +7,7 @@ import { MultiIndexHashing, tableCountFor } from '../src/index/multi-index-hashi
 import { wasmScanAvailable } from '../src/index/code-arena.js';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import type { HammingRangeIndex, RangeHit } from '../src/index/types.js';
-import { assemblePopcountScan } from '../scripts/build-popcount-wasm.js';
+import { generateWasmModule } from '../scripts/build-wasm.js';
 
 const code = fc.uint8Array({ minLength: 32, maxLength: 32 });
 
@@ -51,8 +52,11 @@ const radii = fc.constantFrom(0, 1, 7, 31, 32, 40, 64);
 const tableCounts = fc.constantFrom(12, 16, 21, 32);
 
 t.test('the WebAssembly scan is current, present, and agrees with the JS scan', async (t) => {
-  const generated = await assemblePopcountScan();
-  t.equal(readFileSync(new URL('../src/index/popcount-scan-wasm.ts', import.meta.url), 'utf8'), generated);
+  // Every committed WebAssembly module must still be what its .wat source assembles to.
+  for (const wat of ['../src/index/popcount-scan.wat', '../src/hashing/pdq-core.wat']) {
+    const { tsPath, source } = await generateWasmModule(fileURLToPath(new URL(wat, import.meta.url)));
+    t.equal(readFileSync(tsPath, 'utf8'), source, `${wat} is assembled`);
+  }
   t.ok(wasmScanAvailable());
   const wasm = new BruteForceIndex({ wasm: true });
   const js = new BruteForceIndex({ wasm: false });

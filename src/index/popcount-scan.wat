@@ -1,5 +1,5 @@
 ;; Brute-force Hamming range scan over 256-bit codes held in this module's memory.
-;; Regenerate src/index/popcount-scan-wasm.ts with `npx tsx scripts/build-popcount-wasm.ts`.
+;; Regenerate src/index/popcount-scan-wasm.ts with `npx tsx scripts/build-wasm.ts`.
 (module
   (memory (export "memory") 1 65536)
   ;; Writes the index (relative to `first`) of every code in [first, first + count)
