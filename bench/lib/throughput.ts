@@ -1,17 +1,33 @@
-/** Throughput with a fixed number of operations in flight, for async work such as sharp decodes. */
-export async function perSecond(task: () => Promise<unknown>, { seconds, inFlight }: { seconds: number; inFlight: number }): Promise<number> {
-  for (let i = 0; i < inFlight * 2; i++) await task(); // warm-up
-  let done = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await task();
-      done++;
+/**
+ * Throughput of async tasks (such as sharp decodes) with a fixed number in
+ * flight. Tasks compared with each other are measured in interleaved slices
+ * (A B C A B C ...) so that load from elsewhere on a noisy machine falls on
+ * all of them alike.
+ */
+export async function interleavedPerSecond<K extends string>(
+  tasks: Record<K, () => Promise<unknown>>,
+  { seconds, inFlight, rounds }: { seconds: number; inFlight: number; rounds: number },
+): Promise<Record<K, number>> {
+  const names = Object.keys(tasks) as K[];
+  const done = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
+  const elapsed = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
+  for (const name of names) for (let i = 0; i < inFlight * 2; i++) await tasks[name](); // warm-up
+  const slice = (seconds * 1000) / rounds;
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) {
+      const started = performance.now();
+      const deadline = started + slice;
+      const worker = async () => {
+        while (performance.now() < deadline) {
+          await tasks[name]();
+          done[name]++;
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+      elapsed[name] += performance.now() - started;
     }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  return done / ((performance.now() - started) / 1000);
+  }
+  return Object.fromEntries(names.map((n) => [n, done[n] / (elapsed[n] / 1000)])) as Record<K, number>;
 }
 
 /** Mean milliseconds per call of a synchronous function, after warm-up. */
