@@ -253,3 +253,22 @@ t.test('bulk insert, then chunks stream back exactly what was inserted', async (
   t.same([...store.iterateSignalChunks('md5')], [], 'no signals, no chunks');
   t.throws(() => [...store.iterateSignalChunks('pdq', { chunkSize: 0 })], { code: 'INVALID_INPUT' });
 });
+
+t.test('audit log: entries are written in one group per event-loop turn, and before any read', async (t) => {
+  const { SqliteAuditLog } = await import('../src/store/audit-log.js');
+  const { store } = openStore();
+  const audit = new SqliteAuditLog(store.db);
+  const rows = () => store.db.prepare('SELECT count(*) FROM audit_log').pluck().get();
+  const entry = (status: number) => ({ at: new Date().toISOString(), actor: 'key:1', action: 'POST /v1/match', target: null, status, matchCount: 2 });
+  audit.append(entry(200));
+  audit.append(entry(404));
+  t.equal(rows(), 0, 'queued, not yet written');
+  t.same(audit.list({ limit: 10 }).map((e) => e.status), [404, 200], 'a read writes the queue first; newest first');
+  audit.append(entry(201));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(rows(), 3, 'written on the next turn without a read');
+  audit.append(entry(500));
+  audit.flush();
+  t.equal(rows(), 4);
+  t.same(audit.list({ limit: 2, beforeId: 3 }).map((e) => e.id), [2, 1], 'pages before an id');
+});

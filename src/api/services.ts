@@ -66,6 +66,7 @@ export class Services {
 
   close(): void {
     this.loaded?.indexes.close();
+    this.audit.flush();
     this.store.close();
   }
 }

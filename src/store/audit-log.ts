@@ -17,28 +17,51 @@ export interface AuditEntry {
 export type NewAuditEntry = Omit<AuditEntry, 'id'>;
 
 export interface AuditLog {
+  /** Queued and written with others in one transaction on the next turn of the event loop. */
   append(entry: NewAuditEntry): void;
+  /** Writes what is queued now (before reading, and before closing the store). */
+  flush(): void;
   /** Newest first, `limit` entries before the entry with id `beforeId` (or the newest). */
   list(options: { limit: number; beforeId?: number }): AuditEntry[];
 }
 
 type AuditRow = { id: number; at: string; actor: string; action: string; target: string | null; status: number; match_count: number | null };
 
+/**
+ * Entries are written in groups: the store syncs every commit to disk, and one
+ * sync per request would cost more than the lookup it records. An entry is
+ * appended after its response was sent, so grouping delays it by one turn of
+ * the event loop and loses nothing a single write would have kept.
+ */
 export class SqliteAuditLog implements AuditLog {
   private readonly statements;
+  private readonly writeAll: (entries: NewAuditEntry[]) => void;
+  private pending: NewAuditEntry[] = [];
 
   constructor(db: Database.Database) {
     this.statements = {
       insert: db.prepare('INSERT INTO audit_log (at, actor, action, target, status, match_count) VALUES (?, ?, ?, ?, ?, ?)'),
       page: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?'),
     };
+    this.writeAll = db.transaction((entries: NewAuditEntry[]) => {
+      for (const e of entries) this.statements.insert.run(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
+    });
   }
 
-  append(e: NewAuditEntry): void {
-    this.statements.insert.run(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
+  append(entry: NewAuditEntry): void {
+    if (this.pending.length === 0) setImmediate(() => this.flush());
+    this.pending.push(entry);
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const entries = this.pending;
+    this.pending = [];
+    this.writeAll(entries);
   }
 
   list({ limit, beforeId }: { limit: number; beforeId?: number }): AuditEntry[] {
+    this.flush();
     return this.statements.page
       .all(beforeId ?? Number.MAX_SAFE_INTEGER, limit)
       .map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, target: r.target, status: r.status, matchCount: r.match_count }));
