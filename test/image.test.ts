@@ -109,7 +109,9 @@ t.test('bad input gets a clear, coded error', async (t) => {
   await rejects(t, hashImage(jpeg.subarray(0, 400)), 'CORRUPT_IMAGE', /damaged or incomplete/);
   await rejects(t, hashImage(readFileSync(`${FIXTURES}inputs/pattern.heic`)), 'UNSUPPORTED_FORMAT', /HEIC/);
   const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100"/></svg>');
-  await rejects(t, hashImage(svg), 'UNSUPPORTED_FORMAT', /SVG format are not accepted/);
+  await rejects(t, hashImage(svg), 'UNSUPPORTED_FORMAT', /SVG, HTML and other markup files are not accepted/);
+  const pdf = new TextEncoder().encode('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj');
+  await rejects(t, hashImage(pdf), 'UNSUPPORTED_FORMAT', /not an image format/);
   await rejects(t, hashImage(await pattern(1, 1).png().toBuffer()), 'IMAGE_TOO_SMALL', /1 x 1/);
   await rejects(t, hashImage(await pattern(100000, 1).png().toBuffer()), 'IMAGE_TOO_SMALL', /100000 x 1/);
   await rejects(t, hashImage(jpeg, { limits: { maxBytes: 1000, maxPixels: 50e6 } }), 'IMAGE_TOO_LARGE', /limit is 0.0 MB|limit is/);

@@ -36,6 +36,29 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 25 * 1024 * 1024,
 /** Formats decoded from upload bytes; vector and document formats are refused outright. */
 const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
 
+const startsWith = (bytes: Uint8Array, signature: readonly number[], at = 0) => signature.every((b, i) => bytes[at + i] === b);
+const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
+
+/**
+ * Whether the first bytes are those of a raster format we accept. Checked
+ * before libvips sees the file, so SVG, PDF and other parsers that can reach
+ * for external resources never run on uploads.
+ */
+function hasRasterSignature(bytes: Uint8Array): boolean {
+  return (
+    startsWith(bytes, [0xff, 0xd8]) || // JPEG (start-of-image marker)
+    startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) || // PNG
+    startsWith(bytes, ascii('GIF87a')) ||
+    startsWith(bytes, ascii('GIF89a')) ||
+    (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8)) ||
+    startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || // TIFF, little-endian
+    startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a]) || // TIFF, big-endian
+    startsWith(bytes, ascii('ftyp'), 4) // HEIF / AVIF
+  );
+}
+
+const looksLikeMarkup = (bytes: Uint8Array) => /^(\uFEFF)?\s*</.test(new TextDecoder().decode(bytes.subarray(0, 64)));
+
 export interface DecodedImage {
   format: string;
   /** Size of the stored image (first frame), before any decode-time shrink. */
@@ -66,6 +89,14 @@ async function inspect(bytes: Uint8Array, limits: DecodeLimits) {
   if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', 'The file is empty.');
   if (bytes.length > limits.maxBytes) {
     throw new ImageError('IMAGE_TOO_LARGE', `The file is ${(bytes.length / 1048576).toFixed(1)} MB; the limit is ${(limits.maxBytes / 1048576).toFixed(1)} MB.`);
+  }
+  if (!hasRasterSignature(bytes)) {
+    throw new ImageError(
+      'UNSUPPORTED_FORMAT',
+      looksLikeMarkup(bytes)
+        ? 'SVG, HTML and other markup files are not accepted; send the photo as JPEG or PNG.'
+        : 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).',
+    );
   }
   let meta: Metadata;
   try {

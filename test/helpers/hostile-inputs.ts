@@ -67,9 +67,9 @@ export async function badImages(maxImageBytes: number): Promise<BadImage[]> {
     image(
       'SVG with an external entity and a script',
       Buffer.from('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><text>&x;</text><script>alert(1)</script></svg>'),
-      // librsvg refuses the entity while libvips reads the header, before the format check.
-      422,
-      'CORRUPT_IMAGE',
+      // Refused by its first bytes: no SVG or XML parser ever runs on an upload.
+      415,
+      'UNSUPPORTED_FORMAT',
       'x.svg',
     ),
     image('PDF', Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n'), 415, 'UNSUPPORTED_FORMAT', 'scan.pdf'),
