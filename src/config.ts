@@ -8,6 +8,7 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Where the SQLite database lives.' }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], {
     default: 'info',
+    description: 'Log level (logs never hold uploads, hashes looked up, keys, PINs or client addresses).',
   }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Take the client address from X-Forwarded-For (only behind a proxy you run).' }),
   MAX_IMAGE_BYTES: Type.Integer({ default: 25 * 1024 * 1024, minimum: 1024, description: 'Largest accepted image file.' }),
