@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { pdqWasmCore } from '../src/hashing/pdq-core.js';
-import { blurAndDecimateJs, dct16Js } from '../src/hashing/pdq.js';
+import { blurAndDecimateJs, dct16Js, pdqFromLuma, pdqHashRaster, pdqLuma, pdqLumaSampling } from '../src/hashing/pdq.js';
+import type { Raster } from '../src/hashing/signal-type.js';
 
 // Bit patterns, so that -0 vs 0 or a NaN payload would count as a difference.
 const bits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
@@ -18,6 +19,27 @@ function randomLuma(width: number, height: number, seed: number, integers: boole
     luma[i] = integers ? Math.floor(unit * 256) : unit * 255;
   }
   return luma;
+}
+
+/** Deterministic raster of random bytes. */
+function randomRaster(width: number, height: number, channels: Raster['channels'], seed: number): Raster {
+  let state = seed >>> 0 || 1;
+  const data = new Uint8Array(width * height * channels);
+  for (let i = 0; i < data.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    data[i] = state >>> 24;
+  }
+  return { width, height, channels, data };
+}
+
+/** A colour raster with R = G = B everywhere (alpha stays random). */
+function greyColourRaster(width: number, height: number, channels: 3 | 4, seed: number): Raster {
+  const raster = randomRaster(width, height, channels, seed);
+  const { data } = raster;
+  for (let p = 0; p < data.length; p += channels) data[p + 1] = data[p + 2] = data[p];
+  return raster;
 }
 
 t.test('WebAssembly SIMD is available on the supported Node versions', async (t) => {
@@ -75,6 +97,91 @@ if (wasm) {
     const inMemory = wasm.lumaBuffer(200, 150);
     inMemory.set(luma);
     t.same(bits(wasm.blurAndDecimate(inMemory, 200, 150)), bits(blurAndDecimateJs(luma, 200, 150)));
+  });
+
+  const wasmLuma = (raster: Raster) => {
+    const { rows, columnOffsets } = pdqLumaSampling(raster.width, raster.height, raster.channels);
+    const luma = wasm.luma(raster, rows, columnOffsets);
+    return luma && bits(luma);
+  };
+  const sameLumaAsJs = (raster: Raster) => {
+    const expected = bits(pdqLuma(raster).luma);
+    const actual = wasmLuma(raster);
+    return actual !== null && actual.length === expected.length && actual.every((word, i) => word === expected[i]);
+  };
+  const lumaSizes: Array<[number, number]> = [
+    [4, 4], [5, 5], [7, 3], [100, 700], [640, 480], [512, 512], [513, 512], [512, 513], [1000, 750], [2000, 37], [37, 2000],
+  ];
+
+  t.test('WebAssembly luma is bit-identical to the JS luma', async (t) => {
+    for (const [width, height] of lumaSizes) {
+      for (const channels of [1, 2, 3, 4] as const) {
+        const raster = randomRaster(width, height, channels, width * 7919 + height * 31 + channels);
+        t.ok(sameLumaAsJs(raster), `${width}x${height}x${channels}`);
+      }
+    }
+  });
+
+  t.test('colour rasters that are grey where sampled take the grey values as luma', async (t) => {
+    for (const [width, height] of lumaSizes) {
+      for (const channels of [3, 4] as const) {
+        const grey = greyColourRaster(width, height, channels, width + height);
+        t.ok(sameLumaAsJs(grey), `${width}x${height}x${channels} all grey`);
+        const { luma } = pdqLuma(grey);
+        const { rows, columnOffsets } = pdqLumaSampling(width, height, channels);
+        const lastSampled = rows[rows.length - 1] * width * channels + columnOffsets[columnOffsets.length - 1];
+        t.equal(luma[luma.length - 1], grey.data[lastSampled], `${width}x${height}x${channels} grey branch taken`);
+
+        // One pixel with G or B off where it is sampled (the first, or in the last
+        // block) makes the whole image colour.
+        for (const at of [0, lastSampled]) {
+          for (const channel of [1, 2]) {
+            const oneColour = { ...grey, data: grey.data.slice() };
+            oneColour.data[at + channel] ^= 1;
+            t.ok(sameLumaAsJs(oneColour), `${width}x${height}x${channels} channel ${channel} off at byte ${at}`);
+          }
+        }
+      }
+    }
+    // Squashed away, a colour pixel changes nothing: column 999 and row 749 of 1000 x 750 are not sampled.
+    const grey = greyColourRaster(1000, 750, 4, 5);
+    const unsampled = { ...grey, data: grey.data.slice() };
+    unsampled.data[(749 * 1000 + 999) * 4] ^= 1;
+    t.same(wasmLuma(unsampled), wasmLuma(grey));
+    t.ok(sameLumaAsJs(unsampled));
+  });
+
+  t.test('random rasters', async (t) => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 4, max: 1100 }),
+        fc.integer({ min: 1, max: 1100 }),
+        fc.constantFrom(1 as const, 2 as const, 3 as const, 4 as const),
+        fc.integer(),
+        (width, height, channels, seed) => sameLumaAsJs(randomRaster(width, height, channels, seed)),
+      ),
+      { numRuns: 60 },
+    );
+    t.pass('60 random rasters');
+  });
+
+  t.test('luma under 4 columns, or with too many bytes to copy in, is left to pdqLuma', async (t) => {
+    t.equal(wasmLuma(randomRaster(3, 100, 4, 1)), null);
+    // 512 sampled rows of 20000 RGBA pixels are 41 MB.
+    const wide = randomRaster(20000, 600, 4, 2);
+    t.equal(wasmLuma(wide), null);
+    const { luma, width, height } = pdqLuma(wide);
+    t.same(pdqHashRaster(wide).hash, pdqFromLuma(luma, width, height).hash);
+  });
+
+  t.test('pdqHashRaster with the WebAssembly luma hashes as the JS luma does, after a larger raster', async (t) => {
+    for (const [width, height, channels] of [[2000, 1500, 3], [640, 480, 4], [300, 200, 1], [1000, 750, 2]] as const) {
+      const raster = randomRaster(width, height, channels, width);
+      const { luma, width: w, height: h } = pdqLuma(raster);
+      const expected = pdqFromLuma(luma, w, h);
+      const actual = pdqHashRaster(raster);
+      t.same([actual.hash, actual.quality], [expected.hash, expected.quality], `${width}x${height}x${channels}`);
+    }
   });
 
   t.test('WebAssembly DCT is bit-identical to the JS DCT', async (t) => {

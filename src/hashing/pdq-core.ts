@@ -1,10 +1,11 @@
 /**
- * The PDQ blur, decimation and DCT in WebAssembly SIMD (src/hashing/pdq-core.wat),
- * bit-identical to the JS versions in pdq.ts, which stay the fallback where
- * WebAssembly SIMD is unavailable.
+ * The PDQ luma, blur, decimation and DCT in WebAssembly SIMD
+ * (src/hashing/pdq-core.wat), bit-identical to the JS versions in pdq.ts,
+ * which stay the fallback where WebAssembly SIMD is unavailable.
  */
 import { PDQ_CORE_WASM_BASE64 } from './pdq-core-wasm.js';
 import { DCT_MATRIX } from './pdq-dct-matrix.js';
+import type { Raster } from './signal-type.js';
 
 // The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
 interface WasmMemory {
@@ -20,6 +21,7 @@ const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface CoreExports {
   memory: WasmMemory;
+  luma(rows: number, columns: number, width: number, height: number, channels: number, out: number): void;
   blurAndDecimate(
     luma: number,
     width: number,
@@ -36,6 +38,15 @@ interface CoreExports {
 }
 
 export interface PdqWasmCore {
+  /**
+   * pdqLuma's luma of the raster, sampled at `rows` (the source row of each
+   * luma row, ascending) and `columnOffsets` (the byte offset in a source row of
+   * each luma column), as pdqLumaSampling gives them, written where
+   * pdqFromLuma expects it (see lumaBuffer). Null when the luma is under 4
+   * columns wide or the sampled rows are too many bytes to copy in; pdqLuma
+   * then does it.
+   */
+  luma(raster: Raster, rows: Int32Array, columnOffsets: Int32Array): Float32Array | null;
   /**
    * Where pdqFromLuma expects a width x height luma image in WebAssembly
    * memory: writing it here saves a copy. Valid until the next call into this
@@ -59,6 +70,14 @@ const DCT_T_ADDRESS = DCT_INPUT_ADDRESS + 64 * 64 * 4;
 const DCT_B_ADDRESS = DCT_T_ADDRESS + 16 * 64 * 4;
 /** The luma's address is fixed too, so lumaBuffer and blurAndDecimate agree on it for any size. */
 const LUMA_ADDRESS = DCT_B_ADDRESS + 16 * 16 * 4;
+/**
+ * Most raster bytes copied in for luma: memory never shrinks, and the copy
+ * costs about 0.08 ms per MB, so near 16 MB (8192 x 6144 RGBA) it is as slow
+ * as pdqLuma's JS. 12 MP RGBA is just under this.
+ */
+const MAX_LUMA_COPY_BYTES = 8 * 1024 * 1024;
+/** The luma reads 4 bytes per pixel, so up to 3 past a raster's last byte. */
+const RASTER_SLACK_BYTES = 4;
 
 const align16 = (bytes: number) => (bytes + 15) & ~15;
 
@@ -89,9 +108,13 @@ function createWasmCore(wasm: CoreExports): PdqWasmCore {
     const rowSamples = sums + ((Math.max(width, height, 64) >> 2) + 1) * 16;
     const colSamples = rowSamples + 64 * 4;
     const end = colSamples + 64 * 4;
+    reserve(end);
+    return { imageA, imageB, columns, out, sums, rowSamples, colSamples, end };
+  }
+
+  function reserve(end: number): void {
     const missing = end - wasm.memory.buffer.byteLength;
     if (missing > 0) wasm.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
-    return { imageA, imageB, columns, out, sums, rowSamples, colSamples };
   }
 
   function writeDecimationIndices(address: number, n: number): void {
@@ -100,6 +123,43 @@ function createWasmCore(wasm: CoreExports): PdqWasmCore {
   }
 
   return {
+    luma(raster, rows, columnOffsets) {
+      const width = columnOffsets.length;
+      const height = rows.length;
+      if (width < 4) return null;
+      // Only the sampled rows are copied in, each once, consecutive ones in one set().
+      const rowBytes = raster.width * raster.channels;
+      let copiedRows = 0;
+      for (let y = 0; y < height; y++) if (y === 0 || rows[y] !== rows[y - 1]) copiedRows++;
+      if (copiedRows * rowBytes > MAX_LUMA_COPY_BYTES) return null;
+      const rowAddressesAt = align16(layout(width, height).end);
+      const columnOffsetsAt = align16(rowAddressesAt + height * 4);
+      const pixelsAt = align16(columnOffsetsAt + width * 4);
+      reserve(pixelsAt + copiedRows * rowBytes + RASTER_SLACK_BYTES);
+      const memory = wasm.memory.buffer;
+      const bytes = new Uint8Array(memory);
+      const rowAddresses = new Int32Array(memory, rowAddressesAt, height);
+      let next = pixelsAt;
+      let runStart = rows[0];
+      let runAt = pixelsAt;
+      for (let y = 0; y < height; y++) {
+        if (y > 0 && rows[y] === rows[y - 1]) {
+          rowAddresses[y] = rowAddresses[y - 1];
+          continue;
+        }
+        if (y > 0 && rows[y] !== rows[y - 1] + 1) {
+          bytes.set(raster.data.subarray(runStart * rowBytes, (rows[y - 1] + 1) * rowBytes), runAt);
+          runStart = rows[y];
+          runAt = next;
+        }
+        rowAddresses[y] = next;
+        next += rowBytes;
+      }
+      bytes.set(raster.data.subarray(runStart * rowBytes, (rows[height - 1] + 1) * rowBytes), runAt);
+      new Int32Array(memory, columnOffsetsAt, width).set(columnOffsets);
+      wasm.luma(rowAddressesAt, columnOffsetsAt, width, height, raster.channels, LUMA_ADDRESS);
+      return new Float32Array(memory, LUMA_ADDRESS, width * height);
+    },
     lumaBuffer(width, height) {
       layout(width, height);
       return new Float32Array(wasm.memory.buffer, LUMA_ADDRESS, width * height);

@@ -42,18 +42,32 @@ export function pdqLumaSize(width: number, height: number): { width: number; hei
 }
 
 /**
- * Luma of the raster as the reference sees it: sides over 512 are squashed to
- * exactly 512 by nearest neighbour with corner sampling, grey input is used as
- * is, alpha is ignored. Written to `out` when given (at least pdqLumaSize's
- * width x height floats), else to a new array.
+ * Where pdqLuma samples a width x height raster of `channels` interleaved
+ * bytes: the source row of each luma row and the byte offset within a source
+ * row of each luma column. Sides over 512 are squashed to exactly 512 by
+ * nearest neighbour with corner sampling; otherwise every pixel is taken.
+ */
+export function pdqLumaSampling(width: number, height: number, channels: number): { rows: Int32Array; columnOffsets: Int32Array } {
+  const { width: outW, height: outH } = pdqLumaSize(width, height);
+  const squash = outW !== width || outH !== height;
+  const rows = new Int32Array(outH);
+  for (let y = 0; y < outH; y++) rows[y] = squash ? Math.floor((y * height) / PDQ_SQUASH_SIZE) : y;
+  const columnOffsets = new Int32Array(outW);
+  for (let x = 0; x < outW; x++) columnOffsets[x] = (squash ? Math.floor((x * width) / PDQ_SQUASH_SIZE) : x) * channels;
+  return { rows, columnOffsets };
+}
+
+/**
+ * Luma of the raster as the reference sees it: sampled as pdqLumaSampling
+ * says, grey input used as is, alpha ignored. Written to `out` when given (at
+ * least pdqLumaSize's width x height floats), else to a new array. The
+ * WebAssembly luma in pdq-core.ts is tested against this.
  */
 export function pdqLuma(raster: Raster, out?: Float32Array): { luma: Float32Array; width: number; height: number } {
-  const { width: w, height: h, channels: ch, data } = raster;
-  const { width: outW, height: outH } = pdqLumaSize(w, h);
-  const squash = outW !== w || outH !== h;
-  const srcCol = new Int32Array(outW);
-  for (let x = 0; x < outW; x++) srcCol[x] = (squash ? Math.floor((x * w) / PDQ_SQUASH_SIZE) : x) * ch;
-  const srcRow = (y: number) => (squash ? Math.floor((y * h) / PDQ_SQUASH_SIZE) : y) * w * ch;
+  const { width: w, channels: ch, data } = raster;
+  const { rows, columnOffsets } = pdqLumaSampling(w, raster.height, ch);
+  const outW = columnOffsets.length;
+  const outH = rows.length;
   const luma = out ? out.subarray(0, outW * outH) : new Float32Array(outW * outH);
   // The reference's decoder hands over one grey channel whenever every pixel has
   // R = G = B, and uses it as luma as is; the RGB formula is off by an ulp for
@@ -61,10 +75,10 @@ export function pdqLuma(raster: Raster, out?: Float32Array): { luma: Float32Arra
   let colour = 0;
   if (ch >= 3) {
     for (let y = 0; y < outH; y++) {
-      const rowBase = srcRow(y);
+      const rowBase = rows[y] * w * ch;
       const outBase = y * outW;
       for (let x = 0; x < outW; x++) {
-        const p = rowBase + srcCol[x];
+        const p = rowBase + columnOffsets[x];
         const r = data[p];
         const g = data[p + 1];
         const b = data[p + 2];
@@ -75,9 +89,9 @@ export function pdqLuma(raster: Raster, out?: Float32Array): { luma: Float32Arra
   }
   if (ch < 3 || colour === 0) {
     for (let y = 0; y < outH; y++) {
-      const rowBase = srcRow(y);
+      const rowBase = rows[y] * w * ch;
       const outBase = y * outW;
-      for (let x = 0; x < outW; x++) luma[outBase + x] = data[rowBase + srcCol[x]];
+      for (let x = 0; x < outW; x++) luma[outBase + x] = data[rowBase + columnOffsets[x]];
     }
   }
   return { luma, width: outW, height: outH };
@@ -273,6 +287,11 @@ export function pdqFromLuma(luma: Float32Array, width: number, height: number): 
 }
 
 export function pdqHashRaster(raster: Raster): PdqResult {
+  if (pdqWasmCore) {
+    const { rows, columnOffsets } = pdqLumaSampling(raster.width, raster.height, raster.channels);
+    const luma = pdqWasmCore.luma(raster, rows, columnOffsets);
+    if (luma) return pdqFromLuma(luma, columnOffsets.length, rows.length);
+  }
   const size = pdqLumaSize(raster.width, raster.height);
   const { luma, width, height } = pdqLuma(raster, pdqWasmCore?.lumaBuffer(size.width, size.height));
   return pdqFromLuma(luma, width, height);
