@@ -13,7 +13,7 @@
  * and HMA do, so hashes interoperate; rotated copies are found by dihedral
  * matching instead.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { Raster } from '../hashing/signal-type.js';
 import { PDQ_MIN_SIDE, PDQ_SQUASH_SIZE } from '../hashing/pdq.js';
 import { ImageError } from './errors.js';
@@ -85,7 +85,8 @@ function classifySharpError(err: unknown): ImageError {
   return new ImageError('CORRUPT_IMAGE', 'The image file is damaged or incomplete and could not be decoded.');
 }
 
-async function inspect(bytes: Uint8Array, limits: DecodeLimits) {
+/** What can be refused from the bytes alone, before libvips sees them. */
+function checkBytes(bytes: Uint8Array, limits: DecodeLimits): void {
   if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', 'The file is empty.');
   if (bytes.length > limits.maxBytes) {
     throw new ImageError('IMAGE_TOO_LARGE', `The file is ${(bytes.length / 1048576).toFixed(1)} MB; the limit is ${(limits.maxBytes / 1048576).toFixed(1)} MB.`);
@@ -98,9 +99,13 @@ async function inspect(bytes: Uint8Array, limits: DecodeLimits) {
         : 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).',
     );
   }
+}
+
+/** Format and size from the header, refused before any pixel is decoded. */
+async function inspect(image: Sharp, limits: DecodeLimits) {
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await image.metadata();
   } catch (err) {
     throw classifySharpError(err);
   }
@@ -139,8 +144,11 @@ export function fastShrinkFactor(width: number, height: number): number {
 /** Decode the first frame for hashing, enforcing the limits before any pixel is decoded. */
 export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, options: DecodeOptions = {}): Promise<DecodedImage> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-  const { format, width, height } = await inspect(bytes, limits);
-  let pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: limits.maxPixels, failOn: 'warning', pages: 1 });
+  // One instance for the header check and the decode: the input is wrapped once.
+  // The pixel limit is enforced by inspect, from the header, with a clearer message.
+  checkBytes(bytes, limits);
+  let pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: false, failOn: 'warning', pages: 1 });
+  const { format, width, height } = await inspect(pipeline, limits);
   const shrink = path === 'fast' ? fastShrinkFactor(width, height) : 1;
   if (shrink > 1) {
     // Exact 1/shrink sizes, as libjpeg's scaled decode rounds, so no resampling follows it.
