@@ -272,3 +272,22 @@ t.test('audit log: entries are written in one group per event-loop turn, and bef
   t.equal(rows(), 4);
   t.same(audit.list({ limit: 2, beforeId: 3 }).map((e) => e.id), [2, 1], 'pages before an id');
 });
+
+t.test('API keys: shown once, stored hashed, last use recorded at most once a minute', async (t) => {
+  const { SqliteApiKeyStore, hashSecret } = await import('../src/store/api-keys.js');
+  const { store } = openStore();
+  const keys = new SqliteApiKeyStore(store.db);
+  const { key, secret } = keys.create({ name: 'helpline', role: 'ngo' });
+  t.match(secret, /^nm_[A-Za-z0-9_-]{43}$/);
+  t.equal(store.db.prepare('SELECT count(*) FROM api_keys WHERE key_hash = ?').pluck().get(hashSecret(secret)), 1);
+  t.notOk(JSON.stringify(store.db.prepare('SELECT * FROM api_keys').all()).includes(secret), 'the secret itself is not stored');
+  t.equal(keys.findBySecret(secret)?.id, key.id);
+  t.equal(keys.findBySecret(`${secret}x`), undefined);
+  keys.touch(key.id, '2026-11-28T10:00:00.000Z');
+  keys.touch(key.id, '2026-11-28T10:00:30.000Z');
+  t.equal(keys.list()[0].lastUsedAt, '2026-11-28T10:00:00.000Z', 'a second use within the minute is not written');
+  keys.touch(key.id, '2026-11-28T10:01:05.000Z');
+  t.equal(keys.list()[0].lastUsedAt, '2026-11-28T10:01:05.000Z');
+  t.throws(() => keys.create({ name: 'x', role: 'root' as never }), { code: 'INVALID_INPUT' });
+  t.ok(keys.revoke(key.id).revokedAt);
+});

@@ -26,6 +26,7 @@ export interface ApiKeyStore {
   findBySecret(secret: string): ApiKey | undefined;
   list(): ApiKey[];
   revoke(id: number): ApiKey;
+  /** Records use of a key; at most once a minute per key, as each write is synced to disk. */
   touch(id: number, at: string): void;
 }
 
@@ -47,8 +48,11 @@ const fromRow = (r: KeyRow): ApiKey => ({
   lastUsedAt: r.last_used_at,
 });
 
+const TOUCH_INTERVAL_MS = 60_000;
+
 export class SqliteApiKeyStore implements ApiKeyStore {
   private readonly statements;
+  private readonly lastTouched = new Map<number, number>();
 
   constructor(db: Database.Database) {
     this.statements = {
@@ -92,6 +96,10 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   touch(id: number, at: string): void {
+    const last = this.lastTouched.get(id);
+    const now = Date.parse(at);
+    if (last !== undefined && now - last < TOUCH_INTERVAL_MS) return;
+    this.lastTouched.set(id, now);
     this.statements.touch.run(at, id);
   }
 }
