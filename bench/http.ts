@@ -28,10 +28,11 @@ import sharp from 'sharp';
 import { buildApp } from '../src/api/app.js';
 import { DATABASE_FILE } from '../src/api/services.js';
 import { loadConfig } from '../src/config.js';
-import { fromHex, toHex } from '../src/hashing/hex.js';
+import { toHex } from '../src/hashing/hex.js';
 import type { NewContentItem } from '../src/store/store.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { ensureDebianPhoto } from './lib/debian-photo.js';
+import { loadPhotoHashes, seededCodeTools } from './lib/photo-codes.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -47,57 +48,11 @@ const CONNECTIONS = 16;
 const QUERY_COUNT = 1000;
 const log = (line: string) => console.error(line);
 
-let seed = 0x2545f491;
-/** xorshift32: fast, deterministic. */
-function random32(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-}
-const below = (k: number) => random32() % k;
-
-function loadFixture(): { indexed: Uint8Array[]; heldOut: Uint8Array[] } {
-  const rows = readFileSync(new URL('../fixtures/photo-pdq-hashes.tsv', import.meta.url), 'utf8')
-    .split('\n')
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split('\t'));
-  // Every tenth photograph (all its variants) is held out for the unrelated queries.
-  const files = [...new Set(rows.map((r) => `${r[2]}/${r[4]}`))];
-  const heldOutFiles = new Set(files.filter((_, i) => i % 10 === 9));
-  const indexed: Uint8Array[] = [];
-  const heldOut: Uint8Array[] = [];
-  for (const r of rows) (heldOutFiles.has(`${r[2]}/${r[4]}`) ? heldOut : indexed).push(fromHex(r[0], 256));
-  return { indexed, heldOut };
-}
-
-/** Clears k set bits and sets k clear bits: moves the code 2k bits, keeps its weight. */
-function swapBits(codes: Uint8Array, at: number, k: number): void {
-  for (const wanted of [1, 0]) {
-    for (let done = 0; done < k; ) {
-      const bit = below(256);
-      const mask = 0x80 >> (bit & 7);
-      if (((codes[at + (bit >> 3)] & mask) !== 0) === (wanted === 1)) {
-        codes[at + (bit >> 3)] ^= mask;
-        done++;
-      }
-    }
-  }
-}
-
-function flipBits(code: Uint8Array, count: number): void {
-  const flipped = new Set<number>();
-  while (flipped.size < count) {
-    const bit = below(256);
-    if (flipped.has(bit)) continue;
-    flipped.add(bit);
-    code[bit >> 3] ^= 0x80 >> (bit & 7);
-  }
-}
+const { below, flipBits, swapBits } = seededCodeTools(0x2545f491);
 
 /** N codes as a random recursive tree of swap-edits rooted in the fixture photographs, and query hashes. */
 function realisticCodes(): { codes: Uint8Array; queries: string[] } {
-  const { indexed, heldOut } = loadFixture();
+  const { indexed, heldOut } = loadPhotoHashes();
   const codes = new Uint8Array(n * 32);
   for (let i = 0; i < n; i++) {
     if (i < indexed.length) codes.set(indexed[i], i * 32);
@@ -111,7 +66,7 @@ function realisticCodes(): { codes: Uint8Array; queries: string[] } {
   for (let i = 0; i < QUERY_COUNT / 2; i++) {
     const at = below(n) * 32;
     const planted = codes.slice(at, at + 32);
-    flipBits(planted, i % 32);
+    flipBits(planted, 0, i % 32);
     queries.push(toHex(planted));
     const unrelated = heldOut[below(heldOut.length)].slice();
     swapBits(unrelated, 0, below(9));

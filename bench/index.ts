@@ -18,13 +18,13 @@
  * is from a real SQLite store file (SqliteStore.iterateSignalChunks) to a ready
  * index. The last line is one JSON object.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { MultiIndexHashing } from '../src/index/multi-index-hashing.js';
 import { CodeArena, CODE_WORDS, SCAN_CHUNK, readCodeWords } from '../src/index/code-arena.js';
-import { fromHex } from '../src/hashing/hex.js';
 import type { RangeHit } from '../src/index/types.js';
+import { loadPhotoHashes, seededCodeTools } from './lib/photo-codes.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -45,54 +45,8 @@ if (!Number.isInteger(n) || n < PLANTED || !DATA_KINDS.includes(data)) {
   process.exit(2);
 }
 
-let seed = 0x9e3779b9;
-/** xorshift32: fast, deterministic. */
-function random32(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-}
-const below = (k: number) => random32() % k;
+const { random32, below, flipBits, swapBits } = seededCodeTools(0x9e3779b9);
 const log = (line: string) => console.error(line);
-
-function loadFixture(): { indexed: Uint8Array[]; heldOut: Uint8Array[] } {
-  const rows = readFileSync(new URL('../fixtures/photo-pdq-hashes.tsv', import.meta.url), 'utf8')
-    .split('\n')
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split('\t'));
-  // Hold out every tenth photograph (all its variants) for the unrelated queries.
-  const files = [...new Set(rows.map((r) => `${r[2]}/${r[4]}`))];
-  const heldOutFiles = new Set(files.filter((_, i) => i % 10 === 9));
-  const indexed: Uint8Array[] = [];
-  const heldOut: Uint8Array[] = [];
-  for (const r of rows) (heldOutFiles.has(`${r[2]}/${r[4]}`) ? heldOut : indexed).push(fromHex(r[0], 256));
-  return { indexed, heldOut };
-}
-
-function flipRandomBits(code: Uint8Array, at: number, count: number): void {
-  const flipped = new Set<number>();
-  while (flipped.size < count) {
-    const bit = below(256);
-    if (flipped.has(bit)) continue;
-    flipped.add(bit);
-    code[at + (bit >> 3)] ^= 0x80 >> (bit & 7);
-  }
-}
-
-/** Clears k set bits and sets k clear bits: moves the code 2k bits, keeps its weight. */
-function swapBits(codes: Uint8Array, at: number, k: number): void {
-  for (const wanted of [1, 0]) {
-    for (let done = 0; done < k; ) {
-      const bit = below(256);
-      const mask = 0x80 >> (bit & 7);
-      if (((codes[at + (bit >> 3)] & mask) !== 0) === (wanted === 1)) {
-        codes[at + (bit >> 3)] ^= mask;
-        done++;
-      }
-    }
-  }
-}
 
 function makeCodes(): { codes: Uint8Array; unrelated: Uint8Array[]; bases: number } {
   const codes = new Uint8Array(n * 32);
@@ -102,7 +56,7 @@ function makeCodes(): { codes: Uint8Array; unrelated: Uint8Array[]; bases: numbe
     const unrelated = Array.from({ length: UNRELATED }, () => Uint8Array.from({ length: 32 }, () => below(256)));
     return { codes, unrelated, bases: 0 };
   }
-  const { indexed, heldOut } = loadFixture();
+  const { indexed, heldOut } = loadPhotoHashes();
   for (let i = 0; i < n; i++) {
     if (data === 'clustered' || i < indexed.length) {
       codes.set(indexed[i < indexed.length ? i : below(indexed.length)], i * 32);
@@ -176,7 +130,7 @@ const queries: Uint8Array[] = [];
 for (let i = 0; i < PLANTED; i++) {
   const target = below(n);
   const planted = codes.slice(target * 32, target * 32 + 32);
-  flipRandomBits(planted, 0, i % 32);
+  flipBits(planted, 0, i % 32);
   queries.push(planted);
 }
 queries.push(...unrelated);
