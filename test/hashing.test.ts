@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { blockhashRaster, toRgba } from '../src/hashing/blockhash.js';

@@ -66,7 +66,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   // Bodies are JSON or multipart; a text/plain body would reach JSON handlers as a string.
   app.removeContentTypeParser('text/plain');
 
-  const services = new Services(config);
+  const services = new Services(config, app.log);
   app.decorate('services', services);
   // Batch items in flight finish and are recorded before the store closes.
   app.addHook('preClose', async () => services.batchRunner.close());

@@ -26,7 +26,11 @@ export class Services {
   readonly batchRunner: BatchRunner;
   private loaded: { indexes: SignalIndexes; matcher: Matcher } | null = null;
 
-  constructor(readonly config: Config) {
+  /** `log` is the app's logger, so runner failures reach the service log like everything else. */
+  constructor(
+    readonly config: Config,
+    log: { error: (details: object, message: string) => void },
+  ) {
     mkdirSync(config.DATA_DIR, { recursive: true });
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
@@ -35,7 +39,7 @@ export class Services {
     this.batchRunner = new BatchRunner(this.batches, matchAgainstContent(() => this.matcher), {
       concurrency: config.BATCH_CONCURRENCY,
       ttlHours: config.BATCH_RESULT_TTL_HOURS,
-      onError: (err) => console.error('batch runner:', err instanceof Error ? err.message : err),
+      onError: (err) => log.error({ err }, 'batch runner failed'),
     });
   }
 

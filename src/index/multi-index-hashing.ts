@@ -107,6 +107,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
   private probeEnds = new Uint32Array(1024);
   private candidates = new Uint32Array(4096);
   /** Keeps the prefetch loop's loads from being optimized away. */
+  /** Where the prefetch loop's result goes, so the JIT cannot drop the loop as dead. */
   private touchSink = 0;
   private readonly options: MultiIndexHashingOptions;
 

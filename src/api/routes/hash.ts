@@ -1,6 +1,5 @@
 /** POST /v1/hash: the hashes of one image. Nothing is stored. */
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import { toHex } from '../../hashing/hex.js';
 import { hashImage, type ImageSignals } from '../../image/hash-image.js';
 import type { Services } from '../services.js';
