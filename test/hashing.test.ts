@@ -38,7 +38,8 @@ t.test('hamming distance counts differing bits', async (t) => {
 });
 
 t.test('signal types: name, bits, threshold, distance', async (t) => {
-  t.same(Object.keys(SIGNAL_TYPES), ['pdq', 'blockhash', 'md5', 'sha256']);
+  t.same(Object.keys(SIGNAL_TYPES), ['pdq', 'blockhash', 'md5', 'sha256', 'pdq-region']);
+  t.equal(SIGNAL_TYPES['pdq-region'].bits, 256);
   t.equal(SIGNAL_TYPES.pdq.bits, 256);
   t.equal(SIGNAL_TYPES.pdq.defaultThreshold, 31);
   t.equal(SIGNAL_TYPES.blockhash.bits, 256);

@@ -1,4 +1,5 @@
 import { DIHEDRAL_NAMES, pdqDihedralFromDct, type DihedralName } from '../hashing/pdq.js';
+import type { RegionKind } from '../robust/regions.js';
 import { StoreError } from '../store/errors.js';
 import { STORED_SIGNAL_TYPES, type StoredSignalType } from '../store/signal-types.js';
 import type { CaseStatus, Provenance, SignalOwnerKind, Store, ThresholdsByType } from '../store/store.js';
@@ -15,6 +16,8 @@ export interface HashQuery {
   hash: Uint8Array;
   /** PDQ only: the 16 x 16 DCT block from `PdqResult.dct`. */
   dct?: Float32Array;
+  /** pdq-region only: which region of the query image the hash is of. */
+  region?: RegionKind;
 }
 
 export interface MatchRequest {
@@ -40,6 +43,10 @@ export interface MatchEvidence {
   queryIndex: number;
   /** Which dihedral variant of the query matched; null when the query was not expanded. */
   variant: DihedralName | null;
+  /** How the match was found: a hash of the whole image, or of a region of it (pdq-region). */
+  via: 'whole' | 'region';
+  /** For region matches, which region of the query matched (when the query said). */
+  region: RegionKind | null;
 }
 
 export interface ContentMatch extends MatchEvidence {
@@ -106,6 +113,7 @@ interface ExpandedQuery {
   code: Uint8Array;
   queryIndex: number;
   variant: DihedralName | null;
+  region: RegionKind | null;
 }
 
 interface Hit extends MatchEvidence {
@@ -120,7 +128,8 @@ function better(a: Hit, b: Hit): boolean {
 }
 
 function evidence(hit: Hit): MatchEvidence {
-  return { signalType: hit.signalType, distance: hit.distance, signalId: hit.signalId, queryIndex: hit.queryIndex, variant: hit.variant };
+  const { signalType, distance, signalId, queryIndex, variant, via, region } = hit;
+  return { signalType, distance, signalId, queryIndex, variant, via, region };
 }
 
 /**
@@ -237,21 +246,23 @@ export class Matcher {
       if (!(query.hash instanceof Uint8Array) || query.hash.length !== type.bytes) {
         throw new StoreError('INVALID_HASH', `hashes[${queryIndex}]: a ${type.name} hash must be ${type.bytes} bytes`);
       }
-      if (!request.dihedral || type.name !== 'pdq') return [{ type, code: query.hash, queryIndex, variant: null }];
+      const region = type.name === 'pdq-region' ? (query.region ?? null) : null;
+      if (!request.dihedral || type.name !== 'pdq') return [{ type, code: query.hash, queryIndex, variant: null, region }];
       if (!(query.dct instanceof Float32Array) || query.dct.length !== 256) {
         throw invalid(
           `hashes[${queryIndex}]: dihedral matching needs the 256-value DCT the PDQ hasher returns with an image's hash; a bare hash can only be matched as given`,
         );
       }
-      return pdqDihedralFromDct(query.dct).map((code, v) => ({ type, code, queryIndex, variant: DIHEDRAL_NAMES[v] }));
+      return pdqDihedralFromDct(query.dct).map((code, v) => ({ type, code, queryIndex, variant: DIHEDRAL_NAMES[v], region }));
     });
   }
 
   private search(owner: SignalOwnerKind, queries: ExpandedQuery[], radiusOf: Map<string, number>): Hit[] {
-    return queries.flatMap(({ type, code, queryIndex, variant }) =>
-      this.indexes
+    return queries.flatMap(({ type, code, queryIndex, variant, region }) => {
+      const via = type.name === 'pdq-region' ? 'region' : 'whole';
+      return this.indexes
         .search(owner, type.name, code, radiusOf.get(type.name)!)
-        .map(({ signalId, distance }) => ({ type, signalType: type.name, distance, signalId, queryIndex, variant })),
-    );
+        .map(({ signalId, distance }) => ({ type, signalType: type.name, distance, signalId, queryIndex, variant, via, region }));
+    });
   }
 }

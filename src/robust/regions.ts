@@ -1,0 +1,176 @@
+/**
+ * Which regions of an image get a region hash, on each side of a match.
+ *
+ * Captured content (ingest) stores a few: the whole frame, the photo parts
+ * found inside it (borders, caption bars, screenshot chrome and collage seams
+ * cut away) and the quadrants of the trimmed frame. A victim's query (her own
+ * original) is hashed many ways instead, because it is the copy that was cut:
+ * crops with uneven edges on a grid, centred crops at several scales, and
+ * small rotations with the corners cropped away. Query hashes are never
+ * stored, so their number costs time, not index entries.
+ */
+import { hammingDistance } from '../hashing/hamming.js';
+import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
+import type { Raster } from '../hashing/signal-type.js';
+import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashRegion } from '../hashing/pdq-region.js';
+import { findPhotoRegions } from './segment.js';
+
+/** How a region was chosen: reported with each match as how it was found. */
+export type RegionKind = 'frame' | 'part' | 'quadrant' | 'crop' | 'rotation';
+
+export interface RegionSignal {
+  hash: Uint8Array;
+  quality: number;
+  kind: RegionKind;
+}
+
+/** Long side of the plane segmentation looks at: seams survive, work stays small. */
+const SEGMENT_SIDE = 256;
+const MAX_PARTS = 8;
+/** Region hashes closer than this to one already kept add nothing. */
+const DUPLICATE_DISTANCE = 8;
+
+/** Every region hash kept is at least this good: flat regions match anything. */
+export const REGION_MIN_QUALITY = PDQ_MIN_QUALITY;
+
+function keep(out: RegionSignal[], image: IntegralImage, rect: Rect, kind: RegionKind): void {
+  keepHash(out, hashRegion(image, rect), kind);
+}
+
+function keepHash(out: RegionSignal[], { hash, quality }: RegionHash, kind: RegionKind): void {
+  if (quality < REGION_MIN_QUALITY) return;
+  if (out.some((s) => hammingDistance(s.hash, hash) <= DUPLICATE_DISTANCE)) return;
+  out.push({ hash, quality, kind });
+}
+
+/** The photo rectangles of the frame, in frame pixels, largest first. */
+export function photoRegions(image: IntegralImage): Rect[] {
+  const scale = Math.min(1, SEGMENT_SIDE / Math.max(image.width, image.height));
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const luma = image.grid(fullFrame(image), width, height);
+  const sx = image.width / width;
+  const sy = image.height / height;
+  return findPhotoRegions({ luma, width, height }).map((r) => ({ x: r.x * sx, y: r.y * sy, width: r.width * sx, height: r.height * sy }));
+}
+
+/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4). */
+export function contentRegions(raster: Raster): RegionSignal[] {
+  const image = IntegralImage.fromRaster(raster);
+  const out: RegionSignal[] = [];
+  keep(out, image, fullFrame(image), 'frame');
+  const parts = photoRegions(image);
+  for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
+  const trimmed = parts[0] ?? fullFrame(image);
+  const halfW = trimmed.width / 2;
+  const halfH = trimmed.height / 2;
+  for (const [dx, dy] of [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ]) {
+    keep(out, image, { x: trimmed.x + dx * halfW, y: trimmed.y + dy * halfH, width: halfW, height: halfH }, 'quadrant');
+  }
+  return out;
+}
+
+/** Fractions cut from each edge, tried for uneven crops. */
+const EDGE_STEP = 0.02;
+const EDGE_MAX = 0.1;
+const EDGE_SUM_MAX = 0.11;
+/**
+ * Side scales of centred crops, each axis on its own (a collage cell or a
+ * square thumbnail cuts one axis far more than the other); pairs the edge
+ * grid already covers are left out.
+ */
+const CENTRED_SCALES = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1];
+const CENTRED_PAIRS = CENTRED_SCALES.flatMap((sx) => CENTRED_SCALES.filter((sy) => Math.min(sx, sy) < 0.85).map((sy) => [sx, sy] as const));
+/** Degrees, both directions; with the corners cropped away at these scales of the largest clean rectangle. */
+const ROTATION_DEGREES = [2, 3, 4, 5, 6, 7, 8];
+const ROTATION_SCALES = [1, 0.9];
+
+function edgePairs(): Array<[number, number]> {
+  const pairs: Array<[number, number]> = [];
+  const steps = Math.round(EDGE_MAX / EDGE_STEP);
+  for (let a = 0; a <= steps; a++) {
+    for (let b = 0; b <= steps; b++) {
+      if ((a + b) * EDGE_STEP <= EDGE_SUM_MAX + 1e-9) pairs.push([a * EDGE_STEP, b * EDGE_STEP]);
+    }
+  }
+  return pairs;
+}
+const EDGE_PAIRS = edgePairs();
+
+/**
+ * Region hashes of a victim's query image (her original): many crops and
+ * small rotations of the whole frame. A photo found inside it (her original
+ * may itself be a screenshot or have borders) adds its own hash and centred
+ * crops.
+ */
+export function queryRegions(raster: Raster): RegionSignal[] {
+  const image = IntegralImage.fromRaster(raster);
+  const out: RegionSignal[] = [];
+  const frame = fullFrame(image);
+  keep(out, image, frame, 'frame');
+  for (const [left, right] of EDGE_PAIRS) {
+    for (const [top, bottom] of EDGE_PAIRS) {
+      if (left + right + top + bottom > 0) keep(out, image, inset(frame, left, right, top, bottom), 'crop');
+    }
+  }
+  const inner = photoRegions(image).find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
+  for (const base of inner ? [frame, inner] : [frame]) {
+    if (base === inner) keep(out, image, base, 'part');
+    for (const [sx, sy] of CENTRED_PAIRS) keep(out, image, inset(base, (1 - sx) / 2, (1 - sx) / 2, (1 - sy) / 2, (1 - sy) / 2), 'crop');
+  }
+  for (const degrees of ROTATION_DEGREES) {
+    for (const sign of [1, -1]) {
+      for (const scale of ROTATION_SCALES) keepRotated(out, image, frame, (sign * degrees * Math.PI) / 180, scale);
+    }
+  }
+  return out;
+}
+
+/** `base` with the given fractions of its width and height cut from each edge. */
+function inset(base: Rect, left: number, right: number, top: number, bottom: number): Rect {
+  return {
+    x: base.x + left * base.width,
+    y: base.y + top * base.height,
+    width: base.width * (1 - left - right),
+    height: base.height * (1 - top - bottom),
+  };
+}
+
+const rotationGrid = new Float32Array(64 * 64);
+const rotationCell = { x: 0, y: 0, width: 0, height: 0 };
+
+/**
+ * The hash of `base` turned by `angle` (radians) about its centre, cropped to
+ * `scale` times the largest centred rectangle of the same shape that holds
+ * no corner. Each of the 64 x 64 cells is the box mean around where its centre
+ * lands in the source: at these small angles a cell stays nearly axis-aligned.
+ */
+function keepRotated(out: RegionSignal[], image: IntegralImage, base: Rect, angle: number, scale: number): void {
+  const cos = Math.cos(angle);
+  const sin = Math.abs(Math.sin(angle));
+  const { width: w, height: h } = base;
+  const fit = Math.min(w / (w * cos + h * sin), h / (w * sin + h * cos)) * scale;
+  const cellW = (w * fit) / 64;
+  const cellH = (h * fit) / 64;
+  const cx = base.x + w / 2;
+  const cy = base.y + h / 2;
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  rotationCell.width = cellW;
+  rotationCell.height = cellH;
+  for (let i = 0; i < 64; i++) {
+    const v = (i + 0.5 - 32) * cellH;
+    for (let j = 0; j < 64; j++) {
+      const u = (j + 0.5 - 32) * cellW;
+      rotationCell.x = cx + u * c - v * s - cellW / 2;
+      rotationCell.y = cy + u * s + v * c - cellH / 2;
+      rotationGrid[i * 64 + j] = image.mean(rotationCell);
+    }
+  }
+  keepHash(out, hashGrid(rotationGrid), 'rotation');
+}

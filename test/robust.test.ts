@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import t from 'tap';
+import { hammingDistance } from '../src/hashing/hamming.js';
+import { IntegralImage, hashRegion } from '../src/hashing/pdq-region.js';
+import { decodeForHashing } from '../src/image/decode.js';
+import { contentRegions, queryRegions, type RegionSignal } from '../src/robust/regions.js';
+import { findPhotoRegions } from '../src/robust/segment.js';
+import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
+
+const PHOTOS = [PDQ_DIR + 'bridge-1-original.jpg', PDQ_DIR + 'q0122.jpg', BLOCKHASH_DIR + '00631701.jpg', BLOCKHASH_DIR + '01109801.jpg'];
+
+async function raster(bytes: Buffer) {
+  return (await decodeForHashing(bytes, 'fast')).raster;
+}
+
+/** Smallest distance between any query region and any content region. */
+function closest(query: RegionSignal[], content: RegionSignal[]): number {
+  let best = 256;
+  for (const q of query) for (const c of content) best = Math.min(best, hammingDistance(q.hash, c.hash));
+  return best;
+}
+
+t.test('integral image: box means over fractional rectangles equal the pixel-weighted sum', async (t) => {
+  const width = 7;
+  const height = 5;
+  const luma = Float32Array.from({ length: width * height }, (_, i) => (i * 37) % 251);
+  const image = new IntegralImage(luma, width, height);
+  const naive = (x0: number, y0: number, x1: number, y1: number) => {
+    let sum = 0;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const wx = Math.max(0, Math.min(x + 1, x1) - Math.max(x, x0));
+        const wy = Math.max(0, Math.min(y + 1, y1) - Math.max(y, y0));
+        sum += wx * wy * luma[y * width + x];
+      }
+    }
+    return sum / ((x1 - x0) * (y1 - y0));
+  };
+  for (const [x0, y0, x1, y1] of [
+    [0, 0, 7, 5],
+    [0.5, 0.25, 3.75, 4.5],
+    [2.2, 1.1, 2.9, 1.8],
+    [6.1, 4.2, 7, 5],
+  ]) {
+    t.ok(Math.abs(image.mean({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }) - naive(x0, y0, x1, y1)) < 1e-6, `rect ${x0},${y0}..${x1},${y1}`);
+  }
+  const grid = image.grid({ x: 0, y: 0, width, height }, 2, 3);
+  t.ok(Math.abs(grid[0] - naive(0, 0, 3.5, 5 / 3)) < 1e-3, 'grid cell = box mean of its area');
+  t.ok(Math.abs(grid[5] - naive(3.5, 10 / 3, 7, 5)) < 1e-3, 'last grid cell');
+});
+
+t.test('region hash: stable across resolution and recompression', async (t) => {
+  for (const file of PHOTOS) {
+    const bytes = readFileSync(file);
+    const a = IntegralImage.fromRaster(await raster(bytes));
+    const small = await sharp(bytes).resize({ width: 300 }).jpeg({ quality: 60 }).toBuffer();
+    const b = IntegralImage.fromRaster(await raster(small));
+    const d = hammingDistance(hashRegion(a, { x: 0, y: 0, width: a.width, height: a.height }).hash, hashRegion(b, { x: 0, y: 0, width: b.width, height: b.height }).hash);
+    t.ok(d <= 16, `${file}: ${d} bits between full size and a 300 px q60 copy`);
+  }
+});
+
+t.test('segmentation finds the photo inside bars, frames, captions and collages', async (t) => {
+  const photo = await sharp(readFileSync(PHOTOS[0])).resize(400, 300, { fit: 'fill' }).png().toBuffer();
+  const find = async (bytes: Buffer) => {
+    const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
+    return findPhotoRegions({ luma: Float32Array.from(data), width: info.width, height: info.height });
+  };
+  const near = (rect: { x: number; y: number; width: number; height: number }, x: number, y: number, w: number, h: number) =>
+    Math.abs(rect.x - x) <= 3 && Math.abs(rect.y - y) <= 3 && Math.abs(rect.width - w) <= 4 && Math.abs(rect.height - h) <= 4;
+
+  const letterbox = await sharp(photo).extend({ top: 60, bottom: 60, background: '#000' }).png().toBuffer();
+  t.ok((await find(letterbox)).some((r) => near(r, 0, 60, 400, 300)), 'letterbox bars trimmed');
+
+  const frame = await sharp(photo).extend({ top: 25, bottom: 25, left: 25, right: 25, background: '#fff' }).png().toBuffer();
+  t.ok((await find(frame)).some((r) => near(r, 25, 25, 400, 300)), 'white frame trimmed');
+
+  const caption = Buffer.from(`<svg width="400" height="50"><rect width="400" height="50" fill="#c03"/><text x="10" y="35" font-size="28" fill="#fff">caption text</text></svg>`);
+  const captioned = await sharp(photo).extend({ top: 50, background: '#c03' }).composite([{ input: caption, top: 0, left: 0 }]).png().toBuffer();
+  t.ok((await find(captioned)).some((r) => near(r, 0, 50, 400, 300)), 'caption bar cut away');
+
+  const others = await Promise.all(PHOTOS.slice(1).map((f) => sharp(readFileSync(f)).resize(400, 300, { fit: 'fill' }).png().toBuffer()));
+  const collage = await sharp({ create: { width: 806, height: 606, channels: 3, background: '#fff' } })
+    .composite([
+      { input: others[0], left: 0, top: 0 },
+      { input: others[1], left: 406, top: 0 },
+      { input: photo, left: 0, top: 306 },
+      { input: others[2], left: 406, top: 306 },
+    ])
+    .png()
+    .toBuffer();
+  t.ok((await find(collage)).some((r) => near(r, 0, 306, 400, 300)), 'collage cell found');
+});
+
+t.test('query regions of the original meet content regions of edited reposts', async (t) => {
+  for (const file of PHOTOS) {
+    const original = await sharp(readFileSync(file)).resize(960, 960, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer();
+    const { width, height } = await sharp(original).metadata();
+    const w = width!;
+    const h = height!;
+    const query = queryRegions(await raster(original));
+    t.ok(query.length > 100 && query.length <= 1500, `${query.length} query regions`);
+    const edits: Record<string, Buffer> = {
+      'uneven 8% crop': await sharp(original).extract({ left: Math.round(w * 0.06), top: Math.round(h * 0.01), width: Math.round(w * 0.92), height: Math.round(h * 0.93) }).jpeg().toBuffer(),
+      'centre 70% crop': await sharp(original).extract({ left: Math.round(w * 0.15), top: Math.round(h * 0.15), width: Math.round(w * 0.7), height: Math.round(h * 0.7) }).jpeg().toBuffer(),
+      'black letterbox': await sharp(original).extend({ top: Math.round(h * 0.2), bottom: Math.round(h * 0.2), background: '#000' }).jpeg().toBuffer(),
+    };
+    const rotated = await sharp(original).rotate(5, { background: '#000' }).toBuffer({ resolveWithObject: true });
+    const angle = (5 * Math.PI) / 180;
+    const fit = Math.min(w / (w * Math.cos(angle) + h * Math.sin(angle)), h / (w * Math.sin(angle) + h * Math.cos(angle)));
+    const cw = Math.floor(w * fit);
+    const ch = Math.floor(h * fit);
+    edits['5 degree rotation, corners cropped'] = await sharp(rotated.data)
+      .extract({ left: Math.round((rotated.info.width - cw) / 2), top: Math.round((rotated.info.height - ch) / 2), width: cw, height: ch })
+      .jpeg()
+      .toBuffer();
+    for (const [name, bytes] of Object.entries(edits)) {
+      const content = contentRegions(await raster(bytes));
+      t.ok(content.length >= 1 && content.length <= 13, `${name}: ${content.length} content regions`);
+      const d = closest(query, content);
+      t.ok(d <= 31, `${file} ${name}: closest region ${d}`);
+    }
+  }
+});
+
+t.test('no region of one photo meets a region of another', async (t) => {
+  const queries = await Promise.all(PHOTOS.map(async (f) => queryRegions(await raster(readFileSync(f)))));
+  const contents = await Promise.all(PHOTOS.map(async (f) => contentRegions(await raster(readFileSync(f)))));
+  for (let i = 0; i < PHOTOS.length; i++) {
+    for (let j = 0; j < PHOTOS.length; j++) {
+      if (i === j) continue;
+      const d = closest(queries[i], contents[j]);
+      t.ok(d > 31, `${PHOTOS[i]} vs ${PHOTOS[j]}: closest ${d}`);
+    }
+  }
+});
