@@ -2,6 +2,7 @@
 import { blockhashRaster } from '../hashing/blockhash.js';
 import { md5, sha256 } from '../hashing/digest.js';
 import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
+import { contentRegions, queryRegions, type RegionSignal } from '../robust/regions.js';
 import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
 
 /** Chosen from bench/hash: see the README's "Decode paths" table. */
@@ -17,6 +18,11 @@ export interface HashImageOptions {
   dihedral?: boolean;
   /** Which signals to compute; all by default. */
   signals?: readonly ImageSignalName[];
+  /**
+   * Also hash regions (pdq-region): the few stored for captured `content`, or
+   * the many crops and rotations a victim's `query` is searched with.
+   */
+  regions?: 'content' | 'query';
 }
 
 export interface PdqSignal {
@@ -37,6 +43,7 @@ export interface ImageSignals {
   blockhash?: Uint8Array;
   md5?: Uint8Array;
   sha256?: Uint8Array;
+  regions?: RegionSignal[];
 }
 
 export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<ImageSignals> {
@@ -53,6 +60,8 @@ export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {
     if (options.dihedral) result.pdq.dihedral = pdqDihedralFromDct(dct);
   }
   if (wanted.has('blockhash')) result.blockhash = blockhashRaster(raster).hash;
+  if (options.regions === 'content') result.regions = contentRegions(raster);
+  if (options.regions === 'query') result.regions = queryRegions(raster);
   if (wanted.has('md5')) result.md5 = md5.hashBytes(bytes);
   if (wanted.has('sha256')) result.sha256 = sha256.hashBytes(bytes);
   return result;
