@@ -9,8 +9,8 @@
  */
 import type { Rect } from '../hashing/pdq-region.js';
 
-/** A line is flat when its luma spread stays under this (JPEG noise on a solid bar). */
-const FLAT_SPREAD = 10;
+/** A line is flat when its luma's standard deviation stays under this (JPEG noise on a solid bar). */
+const FLAT_SPREAD = 6;
 /** A straight edge: this share of the line's pixels differ strongly from the line beyond. */
 const EDGE_SHARE = 0.7;
 const EDGE_STEP = 18;
@@ -29,28 +29,75 @@ export interface LumaPlane {
 
 type Axis = 'rows' | 'cols';
 
-/** Per line across the rect (rows or columns): is it flat, and how edge-like is the step to the next line. */
-function lineProfile(plane: LumaPlane, rect: IntRect, axis: Axis): { flat: Uint8Array; edge: Float32Array } {
-  const { luma, width } = plane;
+/**
+ * Prefix sums along every row and every column of the plane (luma, squared
+ * luma, and a count of strong steps across the line), so that any line
+ * segment's mean, spread and edge share cost O(1) however often the
+ * recursive cuts ask.
+ */
+class PlaneStats {
+  readonly rows: AxisStats;
+  readonly cols: AxisStats;
+  constructor(plane: LumaPlane) {
+    this.rows = axisStats(plane, 'rows');
+    this.cols = axisStats(plane, 'cols');
+  }
+}
+
+interface AxisStats {
+  /** Per line, `span + 1` prefix values. */
+  sum: Float64Array;
+  squares: Float64Array;
+  steps: Uint32Array;
+  span: number;
+}
+
+function axisStats({ luma, width, height }: LumaPlane, axis: Axis): AxisStats {
+  const lines = axis === 'rows' ? height : width;
+  const span = axis === 'rows' ? width : height;
+  const lineStride = axis === 'rows' ? width : 1;
+  const along = axis === 'rows' ? 1 : width;
+  const stride = span + 1;
+  const sum = new Float64Array(lines * stride);
+  const squares = new Float64Array(lines * stride);
+  const steps = new Uint32Array(lines * stride);
+  for (let line = 0; line < lines; line++) {
+    const base = line * lineStride;
+    const before = line > 0 && line + 1 < lines ? base - lineStride : -1;
+    let s = 0;
+    let q = 0;
+    let n = 0;
+    for (let k = 0; k < span; k++) {
+      const v = luma[base + k * along];
+      s += v;
+      q += v * v;
+      if (before >= 0 && Math.abs(luma[before + 2 * lineStride + k * along] - luma[before + k * along]) > EDGE_STEP) n++;
+      const at = line * stride + k + 1;
+      sum[at] = s;
+      squares[at] = q;
+      steps[at] = n;
+    }
+  }
+  return { sum, squares, steps, span };
+}
+
+/** Per line across the rect (rows or columns): is it flat, and how edge-like is the step across it. */
+function lineProfile(stats: PlaneStats, rect: IntRect, axis: Axis): { flat: Uint8Array; edge: Float32Array } {
+  const { sum, squares, steps, span } = stats[axis];
+  const stride = span + 1;
   const lines = axis === 'rows' ? rect.h : rect.w;
-  const span = axis === 'rows' ? rect.w : rect.h;
+  const first = axis === 'rows' ? rect.y : rect.x;
+  const from = axis === 'rows' ? rect.x : rect.y;
+  const length = axis === 'rows' ? rect.w : rect.h;
   const flat = new Uint8Array(lines);
   const edge = new Float32Array(lines);
-  const at = (line: number, k: number) =>
-    axis === 'rows' ? luma[(rect.y + line) * width + rect.x + k] : luma[(rect.y + k) * width + rect.x + line];
-  for (let line = 0; line < lines; line++) {
-    let sum = 0;
-    for (let k = 0; k < span; k++) sum += at(line, k);
-    const mean = sum / span;
-    // Flat allows a few outliers (an icon on a bar, JPEG ringing).
-    let far = 0;
-    for (let k = 0; k < span; k++) if (Math.abs(at(line, k) - mean) > FLAT_SPREAD) far++;
-    flat[line] = far <= span * 0.02 ? 1 : 0;
-    if (line >= 1 && line + 1 < lines) {
-      let strong = 0;
-      for (let k = 0; k < span; k++) if (Math.abs(at(line + 1, k) - at(line - 1, k)) > EDGE_STEP) strong++;
-      edge[line] = strong / span;
-    }
+  for (let i = 0; i < lines; i++) {
+    const a = (first + i) * stride + from;
+    const b = a + length;
+    const mean = (sum[b] - sum[a]) / length;
+    const variance = (squares[b] - squares[a]) / length - mean * mean;
+    flat[i] = variance <= FLAT_SPREAD * FLAT_SPREAD ? 1 : 0;
+    if (i >= 1 && i + 1 < lines) edge[i] = (steps[b] - steps[a]) / length;
   }
   return { flat, edge };
 }
@@ -63,10 +110,10 @@ interface IntRect {
 }
 
 /** Drops flat lines at both ends of each axis (bars, frames, margins). */
-function trim(plane: LumaPlane, rect: IntRect): IntRect | null {
+function trim(stats: PlaneStats, rect: IntRect): IntRect | null {
   let r = rect;
   for (const axis of ['rows', 'cols'] as const) {
-    const { flat } = lineProfile(plane, r, axis);
+    const { flat } = lineProfile(stats, r, axis);
     let start = 0;
     let end = flat.length;
     while (start < end && flat[start]) start++;
@@ -78,8 +125,8 @@ function trim(plane: LumaPlane, rect: IntRect): IntRect | null {
 }
 
 /** Where to cut along one axis: runs of flat lines and sharp straight edges, as [start, end) gaps. */
-function cuts(plane: LumaPlane, rect: IntRect, axis: Axis): Array<[number, number]> {
-  const { flat, edge } = lineProfile(plane, rect, axis);
+function cuts(stats: PlaneStats, rect: IntRect, axis: Axis): Array<[number, number]> {
+  const { flat, edge } = lineProfile(stats, rect, axis);
   const gaps: Array<[number, number]> = [];
   for (let i = 0; i < flat.length; ) {
     if (!flat[i]) {
@@ -98,12 +145,12 @@ function cuts(plane: LumaPlane, rect: IntRect, axis: Axis): Array<[number, numbe
 }
 
 /** The parts between cuts that are large enough to hold a photo. */
-function split(plane: LumaPlane, rect: IntRect, axis: Axis): IntRect[] {
+function split(stats: PlaneStats, rect: IntRect, axis: Axis): IntRect[] {
   const length = axis === 'rows' ? rect.h : rect.w;
   const minPart = Math.max(MIN_PART_PX, length * MIN_PART);
   const parts: IntRect[] = [];
   let start = 0;
-  for (const [gapStart, gapEnd] of [...cuts(plane, rect, axis), [length, length] as [number, number]]) {
+  for (const [gapStart, gapEnd] of [...cuts(stats, rect, axis), [length, length] as [number, number]]) {
     if (gapStart - start >= minPart) {
       parts.push(axis === 'rows' ? { ...rect, y: rect.y + start, h: gapStart - start } : { ...rect, x: rect.x + start, w: gapStart - start });
     }
@@ -120,9 +167,10 @@ function split(plane: LumaPlane, rect: IntRect, axis: Axis): IntRect[] {
  */
 export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): Rect[] {
   const frameArea = plane.width * plane.height;
+  const stats = new PlaneStats(plane);
   const found: IntRect[] = [];
   const record = (rect: IntRect): IntRect | null => {
-    const trimmed = trim(plane, rect);
+    const trimmed = trim(stats, rect);
     if (!trimmed || trimmed.w * trimmed.h < frameArea * minAreaShare) return null;
     if (!found.some((r) => sameRect(r, trimmed))) found.push(trimmed);
     return trimmed;
@@ -131,7 +179,7 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): Rect[] 
     const trimmed = record(rect);
     if (!trimmed || depth === MAX_DEPTH) return;
     for (const first of [axis, other(axis)]) {
-      const parts = split(plane, trimmed, first);
+      const parts = split(stats, trimmed, first);
       if (parts.length > 1 || (parts.length === 1 && !sameRect(parts[0], trimmed))) {
         // A cut may run through the photo itself (a horizon, a door frame): runs of neighbouring parts are candidates too.
         if (parts.length <= MAX_RUN_PARTS) {
