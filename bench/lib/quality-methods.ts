@@ -6,6 +6,7 @@
 import { PDQ_MATCH_THRESHOLD } from '../../src/hashing/pdq.js';
 import { hashImage } from '../../src/image/hash-image.js';
 import { MultiIndexHashing } from '../../src/index/multi-index-hashing.js';
+import { robustMethod } from './robust-method.js';
 
 export interface EngineMatch {
   contentId: number;
@@ -66,4 +67,4 @@ export const pdqMethod: QualityMethod = {
 // ---------------------------------------------------------------------------
 
 /** Every method the bench knows, baseline first. */
-export const METHODS: QualityMethod[] = [pdqMethod];
+export const METHODS: QualityMethod[] = [pdqMethod, robustMethod];

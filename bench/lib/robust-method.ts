@@ -1,0 +1,57 @@
+/**
+ * The service's own matching as bench/quality sees it: captured images are
+ * ingested the way POST /v1/banks/:id/content stores them (PDQ plus content
+ * region hashes) into a real SQLite store, indexed by SignalIndexes, and each
+ * victim query is hashed the way POST /v1/match does in robust mode and run
+ * through the Matcher with the default thresholds.
+ *
+ * add() hashes; the store write happens in one transaction before the next
+ * query, as a takedown team's batch ingest does, so the ingest time compared
+ * with the PDQ baseline is hashing time (the baseline keeps no store either).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashImage } from '../../src/image/hash-image.js';
+import { Matcher } from '../../src/match/matcher.js';
+import { SignalIndexes } from '../../src/match/signal-indexes.js';
+import { regionQueries, regionSignals } from '../../src/robust/signals.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { NewContentItem } from '../../src/store/store.js';
+import type { MatchEngine, QualityMethod } from './quality-methods.js';
+
+export const robustMethod: QualityMethod = {
+  name: 'robust',
+  create(): MatchEngine {
+    const dir = mkdtempSync(join(tmpdir(), 'ncii-quality-'));
+    const store = new SqliteStore(join(dir, 'quality.db'));
+    process.once('exit', () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const bank = store.createBank({ name: 'captured' });
+    const indexes = SignalIndexes.load(store);
+    const matcher = new Matcher(store, indexes);
+    const contentOf = new Map<number, number>();
+    let pending: Array<{ contentId: number; item: NewContentItem }> = [];
+    const flush = () => {
+      const { contentIds } = store.addContent(bank.id, pending.map((p) => p.item));
+      contentIds.forEach((id, i) => contentOf.set(id, pending[i].contentId));
+      pending = [];
+    };
+    return {
+      async add(contentId, bytes) {
+        const hashed = await hashImage(bytes, { signals: ['pdq'], regions: 'content' });
+        const signals = [{ type: 'pdq', hash: hashed.pdq!.hash, quality: hashed.pdq!.quality }, ...regionSignals(hashed)];
+        pending.push({ contentId, item: { provenance: { platform: 'bench' }, signals } });
+        return { entries: signals.length };
+      },
+      async query(bytes) {
+        if (pending.length > 0) flush();
+        const hashed = await hashImage(bytes, { signals: ['pdq'], dihedral: true, regions: 'query' });
+        const { matches } = matcher.matchContent({ hashes: [{ type: 'pdq', hash: hashed.pdq!.hash, dct: hashed.pdq!.dct }, ...regionQueries(hashed)], dihedral: true });
+        return matches.map((m) => ({ contentId: contentOf.get(m.contentId)!, distance: m.distance, via: m.via === 'region' ? `region:${m.region}` : 'whole' }));
+      },
+    };
+  },
+};
