@@ -3,29 +3,34 @@
  *
  * Captured content (ingest) stores a few: the whole frame, the photo parts
  * found inside it (borders, caption bars, screenshot chrome and collage seams
- * cut away) and the quadrants of the trimmed frame. A victim's query (her own
- * original) is hashed many ways instead, because it is the copy that was cut:
- * crops with uneven edges on a grid, centred crops at several scales, and
- * small rotations with the corners cropped away. Query hashes are never
- * stored, so their number costs time, not index entries.
+ * cut away) and the halves and quadrants of the trimmed frame (a sticker or
+ * a watermark spoils the whole but often leaves a half or a quadrant clean).
+ * A victim's query (her own original) is hashed many ways instead, because it
+ * is the copy that was cut: crops with uneven edges on a grid, centred crops
+ * at several scales, small rotations with the corners cropped away, and its
+ * own halves and quadrants. Query hashes are never stored, so their number
+ * costs time, not index entries.
  */
 import { hammingDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
 import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashRegion } from '../hashing/pdq-region.js';
-import { findPhotoRegions } from './segment.js';
+import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
-export type RegionKind = 'frame' | 'part' | 'quadrant' | 'crop' | 'rotation';
+export type RegionKind = 'frame' | 'part' | 'half' | 'quadrant' | 'crop' | 'rotation';
 
 export interface RegionSignal {
   hash: Uint8Array;
   quality: number;
   kind: RegionKind;
+  /** The query frame's DCT, from which the Matcher derives its 8 rotations and mirrors. */
+  dct?: Float32Array;
 }
 
-/** Long side of the plane segmentation looks at: seams survive, work stays small. */
-const SEGMENT_SIDE = 256;
+/** Sides of the plane segmentation looks at (short side at least, long side at most): seams survive, work stays small. */
+const SEGMENT_SHORT_SIDE = 256;
+const SEGMENT_LONG_SIDE = 512;
 const MAX_PARTS = 8;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
@@ -33,45 +38,59 @@ const DUPLICATE_DISTANCE = 8;
 /** Every region hash kept is at least this good: flat regions match anything. */
 export const REGION_MIN_QUALITY = PDQ_MIN_QUALITY;
 
-function keep(out: RegionSignal[], image: IntegralImage, rect: Rect, kind: RegionKind): void {
-  keepHash(out, hashRegion(image, rect), kind);
+function keep(out: RegionSignal[], image: IntegralImage, rect: Rect, kind: RegionKind): RegionSignal | undefined {
+  return keepHash(out, hashRegion(image, rect), kind);
 }
 
-function keepHash(out: RegionSignal[], { hash, quality }: RegionHash, kind: RegionKind): void {
-  if (quality < REGION_MIN_QUALITY) return;
-  if (out.some((s) => hammingDistance(s.hash, hash) <= DUPLICATE_DISTANCE)) return;
-  out.push({ hash, quality, kind });
+function keepHash(out: RegionSignal[], { hash, quality, dct }: RegionHash, kind: RegionKind): RegionSignal | undefined {
+  if (quality < REGION_MIN_QUALITY) return undefined;
+  if (out.some((s) => hammingDistance(s.hash, hash) <= DUPLICATE_DISTANCE)) return undefined;
+  const signal: RegionSignal = { hash, quality, kind };
+  if (kind === 'frame') signal.dct = dct;
+  out.push(signal);
+  return signal;
 }
 
-/** The photo rectangles of the frame, in frame pixels, largest first. */
-export function photoRegions(image: IntegralImage): Rect[] {
-  const scale = Math.min(1, SEGMENT_SIDE / Math.max(image.width, image.height));
-  const width = Math.max(1, Math.round(image.width * scale));
-  const height = Math.max(1, Math.round(image.height * scale));
-  const luma = image.grid(fullFrame(image), width, height);
-  const sx = image.width / width;
-  const sy = image.height / height;
-  return findPhotoRegions({ luma, width, height }).map((r) => ({ x: r.x * sx, y: r.y * sy, width: r.width * sx, height: r.height * sy }));
-}
-
-/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4). */
-export function contentRegions(raster: Raster): RegionSignal[] {
-  const image = IntegralImage.fromRaster(raster);
-  const out: RegionSignal[] = [];
-  keep(out, image, fullFrame(image), 'frame');
-  const parts = photoRegions(image);
-  for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
-  const trimmed = parts[0] ?? fullFrame(image);
-  const halfW = trimmed.width / 2;
-  const halfH = trimmed.height / 2;
+/** Halves, then quadrants, of a rectangle. */
+function halvesAndQuadrants(out: RegionSignal[], image: IntegralImage, r: Rect): void {
+  const w = r.width / 2;
+  const h = r.height / 2;
+  keep(out, image, { x: r.x, y: r.y, width: w, height: r.height }, 'half');
+  keep(out, image, { x: r.x + w, y: r.y, width: w, height: r.height }, 'half');
+  keep(out, image, { x: r.x, y: r.y, width: r.width, height: h }, 'half');
+  keep(out, image, { x: r.x, y: r.y + h, width: r.width, height: h }, 'half');
   for (const [dx, dy] of [
     [0, 0],
     [1, 0],
     [0, 1],
     [1, 1],
   ]) {
-    keep(out, image, { x: trimmed.x + dx * halfW, y: trimmed.y + dy * halfH, width: halfW, height: halfH }, 'quadrant');
+    keep(out, image, { x: r.x + dx * w, y: r.y + dy * h, width: w, height: h }, 'quadrant');
   }
+}
+
+/** The photo rectangles of the frame (see findPhotoRegions), in frame pixels. */
+export function photoRegions(image: IntegralImage): PhotoRegions {
+  const scale = Math.min(1, Math.max(SEGMENT_SHORT_SIDE / Math.min(image.width, image.height), 0), SEGMENT_LONG_SIDE / Math.max(image.width, image.height));
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const luma = image.grid(fullFrame(image), width, height);
+  const sx = image.width / width;
+  const sy = image.height / height;
+  const toFrame = (r: Rect): Rect => ({ x: r.x * sx, y: r.y * sy, width: r.width * sx, height: r.height * sy });
+  const { trimmed, parts } = findPhotoRegions({ luma, width, height });
+  return { trimmed: toFrame(trimmed), parts: parts.map(toFrame) };
+}
+
+/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 8). */
+export function contentRegions(raster: Raster): RegionSignal[] {
+  const image = IntegralImage.fromRaster(raster);
+  const out: RegionSignal[] = [];
+  keep(out, image, fullFrame(image), 'frame');
+  const { trimmed, parts } = photoRegions(image);
+  for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
+  halvesAndQuadrants(out, image, trimmed);
+  for (const signal of out) delete signal.dct;
   return out;
 }
 
@@ -118,7 +137,8 @@ export function queryRegions(raster: Raster): RegionSignal[] {
       if (left + right + top + bottom > 0) keep(out, image, inset(frame, left, right, top, bottom), 'crop');
     }
   }
-  const inner = photoRegions(image).find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
+  halvesAndQuadrants(out, image, frame);
+  const inner = photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
   for (const base of inner ? [frame, inner] : [frame]) {
     if (base === inner) keep(out, image, base, 'part');
     for (const [sx, sy] of CENTRED_PAIRS) keep(out, image, inset(base, (1 - sx) / 2, (1 - sx) / 2, (1 - sy) / 2, (1 - sy) / 2), 'crop');

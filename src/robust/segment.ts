@@ -9,8 +9,17 @@
  */
 import type { Rect } from '../hashing/pdq-region.js';
 
-/** A line is flat when its luma's standard deviation stays under this (JPEG noise on a solid bar). */
-const FLAT_SPREAD = 6;
+/**
+ * A line is flat (background, bar, gap) when few of its pixels differ from
+ * their neighbour along it by more than BUSY_STEP (a sparse doodle on a chat
+ * background or JPEG ringing stays under FLAT_BUSY_SHARE) and its luma's
+ * standard deviation stays under FLAT_SPREAD (so a gradient is not flat).
+ */
+const BUSY_STEP = 12;
+const FLAT_BUSY_SHARE = 0.03;
+const FLAT_SPREAD = 8;
+/** Trimming stops at a line whose mean strays this far from the outermost line's (a smooth sky under a dark bar). */
+const TRIM_COLOUR_DRIFT = 12;
 /** A straight edge: this share of the line's pixels differ strongly from the line beyond. */
 const EDGE_SHARE = 0.7;
 const EDGE_STEP = 18;
@@ -18,8 +27,9 @@ const EDGE_STEP = 18;
 const MIN_PART = 0.12;
 const MIN_PART_PX = 24;
 const MAX_DEPTH = 3;
-/** Splits into more parts than this are textures, not layout: their unions are not tried. */
-const MAX_RUN_PARTS = 5;
+/** Splits with more cut boundaries than this are textures, not layout: spans between them are not tried. */
+const MAX_BOUNDARIES = 16;
+const BOUNDARY_MERGE = 3;
 
 export interface LumaPlane {
   luma: Float32Array;
@@ -48,7 +58,10 @@ interface AxisStats {
   /** Per line, `span + 1` prefix values. */
   sum: Float64Array;
   squares: Float64Array;
+  /** Strong steps across the line (from the line before to the line after). */
   steps: Uint32Array;
+  /** Busy pixels along the line (a step to the next pixel on it). */
+  busy: Uint32Array;
   span: number;
 }
 
@@ -61,29 +74,33 @@ function axisStats({ luma, width, height }: LumaPlane, axis: Axis): AxisStats {
   const sum = new Float64Array(lines * stride);
   const squares = new Float64Array(lines * stride);
   const steps = new Uint32Array(lines * stride);
+  const busy = new Uint32Array(lines * stride);
   for (let line = 0; line < lines; line++) {
     const base = line * lineStride;
     const before = line > 0 && line + 1 < lines ? base - lineStride : -1;
     let s = 0;
     let q = 0;
     let n = 0;
+    let b = 0;
     for (let k = 0; k < span; k++) {
       const v = luma[base + k * along];
       s += v;
       q += v * v;
       if (before >= 0 && Math.abs(luma[before + 2 * lineStride + k * along] - luma[before + k * along]) > EDGE_STEP) n++;
+      if (k + 1 < span && Math.abs(luma[base + (k + 1) * along] - v) > BUSY_STEP) b++;
       const at = line * stride + k + 1;
       sum[at] = s;
       squares[at] = q;
       steps[at] = n;
+      busy[at] = b;
     }
   }
-  return { sum, squares, steps, span };
+  return { sum, squares, steps, busy, span };
 }
 
 /** Per line across the rect (rows or columns): is it flat, and how edge-like is the step across it. */
-function lineProfile(stats: PlaneStats, rect: IntRect, axis: Axis): { flat: Uint8Array; edge: Float32Array } {
-  const { sum, squares, steps, span } = stats[axis];
+function lineProfile(stats: PlaneStats, rect: IntRect, axis: Axis): { flat: Uint8Array; edge: Float32Array; mean: Float32Array } {
+  const { sum, squares, steps, busy, span } = stats[axis];
   const stride = span + 1;
   const lines = axis === 'rows' ? rect.h : rect.w;
   const first = axis === 'rows' ? rect.y : rect.x;
@@ -91,15 +108,19 @@ function lineProfile(stats: PlaneStats, rect: IntRect, axis: Axis): { flat: Uint
   const length = axis === 'rows' ? rect.w : rect.h;
   const flat = new Uint8Array(lines);
   const edge = new Float32Array(lines);
+  const means = new Float32Array(lines);
   for (let i = 0; i < lines; i++) {
     const a = (first + i) * stride + from;
     const b = a + length;
     const mean = (sum[b] - sum[a]) / length;
     const variance = (squares[b] - squares[a]) / length - mean * mean;
-    flat[i] = variance <= FLAT_SPREAD * FLAT_SPREAD ? 1 : 0;
+    means[i] = mean;
+    // The last pixel of the segment has no step inside it.
+    const busyCount = busy[b - 1] - busy[a];
+    flat[i] = variance <= FLAT_SPREAD * FLAT_SPREAD && busyCount <= FLAT_BUSY_SHARE * length ? 1 : 0;
     if (i >= 1 && i + 1 < lines) edge[i] = (steps[b] - steps[a]) / length;
   }
-  return { flat, edge };
+  return { flat, edge, mean: means };
 }
 
 interface IntRect {
@@ -109,32 +130,36 @@ interface IntRect {
   h: number;
 }
 
-/** Drops flat lines at both ends of each axis (bars, frames, margins). */
-function trim(stats: PlaneStats, rect: IntRect): IntRect | null {
+/** Drops flat lines of the outermost line's colour at both ends of each axis given (bars, frames, margins). */
+function trim(stats: PlaneStats, rect: IntRect, axes: readonly Axis[]): IntRect | null {
   let r = rect;
-  for (const axis of ['rows', 'cols'] as const) {
-    const { flat } = lineProfile(stats, r, axis);
+  for (const axis of axes) {
+    const { flat, mean } = lineProfile(stats, r, axis);
     let start = 0;
     let end = flat.length;
-    while (start < end && flat[start]) start++;
-    while (end > start && flat[end - 1]) end--;
+    while (start < end && flat[start] && Math.abs(mean[start] - mean[0]) <= TRIM_COLOUR_DRIFT) start++;
+    while (end > start && flat[end - 1] && Math.abs(mean[end - 1] - mean[flat.length - 1]) <= TRIM_COLOUR_DRIFT) end--;
     if (end - start < MIN_PART_PX) return null;
     r = axis === 'rows' ? { ...r, y: r.y + start, h: end - start } : { ...r, x: r.x + start, w: end - start };
   }
   return r;
 }
 
-/** Where to cut along one axis: runs of flat lines and sharp straight edges, as [start, end) gaps. */
+/**
+ * Where to cut along one axis, as [start, end) gaps: runs of flat lines (a
+ * run ends where its colour jumps: a bubble's border, a dark sky under a dark
+ * background) and sharp straight edges.
+ */
 function cuts(stats: PlaneStats, rect: IntRect, axis: Axis): Array<[number, number]> {
-  const { flat, edge } = lineProfile(stats, rect, axis);
+  const { flat, edge, mean } = lineProfile(stats, rect, axis);
   const gaps: Array<[number, number]> = [];
   for (let i = 0; i < flat.length; ) {
     if (!flat[i]) {
       i++;
       continue;
     }
-    let j = i;
-    while (j < flat.length && flat[j]) j++;
+    let j = i + 1;
+    while (j < flat.length && flat[j] && Math.abs(mean[j] - mean[j - 1]) <= TRIM_COLOUR_DRIFT) j++;
     gaps.push([i, j]);
     i = j;
   }
@@ -144,46 +169,85 @@ function cuts(stats: PlaneStats, rect: IntRect, axis: Axis): Array<[number, numb
   return gaps.sort((a, b) => a[0] - b[0]);
 }
 
-/** The parts between cuts that are large enough to hold a photo. */
-function split(stats: PlaneStats, rect: IntRect, axis: Axis): IntRect[] {
+interface Split {
+  /** The parts between cuts that are large enough to hold a photo. */
+  parts: IntRect[];
+  /** Every place a cut starts or ends, with both ends of the rect. */
+  boundaries: number[];
+}
+
+function split(stats: PlaneStats, rect: IntRect, axis: Axis): Split {
   const length = axis === 'rows' ? rect.h : rect.w;
   const minPart = Math.max(MIN_PART_PX, length * MIN_PART);
   const parts: IntRect[] = [];
+  const boundaries = new Set([0, length]);
   let start = 0;
   for (const [gapStart, gapEnd] of [...cuts(stats, rect, axis), [length, length] as [number, number]]) {
-    if (gapStart - start >= minPart) {
-      parts.push(axis === 'rows' ? { ...rect, y: rect.y + start, h: gapStart - start } : { ...rect, x: rect.x + start, w: gapStart - start });
-    }
+    if (gapStart - start >= minPart) parts.push(slice(rect, axis, start, gapStart));
+    boundaries.add(gapStart).add(gapEnd);
     start = Math.max(start, gapEnd);
   }
-  return parts;
+  // Cuts a few lines apart (a border and the run beside it) are one place to start or end a span.
+  const merged: number[] = [];
+  for (const b of [...boundaries].sort((x, y) => x - y)) {
+    if (merged.length === 0 || b - merged[merged.length - 1] > BOUNDARY_MERGE || b === length) merged.push(b);
+  }
+  return { parts, boundaries: merged };
+}
+
+/** Lines [from, to) of the rect along the axis. */
+function slice(rect: IntRect, axis: Axis, from: number, to: number): IntRect {
+  return axis === 'rows' ? { ...rect, y: rect.y + from, h: to - from } : { ...rect, x: rect.x + from, w: to - from };
+}
+
+/** Busy pixels per pixel of the rect: photos are dense with detail, backgrounds and bars are not. */
+function busyDensity(stats: PlaneStats, rect: IntRect): number {
+  const { busy, span } = stats.rows;
+  const stride = span + 1;
+  let count = 0;
+  for (let y = rect.y; y < rect.y + rect.h; y++) count += busy[y * stride + rect.x + rect.w - 1] - busy[y * stride + rect.x];
+  return count / (rect.w * rect.h);
+}
+
+export interface PhotoRegions {
+  /** The frame with its flat borders trimmed away. */
+  trimmed: Rect;
+  /** Candidate photo rectangles, most photo-like first (dense with detail, then large). */
+  parts: Rect[];
 }
 
 /**
- * Candidate photo rectangles of a captured image, largest first: the frame
- * with flat borders trimmed, then the parts found by cutting along flat bands
- * and straight edges, alternately across rows and columns, each trimmed again.
+ * Candidate photo rectangles of a captured image: the frame with flat
+ * borders trimmed, then the parts found by cutting along flat bands and
+ * straight edges, alternately across rows and columns, each trimmed again,
+ * and every span between two cuts of one split (a cut may run through the
+ * photo itself: a horizon, a dark sky meeting a dark background).
  * Parts under `minAreaShare` of the frame are left out.
  */
-export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): Rect[] {
+export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRegions {
   const frameArea = plane.width * plane.height;
   const stats = new PlaneStats(plane);
   const found: IntRect[] = [];
-  const record = (rect: IntRect): IntRect | null => {
-    const trimmed = trim(stats, rect);
-    if (!trimmed || trimmed.w * trimmed.h < frameArea * minAreaShare) return null;
-    if (!found.some((r) => sameRect(r, trimmed))) found.push(trimmed);
-    return trimmed;
+  const add = (rect: IntRect | null): IntRect | null => {
+    if (!rect || rect.w * rect.h < frameArea * minAreaShare) return null;
+    if (!found.some((r) => sameRect(r, rect))) found.push(rect);
+    return rect;
   };
   const visit = (rect: IntRect, depth: number, axis: Axis) => {
-    const trimmed = record(rect);
+    const trimmed = add(trim(stats, rect, ['rows', 'cols']));
     if (!trimmed || depth === MAX_DEPTH) return;
     for (const first of [axis, other(axis)]) {
-      const parts = split(stats, trimmed, first);
+      const { parts, boundaries } = split(stats, trimmed, first);
       if (parts.length > 1 || (parts.length === 1 && !sameRect(parts[0], trimmed))) {
-        // A cut may run through the photo itself (a horizon, a door frame): runs of neighbouring parts are candidates too.
-        if (parts.length <= MAX_RUN_PARTS) {
-          for (let i = 0; i < parts.length; i++) for (let j = i + 1; j < parts.length; j++) record(span(parts[i], parts[j]));
+        if (boundaries.length <= MAX_BOUNDARIES) {
+          const length = first === 'rows' ? trimmed.h : trimmed.w;
+          const minPart = Math.max(MIN_PART_PX, length * MIN_PART);
+          for (let i = 0; i < boundaries.length; i++) {
+            for (let j = i + 1; j < boundaries.length; j++) {
+              if (boundaries[j] - boundaries[i] < minPart || (i === 0 && j === boundaries.length - 1)) continue;
+              add(trim(stats, slice(trimmed, first, boundaries[i], boundaries[j]), [other(first)]));
+            }
+          }
         }
         for (const part of parts) visit(part, depth + 1, other(first));
         return;
@@ -191,7 +255,11 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): Rect[] 
     }
   };
   visit({ x: 0, y: 0, w: plane.width, h: plane.height }, 0, 'rows');
-  return found.sort((a, b) => b.w * b.h - a.w * a.h).map((r) => ({ x: r.x, y: r.y, width: r.w, height: r.h }));
+  const toRect = (r: IntRect): Rect => ({ x: r.x, y: r.y, width: r.w, height: r.h });
+  const frame = { x: 0, y: 0, w: plane.width, h: plane.height };
+  const scored = found.map((r) => ({ r, score: busyDensity(stats, r) ** 2 * r.w * r.h }));
+  scored.sort((a, b) => b.score - a.score);
+  return { trimmed: toRect(found[0] ?? frame), parts: scored.map((s) => toRect(s.r)) };
 }
 
 /** The rectangle from the start of `a` to the end of `b` (parts of one split, in order). */

@@ -12,5 +12,5 @@ export function regionSignals(hashed: ImageSignals): NewSignal[] {
 
 /** pdq-region queries of a victim's image hashed with `regions: 'query'`. */
 export function regionQueries(hashed: ImageSignals): HashQuery[] {
-  return (hashed.regions ?? []).map((r) => ({ type: REGION_SIGNAL_TYPE, hash: r.hash, region: r.kind }));
+  return (hashed.regions ?? []).map((r) => ({ type: REGION_SIGNAL_TYPE, hash: r.hash, region: r.kind, ...(r.dct ? { dct: r.dct } : {}) }));
 }
