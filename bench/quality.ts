@@ -36,6 +36,9 @@ import { CATEGORIES, type Category, TRANSFORMS, type Transform, makeBase, makeVa
 /** Bumped whenever a transform changes, so stale cached variants are not reused. */
 const VARIANTS_VERSION = 'v1';
 const QUICK_PHOTOS = 40;
+/** Thresholds are raised to this when probing how close wrong photos come (the index's largest exact radius). */
+const PROBE_RADIUS = 64;
+const PROBE_THRESHOLDS = [24, 28, 31, 34, 36, 40, 44, 48];
 const GENERATE_IN_FLIGHT = 2;
 
 function option(name: string): string | undefined {
@@ -195,6 +198,10 @@ interface MethodResult {
   perTransform: Record<string, number>;
   categories: Record<Category, number>;
   falseMatches: FalseMatch[];
+  /** Nearest wrong photo any query came to with thresholds raised to PROBE_RADIUS (engines with probe()). */
+  closestForeignMatch: FalseMatch | null;
+  /** Recall per category if every threshold were the given one (from probe()). */
+  recallAt: Record<string, Record<Category, number>>;
   entriesPerImage: number;
   ingestMs: number;
   queryMs: number;
@@ -218,6 +225,9 @@ async function evaluate(method: QualityMethod): Promise<MethodResult> {
   const byId = new Map(items.map((item) => [item.contentId, item]));
   const found = transforms.map(() => photos.map((): EngineMatch | undefined => undefined));
   const falseMatches: FalseMatch[] = [];
+  let closestForeignMatch: FalseMatch | null = null;
+  /** probed[t][p]: the closest the query of photo p came to its variant t at any threshold up to PROBE_RADIUS. */
+  const probed = transforms.map(() => photos.map(() => Infinity));
   let querying = 0;
   for (let p = 0; p < photos.length; p++) {
     const bytes = readQualityPhoto(photos[p]);
@@ -231,6 +241,12 @@ async function evaluate(method: QualityMethod): Promise<MethodResult> {
       else if (!item.contains.has(photos[p].id))
         falseMatches.push({ query: photos[p].id, item: photos[item.photo].id, transform: transforms[item.transform].name, distance: match.distance, via: match.via });
     }
+    for (const near of (await engine.probe?.(bytes, PROBE_RADIUS)) ?? []) {
+      const item = byId.get(near.contentId)!;
+      if (item.photo === p) probed[item.transform][p] = Math.min(probed[item.transform][p], near.distance);
+      if (item.contains.has(photos[p].id) || (closestForeignMatch && closestForeignMatch.distance <= near.distance)) continue;
+      closestForeignMatch = { query: photos[p].id, item: photos[item.photo].id, transform: transforms[item.transform].name, distance: near.distance, via: near.via };
+    }
   }
   const perTransform: Record<string, number> = {};
   transforms.forEach((transform, t) => (perTransform[transform.name] = round3(mean(found[t].map((m) => (m ? 1 : 0))))));
@@ -239,12 +255,24 @@ async function evaluate(method: QualityMethod): Promise<MethodResult> {
     const pairs = transforms.flatMap((transform, t) => (transform.category === category ? found[t].map((m) => (m ? 1 : 0)) : []));
     categories[category] = round3(mean(pairs));
   }
+  const recallAt: Record<string, Record<Category, number>> = {};
+  if (engine.probe) {
+    for (const threshold of PROBE_THRESHOLDS) {
+      recallAt[threshold] = {} as Record<Category, number>;
+      for (const category of CATEGORIES) {
+        const pairs = transforms.flatMap((transform, t) => (transform.category === category ? probed[t].map((d) => (d <= threshold ? 1 : 0)) : []));
+        recallAt[threshold][category] = round3(mean(pairs));
+      }
+    }
+  }
   return {
     name: method.name,
     found,
+    recallAt,
     perTransform,
     categories,
     falseMatches,
+    closestForeignMatch,
     entriesPerImage: round3(entries / items.length),
     ingestMs: round3(ingest / items.length),
     queryMs: round3(querying / photos.length),
@@ -270,6 +298,15 @@ function report(r: MethodResult): void {
       .join(', ');
     console.log(`   ${transform.name.padEnd(14)} ${transform.category.padEnd(8)} ${r.perTransform[transform.name].toFixed(3).padStart(6)}  ${via}`);
   });
+  const near = r.closestForeignMatch;
+  console.log(
+    near
+      ? `   closest wrong photo at any threshold up to ${PROBE_RADIUS}: distance ${near.distance} via ${near.via} (query ${near.query} -> ${near.item} ${near.transform})`
+      : `   no wrong photo within distance ${PROBE_RADIUS} of any query`,
+  );
+  for (const [threshold, c] of Object.entries(r.recallAt)) {
+    console.log(`   if every threshold were ${threshold.padStart(2)}: easy ${c.easy.toFixed(3)}, medium ${c.medium.toFixed(3)}, hard ${c.hard.toFixed(3)}`);
+  }
   for (const f of r.falseMatches.slice(0, 8)) console.log(`   false match: query ${f.query} -> ${f.item} ${f.transform}, distance ${f.distance} via ${f.via}`);
   if (r.falseMatches.length > 8) console.log(`   ... ${r.falseMatches.length - 8} more false matches`);
   console.log('');
@@ -305,6 +342,7 @@ console.log(
     hard: best.categories.hard,
     falseMatches: best.falseMatches.length,
     closestForeignDistance: closest.distance,
+    closestForeignMatchDistance: best.closestForeignMatch?.distance ?? null,
     entriesPerImage: best.entriesPerImage,
     ingestRatio: best.ingestRatio,
     ingestMs: best.ingestMs,
@@ -314,6 +352,7 @@ console.log(
       medium: baseline.categories.medium,
       hard: baseline.categories.hard,
       falseMatches: baseline.falseMatches.length,
+      closestForeignMatchDistance: baseline.closestForeignMatch?.distance ?? null,
       ingestMs: baseline.ingestMs,
       perTransform: baseline.perTransform,
     },

@@ -117,7 +117,7 @@ t.test('query regions of the original meet content regions of edited reposts', a
       .toBuffer();
     for (const [name, bytes] of Object.entries(edits)) {
       const content = contentRegions(await raster(bytes));
-      t.ok(content.length >= 1 && content.length <= 17, `${name}: ${content.length} content regions`);
+      t.ok(content.length >= 1 && content.length <= 20, `${name}: ${content.length} content regions`);
       const d = closest(query, content);
       t.ok(d <= 31, `${file} ${name}: closest region ${d}`);
     }

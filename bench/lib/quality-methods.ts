@@ -19,6 +19,11 @@ export interface MatchEngine {
   add(contentId: number, bytes: Uint8Array): Promise<{ entries: number }>;
   /** Victim query: every content item matched, with how it was found. */
   query(bytes: Uint8Array): Promise<EngineMatch[]>;
+  /**
+   * The same search with every threshold raised to `radius`: how close the
+   * nearest wrong photos come, i.e. the margin the real thresholds keep.
+   */
+  probe?(bytes: Uint8Array, radius: number): Promise<EngineMatch[]>;
 }
 
 export interface QualityMethod {
@@ -37,24 +42,26 @@ export const pdqMethod: QualityMethod = {
   name: 'pdq',
   create(): MatchEngine {
     const index = new MultiIndexHashing();
+    const search = async (bytes: Uint8Array, radius: number): Promise<EngineMatch[]> => {
+      const { pdq } = await hashImage(bytes, { signals: ['pdq'], dihedral: true });
+      if (pdq!.lowQuality) return [];
+      const best = new Map<number, number>();
+      for (const hash of pdq!.dihedral!) {
+        for (const hit of index.search(hash, radius)) {
+          const seen = best.get(hit.owner);
+          if (seen === undefined || hit.distance < seen) best.set(hit.owner, hit.distance);
+        }
+      }
+      return [...best].map(([contentId, distance]) => ({ contentId, distance, via: 'whole' }));
+    };
     return {
       async add(contentId, bytes) {
         const { pdq } = await hashImage(bytes, { signals: ['pdq'] });
         index.add(pdq!.hash, contentId);
         return { entries: 1 };
       },
-      async query(bytes) {
-        const { pdq } = await hashImage(bytes, { signals: ['pdq'], dihedral: true });
-        if (pdq!.lowQuality) return [];
-        const best = new Map<number, number>();
-        for (const hash of pdq!.dihedral!) {
-          for (const hit of index.search(hash, PDQ_MATCH_THRESHOLD)) {
-            const seen = best.get(hit.owner);
-            if (seen === undefined || hit.distance < seen) best.set(hit.owner, hit.distance);
-          }
-        }
-        return [...best].map(([contentId, distance]) => ({ contentId, distance, via: 'whole' }));
-      },
+      query: (bytes) => search(bytes, PDQ_MATCH_THRESHOLD),
+      probe: search,
     };
   },
 };

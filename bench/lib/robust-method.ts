@@ -18,7 +18,7 @@ import { SignalIndexes } from '../../src/match/signal-indexes.js';
 import { regionQueries, regionSignals } from '../../src/robust/signals.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { NewContentItem } from '../../src/store/store.js';
-import type { MatchEngine, QualityMethod } from './quality-methods.js';
+import type { EngineMatch, MatchEngine, QualityMethod } from './quality-methods.js';
 
 export const robustMethod: QualityMethod = {
   name: 'robust',
@@ -32,6 +32,21 @@ export const robustMethod: QualityMethod = {
     const bank = store.createBank({ name: 'captured' });
     const indexes = SignalIndexes.load(store);
     const matcher = new Matcher(store, indexes);
+    const probeMatchers = new Map<number, Matcher>();
+    const probeMatcher = (radius: number) => {
+      if (!probeMatchers.has(radius)) probeMatchers.set(radius, new Matcher(store, indexes, { ceilings: { pdq: radius, 'pdq-region': radius } }));
+      return probeMatchers.get(radius)!;
+    };
+    const search = async (bytes: Uint8Array, using: Matcher, radius?: number): Promise<EngineMatch[]> => {
+      if (pending.length > 0) flush();
+      const hashed = await hashImage(bytes, { signals: ['pdq'], dihedral: true, regions: 'query' });
+      const { matches } = using.matchContent({
+        hashes: [{ type: 'pdq', hash: hashed.pdq!.hash, dct: hashed.pdq!.dct }, ...regionQueries(hashed)],
+        dihedral: true,
+        ...(radius === undefined ? {} : { thresholds: { pdq: radius, 'pdq-region': radius } }),
+      });
+      return matches.map((m) => ({ contentId: contentOf.get(m.contentId)!, distance: m.distance, via: m.via === 'region' ? `region:${m.region}` : 'whole' }));
+    };
     const contentOf = new Map<number, number>();
     let pending: Array<{ contentId: number; item: NewContentItem }> = [];
     const flush = () => {
@@ -46,12 +61,8 @@ export const robustMethod: QualityMethod = {
         pending.push({ contentId, item: { provenance: { platform: 'bench' }, signals } });
         return { entries: signals.length };
       },
-      async query(bytes) {
-        if (pending.length > 0) flush();
-        const hashed = await hashImage(bytes, { signals: ['pdq'], dihedral: true, regions: 'query' });
-        const { matches } = matcher.matchContent({ hashes: [{ type: 'pdq', hash: hashed.pdq!.hash, dct: hashed.pdq!.dct }, ...regionQueries(hashed)], dihedral: true });
-        return matches.map((m) => ({ contentId: contentOf.get(m.contentId)!, distance: m.distance, via: m.via === 'region' ? `region:${m.region}` : 'whole' }));
-      },
+      query: (bytes) => search(bytes, matcher),
+      probe: (bytes, radius) => search(bytes, probeMatcher(radius), radius),
     };
   },
 };

@@ -15,6 +15,8 @@ import { PDQ_BITS, PDQ_MATCH_THRESHOLD, pdqFromLuma } from './pdq.js';
 import type { PerceptualSignalType, Raster } from './signal-type.js';
 
 const GRID = 64;
+/** Long side the integral image is kept at (see IntegralImage.fromRaster). */
+const WORKING_SIDE = 640;
 
 /** A rectangle in the frame's pixel coordinates (fractional edges allowed). */
 export interface Rect {
@@ -27,6 +29,8 @@ export interface Rect {
 export interface RegionHash {
   hash: Uint8Array;
   quality: number;
+  /** The 16 x 16 DCT block the bits came from (for dihedral variants). */
+  dct: Float32Array;
 }
 
 /** Grey level of every pixel with PDQ's luma weights (alpha ignored). */
@@ -40,6 +44,27 @@ export function lumaPlane(raster: Raster): Float32Array {
   for (let i = 0, p = 0; i < out.length; i++, p += channels) {
     out[i] = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
   }
+  return out;
+}
+
+/** Luma of each factor x factor block of the raster, averaged (partial blocks at the right and bottom dropped). */
+function shrunkLuma({ width: stride, channels, data }: Raster, width: number, height: number, factor: number): Float32Array {
+  const out = new Float32Array(width * height);
+  const norm = 1 / (factor * factor);
+  const grey = channels <= 2;
+  for (let y = 0; y < height; y++) {
+    for (let dy = 0; dy < factor; dy++) {
+      let p = (y * factor + dy) * stride * channels;
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let dx = 0; dx < factor; dx++, p += channels) {
+          sum += grey ? data[p] : 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+        }
+        out[y * width + x] += sum;
+      }
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] *= norm;
   return out;
 }
 
@@ -71,8 +96,16 @@ export class IntegralImage {
     this.sums = sums;
   }
 
-  static fromRaster(raster: Raster): IntegralImage {
-    return new IntegralImage(lumaPlane(raster), raster.width, raster.height);
+  /**
+   * From a decoded raster, box-averaged by a whole factor first when its
+   * long side is over `maxSide`: a region's 64 x 64 grid needs no more.
+   */
+  static fromRaster(raster: Raster, maxSide = WORKING_SIDE): IntegralImage {
+    const factor = Math.ceil(Math.max(raster.width, raster.height) / maxSide);
+    if (factor <= 1) return new IntegralImage(lumaPlane(raster), raster.width, raster.height);
+    const width = Math.floor(raster.width / factor);
+    const height = Math.floor(raster.height / factor);
+    return new IntegralImage(shrunkLuma(raster, width, height, factor), width, height);
   }
 
   /** Sum of the luma over [0, x) x [0, y). */
@@ -101,14 +134,32 @@ export class IntegralImage {
 
   /** The rectangle box-averaged to a cols x rows grid (row-major), written to `out`. */
   grid(rect: Rect, cols: number, rows = cols, out: Float32Array = new Float32Array(cols * rows)): Float32Array {
-    const xs = new Float64Array(cols + 1);
-    const ys = new Float64Array(rows + 1);
-    for (let k = 0; k <= cols; k++) xs[k] = clamp(rect.x + (rect.width * k) / cols, 0, this.width);
-    for (let k = 0; k <= rows; k++) ys[k] = clamp(rect.y + (rect.height * k) / rows, 0, this.height);
-    // Table values at every grid corner, then each cell from its four corners.
+    // Table values at every grid corner (bilinear in the table), then each cell from its four corners.
+    const { xi, xf, xs, ys, corners } = gridWork(cols, rows);
+    for (let k = 0; k <= cols; k++) {
+      const x = clamp(rect.x + (rect.width * k) / cols, 0, this.width);
+      xi[k] = Math.min(Math.floor(x), this.width - 1);
+      xf[k] = x - xi[k];
+      xs[k] = x;
+    }
     const stride = cols + 1;
-    const corners = new Float64Array(stride * (rows + 1));
-    for (let i = 0; i <= rows; i++) for (let j = 0; j <= cols; j++) corners[i * stride + j] = this.at(xs[j], ys[i]);
+    const s = this.sums;
+    for (let i = 0; i <= rows; i++) {
+      const y = clamp(rect.y + (rect.height * i) / rows, 0, this.height);
+      ys[i] = y;
+      const y0 = Math.min(Math.floor(y), this.height - 1);
+      const fy = y - y0;
+      const top = y0 * this.stride;
+      const bottom = top + this.stride;
+      for (let j = 0; j <= cols; j++) {
+        const a = top + xi[j];
+        const b = bottom + xi[j];
+        const fx = xf[j];
+        const upper = s[a] + fx * (s[a + 1] - s[a]);
+        const lower = s[b] + fx * (s[b + 1] - s[b]);
+        corners[i * stride + j] = upper + fy * (lower - upper);
+      }
+    }
     for (let i = 0; i < rows; i++) {
       const cellHeight = ys[i + 1] - ys[i];
       for (let j = 0; j < cols; j++) {
@@ -122,14 +173,23 @@ export class IntegralImage {
   }
 }
 
+/** Grid work arrays, reused: hashing is synchronous and region hashes are taken by the hundred. */
+let scratch = { xi: new Int32Array(0), xf: new Float64Array(0), xs: new Float64Array(0), ys: new Float64Array(0), corners: new Float64Array(0) };
+function gridWork(cols: number, rows: number) {
+  if (scratch.xi.length < cols + 1 || scratch.ys.length < rows + 1) {
+    const n = Math.max(cols, rows, scratch.xi.length - 1) + 1;
+    scratch = { xi: new Int32Array(n), xf: new Float64Array(n), xs: new Float64Array(n), ys: new Float64Array(n), corners: new Float64Array(n * n) };
+  }
+  return scratch;
+}
+
 const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
 
 const gridScratch = new Float32Array(GRID * GRID);
 
 /** PDQ hash and quality of a 64 x 64 grid of luma means. */
 export function hashGrid(grid: Float32Array): RegionHash {
-  const { hash, quality } = pdqFromLuma(grid, GRID, GRID);
-  return { hash, quality };
+  return pdqFromLuma(grid, GRID, GRID);
 }
 
 /** PDQ hash and quality of one region of the frame. */

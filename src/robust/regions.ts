@@ -3,12 +3,12 @@
  *
  * Captured content (ingest) stores a few: the whole frame, the photo parts
  * found inside it (borders, caption bars, screenshot chrome and collage seams
- * cut away) and the halves and quadrants of the trimmed frame (a sticker or
- * a watermark spoils the whole but often leaves a half or a quadrant clean).
+ * cut away) and the quadrants and 3 x 3 cells of the trimmed frame (stickers
+ * or a watermark spoil the whole but leave some of these clean).
  * A victim's query (her own original) is hashed many ways instead, because it
  * is the copy that was cut: crops with uneven edges on a grid, centred crops
  * at several scales, small rotations with the corners cropped away, and its
- * own halves and quadrants. Query hashes are never stored, so their number
+ * own quadrants and cells. Query hashes are never stored, so their number
  * costs time, not index entries.
  */
 import { hammingDistance } from '../hashing/hamming.js';
@@ -18,7 +18,7 @@ import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashReg
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
-export type RegionKind = 'frame' | 'part' | 'half' | 'quadrant' | 'crop' | 'rotation';
+export type RegionKind = 'frame' | 'part' | 'quadrant' | 'cell' | 'crop' | 'rotation';
 
 export interface RegionSignal {
   hash: Uint8Array;
@@ -31,7 +31,7 @@ export interface RegionSignal {
 /** Sides of the plane segmentation looks at (short side at least, long side at most): seams survive, work stays small. */
 const SEGMENT_SHORT_SIDE = 256;
 const SEGMENT_LONG_SIDE = 512;
-const MAX_PARTS = 8;
+const MAX_PARTS = 6;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
 
@@ -51,14 +51,10 @@ function keepHash(out: RegionSignal[], { hash, quality, dct }: RegionHash, kind:
   return signal;
 }
 
-/** Halves, then quadrants, of a rectangle. */
-function halvesAndQuadrants(out: RegionSignal[], image: IntegralImage, r: Rect): void {
+/** Quadrants and the 3 x 3 cells of a rectangle. */
+function quadrantsAndCells(out: RegionSignal[], image: IntegralImage, r: Rect): void {
   const w = r.width / 2;
   const h = r.height / 2;
-  keep(out, image, { x: r.x, y: r.y, width: w, height: r.height }, 'half');
-  keep(out, image, { x: r.x + w, y: r.y, width: w, height: r.height }, 'half');
-  keep(out, image, { x: r.x, y: r.y, width: r.width, height: h }, 'half');
-  keep(out, image, { x: r.x, y: r.y + h, width: r.width, height: h }, 'half');
   for (const [dx, dy] of [
     [0, 0],
     [1, 0],
@@ -66,6 +62,10 @@ function halvesAndQuadrants(out: RegionSignal[], image: IntegralImage, r: Rect):
     [1, 1],
   ]) {
     keep(out, image, { x: r.x + dx * w, y: r.y + dy * h, width: w, height: h }, 'quadrant');
+  }
+  const third = { width: r.width / 3, height: r.height / 3 };
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) keep(out, image, { x: r.x + j * third.width, y: r.y + i * third.height, ...third }, 'cell');
   }
 }
 
@@ -82,14 +82,14 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   return { trimmed: toFrame(trimmed), parts: parts.map(toFrame) };
 }
 
-/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 8). */
+/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4 + 9). */
 export function contentRegions(raster: Raster): RegionSignal[] {
   const image = IntegralImage.fromRaster(raster);
   const out: RegionSignal[] = [];
   keep(out, image, fullFrame(image), 'frame');
   const { trimmed, parts } = photoRegions(image);
   for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
-  halvesAndQuadrants(out, image, trimmed);
+  quadrantsAndCells(out, image, trimmed);
   for (const signal of out) delete signal.dct;
   return out;
 }
@@ -137,7 +137,7 @@ export function queryRegions(raster: Raster): RegionSignal[] {
       if (left + right + top + bottom > 0) keep(out, image, inset(frame, left, right, top, bottom), 'crop');
     }
   }
-  halvesAndQuadrants(out, image, frame);
+  quadrantsAndCells(out, image, frame);
   const inner = photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
   for (const base of inner ? [frame, inner] : [frame]) {
     if (base === inner) keep(out, image, base, 'part');

@@ -65,16 +65,24 @@ interface AxisStats {
   span: number;
 }
 
+/** Prefix arrays reused from one image to the next (segmentation is synchronous); every cell a query reads is rewritten. */
+const statsPool: Record<Axis, Omit<AxisStats, 'span'>> = {
+  rows: { sum: new Float64Array(0), squares: new Float64Array(0), steps: new Uint32Array(0), busy: new Uint32Array(0) },
+  cols: { sum: new Float64Array(0), squares: new Float64Array(0), steps: new Uint32Array(0), busy: new Uint32Array(0) },
+};
+
 function axisStats({ luma, width, height }: LumaPlane, axis: Axis): AxisStats {
   const lines = axis === 'rows' ? height : width;
   const span = axis === 'rows' ? width : height;
   const lineStride = axis === 'rows' ? width : 1;
   const along = axis === 'rows' ? 1 : width;
   const stride = span + 1;
-  const sum = new Float64Array(lines * stride);
-  const squares = new Float64Array(lines * stride);
-  const steps = new Uint32Array(lines * stride);
-  const busy = new Uint32Array(lines * stride);
+  const size = lines * stride;
+  const pool = statsPool[axis];
+  if (pool.sum.length < size) {
+    statsPool[axis] = { sum: new Float64Array(size), squares: new Float64Array(size), steps: new Uint32Array(size), busy: new Uint32Array(size) };
+  }
+  const { sum, squares, steps, busy } = statsPool[axis];
   for (let line = 0; line < lines; line++) {
     const base = line * lineStride;
     const before = line > 0 && line + 1 < lines ? base - lineStride : -1;
@@ -82,6 +90,8 @@ function axisStats({ luma, width, height }: LumaPlane, axis: Axis): AxisStats {
     let q = 0;
     let n = 0;
     let b = 0;
+    const first = line * stride;
+    sum[first] = squares[first] = steps[first] = busy[first] = 0;
     for (let k = 0; k < span; k++) {
       const v = luma[base + k * along];
       s += v;
