@@ -14,7 +14,7 @@ import type { SignalIndexes } from './signal-indexes.js';
 export interface HashQuery {
   type: string;
   hash: Uint8Array;
-  /** PDQ only: the 16 x 16 DCT block from `PdqResult.dct`. */
+  /** PDQ (and a pdq-region frame): the 16 x 16 DCT block the hash came from. */
   dct?: Float32Array;
   /** pdq-region only: which region of the query image the hash is of. */
   region?: RegionKind;
@@ -247,7 +247,9 @@ export class Matcher {
         throw new StoreError('INVALID_HASH', `hashes[${queryIndex}]: a ${type.name} hash must be ${type.bytes} bytes`);
       }
       const region = type.name === 'pdq-region' ? (query.region ?? null) : null;
-      if (!request.dihedral || type.name !== 'pdq') return [{ type, code: query.hash, queryIndex, variant: null, region }];
+      if (!request.dihedral || (type.name !== 'pdq' && !(type.name === 'pdq-region' && query.dct))) {
+        return [{ type, code: query.hash, queryIndex, variant: null, region }];
+      }
       if (!(query.dct instanceof Float32Array) || query.dct.length !== 256) {
         throw invalid(
           `hashes[${queryIndex}]: dihedral matching needs the 256-value DCT the PDQ hasher returns with an image's hash; a bare hash can only be matched as given`,
