@@ -6,9 +6,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/config.js';
+import { toHex } from '../src/hashing/hex.js';
+import { hashImage } from '../src/image/hash-image.js';
 import { PDQ_DIR } from './helpers/fixtures.js';
 import { multipart, type FormPart } from './helpers/multipart.js';
 
@@ -25,7 +28,17 @@ const admin = bearer('admin');
 const image = (name: string) => readFileSync(join(PDQ_DIR, name));
 const imagePart = (name: string): FormPart => ({ name: 'image', filename: name, bytes: image(name), contentType: 'image/jpeg' });
 
-type Match = { contentId: number; bankId: number; signalType: string; distance: number; variant: string | null; signalIndex?: number; provenance: Record<string, unknown> };
+type Match = {
+  contentId: number;
+  bankId: number;
+  signalType: string;
+  distance: number;
+  variant: string | null;
+  via: string;
+  region: string | null;
+  signalIndex?: number;
+  provenance: Record<string, unknown>;
+};
 type Reply = { matches: Match[]; thresholds: { type: string; bankId: number; source: string; requested: number; applied: number; clamped: boolean }[]; warnings: { code: string; message: string }[] };
 
 async function matchImage(headers: Record<string, string>, file: string, fields: Record<string, string> = {}) {
@@ -66,11 +79,14 @@ const otherBank = await createBank('other captures');
 const other = await ingestImage(otherBank, 'q0122.jpg', { platform: 'telegram', group: 'Other Group', messageUrl: 'https://t.me/c/999/1' });
 
 t.test('a rotated copy is found with dihedral matching and only with it', async (t) => {
-  const plain = await matchImage(ngo, 'bridge-2-rotate-90.jpg');
+  const plain = await matchImage(ngo, 'bridge-2-rotate-90.jpg', { mode: 'pdq' });
   t.equal(plain.statusCode, 200);
   t.same((plain.json() as Reply).matches, [], 'without dihedral the rotation hides it');
 
-  const res = await matchImage(ngo, 'bridge-2-rotate-90.jpg', { dihedral: 'true' });
+  const robust = (await matchImage(ngo, 'bridge-2-rotate-90.jpg')).json() as Reply;
+  t.same(robust.matches.map((m) => m.contentId), [bridge.id], 'robust mode (the default) always looks at rotations');
+
+  const res = await matchImage(ngo, 'bridge-2-rotate-90.jpg', { mode: 'pdq', dihedral: 'true' });
   t.equal(res.statusCode, 200);
   const { matches, warnings } = res.json() as Reply;
   t.equal(matches.length, 1);
@@ -88,8 +104,14 @@ t.test('the same file matches exactly; a different photo does not match it', asy
   t.ok(['md5', 'sha256'].includes(same.matches[0].signalType), 'at equal distance the exact hash is the evidence');
   t.same(
     same.thresholds.filter((x) => x.bankId === bridgeBank).map((x) => x.type).sort(),
+    ['blockhash', 'md5', 'pdq', 'pdq-region', 'sha256'],
+    'all four signals and the region hashes were matched',
+  );
+  const strict = (await matchImage(ngo, 'bridge-1-original.jpg', { mode: 'pdq' })).json() as Reply;
+  t.same(
+    strict.thresholds.filter((x) => x.bankId === bridgeBank).map((x) => x.type).sort(),
     ['blockhash', 'md5', 'pdq', 'sha256'],
-    'all four signals were matched',
+    'mode pdq: whole-image signals only',
   );
   const unrelated = (await matchImage(ngo, 'pen-and-coaster.png')).json() as Reply;
   t.same(unrelated.matches, []);
@@ -175,9 +197,12 @@ t.test('thresholds: a request may tighten, a loosening is clamped to the ceiling
   t.match(body.thresholds.find((x) => x.bankId === bridgeBank), { type: 'pdq', requested: 64, applied: 31, clamped: true });
   t.same(body.warnings.map((w) => w.code), ['THRESHOLD_CLAMPED'], 'one warning per type, not per bank');
 
-  const viaImage = (await matchImage(ngo, 'bridge-2-rotate-90.jpg', { dihedral: 'true', threshold: '5' })).json() as Reply;
+  const viaImage = (await matchImage(ngo, 'bridge-2-rotate-90.jpg', { mode: 'pdq', dihedral: 'true', threshold: '5' })).json() as Reply;
   t.same(viaImage.matches, [], 'the image threshold is the PDQ threshold');
   t.match(viaImage.thresholds.find((x) => x.type === 'pdq'), { applied: 5, source: 'request' });
+  const robust = (await matchImage(ngo, 'bridge-2-rotate-90.jpg', { threshold: '1' })).json() as Reply;
+  t.same(robust.matches, [], 'in robust mode it applies to region hashes too');
+  t.match(robust.thresholds.find((x) => x.type === 'pdq-region'), { applied: 1, source: 'request' });
   t.match(viaImage.thresholds.find((x) => x.type === 'blockhash'), { applied: 10, source: 'default' });
 
   const unused = (await matchHashes({}, { signals: [{ type: 'md5', hash: 'a'.repeat(32) }], threshold: 5 })).json() as Reply;
@@ -281,4 +306,58 @@ t.test('OpenAPI documents both request bodies and every response', async (t) => 
   t.same(Object.keys(op.requestBody.content).sort(), ['application/json', 'multipart/form-data']);
   t.equal(op.requestBody.content['multipart/form-data'].schema.properties.image.format, 'binary');
   for (const status of ['200', '400', '401', '403', '404', '413', '415', '422', '429']) t.ok(op.responses[status], `response ${status}`);
+});
+
+t.test('robust mode finds crops, letterboxed and captioned reposts; pdq mode does not', async (t) => {
+  const bank = await createBank('edited reposts');
+  const original = image('q0122.jpg');
+  const { width, height } = await sharp(original).metadata();
+  const w = width!;
+  const h = height!;
+  const edits: Record<string, Buffer> = {
+    'centre 70% crop': await sharp(original).extract({ left: Math.round(w * 0.15), top: Math.round(h * 0.15), width: Math.round(w * 0.7), height: Math.round(h * 0.7) }).jpeg().toBuffer(),
+    letterbox: await sharp(original).extend({ top: Math.round(h * 0.15), bottom: Math.round(h * 0.15), background: '#000' }).jpeg().toBuffer(),
+  };
+  const ids: Record<string, number> = {};
+  for (const [name, bytes] of Object.entries(edits)) {
+    const form = multipart([{ name: 'image', filename: `${name}.jpg`, bytes, contentType: 'image/jpeg' }, { name: 'group', value: 'Reposts' }]);
+    const res = await app.inject({ method: 'POST', url: `/v1/banks/${bank}/content`, payload: form.payload, headers: { ...form.headers, ...takedown } });
+    t.equal(res.statusCode, 201, `${name} ingested`);
+    const item = res.json().items[0];
+    t.ok(item.signals.filter((s: { type: string }) => s.type === 'pdq-region').length >= 1, `${name}: region hashes stored`);
+    ids[name] = item.id;
+  }
+  const query = multipart([{ name: 'image', filename: 'q.jpg', bytes: original, contentType: 'image/jpeg' }, { name: 'banks', value: String(bank) }]);
+  const robust = (await app.inject({ method: 'POST', url: '/v1/match', payload: query.payload, headers: { ...query.headers, ...ngo } })).json() as Reply;
+  t.same(robust.matches.map((m) => m.contentId).sort(), Object.values(ids).sort(), 'both edits found');
+  for (const m of robust.matches) {
+    t.match(m, { signalType: 'pdq-region', via: 'region' });
+    t.ok(m.distance <= 31);
+    t.type(m.region, 'string');
+  }
+  const strictForm = multipart([
+    { name: 'image', filename: 'q.jpg', bytes: original, contentType: 'image/jpeg' },
+    { name: 'banks', value: String(bank) },
+    { name: 'mode', value: 'pdq' },
+  ]);
+  const strict = (await app.inject({ method: 'POST', url: '/v1/match', payload: strictForm.payload, headers: { ...strictForm.headers, ...ngo } })).json() as Reply;
+  t.same(strict.matches, [], 'whole-image PDQ misses both');
+
+  // What a victim's browser or the CLI sends: region hashes computed on her device.
+  const hashed = await hashImage(original, { signals: ['pdq'], regions: 'query' });
+  const signals = hashed.regions!.map((r) => ({ type: 'pdq-region', hash: toHex(r.hash), region: r.kind }));
+  t.ok(signals.length <= 1000, `${signals.length} region hashes fit one request`);
+  const byHashes = (await matchHashes({}, { signals, banks: [bank] })).json() as Reply;
+  t.same(byHashes.matches.map((m) => m.contentId).sort(), Object.values(ids).sort(), 'the same from client-computed hashes, anonymously');
+  t.ok(byHashes.matches.every((m) => m.via === 'region' && typeof m.region === 'string'));
+
+  const refused = await matchHashes({}, { signals: signals.slice(0, 3), mode: 'pdq' });
+  t.equal(refused.statusCode, 400, 'mode pdq refuses region hashes');
+  t.equal(refused.json().error.code, 'INVALID_REQUEST');
+  const misplaced = await matchHashes({}, { signals: [{ type: 'pdq', hash: bridgePdq, region: 'crop' }] });
+  t.equal(misplaced.statusCode, 400, 'region only goes with pdq-region');
+  const badMode = multipart([{ name: 'image', filename: 'q.jpg', bytes: original, contentType: 'image/jpeg' }, { name: 'mode', value: 'fuzzy' }]);
+  const badModeRes = await app.inject({ method: 'POST', url: '/v1/match', payload: badMode.payload, headers: { ...badMode.headers, ...ngo } });
+  t.equal(badModeRes.statusCode, 400);
+  t.equal(badModeRes.json().error.code, 'INVALID_REQUEST');
 });

@@ -13,13 +13,13 @@ export function errorResponses(...statuses: number[]) {
 
 export const Hex64 = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: '64 hex characters (either case in, lower case out).' });
 
-export const SignalTypeName = Type.Union([Type.Literal('pdq'), Type.Literal('blockhash'), Type.Literal('md5'), Type.Literal('sha256')]);
+export const SignalTypeName = Type.Union([Type.Literal('pdq'), Type.Literal('blockhash'), Type.Literal('md5'), Type.Literal('sha256'), Type.Literal('pdq-region')]);
 
 /** A hash given by the client; its length is checked against its type by the hashing core. */
 export const SignalInput = Type.Object(
   {
     type: SignalTypeName,
-    hash: Type.String({ minLength: 1, maxLength: 128, description: 'Hex: 64 characters for pdq, blockhash and sha256; 32 for md5.' }),
+    hash: Type.String({ minLength: 1, maxLength: 128, description: 'Hex: 64 characters for pdq, blockhash, sha256 and pdq-region; 32 for md5.' }),
   },
   { additionalProperties: false },
 );
@@ -40,7 +40,7 @@ export const MAX_SIGNALS_PER_MATCH = 1000;
 
 /** A hash as stored and returned, e.g. by GET /v1/content/:id. */
 export const SignalOutput = Type.Object({
-  type: Type.String({ description: 'pdq, blockhash, md5 or sha256.' }),
+  type: Type.String({ description: 'pdq, blockhash, md5, sha256 or pdq-region.' }),
   hash: Type.String({ description: 'Lower-case hex.' }),
   quality: Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()], { description: 'PDQ quality (0-100); null for other types.' }),
 });
@@ -56,6 +56,7 @@ export const PerceptualThresholds = Type.Object(
   {
     pdq: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ Hamming distance (bits).' })),
     blockhash: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'Blockhash Hamming distance (bits).' })),
+    'pdq-region': Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'Region PDQ Hamming distance (bits).' })),
   },
   { additionalProperties: false },
 );

@@ -18,7 +18,8 @@ import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashReg
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
-export type RegionKind = 'frame' | 'part' | 'quadrant' | 'cell' | 'crop' | 'rotation';
+export const REGION_KINDS = ['frame', 'part', 'quadrant', 'cell', 'crop', 'rotation'] as const;
+export type RegionKind = (typeof REGION_KINDS)[number];
 
 export interface RegionSignal {
   hash: Uint8Array;

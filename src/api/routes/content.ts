@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { toHex } from '../../hashing/hex.js';
 import { hashImage } from '../../image/hash-image.js';
+import { REGION_SIGNAL_TYPE, regionSignals } from '../../robust/signals.js';
 import type { ContentItem, NewContentItem, NewProvenance, NewSignal, Signal } from '../../store/store.js';
 import { ApiError, badRequest, toApiError } from '../errors.js';
 import type { Services } from '../services.js';
@@ -192,9 +193,11 @@ export async function contentRoutes(untyped: FastifyInstance, { services }: { se
     for (const [i, file] of files.entries()) {
       let signals;
       try {
+        // Region hashes too, so that robust queries find crops, screenshots and the like of this image.
         signals = await hashImage(file.bytes, {
           decodePath: config.DECODE_PATH,
           limits: { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS },
+          regions: 'content',
         });
       } catch (err) {
         const api = toApiError(err);
@@ -202,6 +205,7 @@ export async function contentRoutes(untyped: FastifyInstance, { services }: { se
         throw new ApiError(api.statusCode, api.code, `images[${i}] (${JSON.stringify(file.filename.slice(0, 200))}): ${api.message} Nothing was stored.`);
       }
       for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) app.metrics.hashesComputed.inc({ signal_type: type });
+      app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, signals.regions!.length);
       const pdq = signals.pdq!;
       const exact: NewSignal[] = [
         { type: 'md5', hash: signals.md5! },
@@ -224,7 +228,7 @@ export async function contentRoutes(untyped: FastifyInstance, { services }: { se
           { type: 'pdq', hash: pdq.hash, quality: pdq.quality },
           { type: 'blockhash', hash: signals.blockhash! },
         ];
-        prepared.push({ item: newItem(provenance, [...perceptual, ...exact]), warnings: [] });
+        prepared.push({ item: newItem(provenance, [...perceptual, ...exact, ...regionSignals(signals)]), warnings: [] });
       }
     }
     return prepared;

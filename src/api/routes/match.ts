@@ -9,6 +9,8 @@ import { type Static, Type } from 'typebox';
 import { fromHex } from '../../hashing/hex.js';
 import { hashImage } from '../../image/hash-image.js';
 import type { HashQuery } from '../../match/matcher.js';
+import { REGION_KINDS, type RegionKind } from '../../robust/regions.js';
+import { REGION_SIGNAL_TYPE, regionQueries } from '../../robust/signals.js';
 import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
 import type { Provenance } from '../../store/store.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -23,11 +25,33 @@ const MAX_BANK_FILTER = 100;
 /** One hash as the client sends it. Type and hex are checked in the handler, so the error can name the item. */
 export const SignalInputItem = Type.Object(
   {
-    type: Type.String({ maxLength: 32, description: 'pdq, blockhash, md5 or sha256.' }),
-    hash: Type.String({ maxLength: 128, description: 'Hex: 64 characters for pdq, blockhash and sha256; 32 for md5.' }),
+    type: Type.String({ maxLength: 32, description: 'pdq, blockhash, md5, sha256 or pdq-region.' }),
+    hash: Type.String({ maxLength: 128, description: 'Hex: 64 characters for pdq, blockhash, sha256 and pdq-region; 32 for md5.' }),
   },
   { additionalProperties: false },
 );
+
+/** A match query's hash: a signal, and for pdq-region which region of the query image it is of (reported back). */
+const MatchSignalItem = Type.Object(
+  {
+    type: SignalInputItem.properties.type,
+    hash: SignalInputItem.properties.hash,
+    region: Type.Optional(
+      Type.Union(
+        REGION_KINDS.map((k) => Type.Literal(k)),
+        { description: 'pdq-region only: which region of the query image the hash is of, reported with a match (frame, crop, rotation, ...).' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const MatchMode = Type.Union([Type.Literal('robust'), Type.Literal('pdq')], {
+  description:
+    '`robust` (default): also match regions (pdq-region): crops, borders, captions, screenshots, collage cells, small rotations, stickers. ' +
+    '`pdq`: whole-image hashes only, as other PDQ systems (ThreatExchange, HMA, StopNCII) match.',
+});
+type MatchMode = Static<typeof MatchMode>;
 
 /**
  * Client hex hashes to bytes. An unknown type is INVALID_REQUEST, bad hex or a
@@ -45,7 +69,8 @@ export function decodeSignals(signals: Static<typeof SignalInputItem>[], what: s
 
 const MatchJsonBody = Type.Object(
   {
-    signals: Type.Array(SignalInputItem, { minItems: 1, maxItems: MAX_SIGNALS_PER_MATCH, description: `1 to ${MAX_SIGNALS_PER_MATCH} hashes.` }),
+    mode: Type.Optional(MatchMode),
+    signals: Type.Array(MatchSignalItem, { minItems: 1, maxItems: MAX_SIGNALS_PER_MATCH, description: `1 to ${MAX_SIGNALS_PER_MATCH} hashes.` }),
     dihedral: Type.Optional(
       Type.Boolean({
         description:
@@ -53,7 +78,9 @@ const MatchJsonBody = Type.Object(
           'Send the 8 variants from `POST /v1/hash` with `dihedral=true` as signals, or match the image itself.',
       }),
     ),
-    threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ threshold in bits; shorthand for `thresholds.pdq`.' })),
+    threshold: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ threshold in bits; shorthand for `thresholds.pdq` (and `thresholds.pdq-region` when region hashes are sent).' }),
+    ),
     thresholds: Type.Optional(PerceptualThresholds),
     banks: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_BANK_FILTER, description: 'Search only these banks (default: all).' })),
   },
@@ -63,8 +90,9 @@ const MatchJsonBody = Type.Object(
 const MatchMultipartBody = Type.Object(
   {
     image: Type.String({ contentEncoding: 'binary', description: 'The image (JPEG, PNG, WebP, GIF, ...).' }),
-    dihedral: Type.Optional(Type.String({ description: '`true` to also match the 8 rotations and flips of the image (PDQ).' })),
-    threshold: Type.Optional(Type.String({ description: 'PDQ threshold in bits (0-256).' })),
+    mode: Type.Optional(Type.String({ description: '`robust` (default) or `pdq`; see the JSON body. Robust matching always includes rotations and flips.' })),
+    dihedral: Type.Optional(Type.String({ description: '`true` to also match the 8 rotations and flips of the image (PDQ); always on in robust mode.' })),
+    threshold: Type.Optional(Type.String({ description: 'PDQ threshold in bits (0-256), for whole-image and region hashes.' })),
     banks: Type.Optional(Type.String({ description: 'Comma-separated bank ids to search (default: all).' })),
   },
   // Multipart bodies are read by the handler, so validation sees no body: accept that.
@@ -85,7 +113,13 @@ const MatchResponse = Type.Object({
     Type.Object({
       contentId: Type.Integer({ description: 'The captured item; a takedown team can look it up (GET /v1/content/{id}).' }),
       bankId: Type.Integer(),
-      signalType: Type.String({ description: 'The signal type of the closest match: pdq, blockhash, md5 or sha256.' }),
+      signalType: Type.String({ description: 'The signal type of the closest match: pdq, blockhash, md5, sha256 or pdq-region.' }),
+      via: Type.Union([Type.Literal('whole'), Type.Literal('region')], {
+        description: 'How it was found: a hash of the whole image, or of a region of the query and of the captured image (pdq-region).',
+      }),
+      region: Type.Union([Type.String(), Type.Null()], {
+        description: 'For region matches: which region of the query matched (frame, part, quadrant, cell, crop, rotation); otherwise null.',
+      }),
       distance: Type.Integer({ description: 'Hamming distance in bits (0 for md5 and sha256, which only match exactly).' }),
       variant: Type.Union([Type.String(), Type.Null()], {
         description: 'With `dihedral`: which rotation or flip of the query matched (orig, rot90, ..., flipminus1); otherwise null.',
@@ -133,6 +167,11 @@ function provenanceFor(principal: Principal, provenance: Provenance) {
   return can(principal, 'provenance:full') ? { ...reduced, messageUrl: provenance.messageRef } : reduced;
 }
 
+function modeField(text: string | undefined): MatchMode {
+  if (text === undefined || text === 'robust' || text === 'pdq') return text ?? 'robust';
+  throw badRequest('INVALID_REQUEST', 'The form field "mode" must be robust or pdq.');
+}
+
 function parseBankList(text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
   const parts = text.split(',').map((s) => s.trim());
@@ -170,16 +209,20 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
       fileField: 'image',
       maxFiles: 1,
       maxTotalBytes: config.MAX_IMAGE_BYTES,
-      textFields: ['dihedral', 'threshold', 'banks'],
+      textFields: ['mode', 'dihedral', 'threshold', 'banks'],
     });
-    const dihedral = booleanField(fields, 'dihedral') ?? false;
+    const mode = modeField(fields.mode);
+    const dihedralField = booleanField(fields, 'dihedral');
+    const dihedral = mode === 'robust' || (dihedralField ?? false);
     const threshold = integerField(fields, 'threshold', 0, 256);
     const bankIds = parseBankList(fields.banks);
     const signals = await hashImage(files[0].bytes, {
       decodePath: config.DECODE_PATH,
       limits: { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS },
+      ...(mode === 'robust' ? { regions: 'query' as const } : {}),
     });
     for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) app.metrics.hashesComputed.inc({ signal_type: type });
+    if (signals.regions) app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, signals.regions.length);
     const pdq = signals.pdq!;
     const warnings: Warning[] = [];
     const hashes: HashQuery[] = [
@@ -190,8 +233,13 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
     // every other featureless image's: both PDQ and blockhash (same pixels) would
     // report strangers' content. Only exact copies are evidence then.
     if (pdq.lowQuality) warnings.push(lowQualityWarning(pdq.quality));
-    else hashes.push({ type: 'pdq', hash: pdq.hash, dct: pdq.dct }, { type: 'blockhash', hash: signals.blockhash! });
-    return { hashes, dihedral, thresholds: threshold === undefined ? {} : { pdq: threshold }, bankIds, warnings, reportSignalIndex: false };
+    else hashes.push({ type: 'pdq', hash: pdq.hash, dct: pdq.dct }, { type: 'blockhash', hash: signals.blockhash! }, ...regionQueries(signals));
+    const thresholds: Record<string, number> = {};
+    if (threshold !== undefined) {
+      thresholds.pdq = threshold;
+      if (mode === 'robust') thresholds[REGION_SIGNAL_TYPE] = threshold;
+    }
+    return { hashes, dihedral, thresholds, bankIds, warnings, reportSignalIndex: false };
   }
 
   function hashQuery(body: Static<typeof MatchJsonBody>): PreparedQuery {
@@ -205,8 +253,18 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
     if (body.threshold !== undefined && body.thresholds?.pdq !== undefined && body.threshold !== body.thresholds.pdq) {
       throw badRequest('INVALID_REQUEST', '"threshold" and "thresholds.pdq" disagree; send one of them.');
     }
-    const hashes = decodeSignals(body.signals, 'signals');
-    const thresholds: Record<string, number> = { ...body.thresholds, ...(body.threshold === undefined ? {} : { pdq: body.threshold }) };
+    const mode = body.mode ?? 'robust';
+    const hashes: HashQuery[] = decodeSignals(body.signals, 'signals').map((hash, i) => {
+      const { region } = body.signals[i];
+      if (hash.type === REGION_SIGNAL_TYPE && mode === 'pdq') {
+        throw badRequest('INVALID_REQUEST', `signals[${i}] is a pdq-region hash, which mode "pdq" does not match; leave it out or use mode "robust".`);
+      }
+      if (region !== undefined && hash.type !== REGION_SIGNAL_TYPE) throw badRequest('INVALID_REQUEST', `signals[${i}].region is only for pdq-region hashes.`);
+      return region === undefined ? hash : { ...hash, region: region as RegionKind };
+    });
+    // `threshold` is the PDQ threshold, for whole-image and region hashes alike.
+    const shorthand = body.threshold === undefined ? {} : { pdq: body.threshold, ...(hashes.some((h) => h.type === REGION_SIGNAL_TYPE) ? { [REGION_SIGNAL_TYPE]: body.threshold } : {}) };
+    const thresholds: Record<string, number> = { ...body.thresholds, ...shorthand };
     const warnings: Warning[] = [];
     for (const type of Object.keys(thresholds)) {
       if (hashes.some((h) => h.type === type)) continue;
@@ -226,8 +284,13 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
         summary: 'Find captured content matching an image or hashes; nothing about the query is stored',
         description:
           'Either multipart/form-data with the image in `image` (needs an ngo, takedown or admin key) and optional fields ' +
-          '`dihedral=true` (also match the 8 rotations and flips), `threshold` and `banks` (comma-separated ids); ' +
-          `or JSON \`{signals: [{type, hash}], threshold?, thresholds?, banks?}\` with 1 to ${MAX_SIGNALS_PER_MATCH} hashes (no key needed).\n\n` +
+          '`mode` (robust or pdq), `dihedral=true` (also match the 8 rotations and flips), `threshold` and `banks` (comma-separated ids); ' +
+          `or JSON \`{signals: [{type, hash, region?}], mode?, threshold?, thresholds?, banks?}\` with 1 to ${MAX_SIGNALS_PER_MATCH} hashes (no key needed).\n\n` +
+          'Modes: `robust` (the default) also hashes regions of the image (pdq-region: crops on a grid, centred crops, small ' +
+          'rotations, quadrants and cells, the photo inside borders or a screenshot) and matches them against the regions stored ' +
+          'for captured content, which finds crops, frames, captions, screenshots, collage cells, stickers and turned copies; it ' +
+          'always includes the 8 rotations and flips. `pdq` matches whole-image hashes only, as other PDQ systems do. Each match ' +
+          'says `via` whole or region. Hash queries may send the pdq-region hashes a client computed itself (e.g. in the browser).\n\n' +
           'An image is hashed with PDQ, blockhash, MD5 and SHA-256 and all four are matched. If its PDQ quality is under 50 the ' +
           'image is too featureless for perceptual matching: PDQ and blockhash are not used, only exact copies are looked for, ' +
           'and `warnings` says LOW_QUALITY. Hash queries carry no quality: send no PDQ hash whose quality (from `POST /v1/hash`) is under 50.\n\n' +
@@ -269,6 +332,8 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
           signalType: m.signalType,
           distance: m.distance,
           variant: m.variant,
+          via: m.via,
+          region: m.region,
           ...(query.reportSignalIndex ? { signalIndex: m.queryIndex } : {}),
           provenance: provenanceFor(request.principal, m.provenance),
         })),
