@@ -6,11 +6,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { BatchRunner } from '../src/batches/runner.js';
 import { loadConfig } from '../src/config.js';
 import { fromHex } from '../src/hashing/hex.js';
+import { hashImage } from '../src/image/hash-image.js';
+import { regionSignals } from '../src/robust/signals.js';
 import { SqliteBatchStore, type StoredBatchMatch } from '../src/store/batches.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { PDQ_DIR, pdqExpected } from './helpers/fixtures.js';
@@ -179,7 +182,7 @@ t.test('image batch: hashed at intake, bad images are failed items, dihedral mat
       ngo,
     );
 
-  const plain = await app.inject({ method: 'POST', url: '/v1/batches', ...form({}) });
+  const plain = await app.inject({ method: 'POST', url: '/v1/batches', ...form({ mode: 'pdq' }) });
   t.equal(plain.statusCode, 202, plain.body);
   let body = (await waitForBatch(app, plain.json().batchId, ngo)).json();
   t.same(body.progress, { done: 5, total: 5 });
@@ -190,7 +193,7 @@ t.test('image batch: hashed at intake, bad images are failed items, dihedral mat
   );
   t.notMatch(JSON.stringify(app.services.batches.listItems(plain.json().batchId, 0, 10)), /bridge|truncated|dark/, 'filenames are not kept');
 
-  const dihedral = await app.inject({ method: 'POST', url: '/v1/batches', ...form({ dihedral: 'true', threshold: '31' }) });
+  const dihedral = await app.inject({ method: 'POST', url: '/v1/batches', ...form({ mode: 'pdq', dihedral: 'true', threshold: '31' }) });
   t.equal(dihedral.statusCode, 202);
   body = (await waitForBatch(app, dihedral.json().batchId, ngo)).json();
   t.same(
@@ -198,6 +201,34 @@ t.test('image batch: hashed at intake, bad images are failed items, dihedral mat
     [1, 1, 0, 'CORRUPT_IMAGE', 'LOW_QUALITY'],
     'with dihedral, the rotated copy matches too',
   );
+
+  // Robust (the default): rotations always, and region hashes find a cropped repost.
+  const bridge = readFileSync(join(PDQ_DIR, 'bridge-1-original.jpg'));
+  const { width, height } = await sharp(bridge).metadata();
+  const crop = await sharp(bridge)
+    .extract({ left: Math.round(width! * 0.15), top: Math.round(height! * 0.15), width: Math.round(width! * 0.7), height: Math.round(height! * 0.7) })
+    .jpeg()
+    .toBuffer();
+  const cropBank = app.services.store.createBank({ name: 'crops' });
+  const cropHashes = await hashImage(crop, { signals: ['pdq'], regions: 'content' });
+  const [cropId] = app.services.store.addContent(cropBank.id, [
+    { provenance: { platform: 'telegram' }, signals: [{ type: 'pdq', hash: cropHashes.pdq!.hash }, ...regionSignals(cropHashes)] },
+  ]).contentIds;
+  const robust = await app.inject({ method: 'POST', url: '/v1/batches', ...form({}) });
+  t.equal(robust.statusCode, 202);
+  body = (await waitForBatch(app, robust.json().batchId, ngo)).json();
+  t.same(
+    body.items.map((i: { matches?: unknown[]; error?: { code: string } }) => i.error?.code ?? i.matches!.length),
+    [2, 1, 0, 'CORRUPT_IMAGE', 'LOW_QUALITY'],
+    'robust: the original finds the capture and its centre crop, the turned copy the capture (crops are not turned)',
+  );
+  t.match(
+    body.items[0].matches.find((m: { contentId: number }) => m.contentId === cropId),
+    { signalType: 'pdq-region' },
+    'the crop was found by a region hash',
+  );
+  const badMode = await app.inject({ method: 'POST', url: '/v1/batches', ...form({ mode: 'fuzzy' }) });
+  t.equal(badMode.statusCode, 400);
 
   const badBanks = await app.inject({ method: 'POST', url: '/v1/batches', ...form({ banks: 'all' }) });
   t.equal(badBanks.statusCode, 400);

@@ -18,15 +18,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { fromHex, InvalidHashError, toHex } from '../../hashing/hex.js';
-import { PDQ_MIN_QUALITY } from '../../hashing/pdq.js';
-import { hashImage } from '../../image/hash-image.js';
+import { PDQ_MIN_QUALITY, pdqDihedralFromDct } from '../../hashing/pdq.js';
+import { hashImage, type ImageSignals } from '../../image/hash-image.js';
+import { REGION_SIGNAL_TYPE } from '../../robust/signals.js';
 import { BATCH_ID_PATTERN, type BatchMatchOptions, type BatchQuerySignal, type NewBatchItem } from '../../store/batches.js';
 import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
 import type { ContentItem } from '../../store/store.js';
 import { ApiError, badRequest, notFound, toApiError } from '../errors.js';
 import { can } from '../plugins/auth.js';
 import type { Services } from '../services.js';
-import { errorResponses, SignalInput } from '../schemas.js';
+import { errorResponses, MAX_SIGNALS_PER_MATCH, SignalInput } from '../schemas.js';
 import { booleanField, integerField, readUploads } from '../uploads.js';
 
 export const BATCH_MAX_IMAGES = 100;
@@ -34,7 +35,7 @@ export const BATCH_MAX_HASHES = 10_000;
 const PDQ_BITS = 256;
 
 const BatchOptionsFields = {
-  dihedral: Type.Optional(Type.Boolean({ description: 'Images only: also match the 8 rotations and mirror images of each image.' })),
+  dihedral: Type.Optional(Type.Boolean({ description: 'Images only: also match the 8 rotations and mirror images of each image (always on in robust mode).' })),
   threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: PDQ_BITS, description: 'PDQ match threshold in bits; clamped to the service ceiling.' })),
   banks: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100, uniqueItems: true, description: 'Search only these banks.' })),
 };
@@ -43,10 +44,10 @@ const CreateBatchJson = Type.Object(
   {
     signals: Type.Optional(Type.Array(SignalInput, { minItems: 1, maxItems: BATCH_MAX_HASHES, description: 'Each hash is one item.' })),
     items: Type.Optional(
-      Type.Array(Type.Object({ signals: Type.Array(SignalInput, { minItems: 1, maxItems: 16 }) }, { additionalProperties: false }), {
+      Type.Array(Type.Object({ signals: Type.Array(SignalInput, { minItems: 1, maxItems: MAX_SIGNALS_PER_MATCH }) }, { additionalProperties: false }), {
         minItems: 1,
         maxItems: BATCH_MAX_HASHES,
-        description: 'Each item groups hashes of one image.',
+        description: 'Each item groups hashes of one image (with pdq-region hashes a client computed, a robust query of it).',
       }),
     ),
     ...BatchOptionsFields,
@@ -137,10 +138,22 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
   const { config, store, batches, batchRunner } = services;
   const maxImages = Math.min(BATCH_MAX_IMAGES, config.MAX_FILES_PER_REQUEST);
 
-  function matchOptions(threshold: number | undefined, bankIds: number[] | undefined): BatchMatchOptions {
+  function matchOptions(threshold: number | undefined, bankIds: number[] | undefined, regions = false): BatchMatchOptions {
     // A bank that does not exist is the request's mistake, not one item's.
     for (const id of bankIds ?? []) store.getBank(id);
-    return { ...(threshold !== undefined ? { thresholds: { pdq: threshold } } : {}), ...(bankIds ? { bankIds } : {}) };
+    const thresholds: Record<string, number> | undefined = threshold === undefined ? undefined : { pdq: threshold };
+    if (thresholds && regions) thresholds[REGION_SIGNAL_TYPE] = threshold!;
+    return { ...(thresholds ? { thresholds } : {}), ...(bankIds ? { bankIds } : {}) };
+  }
+
+  /**
+   * A robust item's region hashes, kept as hex with the item (a stored query
+   * carries no DCT, so the query frame's rotations and flips go in as hashes).
+   */
+  function regionQuery(hashed: ImageSignals): BatchQuerySignal[] {
+    const regions = hashed.regions ?? [];
+    const frameVariants = regions[0]?.dct ? pdqDihedralFromDct(regions[0].dct).slice(1) : [];
+    return [...regions.map((r) => r.hash), ...frameVariants].map((hash) => ({ type: REGION_SIGNAL_TYPE, hash: toHex(hash) }));
   }
 
   async function imageItems(request: FastifyRequest): Promise<{ items: NewBatchItem[]; options: BatchMatchOptions }> {
@@ -148,22 +161,25 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
       fileField: 'image',
       maxFiles: maxImages,
       maxTotalBytes: config.MAX_REQUEST_BYTES,
-      textFields: ['dihedral', 'threshold', 'banks'],
+      textFields: ['mode', 'dihedral', 'threshold', 'banks'],
     });
-    const dihedral = booleanField(fields, 'dihedral') ?? false;
+    if (fields.mode !== undefined && fields.mode !== 'robust' && fields.mode !== 'pdq') throw badRequest('INVALID_REQUEST', 'The form field "mode" must be robust or pdq.');
+    const robust = fields.mode !== 'pdq';
+    const dihedral = (booleanField(fields, 'dihedral') ?? false) || robust;
     const threshold = integerField(fields, 'threshold', 0, PDQ_BITS);
     let bankIds: number[] | undefined;
     if (fields.banks !== undefined) {
       if (!/^\d{1,12}(,\d{1,12})*$/.test(fields.banks)) throw badRequest('INVALID_REQUEST', 'The form field "banks" must be bank ids separated by commas, e.g. "1,4".');
       bankIds = [...new Set(fields.banks.split(',').map(Number))];
     }
-    const options = matchOptions(threshold, bankIds);
+    const options = matchOptions(threshold, bankIds, robust);
     const items = await mapBounded(files, config.BATCH_CONCURRENCY, async (file): Promise<NewBatchItem> => {
       try {
         const hashed = await hashImage(file.bytes, {
           decodePath: config.DECODE_PATH,
           limits: { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS },
           dihedral,
+          ...(robust ? { regions: 'query' as const } : {}),
         });
         for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) app.metrics.hashesComputed.inc({ signal_type: type });
         const pdq = hashed.pdq!;
@@ -174,6 +190,10 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
         }
         const query: BatchQuerySignal[] = (pdq.dihedral ?? [pdq.hash]).map((hash) => ({ type: 'pdq', hash: toHex(hash) }));
         query.push({ type: 'blockhash', hash: toHex(hashed.blockhash!) }, { type: 'md5', hash: toHex(hashed.md5!) }, { type: 'sha256', hash: toHex(hashed.sha256!) });
+        if (robust) {
+          query.push(...regionQuery(hashed));
+          app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, hashed.regions!.length);
+        }
         return { query };
       } catch (err) {
         const error = itemErrorOf(err);
@@ -204,6 +224,7 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
         summary: 'Start a batch: up to 100 images or 10,000 hashes, matched in the background',
         description:
           `multipart/form-data with up to ${BATCH_MAX_IMAGES} images in the field \`image\` (hashed now, never stored) and optional fields ` +
+          '`mode` (`robust`, the default, also matches region hashes as POST /v1/match does; `pdq` whole-image hashes only), ' +
           '`dihedral`, `threshold` and `banks` (comma-separated ids); or JSON. Read the results with GET /v1/batches/{id} until they expire ' +
           `(${config.BATCH_RESULT_TTL_HOURS} hours).`,
         consumes: ['application/json', 'multipart/form-data'],
