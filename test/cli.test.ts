@@ -1,10 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import sharp from 'sharp';
 import t from 'tap';
+import { buildApp } from '../src/api/app.js';
 import { main } from '../src/cli/main.js';
+import { loadConfig } from '../src/config.js';
+import { hashImage } from '../src/image/hash-image.js';
+import { regionSignals } from '../src/robust/signals.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected } from './helpers/fixtures.js';
 
 interface Run {
@@ -134,4 +140,51 @@ t.test('the real executable: exit codes and output through a process', async (t)
   t.equal(failed.status, 1);
   t.equal(lines(failed.stdout).length, 2);
   t.equal(cli(['hash', '--format']).status, 2);
+});
+
+t.test('match: hashes on this machine, only hashes sent; robust finds a crop, pdq mode does not', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-match-'));
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: dir, ANONYMOUS_REQUESTS_PER_MINUTE: '100000' }), logger: false });
+  const bodies: string[] = [];
+  app.addHook('preHandler', async (request) => {
+    bodies.push(request.headers['content-type'] ?? '');
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const original = readFileSync(PDQ_DIR + 'q0122.jpg');
+  const { width, height } = await sharp(original).metadata();
+  const crop = await sharp(original)
+    .extract({ left: Math.round(width! * 0.15), top: Math.round(height! * 0.15), width: Math.round(width! * 0.7), height: Math.round(height! * 0.7) })
+    .jpeg()
+    .toBuffer();
+  const bank = app.services.store.createBank({ name: 'captures' });
+  const hashed = await hashImage(crop, { regions: 'content' });
+  const [cropId] = app.services.store.addContent(bank.id, [
+    { provenance: { platform: 'telegram', channel: 'Leaks' }, signals: [{ type: 'pdq', hash: hashed.pdq!.hash }, ...regionSignals(hashed)] },
+  ]).contentIds;
+
+  const robust = await run(['match', '--url', url, PDQ_DIR + 'q0122.jpg', PDQ_DIR + 'bridge-1-original.jpg']);
+  t.equal(robust.code, 0, robust.stderr);
+  const rows = lines(robust.stdout).map((l) => JSON.parse(l));
+  t.equal(rows[0].file, PDQ_DIR + 'q0122.jpg');
+  t.match(rows[0].matches, [{ contentId: cropId, signalType: 'pdq-region', via: 'region', provenance: { group: 'Leaks' } }]);
+  t.same(rows[1].matches, [], 'an unrelated photo finds nothing');
+  t.ok(bodies.every((type) => type.startsWith('application/json')), 'only JSON hash lists reached the service, never an image');
+
+  const strict = await run(['match', '--mode', 'pdq', '--url', url, PDQ_DIR + 'q0122.jpg']);
+  t.equal(strict.code, 0);
+  t.same(JSON.parse(strict.stdout).matches, [], 'whole-image PDQ misses the crop');
+
+  const broken = await run(['match', '--url', url, PDQ_DIR + 'does-not-exist.jpg']);
+  t.equal(broken.code, 1);
+  t.equal(JSON.parse(broken.stdout).error.code, 'NOT_FOUND');
+  const down = await run(['match', '--url', 'http://127.0.0.1:9', PDQ_DIR + 'q0122.jpg']);
+  t.equal(down.code, 1);
+  t.equal(JSON.parse(down.stdout).error.code, 'UNREACHABLE');
+  t.equal((await run(['match', '--mode', 'fuzzy', PDQ_DIR + 'q0122.jpg'])).code, 2);
+  t.equal((await run(['match', '--banks', 'all', PDQ_DIR + 'q0122.jpg'])).code, 2);
 });

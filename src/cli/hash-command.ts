@@ -39,7 +39,7 @@ function positiveInteger(text: string | undefined, name: string, fallback: numbe
   return value;
 }
 
-async function readLimited(path: string, limits: DecodeLimits): Promise<Uint8Array> {
+export async function readLimited(path: string, limits: DecodeLimits): Promise<Uint8Array> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
@@ -53,7 +53,7 @@ async function readLimited(path: string, limits: DecodeLimits): Promise<Uint8Arr
   }
 }
 
-function errorRow(file: string, err: unknown): HashRow {
+export function errorRow(file: string, err: unknown): HashRow {
   if (err instanceof ImageError) return { file, error: { code: err.code, message: err.message } };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return { file, error: { code: 'NOT_FOUND', message: 'No such file.' } };

@@ -3,6 +3,7 @@
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
 import { type CliIo, UsageError } from './io.js';
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
+import { MATCH_USAGE, runMatchCommand } from './match-command.js';
 import { SERVE_USAGE, runServeCommand } from './serve-command.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
@@ -10,6 +11,7 @@ const USAGE = `Usage: ncii-match <command> [options]
 Commands:
   serve    run the HTTP API (settings from the environment)
   hash     hash image files and directories (PDQ, blockhash, MD5, SHA-256)
+  match    look images up in a running service, sending only their hashes
   keys     create, list and revoke API keys
 
 Run "ncii-match <command> --help" for a command's options.`;
@@ -17,6 +19,7 @@ Run "ncii-match <command> --help" for a command's options.`;
 const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; usage: string }> = {
   serve: { run: runServeCommand, usage: SERVE_USAGE },
   hash: { run: runHashCommand, usage: HASH_USAGE },
+  match: { run: runMatchCommand, usage: MATCH_USAGE },
   keys: { run: runKeysCommand, usage: KEYS_USAGE },
 };
 

@@ -1,7 +1,10 @@
 /** Region hashes as the store keeps them and as the Matcher searches with them. */
+import { toHex } from '../hashing/hex.js';
+import { pdqDihedralFromDct } from '../hashing/pdq.js';
 import type { ImageSignals } from '../image/hash-image.js';
 import type { HashQuery } from '../match/matcher.js';
 import type { NewSignal } from '../store/store.js';
+import type { RegionKind } from './regions.js';
 
 export const REGION_SIGNAL_TYPE = 'pdq-region';
 
@@ -13,4 +16,42 @@ export function regionSignals(hashed: ImageSignals): NewSignal[] {
 /** pdq-region queries of a victim's image hashed with `regions: 'query'`. */
 export function regionQueries(hashed: ImageSignals): HashQuery[] {
   return (hashed.regions ?? []).map((r) => ({ type: REGION_SIGNAL_TYPE, hash: r.hash, region: r.kind, ...(r.dct ? { dct: r.dct } : {}) }));
+}
+
+/** A hash as a client sends it to POST /v1/match. */
+export interface ClientSignal {
+  type: string;
+  hash: string;
+  region?: RegionKind;
+}
+
+/**
+ * Everything a client that hashed an image itself (the CLI, a browser) sends
+ * to POST /v1/match as JSON, so that it gets what an uploaded image would:
+ * PDQ with its rotations and flips (the server cannot derive them from bare
+ * hashes), blockhash and the digests, and in robust mode the region hashes
+ * with the query frame's rotations and flips. A featureless image (PDQ
+ * quality under 50) sends its digests only, as the server would match it.
+ * `hashed` must come from hashImage with `dihedral: true` (and `regions:
+ * 'query'` for robust).
+ */
+export function clientQuerySignals(hashed: ImageSignals): ClientSignal[] {
+  const out: ClientSignal[] = [];
+  const seen = new Set<string>();
+  const push = (signal: ClientSignal) => {
+    const key = `${signal.type}:${signal.hash}`;
+    if (!seen.has(key)) out.push(signal), seen.add(key);
+  };
+  const pdq = hashed.pdq!;
+  if (!pdq.lowQuality) {
+    for (const hash of pdq.dihedral ?? [pdq.hash]) push({ type: 'pdq', hash: toHex(hash) });
+    push({ type: 'blockhash', hash: toHex(hashed.blockhash!) });
+    for (const region of hashed.regions ?? []) {
+      push({ type: REGION_SIGNAL_TYPE, hash: toHex(region.hash), region: region.kind });
+      if (region.dct) for (const hash of pdqDihedralFromDct(region.dct).slice(1)) push({ type: REGION_SIGNAL_TYPE, hash: toHex(hash), region: region.kind });
+    }
+  }
+  push({ type: 'md5', hash: toHex(hashed.md5!) });
+  push({ type: 'sha256', hash: toHex(hashed.sha256!) });
+  return out;
 }

@@ -1,0 +1,117 @@
+/**
+ * `ncii-match match`: look images up in a running service without sending
+ * them. Each image is hashed here (PDQ with its rotations and flips,
+ * blockhash, MD5, SHA-256 and, in robust mode, region hashes) and only the
+ * hashes go to POST /v1/match; one JSON line per file comes back out.
+ */
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { DEFAULT_DECODE_LIMITS } from '../image/decode.js';
+import { hashImage } from '../image/hash-image.js';
+import { clientQuerySignals } from '../robust/signals.js';
+import { errorRow, readLimited } from './hash-command.js';
+import type { CliIo } from './io.js';
+import { UsageError } from './io.js';
+import { expandPaths } from './walk.js';
+
+export const MATCH_USAGE = `Usage: ncii-match match [--mode robust|pdq] [--url URL] [--key KEY] [--threshold N] [--banks IDS] FILE|DIR...
+
+Hash each image on this machine and look the hashes up in a running service
+(POST /v1/match). The images themselves are never sent. Prints one JSON line
+per file: {file, matches, warnings} or {file, error: {code, message}}.
+
+Options:
+  --mode robust|pdq    robust (default): also match region hashes, which find
+                       crops, borders, captions, screenshots, collage cells,
+                       stickers and small rotations; pdq: whole-image hashes
+                       only, as other PDQ systems match
+  --url URL            the service (default: $NCII_MATCH_URL or http://127.0.0.1:3000)
+  --key KEY            API key (default: $NCII_MATCH_KEY; none is needed for hash lookups)
+  --threshold N        PDQ threshold in bits (whole-image and region hashes)
+  --banks IDS          comma-separated bank ids to search (default: all)
+  -h, --help           show this help
+
+Exit status: 0 when every file was looked up, 1 when any failed, 2 on a usage error.`;
+
+type MatchRow = { file: string; matches: unknown[]; warnings: unknown[] } | { file: string; error: { code: string; message: string } };
+
+export async function runMatchCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      mode: { type: 'string', default: 'robust' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      threshold: { type: 'string' },
+      banks: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${MATCH_USAGE}\n`);
+    return 0;
+  }
+  const mode = values.mode;
+  if (mode !== 'robust' && mode !== 'pdq') throw new UsageError(`--mode must be robust or pdq, got "${mode}"`);
+  if (positionals.length === 0) throw new UsageError('give at least one image file or directory');
+  let threshold: number | undefined;
+  if (values.threshold !== undefined) {
+    threshold = Number(values.threshold);
+    if (!Number.isInteger(threshold) || threshold < 0 || threshold > 256) throw new UsageError(`--threshold must be a whole number from 0 to 256, got "${values.threshold}"`);
+  }
+  let banks: number[] | undefined;
+  if (values.banks !== undefined) {
+    if (!/^[1-9]\d{0,15}(,[1-9]\d{0,15})*$/.test(values.banks)) throw new UsageError(`--banks must be bank ids separated by commas, got "${values.banks}"`);
+    banks = values.banks.split(',').map(Number);
+  }
+  const base = values.url ?? process.env.NCII_MATCH_URL ?? 'http://127.0.0.1:3000';
+  let endpoint: URL;
+  try {
+    endpoint = new URL('/v1/match', base);
+  } catch {
+    throw new UsageError(`--url is not a URL: "${base}"`);
+  }
+  const key = values.key ?? process.env.NCII_MATCH_KEY;
+  const limits = DEFAULT_DECODE_LIMITS;
+
+  const files = await expandPaths(positionals);
+  const bar = io.stderr.isTTY
+    ? new cliProgress.SingleBar({ stream: io.stderr, format: 'matching [{bar}] {value}/{total} files | {eta_formatted} left', hideCursor: true }, cliProgress.Presets.shades_classic)
+    : null;
+  bar?.start(files.length, 0);
+  let failed = 0;
+  for (const file of files) {
+    const row = await matchOne(file);
+    if ('error' in row) failed++;
+    io.stdout.write(`${JSON.stringify(row)}\n`);
+    bar?.increment();
+  }
+  bar?.stop();
+  return failed > 0 ? 1 : 0;
+
+  async function matchOne(file: string): Promise<MatchRow> {
+    let signals;
+    try {
+      const hashed = await hashImage(await readLimited(file, limits), { limits, dihedral: true, ...(mode === 'robust' ? { regions: 'query' as const } : {}) });
+      signals = clientQuerySignals(hashed);
+    } catch (err) {
+      return errorRow(file, err) as MatchRow;
+    }
+    const body = { mode, signals, ...(threshold === undefined ? {} : { threshold }), ...(banks ? { banks } : {}) };
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      const reply = (await res.json().catch(() => null)) as { matches?: unknown[]; warnings?: unknown[]; error?: { code: string; message: string } } | null;
+      if (!res.ok || !reply?.matches) {
+        return { file, error: reply?.error ?? { code: 'SERVICE_ERROR', message: `The service answered ${res.status}.` } };
+      }
+      return { file, matches: reply.matches, warnings: reply.warnings ?? [] };
+    } catch (err) {
+      return { file, error: { code: 'UNREACHABLE', message: `Could not reach ${endpoint.origin}: ${(err as Error).message}` } };
+    }
+  }
+}
