@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { blockhashRaster, toRgba } from '../src/hashing/blockhash.js';
+import { blockhashBlocks, blockhashRaster, blockhashRasterFromBlocks, toRgba } from '../src/hashing/blockhash.js';
+import { rangeSums, rangeSumsInWasm, rangeSumsJs } from '../src/hashing/blockhash-sums.js';
 import { hammingDistance, popcount32 } from '../src/hashing/hamming.js';
 import { fromHex, InvalidHashError, toHex } from '../src/hashing/hex.js';
 import { SIGNAL_TYPES, isSignalTypeName } from '../src/hashing/index.js';
@@ -94,6 +95,63 @@ t.test('blockhash equals the reference C tool on every fixture', async (t) => {
     const raster = await rawPixels(BLOCKHASH_DIR + row.file);
     t.equal(toHex(blockhashRaster(raster).hash), row.hash, row.file);
   }
+});
+
+t.test('blockhash from block sums: the reference bits on every fixture, without an RGBA copy', async (t) => {
+  for (const row of blockhashExpected().filter((r) => r.method === 'precise')) {
+    const raster = await rawPixels(BLOCKHASH_DIR + row.file);
+    t.equal(toHex(blockhashRasterFromBlocks(raster).hash), row.hash, `${row.file} (${raster.width} x ${raster.height} x ${raster.channels})`);
+  }
+});
+
+t.test('blockhash from block sums equals blockhash-core over every pixel, any size and channel layout', async (t) => {
+  let seed = 7;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const kinds = ['noise', 'flat', 'bands', 'holes'] as const;
+  let cases = 0;
+  for (let i = 0; i < 160; i++) {
+    const channels = (1 + (i % 4)) as 1 | 2 | 3 | 4;
+    const kind = kinds[(i >> 2) % 4];
+    // Sides divisible by 16 (blockhash-core's even method) and not (its precise method), some under 16.
+    const side = (j: number) => (j % 3 === 0 ? 16 * (1 + Math.floor(random() * 30)) : 5 + Math.floor(random() * 400));
+    const width = side(i);
+    const height = side(i >> 1);
+    const data = new Uint8Array(width * height * channels);
+    // Flat mid-grey and darker rasters put every block on its band's median: the tie rule decides.
+    const level = Math.floor(random() * 256);
+    for (let p = 0; p < width * height; p++) {
+      const x = p % width;
+      const y = Math.floor(p / width);
+      for (let c = 0; c < channels; c++) {
+        const alpha = (channels === 2 || channels === 4) && c === channels - 1;
+        data[p * channels + c] = alpha
+          ? kind === 'holes' && (x >> 2) % 3 === (y >> 2) % 2 ? 0 : kind === 'noise' && random() < 0.1 ? 0 : 255
+          : kind === 'noise' ? Math.floor(random() * 256) : kind === 'flat' ? level : kind === 'bands' ? (Math.floor(x / 37) * 53 + Math.floor(y / 29) * 91) & 255 : (x * 3 + y) & 255;
+      }
+    }
+    const raster = { width, height, channels, data };
+    const want = toHex(blockhashRaster(raster).hash);
+    if (toHex(blockhashRasterFromBlocks(raster).hash) !== want) t.fail(`${kind} ${width} x ${height} x ${channels}`);
+    const viaJs = blockhashBlocks(raster, rangeSumsJs);
+    t.same(viaJs, blockhashBlocks(raster), `JS and WebAssembly sums agree, ${width} x ${height} x ${channels}`);
+    cases++;
+  }
+  t.equal(cases, 160);
+  // A flat grey at or below mid-grey: every bit hangs on blockhash-core's "half the maximum" rule.
+  for (const [width, height] of [[640, 480], [643, 488]]) {
+    for (const level of [60, 128, 129]) {
+      const raster = { width, height, channels: 3 as const, data: new Uint8Array(width * height * 3).fill(level) };
+      t.equal(toHex(blockhashRasterFromBlocks(raster).hash), toHex(blockhashRaster(raster).hash), `flat ${level}, ${width} x ${height}`);
+    }
+  }
+});
+
+t.test('row range sums: WebAssembly equals JS', async (t) => {
+  t.ok(rangeSumsInWasm, 'WebAssembly SIMD is used on Node 20');
+  const stride = 999;
+  const data = Uint8Array.from({ length: stride * 7 }, (_, i) => (i * 2654435761) >>> 24);
+  const runs = Int32Array.of(0, 999, 1, 0, 3, 16, 5, 31, 17, 32, 100, 33, 998, 1, 500, 499);
+  t.same(Array.from(rangeSums(data, stride, 2, 5, runs)), Array.from(rangeSumsJs(data, stride, 2, 5, runs)));
 });
 
 t.test('toRgba expands grey, grey+alpha and RGB', async (t) => {
