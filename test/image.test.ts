@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
@@ -6,6 +6,7 @@ import { fromHex, toHex } from '../src/hashing/hex.js';
 import { decodeForHashing, fastShrinkFactor } from '../src/image/decode.js';
 import { ImageError } from '../src/image/errors.js';
 import { hashImage } from '../src/image/hash-image.js';
+import { jpegSize } from '../src/image/jpeg-header.js';
 import { BLOCKHASH_DIR, FIXTURES, PDQ_DIR, blockhashExpected, pdqExpected } from './helpers/fixtures.js';
 
 const rejects = async (t: Test, promise: Promise<unknown>, code: string, message: RegExp) => {
@@ -154,4 +155,33 @@ t.test('fast path decode scale keeps enough pixels for PDQ', async (t) => {
   const { raster, width, height } = await decodeForHashing(bytes, 'fast');
   t.same([width, height], [4032, 3024], 'reports the stored size');
   t.same([raster.width, raster.height], [1008, 756], 'decoded at a quarter');
+});
+
+t.test('JPEG size from the frame header, as libvips reads it', async (t) => {
+  const jpegs = [
+    ...readdirSync(PDQ_DIR).filter((f) => f.endsWith('.jpg')).map((f) => PDQ_DIR + f),
+    ...readdirSync(BLOCKHASH_DIR).filter((f) => f.endsWith('.jpg')).map((f) => BLOCKHASH_DIR + f),
+  ];
+  const progressive = await pattern(300, 200).jpeg({ progressive: true }).toBuffer();
+  const cmyk = await pattern(64, 48).toColourspace('cmyk').jpeg().toBuffer();
+  const withExif = await pattern(80, 60).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+  const inputs: Array<[string, Uint8Array]> = [...jpegs.map((f): [string, Uint8Array] => [f, readFileSync(f)]), ['progressive', progressive], ['cmyk', cmyk], ['exif', withExif]];
+  for (const [name, bytes] of inputs) {
+    const meta = await sharp(bytes).metadata();
+    t.same(jpegSize(bytes), { width: meta.width, height: meta.height }, name);
+  }
+  const bridge = readFileSync(`${PDQ_DIR}bridge-1-original.jpg`);
+  t.equal(jpegSize(bridge.subarray(0, 100)), null, 'cut before the frame header');
+  t.equal(jpegSize(readFileSync(`${PDQ_DIR}c.png`)), null, 'not a JPEG');
+  t.equal(jpegSize(Uint8Array.of(0xff, 0xd8, 0xff, 0xda, 0, 2)), null, 'scan before any frame header');
+  t.equal(jpegSize(Uint8Array.of(0xff, 0xd8, 0x00, 0x00, 0xff, 0xc0)), null, 'bytes where a marker should be');
+  const huge = Buffer.from(bridge);
+  const sof = huge.indexOf(Buffer.of(0xff, 0xc0));
+  huge.writeUInt16BE(65535, sof + 5);
+  t.equal(jpegSize(huge), null, 'a side over 65500 is left to libjpeg, which calls the header corrupt');
+  await rejects(t, decodeForHashing(huge, 'fast'), 'CORRUPT_IMAGE', /damaged or incomplete/);
+  // Size limits hold on this path, from the header, before any pixel is decoded.
+  await rejects(t, decodeForHashing(bridge, 'fast', { limits: { maxBytes: 25e6, maxPixels: 1e6 } }), 'IMAGE_TOO_LARGE', /1600 x 1004/);
+  const tiny = await pattern(4, 40).jpeg().toBuffer();
+  await rejects(t, decodeForHashing(tiny, 'fast'), 'IMAGE_TOO_SMALL', /4 x 40/);
 });

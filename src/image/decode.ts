@@ -17,6 +17,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { Raster } from '../hashing/signal-type.js';
 import { PDQ_MIN_SIDE, PDQ_SQUASH_SIZE } from '../hashing/pdq.js';
 import { ImageError } from './errors.js';
+import { jpegSize } from './jpeg-header.js';
 
 // libvips keeps recent results in an in-memory cache; uploads must not linger.
 sharp.cache(false);
@@ -101,6 +102,16 @@ function checkBytes(bytes: Uint8Array, limits: DecodeLimits): void {
   }
 }
 
+/** Refuse a stored size over the pixel limit or under PDQ's smallest side. */
+function checkSize(width: number, height: number, limits: DecodeLimits): void {
+  if (width * height > limits.maxPixels) {
+    throw new ImageError('IMAGE_TOO_LARGE', `The image is ${width} x ${height} (${megapixels(width * height)}); the limit is ${megapixels(limits.maxPixels)}.`);
+  }
+  if (width < PDQ_MIN_SIDE || height < PDQ_MIN_SIDE) {
+    throw new ImageError('IMAGE_TOO_SMALL', `The image is ${width} x ${height}; each side must be at least ${PDQ_MIN_SIDE} pixels.`);
+  }
+}
+
 /** Format and size from the header, refused before any pixel is decoded. */
 async function inspect(image: Sharp, limits: DecodeLimits) {
   let meta: Metadata;
@@ -115,12 +126,7 @@ async function inspect(image: Sharp, limits: DecodeLimits) {
   }
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
-  if (width * height > limits.maxPixels) {
-    throw new ImageError('IMAGE_TOO_LARGE', `The image is ${width} x ${height} (${megapixels(width * height)}); the limit is ${megapixels(limits.maxPixels)}.`);
-  }
-  if (width < PDQ_MIN_SIDE || height < PDQ_MIN_SIDE) {
-    throw new ImageError('IMAGE_TOO_SMALL', `The image is ${width} x ${height}; each side must be at least ${PDQ_MIN_SIDE} pixels.`);
-  }
+  checkSize(width, height, limits);
   return { format, width, height };
 }
 
@@ -145,10 +151,26 @@ export function fastShrinkFactor(width: number, height: number): number {
 export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, options: DecodeOptions = {}): Promise<DecodedImage> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   // One instance for the header check and the decode: the input is wrapped once.
-  // The pixel limit is enforced by inspect, from the header, with a clearer message.
   checkBytes(bytes, limits);
-  let pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: false, failOn: 'warning', pages: 1 });
-  const { format, width, height } = await inspect(pipeline, limits);
+  const input = { ignoreIcc: true, failOn: 'warning', pages: 1 } as const;
+  // A JPEG's size is read from its frame header here, so it takes one trip
+  // through libvips instead of two; libvips enforces the same pixel limit from
+  // its own reading of that header. Anything else is inspected by libvips first.
+  const jpeg = jpegSize(bytes);
+  let pipeline: Sharp;
+  let format: string;
+  let width: number;
+  let height: number;
+  if (jpeg) {
+    ({ width, height } = jpeg);
+    format = 'jpeg';
+    checkSize(width, height, limits);
+    pipeline = sharp(bytes, { ...input, limitInputPixels: Math.max(1, Math.floor(limits.maxPixels)) });
+  } else {
+    // The pixel limit is enforced by inspect, from the header, with a clearer message.
+    pipeline = sharp(bytes, { ...input, limitInputPixels: false });
+    ({ format, width, height } = await inspect(pipeline, limits));
+  }
   const shrink = path === 'fast' ? fastShrinkFactor(width, height) : 1;
   if (shrink > 1) {
     // Exact 1/shrink sizes, as libjpeg's scaled decode rounds, so no resampling follows it.
