@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import { fromHex, toHex } from '../src/hashing/hex.js';
+import { blockhashRaster } from '../src/hashing/blockhash.js';
 import { decodeForHashing, fastShrinkFactor } from '../src/image/decode.js';
 import { ImageError } from '../src/image/errors.js';
 import { hashImage } from '../src/image/hash-image.js';
@@ -147,14 +148,32 @@ t.test('16-bit, grey and alpha inputs decode to 8-bit rasters', async (t) => {
 t.test('fast path decode scale keeps enough pixels for PDQ', async (t) => {
   t.equal(fastShrinkFactor(4000, 3000), 4, '12 MP decodes at 1000 x 750');
   t.equal(fastShrinkFactor(8000, 6000), 8);
-  t.equal(fastShrinkFactor(1280, 960), 2);
-  t.equal(fastShrinkFactor(1000, 1000), 1, 'halving would leave under 512');
-  t.equal(fastShrinkFactor(6000, 1000), 2, 'the shorter side stays >= 256');
+  t.equal(fastShrinkFactor(2048, 1536), 4);
+  t.equal(fastShrinkFactor(1280, 960), 1, 'never 2: libvips would decode in full anyway');
+  t.equal(fastShrinkFactor(2000, 2000), 1, 'a quarter would leave under 512');
+  t.equal(fastShrinkFactor(6000, 1000), 1, 'the shorter side stays >= 256');
   t.equal(fastShrinkFactor(512, 512), 1);
   const bytes = readFileSync(`${PDQ_DIR}exif-rotn-6.jpg`);
   const { raster, width, height } = await decodeForHashing(bytes, 'fast');
   t.same([width, height], [4032, 3024], 'reports the stored size');
   t.same([raster.width, raster.height], [1008, 756], 'decoded at a quarter');
+});
+
+t.test('fast path: images decoded in full hash exactly as the reference path', async (t) => {
+  for (const file of ['bridge-1-original.jpg', 'shrink-a-little.jpg', 'c.png']) {
+    const bytes = readFileSync(PDQ_DIR + file);
+    const fast = await hashImage(bytes, { decodePath: 'fast' });
+    const reference = await hashImage(bytes, { decodePath: 'reference' });
+    t.same(fast.pdq!.hash, reference.pdq!.hash, `${file} pdq`);
+    t.equal(fast.pdq!.quality, reference.pdq!.quality, `${file} quality`);
+    t.same(fast.blockhash, reference.blockhash, `${file} blockhash`);
+    t.same([fast.md5, fast.sha256], [reference.md5, reference.sha256], `${file} digests`);
+  }
+  // Reduced at decode: its blockhash is still blockhash-core's over the raster it hashes.
+  const bytes = readFileSync(`${PDQ_DIR}exif-rotn-6.jpg`);
+  const { raster } = await decodeForHashing(bytes, 'fast');
+  const fast = await hashImage(bytes, { decodePath: 'fast', signals: ['blockhash'] });
+  t.same(fast.blockhash, blockhashRaster(raster).hash);
 });
 
 t.test('JPEG size from the frame header, as libvips reads it', async (t) => {

@@ -4,11 +4,14 @@
  * - `reference`: the full image as the PDQ and blockhash reference tools see
  *   it (8-bit samples, no colour-profile conversion, EXIF orientation ignored);
  *   PDQ squashes it to 512 itself, blockhash reads every pixel.
- * - `fast`: the image is decoded at 1/2, 1/4 or 1/8 scale where it stays large
- *   enough for PDQ's 512 squash (JPEG and WebP shrink on load, averaging whole
- *   blocks; other formats are sampled by nearest neighbour), then hashed as in
- *   the reference path. Large photos never decode at full size. bench/hash
- *   measures both paths.
+ * - `fast`: large images are reduced to 1/4 or 1/8 scale where that leaves
+ *   enough for PDQ's 512 squash, by nearest neighbour; for a JPEG, libjpeg's
+ *   DCT scaling does half of that while decoding (sharp leaves the last factor
+ *   of 2 to the resize when the shrink is exactly a power of two), so large
+ *   photos never decode at full size. Smaller images decode in full, as in
+ *   the reference path. Hashing is the reference path's, but blockhash comes
+ *   from block sums of the raster as decoded (blockhashRasterFromBlocks, the
+ *   same bits without an RGBA copy). bench/hash measures both paths.
  * EXIF orientation is never applied: the stored pixels are hashed, as StopNCII
  * and HMA do, so hashes interoperate; rotated copies are found by dihedral
  * matching instead.
@@ -132,16 +135,23 @@ async function inspect(image: Sharp, limits: DecodeLimits) {
 
 export interface DecodeOptions {
   limits?: DecodeLimits;
-  /** Always give 4 channels (blockhash reads RGBA); libvips adds alpha faster than JS. */
+  /**
+   * Always give 4 channels, for blockhash-core over every pixel (the reference
+   * path); libvips adds alpha faster than JS. The fast path does not need it.
+   */
   rgba?: boolean;
 }
 
 /**
- * The fast path's decode scale: the largest of 8, 4, 2 that leaves the longer
- * side at least 512 (what PDQ samples) and the shorter at least 256 pixels.
+ * The fast path's decode scale: the larger of 8 and 4 that leaves the longer
+ * side at least 512 (what PDQ samples) and the shorter at least 256 pixels,
+ * else 1. Never 2: sharp would decode a JPEG at full size for it anyway (see
+ * the module comment), and subsampling that by 2 cost more than it saved
+ * (bench/hash: a 1280 x 960 JPEG decoded in full and hashed is cheaper, and
+ * then hashes exactly as the reference path does).
  */
 export function fastShrinkFactor(width: number, height: number): number {
-  for (const factor of [8, 4, 2]) {
+  for (const factor of [8, 4]) {
     if (Math.max(width, height) / factor >= PDQ_SQUASH_SIZE && Math.min(width, height) / factor >= PDQ_SQUASH_SIZE / 2) return factor;
   }
   return 1;
@@ -173,7 +183,8 @@ export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, opti
   }
   const shrink = path === 'fast' ? fastShrinkFactor(width, height) : 1;
   if (shrink > 1) {
-    // Exact 1/shrink sizes, as libjpeg's scaled decode rounds, so no resampling follows it.
+    // 1/shrink sizes rounded up, as libjpeg's scaled decode rounds; the last factor of 2
+    // is a nearest-neighbour subsample (see the module comment).
     pipeline = pipeline.resize(Math.ceil(width / shrink), Math.ceil(height / shrink), { fit: 'fill', kernel: 'nearest' });
   }
   if (options.rgba) pipeline = pipeline.ensureAlpha();

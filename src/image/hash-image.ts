@@ -1,5 +1,5 @@
 /** From upload bytes to every signal the service uses: one decode, then pure hashing. */
-import { blockhashRaster } from '../hashing/blockhash.js';
+import { blockhashRaster, blockhashRasterFromBlocks } from '../hashing/blockhash.js';
 import { md5, sha256 } from '../hashing/digest.js';
 import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
 import { contentRegions, queryRegions, type RegionSignal } from '../robust/regions.js';
@@ -49,20 +49,26 @@ export interface ImageSignals {
 export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<ImageSignals> {
   const decodePath = options.decodePath ?? DEFAULT_DECODE_PATH;
   const wanted = new Set(options.signals ?? ALL_IMAGE_SIGNALS);
-  const { format, width, height, raster } = await decodeForHashing(bytes, decodePath, {
+  const decoding = decodeForHashing(bytes, decodePath, {
     limits: options.limits ?? DEFAULT_DECODE_LIMITS,
-    rgba: wanted.has('blockhash'),
+    // The reference path hands blockhash-core every pixel as RGBA; the fast path
+    // sums blocks from the raster as decoded (no alpha channel added).
+    rgba: decodePath === 'reference' && wanted.has('blockhash'),
   });
+  // The digests need only the bytes: made while libvips decodes on its own thread.
+  const md5Digest = wanted.has('md5') ? md5.hashBytes(bytes) : undefined;
+  const sha256Digest = wanted.has('sha256') ? sha256.hashBytes(bytes) : undefined;
+  const { format, width, height, raster } = await decoding;
   const result: ImageSignals = { format, width, height, decodePath };
   if (wanted.has('pdq')) {
     const { hash, quality, dct } = pdqHashRaster(raster);
     result.pdq = { hash, quality, lowQuality: quality < PDQ_MIN_QUALITY, dct };
     if (options.dihedral) result.pdq.dihedral = pdqDihedralFromDct(dct);
   }
-  if (wanted.has('blockhash')) result.blockhash = blockhashRaster(raster).hash;
+  if (wanted.has('blockhash')) result.blockhash = (decodePath === 'reference' ? blockhashRaster : blockhashRasterFromBlocks)(raster).hash;
   if (options.regions === 'content') result.regions = contentRegions(raster);
   if (options.regions === 'query') result.regions = queryRegions(raster);
-  if (wanted.has('md5')) result.md5 = md5.hashBytes(bytes);
-  if (wanted.has('sha256')) result.sha256 = sha256.hashBytes(bytes);
+  if (md5Digest) result.md5 = md5Digest;
+  if (sha256Digest) result.sha256 = sha256Digest;
   return result;
 }
