@@ -3,12 +3,13 @@
  *
  * Captured content (ingest) stores a few: the whole frame, the photo parts
  * found inside it (borders, caption bars, screenshot chrome and collage seams
- * cut away) and the quadrants and 3 x 3 cells of the trimmed frame (stickers
- * or a watermark spoil the whole but leave some of these clean).
+ * cut away) and the quadrants and thirds (strips across and down) of the
+ * trimmed frame: a collage cell is a quadrant, and stickers or a watermark
+ * spoil the whole but leave some of these clean.
  * A victim's query (her own original) is hashed many ways instead, because it
  * is the copy that was cut: crops with uneven edges on a grid, centred crops
  * at several scales, small rotations with the corners cropped away, and its
- * own quadrants and cells. Query hashes are never stored, so their number
+ * own quadrants and thirds. Query hashes are never stored, so their number
  * costs time, not index entries.
  */
 import { hammingDistance } from '../hashing/hamming.js';
@@ -18,7 +19,7 @@ import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashReg
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
-export const REGION_KINDS = ['frame', 'part', 'quadrant', 'cell', 'crop', 'rotation'] as const;
+export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation'] as const;
 export type RegionKind = (typeof REGION_KINDS)[number];
 
 export interface RegionSignal {
@@ -52,21 +53,16 @@ function keepHash(out: RegionSignal[], { hash, quality, dct }: RegionHash, kind:
   return signal;
 }
 
-/** Quadrants and the 3 x 3 cells of a rectangle. */
-function quadrantsAndCells(out: RegionSignal[], image: IntegralImage, r: Rect): void {
-  const w = r.width / 2;
-  const h = r.height / 2;
-  for (const [dx, dy] of [
-    [0, 0],
-    [1, 0],
-    [0, 1],
-    [1, 1],
-  ]) {
-    keep(out, image, { x: r.x + dx * w, y: r.y + dy * h, width: w, height: h }, 'quadrant');
+/** Quadrants and thirds (3 strips across, 3 down) of a rectangle. */
+function quadrantsAndStrips(out: RegionSignal[], image: IntegralImage, r: Rect): void {
+  const half = { width: r.width / 2, height: r.height / 2 };
+  for (let i = 0; i < 2; i++) {
+    for (let j = 0; j < 2; j++) keep(out, image, { x: r.x + j * half.width, y: r.y + i * half.height, ...half }, 'quadrant');
   }
   const third = { width: r.width / 3, height: r.height / 3 };
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) keep(out, image, { x: r.x + j * third.width, y: r.y + i * third.height, ...third }, 'cell');
+  for (let k = 0; k < 3; k++) {
+    keep(out, image, { x: r.x, y: r.y + k * third.height, width: r.width, height: third.height }, 'strip');
+    keep(out, image, { x: r.x + k * third.width, y: r.y, width: third.width, height: r.height }, 'strip');
   }
 }
 
@@ -83,14 +79,14 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   return { trimmed: toFrame(trimmed), parts: parts.map(toFrame) };
 }
 
-/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4 + 9). */
+/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4 + 6). */
 export function contentRegions(raster: Raster): RegionSignal[] {
   const image = IntegralImage.fromRaster(raster);
   const out: RegionSignal[] = [];
   keep(out, image, fullFrame(image), 'frame');
   const { trimmed, parts } = photoRegions(image);
   for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
-  quadrantsAndCells(out, image, trimmed);
+  quadrantsAndStrips(out, image, trimmed);
   for (const signal of out) delete signal.dct;
   return out;
 }
@@ -138,7 +134,7 @@ export function queryRegions(raster: Raster): RegionSignal[] {
       if (left + right + top + bottom > 0) keep(out, image, inset(frame, left, right, top, bottom), 'crop');
     }
   }
-  quadrantsAndCells(out, image, frame);
+  quadrantsAndStrips(out, image, frame);
   const inner = photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
   for (const base of inner ? [frame, inner] : [frame]) {
     if (base === inner) keep(out, image, base, 'part');

@@ -118,7 +118,7 @@ const MatchResponse = Type.Object({
         description: 'How it was found: a hash of the whole image, or of a region of the query and of the captured image (pdq-region).',
       }),
       region: Type.Union([Type.String(), Type.Null()], {
-        description: 'For region matches: which region of the query matched (frame, part, quadrant, cell, crop, rotation); otherwise null.',
+        description: 'For region matches: which region of the query matched (frame, part, quadrant, strip, crop, rotation); otherwise null.',
       }),
       distance: Type.Integer({ description: 'Hamming distance in bits (0 for md5 and sha256, which only match exactly).' }),
       variant: Type.Union([Type.String(), Type.Null()], {
@@ -287,7 +287,7 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
           '`mode` (robust or pdq), `dihedral=true` (also match the 8 rotations and flips), `threshold` and `banks` (comma-separated ids); ' +
           `or JSON \`{signals: [{type, hash, region?}], mode?, threshold?, thresholds?, banks?}\` with 1 to ${MAX_SIGNALS_PER_MATCH} hashes (no key needed).\n\n` +
           'Modes: `robust` (the default) also hashes regions of the image (pdq-region: crops on a grid, centred crops, small ' +
-          'rotations, quadrants and cells, the photo inside borders or a screenshot) and matches them against the regions stored ' +
+          'rotations, quadrants and thirds, the photo inside borders or a screenshot) and matches them against the regions stored ' +
           'for captured content, which finds crops, frames, captions, screenshots, collage cells, stickers and turned copies; it ' +
           'always includes the 8 rotations and flips. `pdq` matches whole-image hashes only, as other PDQ systems do. Each match ' +
           'says `via` whole or region. Hash queries may send the pdq-region hashes a client computed itself (e.g. in the browser).\n\n' +
