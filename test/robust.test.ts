@@ -135,3 +135,24 @@ t.test('no region of one photo meets a region of another', async (t) => {
     }
   }
 });
+
+t.test('the region hashing core runs in a browser: no Node built-ins or Buffer', async (t) => {
+  const browserSafe = [
+    'src/hashing/hamming.ts',
+    'src/hashing/hex.ts',
+    'src/hashing/pdq.ts',
+    'src/hashing/pdq-core.ts',
+    'src/hashing/pdq-core-wasm.ts',
+    'src/hashing/pdq-dct-matrix.ts',
+    'src/hashing/pdq-region.ts',
+    'src/robust/regions.ts',
+    'src/robust/segment.ts',
+  ];
+  for (const file of browserSafe) {
+    const source = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+    t.notMatch(source, /from 'node:|require\(|\bBuffer\.|\bprocess\./, `${file} uses only what browsers have`);
+    for (const [, spec] of source.matchAll(/from '(\.[^']+)'/g)) {
+      t.ok(spec.startsWith('./') || spec.startsWith('../hashing/') || spec.startsWith('../robust/'), `${file} imports ${spec}`);
+    }
+  }
+});

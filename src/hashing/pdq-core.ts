@@ -82,7 +82,8 @@ const RASTER_SLACK_BYTES = 4;
 const align16 = (bytes: number) => (bytes + 15) & ~15;
 
 function instantiate(): CoreExports | null {
-  const bytes = Buffer.from(PDQ_CORE_WASM_BASE64, 'base64');
+  // atob rather than Buffer: the hashing core also runs in browsers (victims hash on their own device).
+  const bytes = Uint8Array.from(atob(PDQ_CORE_WASM_BASE64), (c) => c.charCodeAt(0));
   // validate() is false where the engine lacks SIMD.
   if (!wasmApi || !wasmApi.validate(bytes)) return null;
   return new wasmApi.Instance(new wasmApi.Module(bytes)).exports as CoreExports;
