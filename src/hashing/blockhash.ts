@@ -85,6 +85,57 @@ function axisWeights(size: number): { first: Int32Array; second: Int32Array; wei
   return { first, second, weightFirst, weightSecond };
 }
 
+type BlockLayout = {
+  columns: NonNullable<ReturnType<typeof axisWeights>>;
+  rows: NonNullable<ReturnType<typeof axisWeights>>;
+  /** Runs of columns wholly inside one block: pairs of first column and count. */
+  runs: Int32Array;
+  runBlocks: Int32Array;
+  /** The runs as byte offset and length within a row. */
+  byteRuns: Int32Array;
+  /** Columns straddling two blocks. */
+  straddling: Int32Array;
+};
+
+/** Recent layouts by size: uploads come in a few sizes, and batches repeat them. */
+const layouts = new Map<string, BlockLayout | null>();
+const MAX_LAYOUTS = 16;
+
+function blockLayout(width: number, height: number, channels: number): BlockLayout | null {
+  const key = `${width}x${height}x${channels}`;
+  const known = layouts.get(key);
+  if (known !== undefined) return known;
+  const columns = axisWeights(width);
+  const rows = axisWeights(height);
+  let layout: BlockLayout | null = null;
+  if (columns && rows) {
+    const runs: number[] = [];
+    const runBlocks: number[] = [];
+    const straddling: number[] = [];
+    for (let x = 0; x < width; x++) {
+      if (columns.first[x] !== columns.second[x]) {
+        straddling.push(x);
+      } else if (runs.length > 0 && runBlocks[runBlocks.length - 1] === columns.first[x] && runs[runs.length - 2] + runs[runs.length - 1] === x) {
+        runs[runs.length - 1]++;
+      } else {
+        runs.push(x, 1);
+        runBlocks.push(columns.first[x]);
+      }
+    }
+    layout = {
+      columns,
+      rows,
+      runs: Int32Array.from(runs),
+      runBlocks: Int32Array.from(runBlocks),
+      byteRuns: Int32Array.from(runs, (v) => v * channels),
+      straddling: Int32Array.from(straddling),
+    };
+  }
+  if (layouts.size >= MAX_LAYOUTS) layouts.delete(layouts.keys().next().value!);
+  layouts.set(key, layout);
+  return layout;
+}
+
 /**
  * The 16 x 16 block values blockhash-core computes from the raster (row-major)
  * and its pixels-per-block figure, from any channel layout (grey, grey +
@@ -103,25 +154,10 @@ function axisWeights(size: number): { first: Int32Array; second: Int32Array; wei
 export function blockhashBlocks(raster: Raster, sums: RangeSums = rangeSums): { values: Float64Array; pixelsPerBlock: number } | null {
   const { width, height, channels, data } = raster;
   const n = BLOCKHASH_GRID;
-  const columns = axisWeights(width);
-  const rows = axisWeights(height);
-  if (!columns || !rows) return null;
-  // Columns wholly inside one block form runs; the rest straddle two blocks.
-  const runs: number[] = [];
-  const runBlocks: number[] = [];
-  const straddling: number[] = [];
-  for (let x = 0; x < width; x++) {
-    if (columns.first[x] !== columns.second[x]) {
-      straddling.push(x);
-    } else if (runs.length > 0 && runBlocks[runBlocks.length - 1] === columns.first[x] && runs[runs.length - 2] + runs[runs.length - 1] === x) {
-      runs[runs.length - 1]++;
-    } else {
-      runs.push(x, 1);
-      runBlocks.push(columns.first[x]);
-    }
-  }
+  const layout = blockLayout(width, height, channels);
+  if (!layout) return null;
+  const { columns, rows, runs, runBlocks, byteRuns, straddling } = layout;
   const nRuns = runBlocks.length;
-  const byteRuns = Int32Array.from(runs, (v) => v * channels);
   const stride = width * channels;
   const hasAlpha = channels === 2 || channels === 4;
   // Grey bytes count three times; RGB bytes sum to R + G + B.
