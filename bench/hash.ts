@@ -18,7 +18,7 @@ import { pdqFromLuma, pdqLuma } from '../src/hashing/pdq.js';
 import { DECODE_PATHS, type DecodePath, decodeForHashing } from '../src/image/decode.js';
 import { DEFAULT_DECODE_PATH, type ImageSignalName, hashImage } from '../src/image/hash-image.js';
 import { debianPackageVersion, ensureDebianPhoto } from './lib/debian-photo.js';
-import { interleavedPerSecond, msPerCall, round } from './lib/throughput.js';
+import { interleavedRates, msPerCall, round } from './lib/throughput.js';
 import { blockhashExpected, BLOCKHASH_DIR, PDQ_DIR, pdqExpected } from '../test/helpers/fixtures.js';
 
 const quick = process.argv.includes('--quick');
@@ -44,7 +44,7 @@ console.log(`mode: ${quick ? 'quick' : 'full'}, ${SECONDS}s per figure, ${IN_FLI
 
 const MODES: Record<string, ImageSignalName[]> = { pdq: ['pdq'], blockhash: ['blockhash'], all: ['pdq', 'blockhash', 'md5', 'sha256'] };
 type PathFigures = Record<string, number> & { pdqBits: number; blockhashBits: number };
-const results: Record<string, { bytes: number; bareDecode: number; paths: Record<DecodePath, PathFigures> }> = {};
+const results: Record<string, { bytes: number; bareDecode: number; cpuMs: Record<string, number>; paths: Record<DecodePath, PathFigures> }> = {};
 
 for (const [name, bytes] of Object.entries(fixtures)) {
   const reference = await hashImage(bytes, { decodePath: 'reference' });
@@ -52,7 +52,7 @@ for (const [name, bytes] of Object.entries(fixtures)) {
   for (const path of DECODE_PATHS) {
     for (const [mode, signals] of Object.entries(MODES)) tasks[`${path}.${mode}`] = () => hashImage(bytes, { decodePath: path, signals });
   }
-  const rates = await interleavedPerSecond(tasks, { seconds: SECONDS * Object.keys(tasks).length, inFlight: IN_FLIGHT, rounds: quick ? 3 : 8 });
+  const { perSecond: rates, cpuMsPerTask: cpuMs } = await interleavedRates(tasks, { seconds: SECONDS * Object.keys(tasks).length, inFlight: IN_FLIGHT, rounds: quick ? 3 : 8 });
   const paths = {} as Record<DecodePath, PathFigures>;
   for (const path of DECODE_PATHS) {
     const s = await hashImage(bytes, { decodePath: path });
@@ -64,11 +64,11 @@ for (const [name, bytes] of Object.entries(fixtures)) {
     paths[path] = figures;
   }
   const bareDecode = rates.bareDecode;
-  results[name] = { bytes: bytes.length, bareDecode, paths };
-  console.log(`${name}: ${(bytes.length / 1024).toFixed(0)} KB, bare decode ${bareDecode.toFixed(1)} img/s`);
+  results[name] = { bytes: bytes.length, bareDecode, cpuMs, paths };
+  console.log(`${name}: ${(bytes.length / 1024).toFixed(0)} KB, bare decode ${bareDecode.toFixed(1)} img/s (${cpuMs.bareDecode.toFixed(2)} CPU ms/img)`);
   for (const path of DECODE_PATHS) {
     const f = paths[path];
-    const cells = Object.keys(MODES).map((m) => `${m} ${f[m].toFixed(1)} img/s (${(f[m] / bareDecode).toFixed(2)}x)`);
+    const cells = Object.keys(MODES).map((m) => `${m} ${f[m].toFixed(1)} img/s (${(f[m] / bareDecode).toFixed(2)}x, ${cpuMs[`${path}.${m}`].toFixed(2)} CPU ms)`);
     console.log(`  ${path.padEnd(9)} ${cells.join(', ')}; distance to reference: pdq ${f.pdqBits}, blockhash ${f.blockhashBits} bits`);
   }
 }
@@ -107,6 +107,8 @@ const summary = {
   ratio1280Reference: round(r1280.paths.reference.all / r1280.bareDecode),
   ratio1280Fast: round(r1280.paths.fast.all / r1280.bareDecode),
   pdqCoreMs: round(pdqCoreMs, 3),
+  /** CPU time of the whole process (JS and libvips threads) per image, 1280 px; outside load moves it less than img/s. */
+  cpuMsPerImage1280: { bareDecode: round(r1280.cpuMs.bareDecode), fastAll: round(r1280.cpuMs['fast.all']), referenceAll: round(r1280.cpuMs['reference.all']) },
   imagesPerSecond: Object.fromEntries(
     Object.entries(results).map(([name, r]) => [
       name,

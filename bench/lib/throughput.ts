@@ -6,15 +6,28 @@
  */
 export async function interleavedPerSecond<K extends string>(
   tasks: Record<K, () => Promise<unknown>>,
-  { seconds, inFlight, rounds }: { seconds: number; inFlight: number; rounds: number },
+  options: { seconds: number; inFlight: number; rounds: number },
 ): Promise<Record<K, number>> {
+  return (await interleavedRates(tasks, options)).perSecond;
+}
+
+/**
+ * interleavedPerSecond, plus the process's CPU time (all threads: JS and
+ * libvips) per completed task, which outside load changes less than the rate.
+ */
+export async function interleavedRates<K extends string>(
+  tasks: Record<K, () => Promise<unknown>>,
+  { seconds, inFlight, rounds }: { seconds: number; inFlight: number; rounds: number },
+): Promise<{ perSecond: Record<K, number>; cpuMsPerTask: Record<K, number> }> {
   const names = Object.keys(tasks) as K[];
   const done = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
   const elapsed = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
+  const cpu = Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
   for (const name of names) for (let i = 0; i < inFlight * 2; i++) await tasks[name](); // warm-up
   const slice = (seconds * 1000) / rounds;
   for (let round = 0; round < rounds; round++) {
     for (const name of names) {
+      const cpuBefore = process.cpuUsage();
       const started = performance.now();
       const deadline = started + slice;
       const worker = async () => {
@@ -25,9 +38,14 @@ export async function interleavedPerSecond<K extends string>(
       };
       await Promise.all(Array.from({ length: inFlight }, worker));
       elapsed[name] += performance.now() - started;
+      const used = process.cpuUsage(cpuBefore);
+      cpu[name] += (used.user + used.system) / 1000;
     }
   }
-  return Object.fromEntries(names.map((n) => [n, done[n] / (elapsed[n] / 1000)])) as Record<K, number>;
+  return {
+    perSecond: Object.fromEntries(names.map((n) => [n, done[n] / (elapsed[n] / 1000)])) as Record<K, number>,
+    cpuMsPerTask: Object.fromEntries(names.map((n) => [n, cpu[n] / done[n]])) as Record<K, number>,
+  };
 }
 
 /** Mean milliseconds per call of a synchronous function, after warm-up. */
