@@ -47,6 +47,15 @@ export function lumaPlane(raster: Raster): Float32Array {
   return out;
 }
 
+/** The raster's luma at the working resolution IntegralImage.fromRaster uses. */
+export function workingLuma(raster: Raster, maxSide = WORKING_SIDE): { luma: Float32Array; width: number; height: number } {
+  const factor = Math.ceil(Math.max(raster.width, raster.height) / maxSide);
+  if (factor <= 1) return { luma: lumaPlane(raster), width: raster.width, height: raster.height };
+  const width = Math.floor(raster.width / factor);
+  const height = Math.floor(raster.height / factor);
+  return { luma: shrunkLuma(raster, width, height, factor), width, height };
+}
+
 /** Luma of each factor x factor block of the raster, averaged (partial blocks at the right and bottom dropped). */
 function shrunkLuma({ width: stride, channels, data }: Raster, width: number, height: number, factor: number): Float32Array {
   const out = new Float32Array(width * height);
@@ -101,11 +110,8 @@ export class IntegralImage {
    * long side is over `maxSide`: a region's 64 x 64 grid needs no more.
    */
   static fromRaster(raster: Raster, maxSide = WORKING_SIDE): IntegralImage {
-    const factor = Math.ceil(Math.max(raster.width, raster.height) / maxSide);
-    if (factor <= 1) return new IntegralImage(lumaPlane(raster), raster.width, raster.height);
-    const width = Math.floor(raster.width / factor);
-    const height = Math.floor(raster.height / factor);
-    return new IntegralImage(shrunkLuma(raster, width, height, factor), width, height);
+    const { luma, width, height } = workingLuma(raster, maxSide);
+    return new IntegralImage(luma, width, height);
   }
 
   /** Sum of the luma over [0, x) x [0, y). */

@@ -15,7 +15,8 @@
 import { hammingDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
-import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashRegion } from '../hashing/pdq-region.js';
+import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
+import { findStickers, paintOver } from './stickers.js';
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
@@ -81,12 +82,21 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
 
 /** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4 + 6). */
 export function contentRegions(raster: Raster): RegionSignal[] {
-  const image = IntegralImage.fromRaster(raster);
+  const { luma, width, height } = workingLuma(raster);
+  const image = new IntegralImage(luma, width, height);
   const out: RegionSignal[] = [];
   keep(out, image, fullFrame(image), 'frame');
   const { trimmed, parts } = photoRegions(image);
   for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
   quadrantsAndStrips(out, image, trimmed);
+  // Stickers painted over: the frame and its quadrants once more.
+  const stickers = findStickers(raster);
+  if (stickers.length > 0) {
+    const cleaned = new IntegralImage(paintOver(luma, width, height, stickers), width, height);
+    keep(out, cleaned, fullFrame(cleaned), 'frame');
+    const half = { width: width / 2, height: height / 2 };
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) keep(out, cleaned, { x: j * half.width, y: i * half.height, ...half }, 'quadrant');
+  }
   for (const signal of out) delete signal.dct;
   return out;
 }
