@@ -4,7 +4,8 @@ import t from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import { IntegralImage, hashRegion } from '../src/hashing/pdq-region.js';
 import { decodeForHashing } from '../src/image/decode.js';
-import { contentRegions, queryRegions, type RegionSignal } from '../src/robust/regions.js';
+import { MAX_CONTENT_REGIONS, contentRegions, queryRegions, type RegionSignal } from '../src/robust/regions.js';
+import { findStickers, paintOver } from '../src/robust/stickers.js';
 import { findPhotoRegions } from '../src/robust/segment.js';
 import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
 
@@ -117,7 +118,7 @@ t.test('query regions of the original meet content regions of edited reposts', a
       .toBuffer();
     for (const [name, bytes] of Object.entries(edits)) {
       const content = contentRegions(await raster(bytes));
-      t.ok(content.length >= 1 && content.length <= 20, `${name}: ${content.length} content regions`);
+      t.ok(content.length >= 1 && content.length <= MAX_CONTENT_REGIONS, `${name}: ${content.length} content regions`);
       const d = closest(query, content);
       t.ok(d <= 31, `${file} ${name}: closest region ${d}`);
     }
@@ -155,4 +156,41 @@ t.test('the region hashing core runs in a browser: no Node built-ins or Buffer',
       t.ok(spec.startsWith('./') || spec.startsWith('../hashing/') || spec.startsWith('../robust/'), `${file} imports ${spec}`);
     }
   }
+});
+
+t.test('stickers are found and painted over, bringing the hash back near the photo', async (t) => {
+  // A photo without saturated blobs of its own (the bridge's red girders would count as stickers too).
+  const photo = await sharp(readFileSync(PHOTOS[2])).resize(600, 400, { fit: 'fill' }).removeAlpha().toBuffer();
+  const disc = (colour: string) => Buffer.from(`<svg width="70" height="70"><circle cx="35" cy="35" r="34" fill="${colour}"/><circle cx="24" cy="28" r="5" fill="#222"/><circle cx="46" cy="28" r="5" fill="#222"/></svg>`);
+  const stickered = await sharp(photo)
+    .composite([
+      { input: disc('#ffcc22'), left: 100, top: 80 },
+      { input: disc('#ff3377'), left: 400, top: 250 },
+      { input: disc('#ffcc22'), left: 250, top: 160 },
+    ])
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  const r = await raster(stickered);
+  const boxes = findStickers(r);
+  t.equal(boxes.length, 3, 'three stickers');
+  for (const [left, top] of [
+    [100, 80],
+    [400, 250],
+    [250, 160],
+  ]) {
+    t.ok(
+      boxes.some((b) => b.x0 * 600 <= left + 35 && left + 35 <= b.x1 * 600 && b.y0 * 400 <= top + 35 && top + 35 <= b.y1 * 400 && (b.x1 - b.x0) * 600 < 110),
+      `the sticker at ${left},${top} is found`,
+    );
+  }
+  t.same(findStickers(await raster(await sharp(photo).jpeg().toBuffer())), [], 'none on the photo itself');
+
+  const original = IntegralImage.fromRaster(await raster(await sharp(photo).jpeg().toBuffer()));
+  const whole = (image: IntegralImage) => hashRegion(image, { x: 0, y: 0, width: image.width, height: image.height }).hash;
+  const plane = { width: r.width, height: r.height };
+  const luma = new Float32Array(plane.width * plane.height);
+  for (let i = 0; i < luma.length; i++) luma[i] = 0.299 * r.data[i * r.channels] + 0.587 * r.data[i * r.channels + 1] + 0.114 * r.data[i * r.channels + 2];
+  const before = hammingDistance(whole(new IntegralImage(luma, plane.width, plane.height)), whole(original));
+  const after = hammingDistance(whole(new IntegralImage(paintOver(luma, plane.width, plane.height, boxes), plane.width, plane.height)), whole(original));
+  t.ok(after < before, `painted over: ${before} -> ${after} bits from the photo`);
 });

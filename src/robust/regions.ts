@@ -35,6 +35,8 @@ export interface RegionSignal {
 const SEGMENT_SHORT_SIDE = 256;
 const SEGMENT_LONG_SIDE = 512;
 const MAX_PARTS = 6;
+/** With the image's PDQ hash, at most 20 index entries per captured image. */
+export const MAX_CONTENT_REGIONS = 19;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
 
@@ -80,7 +82,7 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   return { trimmed: toFrame(trimmed), parts: parts.map(toFrame) };
 }
 
-/** Region hashes stored for one captured image (at most 1 + MAX_PARTS + 4 + 6). */
+/** Region hashes stored for one captured image (at most MAX_CONTENT_REGIONS). */
 export function contentRegions(raster: Raster): RegionSignal[] {
   const { luma, width, height } = workingLuma(raster);
   const image = new IntegralImage(luma, width, height);
@@ -93,9 +95,9 @@ export function contentRegions(raster: Raster): RegionSignal[] {
   const stickers = findStickers(raster);
   if (stickers.length > 0) {
     const cleaned = new IntegralImage(paintOver(luma, width, height, stickers), width, height);
-    keep(out, cleaned, fullFrame(cleaned), 'frame');
     const half = { width: width / 2, height: height / 2 };
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) keep(out, cleaned, { x: j * half.width, y: i * half.height, ...half }, 'quadrant');
+    const rects = [fullFrame(cleaned), ...[0, 1, 2, 3].map((k) => ({ x: (k % 2) * half.width, y: (k >> 1) * half.height, ...half }))];
+    for (const rect of rects) if (out.length < MAX_CONTENT_REGIONS) keep(out, cleaned, rect, rect === rects[0] ? 'frame' : 'quadrant');
   }
   for (const signal of out) delete signal.dct;
   return out;
