@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { blockhashBlocks, blockhashRaster, blockhashRasterFromBlocks, toRgba } from '../src/hashing/blockhash.js';
 import { rangeSums, rangeSumsInWasm, rangeSumsJs } from '../src/hashing/blockhash-sums.js';
@@ -6,6 +8,7 @@ import { hammingDistance, popcount32 } from '../src/hashing/hamming.js';
 import { fromHex, InvalidHashError, toHex } from '../src/hashing/hex.js';
 import { SIGNAL_TYPES, isSignalTypeName } from '../src/hashing/index.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromDct, pdqFromLuma, pdqHashRaster } from '../src/hashing/pdq.js';
+import { generateWasmModule } from '../scripts/build-wasm.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected, rawPixels } from './helpers/fixtures.js';
 
 t.test('hex: lower case out, either case in, everything else refused', async (t) => {
@@ -147,6 +150,8 @@ t.test('blockhash from block sums equals blockhash-core over every pixel, any si
 });
 
 t.test('row range sums: WebAssembly equals JS', async (t) => {
+  const { tsPath, source } = await generateWasmModule(fileURLToPath(new URL('../src/hashing/blockhash-sums.wat', import.meta.url)));
+  t.equal(readFileSync(tsPath, 'utf8'), source, 'blockhash-sums.wat is assembled');
   t.ok(rangeSumsInWasm, 'WebAssembly SIMD is used on Node 20');
   const stride = 999;
   const data = Uint8Array.from({ length: stride * 7 }, (_, i) => (i * 2654435761) >>> 24);
