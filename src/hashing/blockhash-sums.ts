@@ -50,7 +50,8 @@ const WASM_PAGE_BYTES = 65536;
 
 function createWasmRangeSums(): RangeSums | null {
   const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  const bytes = Buffer.from(BLOCKHASH_SUMS_WASM_BASE64, 'base64');
+  // atob rather than Buffer, as in pdq-core.ts: the hashing core also runs in browsers.
+  const bytes = Uint8Array.from(atob(BLOCKHASH_SUMS_WASM_BASE64), (c) => c.charCodeAt(0));
   // validate() is false where the engine lacks SIMD.
   if (!wasmApi || !wasmApi.validate(bytes)) return null;
   const wasm = new wasmApi.Instance(new wasmApi.Module(bytes)).exports as SumsExports;
