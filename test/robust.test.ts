@@ -4,7 +4,7 @@ import t from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import { IntegralImage, hashRegion } from '../src/hashing/pdq-region.js';
 import { decodeForHashing } from '../src/image/decode.js';
-import { MAX_CONTENT_REGIONS, contentRegions, queryRegions, type RegionSignal } from '../src/robust/regions.js';
+import { MAX_CONTENT_REGIONS, contentRegions, queryRegions, queryRegionsInSlices, type RegionSignal } from '../src/robust/regions.js';
 import { findStickers, paintOver } from '../src/robust/stickers.js';
 import { findPhotoRegions } from '../src/robust/segment.js';
 import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
@@ -193,4 +193,17 @@ t.test('stickers are found and painted over, bringing the hash back near the pho
   const before = hammingDistance(whole(new IntegralImage(luma, plane.width, plane.height)), whole(original));
   const after = hammingDistance(whole(new IntegralImage(paintOver(luma, plane.width, plane.height, boxes), plane.width, plane.height)), whole(original));
   t.ok(after < before, `painted over: ${before} -> ${after} bits from the photo`);
+});
+
+t.test('query regions in slices, pausing in between, equal the one-go result', async (t) => {
+  const r = await raster(readFileSync(PHOTOS[1]));
+  let pauses = 0;
+  const sliced = await queryRegionsInSlices(r, async () => {
+    pauses++;
+  });
+  t.ok(pauses >= 5, `${pauses} pauses`);
+  t.same(
+    sliced.map((s) => [s.kind, Buffer.from(s.hash).toString('hex')]),
+    queryRegions(r).map((s) => [s.kind, Buffer.from(s.hash).toString('hex')]),
+  );
 });

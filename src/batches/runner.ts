@@ -5,6 +5,7 @@
  * pending; an item that throws gets its error recorded and the batch goes on.
  * A periodic sweep deletes the results of expired batches.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ApiError, toApiError } from '../api/errors.js';
 import { fromHex } from '../hashing/hex.js';
 import type { Matcher } from '../match/matcher.js';
@@ -26,15 +27,15 @@ export type MatchBatchItem = (query: BatchQuerySignal[], options: BatchMatchOpti
 
 /** Matching against the content index: what the service's runner does with each item. */
 export function matchAgainstContent(matcher: () => Matcher): MatchBatchItem {
-  return (query, options) => {
+  return async (query, options) => {
     const hashes = query.map(({ type, hash }, i) => {
       const stored = STORED_SIGNAL_TYPES.get(type);
       if (!stored) throw new StoreError('INVALID_INPUT', `signal ${i}: unknown signal type ${JSON.stringify(type)}`);
       return { type, hash: fromHex(hash, stored.bytes * 8, `signal ${i}`) };
     });
-    return matcher()
-      .matchContent({ hashes, thresholds: options.thresholds, bankIds: options.bankIds })
-      .matches.map(({ contentId, bankId, signalType, distance }) => ({ contentId, bankId, signalType, distance }));
+    // Robust items carry hundreds of hashes: searched in slices, so the API keeps answering meanwhile.
+    const { matches } = await matcher().matchContentInSlices({ hashes, thresholds: options.thresholds, bankIds: options.bankIds }, yieldToEventLoop);
+    return matches.map(({ contentId, bankId, signalType, distance }) => ({ contentId, bankId, signalType, distance }));
   };
 }
 
@@ -187,7 +188,7 @@ export class BatchRunner {
 
   private async process(cursor: BatchCursor, item: PendingBatchItem): Promise<void> {
     // Matching is synchronous CPU work: let requests in between items.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
     let outcome: ItemOutcome;
     try {
       outcome = { matches: await this.matchItem(item.query, cursor.options) };

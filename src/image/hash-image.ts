@@ -2,7 +2,7 @@
 import { blockhashRaster, blockhashRasterFromBlocks } from '../hashing/blockhash.js';
 import { md5, sha256 } from '../hashing/digest.js';
 import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
-import { contentRegions, queryRegions, type RegionSignal } from '../robust/regions.js';
+import { contentRegions, queryRegions, queryRegionsInSlices, type RegionSignal } from '../robust/regions.js';
 import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
 
 /** Chosen from bench/hash: see the README's "Decode paths" table. */
@@ -23,6 +23,8 @@ export interface HashImageOptions {
    * the many crops and rotations a victim's `query` is searched with.
    */
   regions?: 'content' | 'query';
+  /** Awaited between slices of the query regions' hundreds of hashes (a server passes a yield to its event loop). */
+  pause?: () => Promise<void>;
 }
 
 export interface PdqSignal {
@@ -69,7 +71,7 @@ export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {
   }
   if (blockhashHash) result.blockhash = blockhashHash;
   if (options.regions === 'content') result.regions = contentRegions(raster);
-  if (options.regions === 'query') result.regions = queryRegions(raster);
+  if (options.regions === 'query') result.regions = options.pause ? await queryRegionsInSlices(raster, options.pause) : queryRegions(raster);
   if (md5Digest) result.md5 = md5Digest;
   if (sha256Digest) result.sha256 = sha256Digest;
   return result;

@@ -91,6 +91,9 @@ export interface MatcherOptions {
   ceilings?: ThresholdsByType;
 }
 
+/** Query hashes searched between pauses by matchContentInSlices. */
+const SEARCH_SLICE = 64;
+
 function invalid(message: string): StoreError {
   return new StoreError('INVALID_INPUT', message);
 }
@@ -162,6 +165,27 @@ export class Matcher {
   }
 
   matchContent(request: ContentMatchRequest): MatchResult<ContentMatch> {
+    const plan = this.planContent(request);
+    return this.finishContent(plan, plan.banks === 0 ? [] : this.search('content', plan.queries, plan.radiusOf));
+  }
+
+  /**
+   * matchContent for queries of hundreds of hashes (robust image queries): the
+   * index is searched a slice at a time with `pause()` awaited in between, so
+   * other requests are served meanwhile. Results are those of matchContent; a
+   * content item deleted mid-way is simply not reported.
+   */
+  async matchContentInSlices(request: ContentMatchRequest, pause: () => Promise<void>, slice = SEARCH_SLICE): Promise<MatchResult<ContentMatch>> {
+    const plan = this.planContent(request);
+    const hits: Hit[] = [];
+    for (let i = 0; plan.banks > 0 && i < plan.queries.length; i += slice) {
+      if (i > 0) await pause();
+      for (const hit of this.search('content', plan.queries.slice(i, i + slice), plan.radiusOf)) hits.push(hit);
+    }
+    return this.finishContent(plan, hits);
+  }
+
+  private planContent(request: ContentMatchRequest) {
     const queries = this.expand(request);
     const requestThresholds = this.requestThresholds(request.thresholds);
     if (request.bankIds !== undefined && !Array.isArray(request.bankIds)) throw invalid('bankIds must be an array of bank ids');
@@ -178,23 +202,24 @@ export class Matcher {
         radiusOf.set(type.name, Math.max(radiusOf.get(type.name) ?? 0, applied.applied));
       }
     }
-    if (banks.length === 0) return { matches: [], thresholds };
+    return { queries, banks: banks.length, thresholds, thresholdOf, radiusOf };
+  }
 
-    const hits = this.search('content', queries, radiusOf);
+  private finishContent(plan: ReturnType<Matcher['planContent']>, hits: Hit[]): MatchResult<ContentMatch> {
     const owners = new Map(this.store.contentSignalOwners([...new Set(hits.map((h) => h.signalId))]).map((o) => [o.signalId, o]));
     const best = new Map<number, { hit: Hit; bankId: number; provenance: Provenance }>();
     for (const hit of hits) {
       const owner = owners.get(hit.signalId);
-      // An index hit without an owner cannot happen while the index follows the store; skip rather than report it.
+      // An index hit without an owner: deleted since the search (or never, while the index follows the store).
       if (!owner) continue;
-      const threshold = thresholdOf.get(`${owner.bankId}:${hit.signalType}`);
+      const threshold = plan.thresholdOf.get(`${owner.bankId}:${hit.signalType}`);
       if (threshold === undefined || hit.distance > threshold) continue;
       const current = best.get(owner.contentId);
       if (!current || better(hit, current.hit)) best.set(owner.contentId, { hit, bankId: owner.bankId, provenance: owner.provenance });
     }
     const matches = [...best].map(([contentId, { hit, bankId, provenance }]) => ({ contentId, bankId, provenance, ...evidence(hit) }));
     matches.sort((a, b) => a.distance - b.distance || a.contentId - b.contentId);
-    return { matches, thresholds };
+    return { matches, thresholds: plan.thresholds };
   }
 
   /**

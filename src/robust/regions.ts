@@ -137,27 +137,51 @@ const EDGE_PAIRS = edgePairs();
  * crops.
  */
 export function queryRegions(raster: Raster): RegionSignal[] {
-  const image = IntegralImage.fromRaster(raster);
   const out: RegionSignal[] = [];
+  for (const _ of queryRegionSteps(raster, out));
+  return out;
+}
+
+/** queryRegions with `pause()` awaited every few dozen hashes, so a server keeps serving others meanwhile. */
+export async function queryRegionsInSlices(raster: Raster, pause: () => Promise<void>): Promise<RegionSignal[]> {
+  const out: RegionSignal[] = [];
+  for (const _ of queryRegionSteps(raster, out)) await pause();
+  return out;
+}
+
+/** Hashes per step of queryRegionSteps. */
+const STEP_HASHES = 64;
+
+function* queryRegionSteps(raster: Raster, out: RegionSignal[]): Generator<void> {
+  const image = IntegralImage.fromRaster(raster);
   const frame = fullFrame(image);
+  let taken = 0;
+  const step = () => ++taken % STEP_HASHES === 0;
   keep(out, image, frame, 'frame');
   for (const [left, right] of EDGE_PAIRS) {
     for (const [top, bottom] of EDGE_PAIRS) {
-      if (left + right + top + bottom > 0) keep(out, image, inset(frame, left, right, top, bottom), 'crop');
+      if (left + right + top + bottom === 0) continue;
+      keep(out, image, inset(frame, left, right, top, bottom), 'crop');
+      if (step()) yield;
     }
   }
   quadrantsAndStrips(out, image, frame);
   const inner = photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
   for (const base of inner ? [frame, inner] : [frame]) {
     if (base === inner) keep(out, image, base, 'part');
-    for (const [sx, sy] of CENTRED_PAIRS) keep(out, image, inset(base, (1 - sx) / 2, (1 - sx) / 2, (1 - sy) / 2, (1 - sy) / 2), 'crop');
+    for (const [sx, sy] of CENTRED_PAIRS) {
+      keep(out, image, inset(base, (1 - sx) / 2, (1 - sx) / 2, (1 - sy) / 2, (1 - sy) / 2), 'crop');
+      if (step()) yield;
+    }
   }
   for (const degrees of ROTATION_DEGREES) {
     for (const sign of [1, -1]) {
-      for (const scale of ROTATION_SCALES) keepRotated(out, image, frame, (sign * degrees * Math.PI) / 180, scale);
+      for (const scale of ROTATION_SCALES) {
+        keepRotated(out, image, frame, (sign * degrees * Math.PI) / 180, scale);
+        if (step()) yield;
+      }
     }
   }
-  return out;
 }
 
 /** `base` with the given fractions of its width and height cut from each edge. */

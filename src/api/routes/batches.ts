@@ -15,6 +15,7 @@
  *   keys allowed full provenance. Filenames are not kept (they can name people).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { fromHex, InvalidHashError, toHex } from '../../hashing/hex.js';
@@ -179,7 +180,7 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
           decodePath: config.DECODE_PATH,
           limits: { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS },
           dihedral,
-          ...(robust ? { regions: 'query' as const } : {}),
+          ...(robust ? { regions: 'query' as const, pause: yieldToEventLoop } : {}),
         });
         for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) app.metrics.hashesComputed.inc({ signal_type: type });
         const pdq = hashed.pdq!;

@@ -4,6 +4,7 @@
  * image, not its hashes; the audit log keeps only who asked and how many
  * matches came back.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { fromHex } from '../../hashing/hex.js';
@@ -219,7 +220,7 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
     const signals = await hashImage(files[0].bytes, {
       decodePath: config.DECODE_PATH,
       limits: { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS },
-      ...(mode === 'robust' ? { regions: 'query' as const } : {}),
+      ...(mode === 'robust' ? { regions: 'query' as const, pause: yieldToEventLoop } : {}),
     });
     for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) app.metrics.hashesComputed.inc({ signal_type: type });
     if (signals.regions) app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, signals.regions.length);
@@ -311,12 +312,11 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
       else throw badRequest('INVALID_REQUEST', 'Send JSON {"signals": [{"type", "hash"}]} or the image as multipart/form-data in the field "image".');
 
       const warnings = query.warnings;
-      const result = services.matcher.matchContent({
-        hashes: query.hashes,
-        dihedral: query.dihedral,
-        thresholds: query.thresholds,
-        bankIds: query.bankIds,
-      });
+      // Robust queries carry hundreds of hashes: searched in slices so other requests are served meanwhile.
+      const result = await services.matcher.matchContentInSlices(
+        { hashes: query.hashes, dihedral: query.dihedral, thresholds: query.thresholds, bankIds: query.bankIds },
+        yieldToEventLoop,
+      );
       const matches = result.matches;
       // Content matching always searches banks, so every threshold has a bank id.
       const thresholds = result.thresholds.map((t) => ({ ...t, bankId: t.bankId! }));
