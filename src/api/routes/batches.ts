@@ -19,9 +19,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { fromHex, InvalidHashError, toHex } from '../../hashing/hex.js';
-import { PDQ_MIN_QUALITY, pdqDihedralFromDct } from '../../hashing/pdq.js';
-import { hashImage, type ImageSignals } from '../../image/hash-image.js';
-import { REGION_SIGNAL_TYPE } from '../../robust/signals.js';
+import { PDQ_MIN_QUALITY } from '../../hashing/pdq.js';
+import { hashImage } from '../../image/hash-image.js';
+import { clientQuerySignals, REGION_SIGNAL_TYPE } from '../../robust/signals.js';
 import { BATCH_ID_PATTERN, type BatchMatchOptions, type BatchQuerySignal, type NewBatchItem } from '../../store/batches.js';
 import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
 import type { ContentItem } from '../../store/store.js';
@@ -147,16 +147,6 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
     return { ...(thresholds ? { thresholds } : {}), ...(bankIds ? { bankIds } : {}) };
   }
 
-  /**
-   * A robust item's region hashes, kept as hex with the item (a stored query
-   * carries no DCT, so the query frame's rotations and flips go in as hashes).
-   */
-  function regionQuery(hashed: ImageSignals): BatchQuerySignal[] {
-    const regions = hashed.regions ?? [];
-    const frameVariants = regions[0]?.dct ? pdqDihedralFromDct(regions[0].dct).slice(1) : [];
-    return [...regions.map((r) => r.hash), ...frameVariants].map((hash) => ({ type: REGION_SIGNAL_TYPE, hash: toHex(hash) }));
-  }
-
   async function imageItems(request: FastifyRequest): Promise<{ items: NewBatchItem[]; options: BatchMatchOptions }> {
     const { files, fields } = await readUploads(request, {
       fileField: 'image',
@@ -189,12 +179,9 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
             error: { code: 'LOW_QUALITY', message: `PDQ quality ${pdq.quality} is under ${PDQ_MIN_QUALITY}: the image has too little detail to match reliably.` },
           };
         }
-        const query: BatchQuerySignal[] = (pdq.dihedral ?? [pdq.hash]).map((hash) => ({ type: 'pdq', hash: toHex(hash) }));
-        query.push({ type: 'blockhash', hash: toHex(hashed.blockhash!) }, { type: 'md5', hash: toHex(hashed.md5!) }, { type: 'sha256', hash: toHex(hashed.sha256!) });
-        if (robust) {
-          query.push(...regionQuery(hashed));
-          app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, hashed.regions!.length);
-        }
+        if (robust) app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, hashed.regions!.length);
+        // Stored with the item as a client would send them: a stored query has no DCT, so rotations and flips go in as hashes.
+        const query: BatchQuerySignal[] = clientQuerySignals(hashed).map(({ type, hash }) => ({ type, hash }));
         return { query };
       } catch (err) {
         const error = itemErrorOf(err);
