@@ -34,7 +34,7 @@ export interface RegionHash {
 }
 
 /** Grey level of every pixel with PDQ's luma weights (alpha ignored). */
-export function lumaPlane(raster: Raster): Float32Array {
+function lumaPlane(raster: Raster): Float32Array {
   const { width, height, channels, data } = raster;
   const out = new Float32Array(width * height);
   if (channels <= 2) {

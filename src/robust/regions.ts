@@ -41,17 +41,16 @@ export const MAX_CONTENT_REGIONS = 19;
 const DUPLICATE_DISTANCE = 8;
 
 /** Every region hash kept is at least this good: flat regions match anything. */
-export const REGION_MIN_QUALITY = PDQ_MIN_QUALITY;
+const REGION_MIN_QUALITY = PDQ_MIN_QUALITY;
 
-function keep(out: RegionSignal[], image: IntegralImage, rect: Rect, kind: RegionKind): RegionSignal | undefined {
-  return keepHash(out, hashRegion(image, rect), kind);
+function keep(out: RegionSignal[], image: IntegralImage, rect: Rect, kind: RegionKind): void {
+  keepHash(out, hashRegion(image, rect), kind);
 }
 
-function keepHash(out: RegionSignal[], { hash, quality, dct }: RegionHash, kind: RegionKind): RegionSignal | undefined {
+function keepHash(out: RegionSignal[], { hash, quality }: RegionHash, kind: RegionKind): RegionSignal | undefined {
   if (quality < REGION_MIN_QUALITY) return undefined;
   if (out.some((s) => hammingDistance(s.hash, hash) <= DUPLICATE_DISTANCE)) return undefined;
   const signal: RegionSignal = { hash, quality, kind };
-  if (kind === 'frame') signal.dct = dct;
   out.push(signal);
   return signal;
 }
@@ -99,7 +98,6 @@ export function contentRegions(raster: Raster): RegionSignal[] {
     const rects = [fullFrame(cleaned), ...[0, 1, 2, 3].map((k) => ({ x: (k % 2) * half.width, y: (k >> 1) * half.height, ...half }))];
     for (const rect of rects) if (out.length < MAX_CONTENT_REGIONS) keep(out, cleaned, rect, rect === rects[0] ? 'frame' : 'quadrant');
   }
-  for (const signal of out) delete signal.dct;
   return out;
 }
 
@@ -157,7 +155,10 @@ function* queryRegionSteps(raster: Raster, out: RegionSignal[]): Generator<void>
   const frame = fullFrame(image);
   let taken = 0;
   const step = () => ++taken % STEP_HASHES === 0;
-  keep(out, image, frame, 'frame');
+  // The frame carries its DCT, so that its rotations and flips are searched too.
+  const frameHash = hashRegion(image, frame);
+  const frameSignal = keepHash(out, frameHash, 'frame');
+  if (frameSignal) frameSignal.dct = frameHash.dct;
   for (const [left, right] of EDGE_PAIRS) {
     for (const [top, bottom] of EDGE_PAIRS) {
       if (left + right + top + bottom === 0) continue;
