@@ -99,6 +99,41 @@ t.test('bank thresholds above the ceiling are refused, and matching uses the ban
   t.match(res.thresholds[0], { type: 'pdq', bankId: tight.id, source: 'bank', applied: 5 });
 });
 
+t.test('matching sees every bank change at once: a new bank, a changed threshold, a refused change, a deleted bank', async (t) => {
+  const pdq = 'a5'.repeat(32);
+  const near = Buffer.from(pdq, 'hex');
+  near[0] ^= 0xff; // 8 bits away
+  const match = async () => (await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq', hash: near.toString('hex') }] })).json();
+  const thresholdOf = (res: { thresholds: { bankId: number }[] }, bankId: number) => res.thresholds.filter((x) => x.bankId === bankId);
+
+  const bank = (await send('POST', '/v1/banks', takedown, { name: 'cache: changing', threshold: 5 })).json();
+  t.match(thresholdOf(await match(), bank.id), [{ type: 'pdq', source: 'bank', applied: 5 }], 'a new bank is searched at once');
+  const [item] = (await send('POST', `/v1/banks/${bank.id}/content`, takedown, { items: [{ signals: [{ type: 'pdq', hash: pdq }] }] })).json().items;
+  t.same((await match()).matches.filter((m: { contentId: number }) => m.contentId === item.id), [], 'threshold 5: 8 bits away is no match');
+
+  t.equal((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { threshold: 10 })).statusCode, 200);
+  let res = await match();
+  t.match(thresholdOf(res, bank.id), [{ source: 'bank', applied: 10 }], 'a changed threshold applies at once');
+  t.match(res.matches.filter((m: { contentId: number }) => m.contentId === item.id), [{ bankId: bank.id, distance: 8 }]);
+  t.match((await send('GET', `/v1/banks/${bank.id}`)).json(), { name: 'cache: changing', thresholds: { pdq: 10 } });
+
+  const other = await newBank('cache: taken');
+  t.equal((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { name: 'cache: taken', threshold: 3 })).statusCode, 409);
+  t.match(thresholdOf(await match(), bank.id), [{ applied: 10 }], 'a refused change changes nothing');
+  t.match((await send('GET', `/v1/banks/${bank.id}`)).json(), { name: 'cache: changing', thresholds: { pdq: 10 } });
+
+  t.equal((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { thresholds: null })).statusCode, 200);
+  t.match(thresholdOf(await match(), bank.id), [{ source: 'default' }], 'cleared thresholds fall back to the default at once');
+
+  t.equal((await send('DELETE', `/v1/banks/${bank.id}`)).statusCode, 204);
+  res = await match();
+  t.same(thresholdOf(res, bank.id), [], 'a deleted bank is no longer searched');
+  t.same(res.matches.filter((m: { bankId: number }) => m.bankId === bank.id), []);
+  t.notOk((await send('GET', '/v1/banks')).json().banks.some((b: { id: number }) => b.id === bank.id));
+  t.equal((await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq', hash: pdq }], banks: [bank.id] })).statusCode, 404, 'nor found by id');
+  t.equal((await send('DELETE', `/v1/banks/${other}`)).statusCode, 204);
+});
+
 t.test('content from images: every signal stored, matchable at once, provenance shared by all', async (t) => {
   const bank = await newBank('images');
   const res = await postForm(`/v1/banks/${bank}/content`, [

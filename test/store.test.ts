@@ -89,6 +89,61 @@ t.test('banks: create, read, update, conflicts, validation', async (t) => {
   );
 });
 
+t.test('banks are served from a cache that follows every change, committed or rolled back', async (t) => {
+  const { store } = openStore();
+  // What the table holds, read past the cache.
+  const fromTable = () => store.db.prepare('SELECT id, name, description, thresholds FROM banks ORDER BY id').all();
+  const asRows = () =>
+    store.listBanks().map((b) => ({ id: b.id, name: b.name, description: b.description, thresholds: Object.keys(b.thresholds).length ? JSON.stringify(b.thresholds) : null }));
+  t.same(store.listBanks(), [], 'empty');
+  const a = store.createBank({ name: 'a', thresholds: { pdq: 20 } });
+  t.same(store.listBanks(), [a], 'a created bank is listed');
+  t.same(store.getBank(a.id), a);
+  const b = store.createBank({ name: 'b' });
+  t.same(store.listBanks(), [a, b]);
+  t.same(asRows(), fromTable());
+
+  const renamed = store.updateBank(a.id, { name: 'a2', thresholds: { pdq: 12, blockhash: 30 } });
+  t.match(renamed, { id: a.id, name: 'a2', thresholds: { pdq: 12, blockhash: 30 } });
+  t.same(store.getBank(a.id), renamed, 'an update is seen by getBank');
+  t.same(store.listBanks(), [renamed, b], 'and by listBanks');
+  t.same(asRows(), fromTable());
+
+  t.throws(() => store.updateBank(b.id, { name: 'a2' }), { code: 'CONFLICT' });
+  t.same(store.listBanks(), [renamed, b], 'a refused update changes nothing');
+
+  store.deleteBank(b.id);
+  t.same(store.listBanks(), [renamed], 'a deleted bank is gone');
+  t.throws(() => store.getBank(b.id), { code: 'NOT_FOUND' });
+
+  // A bank write inside a transaction that then rolls back: neither the
+  // change nor anything read during the transaction may stay cached.
+  const rollback = new Error('roll back');
+  t.throws(
+    () =>
+      store.db.transaction(() => {
+        const c = store.createBank({ name: 'c' });
+        t.same(store.getBank(c.id), c, 'inside the transaction the new bank is there');
+        t.same(store.listBanks().map((x) => x.name), ['a2', 'c']);
+        store.updateBank(a.id, { description: 'changed' });
+        store.deleteBank(a.id);
+        t.same(store.listBanks().map((x) => x.name), ['c']);
+        throw rollback;
+      })(),
+    rollback,
+  );
+  t.same(store.listBanks(), [renamed], 'after the rollback the committed banks are back');
+  t.same(store.getBank(a.id), renamed);
+  t.same(asRows(), fromTable());
+
+  const listed = store.listBanks();
+  t.throws(() => (listed as unknown as object[]).push({}), TypeError, 'the list cannot be changed by a caller');
+  t.throws(() => ((listed[0] as { name: string }).name = 'x'), TypeError, 'nor a bank');
+  t.throws(() => ((listed[0].thresholds as Record<string, number>).pdq = 1), TypeError, 'nor its thresholds');
+  t.throws(() => ((store.getBank(a.id) as { name: string }).name = 'x'), TypeError);
+  t.same(store.listBanks(), [renamed]);
+});
+
 t.test('content and signals: validation at the boundary, all or nothing', async (t) => {
   const { store } = openStore();
   const bank = store.createBank({ name: 'bank' });

@@ -183,10 +183,16 @@ class BatchCollector {
  * transaction, which bulk writes amortise over their batch.
  */
 export class SqliteStore implements Store {
-  /** The connection, for tests and tools; writes through it bypass validation and listeners. */
+  /** The connection, for tests and tools; writes through it bypass validation, listeners and the bank cache. */
   readonly db: Database.Database;
   private readonly listeners = new Set<SignalChangeListener>();
   private readonly statements;
+  /**
+   * The banks as last committed, read on every match: loaded when first needed
+   * outside a transaction, dropped by every write to the banks table (committed
+   * or not). This connection is the database's only writer, as for the indexes.
+   */
+  private bankCache: { list: readonly Bank[]; byId: Map<number, Bank> } | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = new Database(path);
@@ -278,7 +284,7 @@ export class SqliteStore implements Store {
     const description = bank.description === undefined ? '' : requireTextOrEmpty(bank.description, 'bank description');
     const thresholds = bank.thresholds === undefined ? null : JSON.stringify(validThresholds(bank.thresholds));
     const now = new Date().toISOString();
-    return this.write(null, () => {
+    return this.writeBanks(null, () => {
       try {
         const { lastInsertRowid } = this.statements.insertBank.run(name, description, thresholds, now, now);
         return this.getBank(Number(lastInsertRowid));
@@ -290,9 +296,14 @@ export class SqliteStore implements Store {
   }
 
   getBank(id: number): Bank {
-    const row = this.statements.bankById.get(requireId(id, 'bank id'));
-    if (!row) throw new StoreError('NOT_FOUND', `no bank with id ${id}`);
-    return bankFromRow(row);
+    requireId(id, 'bank id');
+    let bank: Bank | undefined;
+    if (this.db.inTransaction) {
+      const row = this.statements.bankById.get(id);
+      bank = row && bankFromRow(row);
+    } else bank = this.banks().byId.get(id);
+    if (!bank) throw new StoreError('NOT_FOUND', `no bank with id ${id}`);
+    return bank;
   }
 
   findBankByName(name: string): Bank | undefined {
@@ -300,12 +311,34 @@ export class SqliteStore implements Store {
     return row && bankFromRow(row);
   }
 
-  listBanks(): Bank[] {
-    return this.statements.allBanks.all().map(bankFromRow);
+  listBanks(): readonly Bank[] {
+    return this.db.inTransaction ? Object.freeze(this.statements.allBanks.all().map(bankFromRow)) : this.banks().list;
+  }
+
+  /**
+   * The committed banks, from the cache. Inside a transaction the callers
+   * above read the table instead: it may hold changes not yet committed,
+   * which must not be cached.
+   */
+  private banks(): { list: readonly Bank[]; byId: Map<number, Bank> } {
+    if (!this.bankCache) {
+      const list = Object.freeze(this.statements.allBanks.all().map(bankFromRow));
+      this.bankCache = { list, byId: new Map(list.map((bank) => [bank.id, bank])) };
+    }
+    return this.bankCache;
+  }
+
+  /** `write` for changes to the banks table: the cache is dropped whether the transaction commits or rolls back. */
+  private writeBanks<T>(op: SignalChange['op'] | null, work: (collector: BatchCollector) => T): T {
+    try {
+      return this.write(op, work);
+    } finally {
+      this.bankCache = undefined;
+    }
   }
 
   updateBank(id: number, patch: BankPatch): Bank {
-    return this.write(null, () => {
+    return this.writeBanks(null, () => {
       const bank = this.getBank(id);
       const name = patch.name === undefined ? bank.name : requireText(patch.name, 'bank name', MAX_NAME_LENGTH);
       const description = patch.description === undefined ? bank.description : requireTextOrEmpty(patch.description, 'bank description');
@@ -322,7 +355,7 @@ export class SqliteStore implements Store {
   }
 
   deleteBank(id: number): void {
-    this.write('remove', (collector) => {
+    this.writeBanks('remove', (collector) => {
       this.getBank(id);
       this.collectRemoved(this.statements.bankSignals.all(id), 'content', collector);
       this.statements.deleteBank.run(id);
@@ -597,15 +630,16 @@ function invalidOwner(): never {
   throw invalid("signal owner must be {kind: 'content', contentId} or {kind: 'case', caseId}");
 }
 
+/** Frozen: banks are shared from the cache, so no caller may change one in place. */
 function bankFromRow(row: BankRow): Bank {
-  return {
+  return Object.freeze({
     id: row.id,
     name: row.name,
     description: row.description,
-    thresholds: row.thresholds === null ? {} : (JSON.parse(row.thresholds) as ThresholdsByType),
+    thresholds: Object.freeze(row.thresholds === null ? {} : (JSON.parse(row.thresholds) as ThresholdsByType)),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-  };
+  });
 }
 
 function contentFromRow(row: ContentRow): ContentItem {

@@ -164,7 +164,7 @@ export interface Store {
   createBank(bank: NewBank): Bank;
   getBank(id: number): Bank;
   findBankByName(name: string): Bank | undefined;
-  listBanks(): Bank[];
+  listBanks(): readonly Bank[];
   updateBank(id: number, patch: BankPatch): Bank;
   /** Deletes the bank, its content items and their signals. */
   deleteBank(id: number): void;
