@@ -7,7 +7,7 @@ import t from 'tap';
 import { hashPin, verifyPin } from '../src/store/pin.js';
 import { SQLITE_MIGRATIONS_DIR } from '../src/store/sqlite-migrations.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
-import type { NewSignal, SignalChange } from '../src/store/store.js';
+import type { ContentSignalOwner, NewSignal, SignalChange } from '../src/store/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-store-test-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -142,6 +142,42 @@ t.test('banks are served from a cache that follows every change, committed or ro
   t.throws(() => ((listed[0].thresholds as Record<string, number>).pdq = 1), TypeError, 'nor its thresholds');
   t.throws(() => ((store.getBank(a.id) as { name: string }).name = 'x'), TypeError);
   t.same(store.listBanks(), [renamed]);
+});
+
+t.test('contentSignalOwners: 0, 1, 2 and many ids give the owners of the content signals among them', async (t) => {
+  const { store } = openStore();
+  const banks = [store.createBank({ name: 'one' }), store.createBank({ name: 'two' })];
+  const owners: ContentSignalOwner[] = [];
+  for (let i = 0; i < 40; i++) {
+    const bankId = banks[i % 2].id;
+    const p = { platform: 'telegram', channel: i % 3 ? `group ${i}` : null, messageRef: i % 5 ? `https://t.me/c/1/${i}` : null, capturedAt: i % 7 ? '2026-01-31T12:00:00.000Z' : null };
+    const { contentIds, signalIds } = store.addContent(bankId, [{ provenance: p, signals: [{ type: 'pdq', hash: pdqHash() }, { type: 'md5', hash: new Uint8Array(randomBytes(16)) }] }]);
+    for (const signalId of signalIds) owners.push({ signalId, contentId: contentIds[0], bankId, provenance: p });
+  }
+  const victimCase = store.createCase({ caseNumber: 'C-1', pinHash: await pinHashPromise, signals: [{ type: 'pdq', hash: pdqHash() }] });
+  const caseSignal = store.listSignals({ kind: 'case', caseId: victimCase.id })[0].id;
+  const ownerOf = new Map(owners.map((o) => [o.signalId, o]));
+  const expected = (ids: number[]) => ids.flatMap((id) => ownerOf.get(id) ?? []);
+  const bySignal = (list: { signalId: number }[]) => [...list].sort((x, y) => x.signalId - y.signalId);
+
+  t.same(store.contentSignalOwners([]), []);
+  t.same(store.contentSignalOwners([owners[3].signalId]), [owners[3]], 'one id');
+  t.same(store.contentSignalOwners([999999]), [], 'one unknown id');
+  t.same(store.contentSignalOwners([caseSignal]), [], "one case signal: not content's");
+  const two = [owners[7].signalId, owners[2].signalId];
+  t.same(bySignal(store.contentSignalOwners(two)), bySignal(expected(two)), 'two ids');
+  t.same(store.contentSignalOwners([owners[1].signalId, 999999]), [owners[1]], 'one known, one unknown');
+  const many = [...owners.map((o) => o.signalId).reverse(), caseSignal, 999999, 424242];
+  t.same(bySignal(store.contentSignalOwners(many)), bySignal(owners), 'many ids: every content signal, nothing else');
+
+  store.deleteContent(owners[3].contentId);
+  t.same(store.contentSignalOwners([owners[3].signalId]), [], 'a deleted signal has no owner');
+  store.deleteBank(banks[1].id);
+  t.same(
+    bySignal(store.contentSignalOwners(many)),
+    bySignal(owners.filter((o) => o.bankId === banks[0].id && o.contentId !== owners[3].contentId)),
+    "a deleted bank's signals have none",
+  );
 });
 
 t.test('content and signals: validation at the boundary, all or nothing', async (t) => {

@@ -56,6 +56,7 @@ type ContentRow = {
   created_at: string;
   updated_at: string;
 };
+type ContentOwnerRow = [signalId: number, contentId: number, bankId: number, platform: string, channel: string | null, messageRef: string | null, capturedAt: string | null];
 type CaseRow = { id: number; case_number: string; pin_hash: string; status: CaseStatus; created_at: string; updated_at: string };
 
 function invalid(message: string): StoreError {
@@ -250,7 +251,11 @@ export class SqliteStore implements Store {
       countCaseSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND victim_case_id IS NOT NULL').pluck(),
       contentChunk: chunkQuery(db, 'content_item_id'),
       caseChunk: chunkQuery(db, 'victim_case_id'),
-      contentOwners: db.prepare<[string], [number, number, number, string, string | null, string | null, string | null]>(
+      contentOwner: db.prepare<[number], ContentOwnerRow>(
+        `SELECT s.id, c.id, c.bank_id, c.platform, c.channel, c.message_ref, c.captured_at
+         FROM signals s JOIN content_items c ON c.id = s.content_item_id WHERE s.id = ?`,
+      ).raw(),
+      contentOwners: db.prepare<[string], ContentOwnerRow>(
         `SELECT s.id, c.id, c.bank_id, c.platform, c.channel, c.message_ref, c.captured_at
          FROM json_each(?) j JOIN signals s ON s.id = j.value JOIN content_items c ON c.id = s.content_item_id`,
       ).raw(),
@@ -558,12 +563,12 @@ export class SqliteStore implements Store {
 
   contentSignalOwners(signalIds: number[]): ContentSignalOwner[] {
     if (signalIds.length === 0) return [];
-    return this.statements.contentOwners.all(JSON.stringify(signalIds)).map(([signalId, contentId, bankId, platform, channel, messageRef, capturedAt]) => ({
-      signalId,
-      contentId,
-      bankId,
-      provenance: { platform, channel, messageRef, capturedAt },
-    }));
+    // A hash query usually finds one signal: a plain lookup then, without building and parsing a JSON array.
+    if (signalIds.length === 1) {
+      const row = this.statements.contentOwner.get(signalIds[0]);
+      return row ? [contentOwnerFromRow(row)] : [];
+    }
+    return this.statements.contentOwners.all(JSON.stringify(signalIds)).map(contentOwnerFromRow);
   }
 
   caseSignalOwners(signalIds: number[]): CaseSignalOwner[] {
@@ -640,6 +645,10 @@ function bankFromRow(row: BankRow): Bank {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
+}
+
+function contentOwnerFromRow([signalId, contentId, bankId, platform, channel, messageRef, capturedAt]: ContentOwnerRow): ContentSignalOwner {
+  return { signalId, contentId, bankId, provenance: { platform, channel, messageRef, capturedAt } };
 }
 
 function contentFromRow(row: ContentRow): ContentItem {
