@@ -84,8 +84,10 @@ t.test('MIH equals brute force on random codes and queries near them', async (t)
       tableCounts,
       radii,
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 70 }), fc.nat()), { minLength: 1, maxLength: 10 }),
-      (codes, tableCount, radius, probes) => {
-        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false });
+      fc.boolean(),
+      (codes, tableCount, radius, probes, wasm) => {
+        // Tables in the WebAssembly arena (probe and verify in the module) or in JS arrays.
+        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false, wasm });
         const oracle = new BruteForceIndex();
         fill(codes, index, oracle);
         index.rebuild();
@@ -170,9 +172,9 @@ t.test('add, remove and re-add take effect at once, across rebuilds', async (t) 
   fc.assert(
     // 12 tables of 21 bits rebuild 2M-bucket tables at every one of the many
     // rebuilds here; the other tests cover that split.
-    fc.property(fc.array(code, { minLength: 40, maxLength: 40 }), fc.array(op, { minLength: 1, maxLength: 150 }), fc.constantFrom(16, 21, 32), radii, (pool, ops, tableCount, radius) => {
+    fc.property(fc.array(code, { minLength: 40, maxLength: 40 }), fc.array(op, { minLength: 1, maxLength: 150 }), fc.constantFrom(16, 21, 32), radii, fc.boolean(), (pool, ops, tableCount, radius, wasm) => {
       // A tiny delta forces frequent rebuilds and compactions.
-      const index = new MultiIndexHashing({ tableCount, deltaLimit: 5, scanWhenCheaper: false });
+      const index = new MultiIndexHashing({ tableCount, deltaLimit: 5, scanWhenCheaper: false, wasm });
       const oracle = new BruteForceIndex();
       for (const [kind, which, owner] of ops) {
         const c = pool[which];
@@ -252,7 +254,40 @@ t.test('growth past re-tune points keeps answers exact', async (t) => {
   }
   t.equal(index.size, codes.length);
   t.ok(seen.has(0) && seen.has(tableCountFor(5000)) && seen.has(tableCountFor(80000)), `table counts used: ${[...seen]}`);
-  t.ok(tableCountFor(1e6) === 13 && tableCountFor(1e7) === 11 && tableCountFor(1e8) === 10);
+  t.ok(tableCountFor(1e6) === 12 && tableCountFor(1e7) === 11 && tableCountFor(1e8) === 10);
+});
+
+t.test('a probe with more candidates than the scratch holds grows it and stays exact; codes growing past capacity move the tables', async (t) => {
+  // 70,000 codes sharing their first 8 bits: table 0 of 32 puts them all in one bucket.
+  let state = 777;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  const randomCode = () => {
+    const c = Uint8Array.from({ length: 32 }, () => next() & 255);
+    c[0] = 0x5a;
+    return c;
+  };
+  const codes = Array.from({ length: 70_000 }, randomCode);
+  const bytes = new Uint8Array(codes.length * 32);
+  codes.forEach((c, i) => bytes.set(c, i * 32));
+  const index = new MultiIndexHashing({ tableCount: 32, scanWhenCheaper: false });
+  const oracle = new BruteForceIndex();
+  index.addMany(bytes, codes.map((_, i) => i));
+  oracle.addMany(bytes, codes.map((_, i) => i));
+  const check = (what: string) => {
+    for (const radius of [0, 31, 64, 80]) {
+      const query = flip(codes[next() % codes.length], positions(next() % 40, next()));
+      t.ok(sameHits(index, oracle, query, radius), `${what}, radius ${radius}`);
+    }
+  };
+  check('one bucket of 70,000');
+  // Single adds reserve code capacity a quarter at a time; each time the tables behind the codes move.
+  for (let i = 0; i < 20_000; i++) {
+    const c = randomCode();
+    codes.push(c);
+    index.add(c, codes.length - 1);
+    oracle.add(c, codes.length - 1);
+  }
+  check('after single adds past capacity');
 });
 
 t.test('rejects malformed input', async (t) => {

@@ -2,7 +2,9 @@
  * Packed storage for 256-bit codes: 8 Uint32 words per code, each word the
  * big-endian value of 4 hash bytes, so bit i of the hash is bit (31 - i % 32)
  * of word i / 32. When WebAssembly is available the words live in the popcount
- * scan module's memory, so a brute-force scan reads them in place.
+ * scan module's memory, so a brute-force scan reads them in place, and a tail
+ * after them holds the caller's own data (multi-index hashing's tables), so
+ * the module's probe and verify steps find tables and codes in one memory.
  */
 import { POPCOUNT_SCAN_WASM_BASE64 } from './popcount-scan-wasm.js';
 import { popcount32 } from '../hashing/hamming.js';
@@ -32,11 +34,18 @@ interface WasmApi {
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 type ScanExport = (codes: number, first: number, count: number, query: number, radius: number, out: number) => number;
+type ProbeExport = (offsets: number, packed: number, entries: number, key: number, bits: number, radius: number, cand: number, capacity: number) => number;
+type VerifyExport = (codes: number, cand: number, count: number, query: number, radius: number, out: number) => number;
 
 interface WasmScan {
   memory: WasmMemory;
   scan: ScanExport;
+  probe: ProbeExport;
+  verify: VerifyExport;
 }
+
+/** The tail starts on a cache line. */
+const TAIL_ALIGN = 64;
 
 let wasmModule: object | null | undefined;
 
@@ -73,6 +82,8 @@ export class CodeArena {
   private capacityCodes: number;
   private readonly wasm: WasmScan | null;
   private wasmQuery: Uint32Array | null;
+  private tailBytes = 0;
+  private layoutGeneration = 0;
 
   constructor(initialCapacity: number, useWasm: boolean) {
     this.capacityCodes = Math.max(1, initialCapacity);
@@ -80,11 +91,17 @@ export class CodeArena {
     if (module) {
       const instance = new wasmApi!.Instance(module, {});
       const memory = instance.exports.memory as WasmMemory;
-      this.wasm = { memory, scan: instance.exports.scan as ScanExport };
-      this.growWasmMemory(this.capacityCodes);
-      this.words = new Uint32Array(memory.buffer, CODES_OFFSET, this.capacityCodes * CODE_WORDS);
-      this.hits = new Uint32Array(memory.buffer, HITS_OFFSET, SCAN_CHUNK);
-      this.wasmQuery = new Uint32Array(memory.buffer, QUERY_OFFSET, CODE_WORDS);
+      this.wasm = {
+        memory,
+        scan: instance.exports.scan as ScanExport,
+        probe: instance.exports.probe as ProbeExport,
+        verify: instance.exports.verify as VerifyExport,
+      };
+      this.growWasmMemory();
+      const views = this.renewViews();
+      this.words = views.words;
+      this.hits = views.hits;
+      this.wasmQuery = views.query;
     } else {
       this.wasm = null;
       this.wasmQuery = null;
@@ -101,28 +118,73 @@ export class CodeArena {
     return this.capacityCodes;
   }
 
-  /** Makes room for at least `codes` codes, keeping the first `used`. */
+  /**
+   * Makes room for at least `codes` codes, keeping the first `used`. With
+   * WebAssembly the tail moves up behind the codes, contents kept.
+   */
   reserve(codes: number, used: number): void {
     if (codes <= this.capacityCodes) return;
     if (this.wasm) {
       if (codes > WASM_MAX_CODES) throw new RangeError(`more than ${WASM_MAX_CODES} codes do not fit in wasm32 memory`);
+      const oldTail = this.tailOffset;
+      this.capacityCodes = codes;
       // Growing a WebAssembly memory keeps its contents; only the views must be renewed.
-      this.growWasmMemory(codes);
-      const buffer = this.wasm.memory.buffer;
-      this.words = new Uint32Array(buffer, CODES_OFFSET, codes * CODE_WORDS);
-      this.hits = new Uint32Array(buffer, HITS_OFFSET, SCAN_CHUNK);
-      this.wasmQuery = new Uint32Array(buffer, QUERY_OFFSET, CODE_WORDS);
+      this.growWasmMemory();
+      if (this.tailBytes > 0) new Uint8Array(this.wasm.memory.buffer).copyWithin(this.tailOffset, oldTail, oldTail + this.tailBytes);
+      this.renewViews();
     } else {
       const words = new Uint32Array(codes * CODE_WORDS);
       words.set(this.words.subarray(0, used * CODE_WORDS));
       this.words = words;
+      this.capacityCodes = codes;
     }
-    this.capacityCodes = codes;
   }
 
-  /** Bytes held for codes (capacity, not just used). */
+  /**
+   * Sizes the tail to `bytes`, keeping what it held up to the smaller size
+   * (WebAssembly only). Views on the memory taken before are invalid after.
+   */
+  resizeTail(bytes: number): void {
+    if (!this.wasm) throw new Error('the tail needs WebAssembly');
+    this.tailBytes = bytes;
+    this.growWasmMemory();
+    this.renewViews();
+  }
+
+  /** Byte address of the tail in the WebAssembly memory. */
+  get tailOffset(): number {
+    return Math.ceil((CODES_OFFSET + this.capacityCodes * CODE_BYTES) / TAIL_ALIGN) * TAIL_ALIGN;
+  }
+
+  /** The WebAssembly memory, for views on the tail. */
+  get buffer(): ArrayBuffer {
+    if (!this.wasm) throw new Error('no WebAssembly memory');
+    return this.wasm.memory.buffer;
+  }
+
+  /** Changes whenever the memory is replaced or the tail moves: views on the tail must then be taken again. */
+  get generation(): number {
+    return this.layoutGeneration;
+  }
+
+  /** Sets the query that `verify` compares with (8 words). */
+  setQuery(query: Uint32Array): void {
+    this.wasmQuery!.set(query);
+  }
+
+  /** The module's probe step over a table in the tail (absolute byte addresses); see popcount-scan.wat. */
+  probe(offsetsAt: number, packed: boolean, entriesAt: number, key: number, bits: number, radius: number, candAt: number, capacity: number): number {
+    return this.wasm!.probe(offsetsAt, packed ? 1 : 0, entriesAt, key, bits, radius, candAt, capacity);
+  }
+
+  /** The module's verify step: candidates' slots at `candAt`, (slot, distance) pairs of hits to `outAt`; returns the hit count. */
+  verify(candAt: number, count: number, radius: number, outAt: number): number {
+    return this.wasm!.verify(CODES_OFFSET, candAt, count, QUERY_OFFSET, radius, outAt);
+  }
+
+  /** Bytes held for codes (capacity, not just used) and the tail. */
   get byteLength(): number {
-    return this.capacityCodes * CODE_BYTES;
+    return this.capacityCodes * CODE_BYTES + this.tailBytes;
   }
 
   /**
@@ -170,10 +232,21 @@ export class CodeArena {
     this.words.copyWithin(to * CODE_WORDS, from * CODE_WORDS, (from + 1) * CODE_WORDS);
   }
 
-  private growWasmMemory(codes: number): void {
+  private growWasmMemory(): void {
     const memory = this.wasm!.memory;
-    const needed = Math.ceil((CODES_OFFSET + codes * CODE_BYTES) / WASM_PAGE);
+    const needed = Math.ceil((this.tailOffset + this.tailBytes) / WASM_PAGE);
     const pages = memory.buffer.byteLength / WASM_PAGE;
+    if (needed > 65536) throw new RangeError('codes and tables do not fit in wasm32 memory');
     if (needed > pages) memory.grow(needed - pages);
+  }
+
+  /** Takes new views on the memory (after it grew or the codes' capacity changed); returned for the constructor. */
+  private renewViews(): { words: Uint32Array; hits: Uint32Array; query: Uint32Array } {
+    const buffer = this.wasm!.memory.buffer;
+    this.words = new Uint32Array(buffer, CODES_OFFSET, this.capacityCodes * CODE_WORDS);
+    this.hits = new Uint32Array(buffer, HITS_OFFSET, SCAN_CHUNK);
+    this.wasmQuery = new Uint32Array(buffer, QUERY_OFFSET, CODE_WORDS);
+    this.layoutGeneration++;
+    return { words: this.words, hits: this.hits, query: this.wasmQuery };
   }
 }
