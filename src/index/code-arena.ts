@@ -34,13 +34,15 @@ interface WasmApi {
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 type ScanExport = (codes: number, first: number, count: number, query: number, radius: number, out: number) => number;
-type ProbeExport = (offsets: number, packed: number, entries: number, key: number, bits: number, radius: number, cand: number, capacity: number) => number;
+type ProbeExport = (offsets: number, packed: number, key: number, bits: number, radius: number, ranges: number) => number;
+type GatherExport = (entries: number, ranges: number, count: number, cand: number, capacity: number) => number;
 type VerifyExport = (codes: number, cand: number, count: number, query: number, radius: number, out: number) => number;
 
 interface WasmScan {
   memory: WasmMemory;
   scan: ScanExport;
   probe: ProbeExport;
+  gather: GatherExport;
   verify: VerifyExport;
 }
 
@@ -95,6 +97,7 @@ export class CodeArena {
         memory,
         scan: instance.exports.scan as ScanExport,
         probe: instance.exports.probe as ProbeExport,
+        gather: instance.exports.gather as GatherExport,
         verify: instance.exports.verify as VerifyExport,
       };
       this.growWasmMemory();
@@ -172,9 +175,13 @@ export class CodeArena {
     this.wasmQuery!.set(query);
   }
 
-  /** The module's probe step over a table in the tail (absolute byte addresses); see popcount-scan.wat. */
-  probe(offsetsAt: number, packed: boolean, entriesAt: number, key: number, bits: number, radius: number, candAt: number, capacity: number): number {
-    return this.wasm!.probe(offsetsAt, packed ? 1 : 0, entriesAt, key, bits, radius, candAt, capacity);
+  /** The module's steps of multi-index hashing over a table in the tail, at absolute byte addresses; see popcount-scan.wat. */
+  probe(offsetsAt: number, packed: boolean, key: number, bits: number, radius: number, rangesAt: number): number {
+    return this.wasm!.probe(offsetsAt, packed ? 1 : 0, key, bits, radius, rangesAt);
+  }
+
+  gather(entriesAt: number, rangesAt: number, ranges: number, candAt: number, capacity: number): number {
+    return this.wasm!.gather(entriesAt, rangesAt, ranges, candAt, capacity);
   }
 
   /** The module's verify step: candidates' slots at `candAt`, (slot, distance) pairs of hits to `outAt`; returns the hit count. */

@@ -67,7 +67,8 @@ interface Table {
   offsetsLength: number;
 }
 
-/** Candidates (and hits) one WebAssembly probe step holds at first; grown when a query needs more. */
+/** Bucket ranges and candidates (and hits) one table's WebAssembly steps hold at first; grown when a query needs more. */
+const INITIAL_RANGES = 1 << 12;
 const INITIAL_CANDIDATES = 1 << 16;
 
 export interface IndexShape {
@@ -123,10 +124,15 @@ export class MultiIndexHashing implements HammingRangeIndex {
   private probeStarts = new Uint32Array(1024);
   private probeEnds = new Uint32Array(1024);
   private candidates = new Uint32Array(4096);
-  /** Tables in the arena's tail: the scratch after them (candidates, then hit pairs), and views on it. */
+  /**
+   * Tables in the arena's tail: the scratch after them, in bytes from the
+   * tail's start (bucket ranges, 8 bytes each; candidates, 4; hit pairs, 8),
+   * and a view on its hit pairs.
+   */
   private scratchAt = 0;
+  private rangeCapacity = 0;
   private scratchCapacity = 0;
-  private scratch = new Uint32Array(0);
+  private hitPairs = new Uint32Array(0);
   private viewGeneration = -1;
   /** Keeps the prefetch loop's loads from being optimized away. */
   /** Where the prefetch loop's result goes, so the JIT cannot drop the loop as dead. */
@@ -416,27 +422,30 @@ export class MultiIndexHashing implements HammingRangeIndex {
     }
   }
 
-  /** searchTables with the tables in the arena's tail: each table's probe and verify steps run in WebAssembly. */
+  /** searchTables with the tables in the arena's tail: each table's probe, gather and verify steps run in WebAssembly. */
   private searchTablesInArena(q: Uint32Array, radius: number, hits: RangeHit[]): void {
     const arena = this.arena;
-    this.syncTableViews();
+    const b = this.substringBits;
+    this.reserveScratch(ballVolume(b, this.tableRadius[0]), 0);
     arena.setQuery(q);
-    const base = arena.tailOffset;
     const live = this.live;
     for (let t = 0; t < this.tables.length; t++) {
       const tableRadius = this.tableRadius[t];
       if (tableRadius < 0) continue;
       const table = this.tables[t];
-      const key = this.substring(q, 0, table);
-      let candidates = this.probeInArena(table, key, tableRadius);
+      const base = arena.tailOffset;
+      const rangesAt = base + this.scratchAt;
+      const ranges = arena.probe(base + table.offsetsAt, table.packed, this.substring(q, 0, table), b, tableRadius, rangesAt);
+      const candAt = rangesAt + this.rangeCapacity * 8;
+      let candidates = arena.gather(base + table.entriesAt, rangesAt, ranges, candAt, this.scratchCapacity);
       if (candidates > this.scratchCapacity) {
-        this.growScratch(candidates);
-        candidates = this.probeInArena(table, key, tableRadius);
+        // Growing moves nothing before the candidates: ranges and tables stay where they are.
+        this.reserveScratch(0, candidates);
+        candidates = arena.gather(base + table.entriesAt, rangesAt, ranges, candAt, this.scratchCapacity);
       }
-      const capacity = this.scratchCapacity;
-      const found = arena.verify(base + this.scratchAt, candidates, radius, base + this.scratchAt + capacity * 4);
-      const pairs = this.scratch;
-      for (let i = 0, at = capacity; i < found; i++, at += 2) {
+      const found = arena.verify(candAt, candidates, radius, candAt + this.scratchCapacity * 4);
+      const pairs = this.hitPairs;
+      for (let i = 0, at = 0; i < found; i++, at += 2) {
         const slot = pairs[at];
         if (((live[slot >>> 5] >>> (slot & 31)) & 1) === 0 || this.foundInEarlierTable(slot, t, q)) continue;
         this.pushOwners(slot, pairs[at + 1], hits);
@@ -444,16 +453,13 @@ export class MultiIndexHashing implements HammingRangeIndex {
     }
   }
 
-  /** The probe step for one table: its candidates to the scratch; returns how many there are (more than fit, when scratch is short). */
-  private probeInArena(table: Table, key: number, radius: number): number {
-    const base = this.arena.tailOffset;
-    return this.arena.probe(base + table.offsetsAt, table.packed, base + table.entriesAt, key, this.substringBits, radius, base + this.scratchAt, this.scratchCapacity);
-  }
-
-  /** Room for `candidates` in the tail's scratch (candidate slots, 4 bytes each, then hit pairs, 8 bytes each). */
-  private growScratch(candidates: number): void {
-    this.scratchCapacity = Math.max(candidates, 2 * this.scratchCapacity);
-    this.arena.resizeTail(this.scratchAt + this.scratchCapacity * 12);
+  /** Room in the tail's scratch for at least `ranges` bucket ranges and `candidates` candidates. */
+  private reserveScratch(ranges: number, candidates: number): void {
+    if (ranges <= this.rangeCapacity && candidates <= this.scratchCapacity) return;
+    if (ranges > this.rangeCapacity) this.rangeCapacity = Math.max(ranges, 2 * this.rangeCapacity);
+    if (candidates > this.scratchCapacity) this.scratchCapacity = Math.max(candidates, 2 * this.scratchCapacity);
+    this.arena.resizeTail(this.scratchAt + this.rangeCapacity * 8 + this.scratchCapacity * 12);
+    this.viewGeneration = -1;
     this.syncTableViews();
   }
 
@@ -467,7 +473,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
       table.offsets = new Uint32Array(buffer, base + table.offsetsAt, table.offsetsLength);
       table.entries = new Uint32Array(buffer, base + table.entriesAt, this.indexedSlots);
     }
-    this.scratch = new Uint32Array(buffer, base + this.scratchAt, this.scratchCapacity * 3);
+    this.hitPairs = new Uint32Array(buffer, base + this.scratchAt + this.rangeCapacity * 8 + this.scratchCapacity * 4, this.scratchCapacity * 2);
     this.viewGeneration = arena.generation;
   }
 
@@ -595,6 +601,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     this.indexedSlots = n;
     const inArena = this.arena.usesWasm;
     this.tables = [];
+    this.rangeCapacity = 0;
     this.scratchCapacity = 0;
     this.viewGeneration = -1;
     if (inArena) this.arena.resizeTail(0);
@@ -647,7 +654,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     }
     if (inArena) {
       this.scratchAt = tailBytes;
-      this.growScratch(INITIAL_CANDIDATES);
+      this.reserveScratch(INITIAL_RANGES, INITIAL_CANDIDATES);
     }
   }
 }

@@ -40,22 +40,21 @@
         (br $next)))
     (local.get $hits))
 
-  ;; Multi-index hashing, step 1 for one table: copies the entries (code slots)
-  ;; of every bucket whose `bits`-bit key is within `radius` of `key` to `cand`,
-  ;; at most `capacity` of them; returns how many there are in all, so a caller
-  ;; whose buffer was too small can grow it and call again. Keys are enumerated
+  ;; Multi-index hashing, step 1 for one table: writes the entry range
+  ;; (i32 start, i32 end) of every non-empty bucket whose `bits`-bit key is
+  ;; within `radius` of `key` to `ranges`; returns how many. Keys are enumerated
   ;; by number of flipped bits, masks in increasing order (Gosper's hack).
   ;; Bucket k is entries[start(k) .. start(k + 1)) with offsets either plain
   ;; (start(k) at offsets + 4k) or packed: 20 bytes per block of 16 buckets, the
   ;; block's start as an i32 then 16 byte offsets from it, so a probe reads one
-  ;; cache line (bucket 15's end is the next block's start).
+  ;; cache line (bucket 15's end is the next block's start). No load here waits
+  ;; on another, so the CPU overlaps the probes' cache misses.
   (func (export "probe")
-    (param $offsets i32) (param $packed i32) (param $entries i32)
-    (param $key i32) (param $bits i32) (param $radius i32)
-    (param $cand i32) (param $capacity i32)
+    (param $offsets i32) (param $packed i32)
+    (param $key i32) (param $bits i32) (param $radius i32) (param $ranges i32)
     (result i32)
     (local $k i32) (local $mask i32) (local $limit i32) (local $probe i32)
-    (local $e i32) (local $end i32) (local $total i32) (local $lowest i32) (local $ripple i32)
+    (local $start i32) (local $end i32) (local $count i32) (local $lowest i32) (local $ripple i32)
     (local $block i32) (local $j i32)
     (local.set $limit (i32.shl (i32.const 1) (local.get $bits)))
     (loop $flips
@@ -68,26 +67,18 @@
             (then
               (local.set $block (i32.add (local.get $offsets) (i32.mul (i32.shr_u (local.get $probe) (i32.const 4)) (i32.const 20))))
               (local.set $j (i32.and (local.get $probe) (i32.const 15)))
-              (local.set $e (i32.load (local.get $block)))
+              (local.set $start (i32.load (local.get $block)))
               (local.set $end
                 (if (result i32) (i32.eq (local.get $j) (i32.const 15))
                   (then (i32.load offset=20 (local.get $block)))
-                  (else (i32.add (local.get $e) (i32.load8_u offset=5 (i32.add (local.get $block) (local.get $j)))))))
-              (local.set $e (i32.add (local.get $e) (i32.load8_u offset=4 (i32.add (local.get $block) (local.get $j))))))
+                  (else (i32.add (local.get $start) (i32.load8_u offset=5 (i32.add (local.get $block) (local.get $j)))))))
+              (local.set $start (i32.add (local.get $start) (i32.load8_u offset=4 (i32.add (local.get $block) (local.get $j))))))
             (else
-              (local.set $e (i32.load (i32.add (local.get $offsets) (i32.shl (local.get $probe) (i32.const 2)))))
+              (local.set $start (i32.load (i32.add (local.get $offsets) (i32.shl (local.get $probe) (i32.const 2)))))
               (local.set $end (i32.load offset=4 (i32.add (local.get $offsets) (i32.shl (local.get $probe) (i32.const 2)))))))
-          (block $copied
-            (loop $copy
-              (br_if $copied (i32.ge_u (local.get $e) (local.get $end)))
-              (if (i32.lt_u (local.get $total) (local.get $capacity))
-                (then
-                  (i32.store
-                    (i32.add (local.get $cand) (i32.shl (local.get $total) (i32.const 2)))
-                    (i32.load (i32.add (local.get $entries) (i32.shl (local.get $e) (i32.const 2)))))))
-              (local.set $total (i32.add (local.get $total) (i32.const 1)))
-              (local.set $e (i32.add (local.get $e) (i32.const 1)))
-              (br $copy)))
+          (i32.store (i32.add (local.get $ranges) (i32.shl (local.get $count) (i32.const 3))) (local.get $start))
+          (i32.store offset=4 (i32.add (local.get $ranges) (i32.shl (local.get $count) (i32.const 3))) (local.get $end))
+          (local.set $count (i32.add (local.get $count) (i32.lt_u (local.get $start) (local.get $end))))
           (br_if $flipsDone (i32.eqz (local.get $k)))
           (local.set $lowest (i32.and (local.get $mask) (i32.sub (i32.const 0) (local.get $mask))))
           (local.set $ripple (i32.add (local.get $mask) (local.get $lowest)))
@@ -97,9 +88,37 @@
           (br $masks)))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br_if $flips (i32.le_u (local.get $k) (local.get $radius))))
+    (local.get $count))
+
+  ;; Multi-index hashing, step 2: copies the entries (code slots) of the
+  ;; `count` ranges at `ranges` to `cand`, at most `capacity` of them; returns
+  ;; how many there are in all, so a caller whose buffer was too small can grow
+  ;; it and call again.
+  (func (export "gather")
+    (param $entries i32) (param $ranges i32) (param $count i32) (param $cand i32) (param $capacity i32)
+    (result i32)
+    (local $i i32) (local $e i32) (local $end i32) (local $total i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $e (i32.load (i32.add (local.get $ranges) (i32.shl (local.get $i) (i32.const 3)))))
+        (local.set $end (i32.load offset=4 (i32.add (local.get $ranges) (i32.shl (local.get $i) (i32.const 3)))))
+        (block $copied
+          (loop $copy
+            (br_if $copied (i32.ge_u (local.get $e) (local.get $end)))
+            (if (i32.lt_u (local.get $total) (local.get $capacity))
+              (then
+                (i32.store
+                  (i32.add (local.get $cand) (i32.shl (local.get $total) (i32.const 2)))
+                  (i32.load (i32.add (local.get $entries) (i32.shl (local.get $e) (i32.const 2)))))))
+            (local.set $total (i32.add (local.get $total) (i32.const 1)))
+            (local.set $e (i32.add (local.get $e) (i32.const 1)))
+            (br $copy)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
     (local.get $total))
 
-  ;; Multi-index hashing, step 2: of the `count` code slots at `cand`, writes
+  ;; Multi-index hashing, step 3: of the `count` code slots at `cand`, writes
   ;; each whose code (32 bytes at codes + 32 * slot) is within `radius` of the
   ;; query to `out` as an (i32 slot, i32 distance) pair; returns how many.
   ;; The loads of one candidate do not wait on another's, so the CPU overlaps
