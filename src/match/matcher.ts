@@ -2,7 +2,7 @@ import { DIHEDRAL_NAMES, pdqDihedralFromDct, type DihedralName } from '../hashin
 import type { RegionKind } from '../robust/regions.js';
 import { StoreError } from '../store/errors.js';
 import { STORED_SIGNAL_TYPES, type StoredSignalType } from '../store/signal-types.js';
-import type { CaseStatus, Provenance, SignalOwnerKind, Store, ThresholdsByType } from '../store/store.js';
+import type { CaseStatus, ContentSignalOwner, Provenance, SignalOwnerKind, Store, ThresholdsByType } from '../store/store.js';
 import type { SignalIndexes } from './signal-indexes.js';
 
 /**
@@ -62,10 +62,10 @@ export interface CaseMatch extends MatchEvidence {
 }
 
 /** The threshold used for one signal type (and bank), and how it was arrived at. */
-export interface AppliedThreshold {
+export interface AppliedThreshold<B extends number | null = number | null> {
   type: string;
   /** null for case matching, which has no banks. */
-  bankId: number | null;
+  bankId: B;
   source: 'default' | 'bank' | 'request';
   /** What the source asked for. */
   requested: number;
@@ -74,11 +74,14 @@ export interface AppliedThreshold {
   clamped: boolean;
 }
 
-export interface MatchResult<M> {
+/** Content matching always searches banks, so each of its thresholds names one. */
+export type BankThreshold = AppliedThreshold<number>;
+
+export interface MatchResult<M, T extends AppliedThreshold = AppliedThreshold> {
   /** One match per content item (or case): its smallest distance; sorted by distance. */
   matches: M[];
   /** Thresholds for every queried signal type; check `clamped` to see a lowered request. */
-  thresholds: AppliedThreshold[];
+  thresholds: T[];
 }
 
 export interface MatcherOptions {
@@ -123,6 +126,18 @@ interface Hit extends MatchEvidence {
   type: StoredSignalType;
 }
 
+/** What matching content needs besides the index hits. */
+interface ContentPlan {
+  queries: ExpandedQuery[];
+  /** False when there is no bank to search. */
+  searched: boolean;
+  thresholds: BankThreshold[];
+  /** Applied threshold by signal type, then bank id. */
+  thresholdOf: Map<string, Map<number, number>>;
+  /** Search radius by signal type: the largest threshold of any bank. */
+  radiusOf: Map<string, number>;
+}
+
 /** Smaller distance wins; at equal distance an exact-type match is the stronger evidence. */
 function better(a: Hit, b: Hit): boolean {
   if (a.distance !== b.distance) return a.distance < b.distance;
@@ -164,9 +179,11 @@ export class Matcher {
     return this.ceilings.get(knownType(type).name)!;
   }
 
-  matchContent(request: ContentMatchRequest): MatchResult<ContentMatch> {
+  matchContent(request: ContentMatchRequest): MatchResult<ContentMatch, BankThreshold> {
     const plan = this.planContent(request);
-    return this.finishContent(plan, plan.banks === 0 ? [] : this.search('content', plan.queries, plan.radiusOf));
+    const hits: Hit[] = [];
+    if (plan.searched) this.search('content', plan.queries, 0, plan.queries.length, plan.radiusOf, hits);
+    return this.finishContent(plan, hits);
   }
 
   /**
@@ -175,49 +192,59 @@ export class Matcher {
    * other requests are served meanwhile. Results are those of matchContent; a
    * content item deleted mid-way is simply not reported.
    */
-  async matchContentInSlices(request: ContentMatchRequest, pause: () => Promise<void>, slice = SEARCH_SLICE): Promise<MatchResult<ContentMatch>> {
+  async matchContentInSlices(request: ContentMatchRequest, pause: () => Promise<void>, slice = SEARCH_SLICE): Promise<MatchResult<ContentMatch, BankThreshold>> {
     const plan = this.planContent(request);
     const hits: Hit[] = [];
-    for (let i = 0; plan.banks > 0 && i < plan.queries.length; i += slice) {
+    for (let i = 0; plan.searched && i < plan.queries.length; i += slice) {
       if (i > 0) await pause();
-      for (const hit of this.search('content', plan.queries.slice(i, i + slice), plan.radiusOf)) hits.push(hit);
+      this.search('content', plan.queries, i, Math.min(i + slice, plan.queries.length), plan.radiusOf, hits);
     }
     return this.finishContent(plan, hits);
   }
 
-  private planContent(request: ContentMatchRequest) {
+  private planContent(request: ContentMatchRequest): ContentPlan {
     const queries = this.expand(request);
     const requestThresholds = this.requestThresholds(request.thresholds);
     if (request.bankIds !== undefined && !Array.isArray(request.bankIds)) throw invalid('bankIds must be an array of bank ids');
     const banks = request.bankIds === undefined ? this.store.listBanks() : [...new Set(request.bankIds)].map((id) => this.store.getBank(id));
-    const types = [...new Set(queries.map((q) => q.type))];
-    const thresholds: AppliedThreshold[] = [];
-    const thresholdOf = new Map<string, number>();
+    const thresholds: BankThreshold[] = [];
+    const thresholdOf = new Map<string, Map<number, number>>();
     const radiusOf = new Map<string, number>();
-    for (const type of types) {
+    for (const { type } of queries) {
+      if (thresholdOf.has(type.name)) continue;
+      const byBank = new Map<number, number>();
+      let radius = 0;
       for (const bank of banks) {
-        const applied = this.resolve(type, bank.id, bank.thresholds[type.name], requestThresholds.get(type.name));
+        const applied = this.resolve(type, bank.id, bank.thresholds[type.name], requestThresholds?.get(type.name));
         thresholds.push(applied);
-        thresholdOf.set(`${bank.id}:${type.name}`, applied.applied);
-        radiusOf.set(type.name, Math.max(radiusOf.get(type.name) ?? 0, applied.applied));
+        byBank.set(bank.id, applied.applied);
+        radius = Math.max(radius, applied.applied);
       }
+      thresholdOf.set(type.name, byBank);
+      radiusOf.set(type.name, radius);
     }
-    return { queries, banks: banks.length, thresholds, thresholdOf, radiusOf };
+    return { queries, searched: banks.length > 0, thresholds, thresholdOf, radiusOf };
   }
 
-  private finishContent(plan: ReturnType<Matcher['planContent']>, hits: Hit[]): MatchResult<ContentMatch> {
-    const owners = new Map(this.store.contentSignalOwners([...new Set(hits.map((h) => h.signalId))]).map((o) => [o.signalId, o]));
-    const best = new Map<number, { hit: Hit; bankId: number; provenance: Provenance }>();
+  private finishContent(plan: ContentPlan, hits: Hit[]): MatchResult<ContentMatch, BankThreshold> {
+    if (hits.length === 0) return { matches: [], thresholds: plan.thresholds };
+    const owners = new Map<number, ContentSignalOwner>();
+    for (const owner of this.store.contentSignalOwners(uniqueSignalIds(hits))) owners.set(owner.signalId, owner);
+    const best = new Map<number, { hit: Hit; owner: ContentSignalOwner }>();
     for (const hit of hits) {
       const owner = owners.get(hit.signalId);
       // An index hit without an owner: deleted since the search (or never, while the index follows the store).
       if (!owner) continue;
-      const threshold = plan.thresholdOf.get(`${owner.bankId}:${hit.signalType}`);
+      const threshold = plan.thresholdOf.get(hit.signalType)?.get(owner.bankId);
       if (threshold === undefined || hit.distance > threshold) continue;
       const current = best.get(owner.contentId);
-      if (!current || better(hit, current.hit)) best.set(owner.contentId, { hit, bankId: owner.bankId, provenance: owner.provenance });
+      if (!current || better(hit, current.hit)) best.set(owner.contentId, { hit, owner });
     }
-    const matches = [...best].map(([contentId, { hit, bankId, provenance }]) => ({ contentId, bankId, provenance, ...evidence(hit) }));
+    const matches: ContentMatch[] = [];
+    for (const { hit, owner } of best.values()) {
+      const { signalType, distance, signalId, queryIndex, variant, via, region } = hit;
+      matches.push({ contentId: owner.contentId, bankId: owner.bankId, provenance: owner.provenance, signalType, distance, signalId, queryIndex, variant, via, region });
+    }
     matches.sort((a, b) => a.distance - b.distance || a.contentId - b.contentId);
     return { matches, thresholds: plan.thresholds };
   }
@@ -230,10 +257,10 @@ export class Matcher {
   matchCases(request: MatchRequest): MatchResult<CaseMatch> {
     const queries = this.expand(request);
     const requestThresholds = this.requestThresholds(request.thresholds);
-    const thresholds = [...new Set(queries.map((q) => q.type))].map((type) => this.resolve(type, null, undefined, requestThresholds.get(type.name)));
+    const thresholds = [...new Set(queries.map((q) => q.type))].map((type) => this.resolve(type, null, undefined, requestThresholds?.get(type.name)));
     const radiusOf = new Map(thresholds.map((t) => [t.type, t.applied]));
-    const hits = this.search('case', queries, radiusOf).filter((hit) => hit.distance <= radiusOf.get(hit.signalType)!);
-    const owners = new Map(this.store.caseSignalOwners([...new Set(hits.map((h) => h.signalId))]).map((o) => [o.signalId, o]));
+    const hits = this.search('case', queries, 0, queries.length, radiusOf, []).filter((hit) => hit.distance <= radiusOf.get(hit.signalType)!);
+    const owners = new Map(this.store.caseSignalOwners(uniqueSignalIds(hits)).map((o) => [o.signalId, o]));
     const best = new Map<number, { hit: Hit; caseNumber: string; status: CaseStatus }>();
     for (const hit of hits) {
       const owner = owners.get(hit.signalId);
@@ -246,19 +273,16 @@ export class Matcher {
     return { matches, thresholds };
   }
 
-  private resolve(type: StoredSignalType, bankId: number | null, bankThreshold: number | undefined, requestThreshold: number | undefined): AppliedThreshold {
-    const [source, requested]: [AppliedThreshold['source'], number] =
-      requestThreshold !== undefined
-        ? ['request', requestThreshold]
-        : bankThreshold !== undefined
-          ? ['bank', bankThreshold]
-          : ['default', type.defaultThreshold];
+  private resolve<B extends number | null>(type: StoredSignalType, bankId: B, bankThreshold: number | undefined, requestThreshold: number | undefined): AppliedThreshold<B> {
+    const source: AppliedThreshold['source'] = requestThreshold !== undefined ? 'request' : bankThreshold !== undefined ? 'bank' : 'default';
+    const requested = requestThreshold ?? bankThreshold ?? type.defaultThreshold;
     const ceiling = this.ceilings.get(type.name)!;
     return { type: type.name, bankId, source, requested, applied: Math.min(requested, ceiling), clamped: requested > ceiling };
   }
 
-  private requestThresholds(thresholds: ThresholdsByType | undefined): Map<string, number> {
-    if (thresholds === undefined) return new Map();
+  /** The request's thresholds by type, checked; undefined when it sets none. */
+  private requestThresholds(thresholds: ThresholdsByType | undefined): Map<string, number> | undefined {
+    if (thresholds === undefined) return undefined;
     if (typeof thresholds !== 'object' || thresholds === null || Array.isArray(thresholds)) throw invalid('thresholds must be an object keyed by signal type');
     return new Map(Object.entries(thresholds).map(([name, value]) => [name, checkThreshold(knownType(name), value, 'threshold')]));
   }
@@ -266,30 +290,40 @@ export class Matcher {
   /** Validates the queries and expands PDQ queries to their dihedral variants when asked. */
   private expand(request: MatchRequest): ExpandedQuery[] {
     if (!request || !Array.isArray(request.hashes) || request.hashes.length === 0) throw invalid('hashes must be a non-empty array');
-    return request.hashes.flatMap((query, queryIndex): ExpandedQuery[] => {
+    const expanded: ExpandedQuery[] = [];
+    request.hashes.forEach((query, queryIndex) => {
       const type = knownType(query?.type);
       if (!(query.hash instanceof Uint8Array) || query.hash.length !== type.bytes) {
         throw new StoreError('INVALID_HASH', `hashes[${queryIndex}]: a ${type.name} hash must be ${type.bytes} bytes`);
       }
       const region = type.name === 'pdq-region' ? (query.region ?? null) : null;
       if (!request.dihedral || (type.name !== 'pdq' && !(type.name === 'pdq-region' && query.dct))) {
-        return [{ type, code: query.hash, queryIndex, variant: null, region }];
+        expanded.push({ type, code: query.hash, queryIndex, variant: null, region });
+        return;
       }
       if (!(query.dct instanceof Float32Array) || query.dct.length !== 256) {
         throw invalid(
           `hashes[${queryIndex}]: dihedral matching needs the 256-value DCT the PDQ hasher returns with an image's hash; a bare hash can only be matched as given`,
         );
       }
-      return pdqDihedralFromDct(query.dct).map((code, v) => ({ type, code, queryIndex, variant: DIHEDRAL_NAMES[v], region }));
+      pdqDihedralFromDct(query.dct).forEach((code, v) => expanded.push({ type, code, queryIndex, variant: DIHEDRAL_NAMES[v], region }));
     });
+    return expanded;
   }
 
-  private search(owner: SignalOwnerKind, queries: ExpandedQuery[], radiusOf: Map<string, number>): Hit[] {
-    return queries.flatMap(({ type, code, queryIndex, variant, region }) => {
+  /** Searches `queries[from..to)`, appending the hits to `hits` (which it returns). */
+  private search(owner: SignalOwnerKind, queries: ExpandedQuery[], from: number, to: number, radiusOf: Map<string, number>, hits: Hit[]): Hit[] {
+    for (let i = from; i < to; i++) {
+      const { type, code, queryIndex, variant, region } = queries[i];
       const via = type.name === 'pdq-region' ? 'region' : 'whole';
-      return this.indexes
-        .search(owner, type.name, code, radiusOf.get(type.name)!)
-        .map(({ signalId, distance }) => ({ type, signalType: type.name, distance, signalId, queryIndex, variant, via, region }));
-    });
+      for (const { signalId, distance } of this.indexes.search(owner, type.name, code, radiusOf.get(type.name)!)) {
+        hits.push({ type, signalType: type.name, distance, signalId, queryIndex, variant, via, region });
+      }
+    }
+    return hits;
   }
+}
+
+function uniqueSignalIds(hits: Hit[]): number[] {
+  return [...new Set(hits.map((h) => h.signalId))];
 }

@@ -29,17 +29,20 @@ type TypeIndex = { kind: 'hamming'; index: HammingRangeIndex } | { kind: 'exact'
  * the subscription.
  */
 export class SignalIndexes {
-  private readonly indexes = new Map<string, TypeIndex>();
+  /** By owner kind, then type name (two lookups rather than a key string made on every search). */
+  private readonly indexes = new Map<SignalOwnerKind, Map<string, TypeIndex>>();
   private readonly unsubscribe: () => void;
 
   private constructor(store: Store, options: SignalIndexesOptions) {
     for (const owner of ['content', 'case'] as const) {
+      const byType = new Map<string, TypeIndex>();
+      this.indexes.set(owner, byType);
       for (const type of STORED_SIGNAL_TYPES.values()) {
         const entry: TypeIndex =
           type.comparison === 'hamming'
             ? { kind: 'hamming', index: new MultiIndexHashing() }
             : { kind: 'exact', index: new ExactHashIndex(type.bytes) };
-        this.indexes.set(key(owner, type.name), entry);
+        byType.set(type.name, entry);
         const { codes, ids } = readAll(store, type, owner, options.chunkSize);
         entry.index.addMany(codes, ids);
       }
@@ -69,7 +72,7 @@ export class SignalIndexes {
   }
 
   private get(owner: SignalOwnerKind, type: string): TypeIndex {
-    const entry = this.indexes.get(key(owner, type));
+    const entry = this.indexes.get(owner)?.get(type);
     if (!entry) throw new RangeError(`no index for signal type ${JSON.stringify(type)}`);
     return entry;
   }
@@ -107,8 +110,4 @@ function readAll(store: Store, type: StoredSignalType, owner: SignalOwnerKind, c
     count += chunk.count;
   }
   return { codes: codes.subarray(0, count * type.bytes), ids: ids.subarray(0, count) };
-}
-
-function key(owner: SignalOwnerKind, type: string): string {
-  return `${owner}:${type}`;
 }
