@@ -139,6 +139,7 @@ t.test('provenance: group and time for everyone, message links only for takedown
     const [m] = (await matchHashes(headers, body)).json().matches as Match[];
     t.same(m.provenance, { platform: 'telegram', group: 'Exposed Girls 2026', capturedAt: '2026-03-01T10:00:00.000Z' }, `${who}: reduced`);
     t.notOk(JSON.stringify(m).includes('t.me'), `${who}: no message link anywhere`);
+    t.notOk('messageUrl' in m.provenance, `${who}: not even the field`);
     t.equal(m.contentId, bridge.id, `${who}: the content id, which only a takedown key can look up`);
   }
   for (const [who, headers] of [['takedown', takedown], ['admin', admin]] as const) {

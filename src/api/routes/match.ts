@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { fromHex } from '../../hashing/hex.js';
 import { hashImage } from '../../image/hash-image.js';
-import type { HashQuery } from '../../match/matcher.js';
+import type { BankThreshold, HashQuery } from '../../match/matcher.js';
 import { REGION_KINDS, type RegionKind } from '../../robust/regions.js';
 import { REGION_SIGNAL_TYPE, regionQueries } from '../../robust/signals.js';
 import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
@@ -161,11 +161,16 @@ function lowQualityWarning(quality: number): Warning {
  * where their photo circulates (platform, group name, when) and the content id,
  * which means nothing outside the service but lets a takedown team act on it.
  * The message link is what takedown needs and what an abuser would use to
- * find the image, so only keys with full provenance (takedown, admin) get it.
+ * find the image, so only keys with full provenance (takedown, admin) get it:
+ * for others `messageUrl` is undefined, which the response serializer leaves out.
  */
-function provenanceFor(principal: Principal, provenance: Provenance) {
-  const reduced = { platform: provenance.platform, group: provenance.channel, capturedAt: provenance.capturedAt };
-  return can(principal, 'provenance:full') ? { ...reduced, messageUrl: provenance.messageRef } : reduced;
+function provenanceFor(fullProvenance: boolean, provenance: Provenance) {
+  return {
+    platform: provenance.platform,
+    group: provenance.channel,
+    capturedAt: provenance.capturedAt,
+    messageUrl: fullProvenance ? provenance.messageRef : undefined,
+  };
 }
 
 function modeField(text: string | undefined): MatchMode {
@@ -263,9 +268,12 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
       if (region !== undefined && hash.type !== REGION_SIGNAL_TYPE) throw badRequest('INVALID_REQUEST', `signals[${i}].region is only for pdq-region hashes.`);
       return region === undefined ? hash : { ...hash, region: region as RegionKind };
     });
+    const thresholds: Record<string, number> = { ...body.thresholds };
     // `threshold` is the PDQ threshold, for whole-image and region hashes alike.
-    const shorthand = body.threshold === undefined ? {} : { pdq: body.threshold, ...(hashes.some((h) => h.type === REGION_SIGNAL_TYPE) ? { [REGION_SIGNAL_TYPE]: body.threshold } : {}) };
-    const thresholds: Record<string, number> = { ...body.thresholds, ...shorthand };
+    if (body.threshold !== undefined) {
+      thresholds.pdq = body.threshold;
+      if (hashes.some((h) => h.type === REGION_SIGNAL_TYPE)) thresholds[REGION_SIGNAL_TYPE] = body.threshold;
+    }
     const warnings: Warning[] = [];
     for (const type of Object.keys(thresholds)) {
       if (hashes.some((h) => h.type === type)) continue;
@@ -317,14 +325,15 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
         { hashes: query.hashes, dihedral: query.dihedral, thresholds: query.thresholds, bankIds: query.bankIds },
         yieldToEventLoop,
       );
-      const matches = result.matches;
-      // Content matching always searches banks, so every threshold has a bank id.
-      const thresholds = result.thresholds.map((t) => ({ ...t, bankId: t.bankId! }));
+      const { matches, thresholds } = result;
       // One warning per type, though the threshold is resolved per bank.
-      for (const t of new Map(thresholds.filter((t) => t.clamped).map((t) => [t.type, t])).values()) {
+      const clamped = new Map<string, BankThreshold>();
+      for (const t of thresholds) if (t.clamped) clamped.set(t.type, t);
+      for (const t of clamped.values()) {
         warnings.push({ code: 'THRESHOLD_CLAMPED', message: `The ${t.type} threshold ${t.requested} is above this service's ceiling; ${t.applied} was used.` });
       }
       reply.matchCount = matches.length;
+      const fullProvenance = can(request.principal, 'provenance:full');
       return {
         matches: matches.map((m) => ({
           contentId: m.contentId,
@@ -334,8 +343,9 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
           variant: m.variant,
           via: m.via,
           region: m.region,
-          ...(query.reportSignalIndex ? { signalIndex: m.queryIndex } : {}),
-          provenance: provenanceFor(request.principal, m.provenance),
+          // Left out of the response when undefined (image queries).
+          signalIndex: query.reportSignalIndex ? m.queryIndex : undefined,
+          provenance: provenanceFor(fullProvenance, m.provenance),
         })),
         thresholds,
         warnings,
