@@ -4,6 +4,8 @@
 ;; Regenerate src/index/popcount-scan-wasm.ts with `npx tsx scripts/build-wasm.ts`.
 (module
   (memory (export "memory") 1 65536)
+  ;; Where verify's touch pass puts what it loaded, so the loads are not dropped as dead.
+  (global $touchSink (mut i32) (i32.const 0))
   ;; Writes the index (relative to `first`) of every code in [first, first + count)
   ;; within `radius` of the query to `out` as i32s; returns how many it wrote.
   ;; Codes are 32 bytes each at `codes`; the query is 32 bytes at `query`.
@@ -128,7 +130,20 @@
     (param $query i32) (param $radius i32) (param $out i32)
     (result i32)
     (local $q0 i64) (local $q1 i64) (local $q2 i64) (local $q3 i64)
-    (local $i i32) (local $slot i32) (local $p i32) (local $d i32) (local $hits i32)
+    (local $i i32) (local $slot i32) (local $p i32) (local $d i32) (local $hits i32) (local $touched i32)
+    ;; A bare pass that loads one word of each candidate first: its few
+    ;; instructions per candidate let many cache misses be in flight at once,
+    ;; which the longer loop below cannot; that loop then finds codes in cache.
+    (block $touchedAll
+      (loop $touch
+        (br_if $touchedAll (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $touched
+          (i32.xor (local.get $touched)
+            (i32.load (i32.add (local.get $codes) (i32.shl (i32.load (i32.add (local.get $cand) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 5))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $touch)))
+    (global.set $touchSink (local.get $touched))
+    (local.set $i (i32.const 0))
     (local.set $q0 (i64.load offset=0 (local.get $query)))
     (local.set $q1 (i64.load offset=8 (local.get $query)))
     (local.set $q2 (i64.load offset=16 (local.get $query)))
