@@ -1,0 +1,57 @@
+/**
+ * Security headers: the service sets helmet's headers as constants; they must
+ * be exactly what @fastify/helmet sets with the service's options, in the
+ * same order, on every kind of response they were on before.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import helmet from '@fastify/helmet';
+import Fastify, { type LightMyRequestResponse } from 'fastify';
+import t from 'tap';
+import { buildApp } from '../src/api/app.js';
+import { SECURITY_HEADERS } from '../src/api/plugins/protection.js';
+import { loadConfig } from '../src/config.js';
+
+/** The options the service gave @fastify/helmet. */
+const HELMET_OPTIONS = {
+  contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+};
+
+/** Every header of a response as [name as sent, value], in order (getRawHeaderNames is Node's, missing from @types/node 20). */
+const headersOf = (res: LightMyRequestResponse) => {
+  const raw = res.raw.res as typeof res.raw.res & { getRawHeaderNames(): string[] };
+  return raw.getRawHeaderNames().map((name) => [name, raw.getHeader(name)]);
+};
+
+t.test('the constant headers are what @fastify/helmet sets with the service options', async (t) => {
+  const reference = Fastify();
+  await reference.register(helmet, HELMET_OPTIONS);
+  reference.get('/', async () => ({}));
+  const res = await reference.inject({ method: 'GET', url: '/' });
+  t.same(
+    headersOf(res).filter(([name]) => !/^content-(type|length)$/i.test(String(name))),
+    SECURITY_HEADERS,
+  );
+  await reference.close();
+});
+
+t.test('responses carry them first, in order: success, client errors, not found, docs, metrics', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ncii-headers-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: dataDir }), logger: false });
+  t.teardown(() => app.close());
+  const requests = [
+    { method: 'GET', url: '/healthz' },
+    { method: 'POST', url: '/v1/match', payload: { signals: [{ type: 'pdq', hash: 'ab'.repeat(32) }] } },
+    { method: 'POST', url: '/v1/match', payload: { signals: [{ type: 'pdq', hash: 'zz' }] } },
+    { method: 'POST', url: '/v1/match', payload: 'not json', headers: { 'content-type': 'application/json' } },
+    { method: 'GET', url: '/nowhere' },
+    { method: 'GET', url: '/docs' },
+    { method: 'GET', url: '/metrics' },
+  ] as const;
+  for (const request of requests) {
+    const res = await app.inject(request);
+    t.same(headersOf(res).slice(0, SECURITY_HEADERS.length), SECURITY_HEADERS, `${request.method} ${request.url} (${res.statusCode})`);
+  }
+});
