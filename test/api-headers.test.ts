@@ -1,5 +1,5 @@
 /**
- * Security headers: the service sets helmet's headers as constants; they must
+ * Security headers: the service reads helmet's headers once at start; they must
  * be exactly what @fastify/helmet sets with the service's options, in the
  * same order, on every kind of response they were on before.
  */
