@@ -36,7 +36,7 @@ t.test('the constant headers are what @fastify/helmet sets with the service opti
   await reference.close();
 });
 
-t.test('responses carry them first, in order: success, client errors, not found, docs, metrics', async (t) => {
+t.test('responses carry them first, in order: success, client errors, refused keys, not found, docs, metrics', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ncii-headers-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const app = await buildApp({ config: loadConfig({ DATA_DIR: dataDir }), logger: false });
@@ -47,6 +47,9 @@ t.test('responses carry them first, in order: success, client errors, not found,
     { method: 'POST', url: '/v1/match', payload: { signals: [{ type: 'pdq', hash: 'zz' }] } },
     { method: 'POST', url: '/v1/match', payload: 'not json', headers: { 'content-type': 'application/json' } },
     { method: 'GET', url: '/nowhere' },
+    { method: 'GET', url: '/v1/banks' },
+    { method: 'GET', url: '/v1/banks', headers: { authorization: 'Bearer not-a-key' } },
+    { method: 'GET', url: '/v1/banks', headers: { authorization: 'Basic abc' } },
     { method: 'GET', url: '/docs' },
     { method: 'GET', url: '/metrics' },
   ] as const;

@@ -82,8 +82,9 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   app.addSchema(ErrorResponse);
   await app.register(errorHandling);
   await app.register(openapi);
-  await app.register(auth, { services });
+  // Before auth: its 401s and 403s carry the security headers too, and load is shed before keys are looked up.
   await app.register(protection, { config });
+  await app.register(auth, { services });
   await app.register(audit, { services });
   await app.register(metrics, { services });
   await app.register(multipart, {
