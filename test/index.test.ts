@@ -233,12 +233,12 @@ t.test('growth past re-tune points keeps answers exact', async (t) => {
   const seen = new Set<number>();
   let state = 12345;
   const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
-  const centers = Array.from({ length: 50 }, () => Uint8Array.from({ length: 32 }, () => next() & 255));
+  const centers = Array.from({ length: 50 }, () => Uint8Array.from({ length: 32 }, () => next() >>> 24));
   for (const batchSize of [1000, 1, 3000, 500, 20000, 1, 60000]) {
     const bytes = new Uint8Array(batchSize * 32);
     for (let i = 0; i < batchSize; i++) {
       // Half uniform, half near one of a few centers.
-      const c = next() & 1 ? Uint8Array.from({ length: 32 }, () => next() & 255) : flip(centers[next() % 50], positions(next() % 40, next()));
+      const c = next() >>> 31 ? Uint8Array.from({ length: 32 }, () => next() >>> 24) : flip(centers[next() % 50], positions(next() % 40, next()));
       bytes.set(c, i * 32);
       codes.push(c);
     }
@@ -253,7 +253,8 @@ t.test('growth past re-tune points keeps answers exact', async (t) => {
     }
   }
   t.equal(index.size, codes.length);
-  t.ok(seen.has(0) && seen.has(tableCountFor(5000)) && seen.has(tableCountFor(80000)), `table counts used: ${[...seen]}`);
+  // No tables below 4,096 codes, then m re-tuned at each size the batches reach.
+  t.ok(seen.has(0) && seen.size >= 4 && seen.has(tableCountFor(80000)), `table counts used: ${[...seen]}`);
   t.ok(tableCountFor(1e6) === 12 && tableCountFor(1e7) === 11 && tableCountFor(1e8) === 10);
 });
 
@@ -262,7 +263,7 @@ t.test('a probe with more candidates than the scratch holds grows it and stays e
   let state = 777;
   const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
   const randomCode = () => {
-    const c = Uint8Array.from({ length: 32 }, () => next() & 255);
+    const c = Uint8Array.from({ length: 32 }, () => next() >>> 24);
     c[0] = 0x5a;
     return c;
   };
@@ -288,6 +289,58 @@ t.test('a probe with more candidates than the scratch holds grows it and stays e
     oracle.add(c, codes.length - 1);
   }
   check('after single adds past capacity');
+});
+
+t.test('tables that do not fit beside the codes in WebAssembly memory move to JS arrays and answers stay exact', async (t) => {
+  let state = 4242;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  // Codes sharing their first 16 bits: table 0 of 16 holds them all in one bucket.
+  const randomCode = () => {
+    const c = Uint8Array.from({ length: 32 }, () => next() >>> 24);
+    c[0] = 0x12;
+    c[1] = 0x34;
+    return c;
+  };
+  const codes = Array.from({ length: 70_000 }, randomCode);
+  const bytes = new Uint8Array(codes.length * 32);
+  codes.forEach((c, i) => bytes.set(c, i * 32));
+  const owners = codes.map((_, i) => i);
+  const oracle = new BruteForceIndex();
+  oracle.addMany(bytes, owners);
+  const query = (radius: number) => flip(codes[next() % codes.length], positions(next() % 40, next()));
+
+  // What codes and tables take with room to spare, then a limit just above it.
+  const roomy = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: 64 << 20 });
+  roomy.addMany(bytes, owners);
+  t.equal(roomy.shape.tablesIn, 'wasm');
+  const capacity = codes.length;
+  const memoryUsed = 262_208 + 64 + roomy.byteLength - capacity * 4 - Math.ceil(capacity / 32) * 4;
+  const tight = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: memoryUsed + (128 << 10) });
+  tight.addMany(bytes, owners);
+  t.equal(tight.shape.tablesIn, 'wasm', 'the tables fit at first');
+  // A query probing table 0 has 70,000 candidates: more than the scratch holds, and growing it does not fit.
+  for (const radius of [31, 0, 64]) t.ok(sameHits(tight, oracle, query(radius), radius), `radius ${radius} across the move`);
+  t.equal(tight.shape.tablesIn, 'js', 'moved to JS when the scratch could not grow');
+
+  // Too big from the start: built as JS arrays; single adds past capacity keep working.
+  const small = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: 4 << 20 });
+  small.addMany(bytes, owners);
+  t.equal(small.shape.tablesIn, 'js');
+  for (const radius of [0, 31, 64]) t.ok(sameHits(small, oracle, query(radius), radius), `JS tables, radius ${radius}`);
+
+  // Codes outgrowing the room behind them move the tables out when the code capacity grows.
+  const growing = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: memoryUsed + (128 << 10) });
+  const first = 69_000;
+  growing.addMany(bytes.subarray(0, first * 32), owners.slice(0, first));
+  const partial = new BruteForceIndex();
+  partial.addMany(bytes.subarray(0, first * 32), owners.slice(0, first));
+  t.equal(growing.shape.tablesIn, 'wasm');
+  for (let i = first; i < codes.length; i++) {
+    growing.add(codes[i], i);
+    partial.add(codes[i], i);
+  }
+  t.equal(growing.shape.tablesIn, 'js', 'moved to JS when the codes grew');
+  for (const radius of [0, 31, 64]) t.ok(sameHits(growing, partial, query(radius), radius), `after growth, radius ${radius}`);
 });
 
 t.test('rejects malformed input', async (t) => {

@@ -19,8 +19,8 @@ const WASM_PAGE = 1 << 16;
 const QUERY_OFFSET = 0;
 const HITS_OFFSET = 64;
 const CODES_OFFSET = HITS_OFFSET + SCAN_CHUNK * 4;
-/** wasm32 addresses 4 GiB; a few pages are kept for the query and hit list. */
-const WASM_MAX_CODES = Math.floor((65536 * WASM_PAGE - CODES_OFFSET) / CODE_BYTES);
+/** wasm32 addresses 4 GiB. */
+const WASM_MAX_BYTES = 65536 * WASM_PAGE;
 
 // The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
 interface WasmMemory {
@@ -86,9 +86,12 @@ export class CodeArena {
   private wasmQuery: Uint32Array | null;
   private tailBytes = 0;
   private layoutGeneration = 0;
+  /** The most the WebAssembly memory may grow to: wasm32's 4 GiB (less in tests). */
+  private readonly memoryLimit: number;
 
-  constructor(initialCapacity: number, useWasm: boolean) {
+  constructor(initialCapacity: number, useWasm: boolean, memoryLimit = WASM_MAX_BYTES) {
     this.capacityCodes = Math.max(1, initialCapacity);
+    this.memoryLimit = Math.min(memoryLimit, WASM_MAX_BYTES);
     const module = useWasm ? compileScanModule() : null;
     if (module) {
       const instance = new wasmApi!.Instance(module, {});
@@ -128,7 +131,8 @@ export class CodeArena {
   reserve(codes: number, used: number): void {
     if (codes <= this.capacityCodes) return;
     if (this.wasm) {
-      if (codes > WASM_MAX_CODES) throw new RangeError(`more than ${WASM_MAX_CODES} codes do not fit in wasm32 memory`);
+      const maxCodes = Math.floor((this.memoryLimit - CODES_OFFSET) / CODE_BYTES);
+      if (codes > maxCodes) throw new RangeError(`more than ${maxCodes} codes do not fit in wasm32 memory`);
       const oldTail = this.tailOffset;
       this.capacityCodes = codes;
       // Growing a WebAssembly memory keeps its contents; only the views must be renewed.
@@ -156,7 +160,17 @@ export class CodeArena {
 
   /** Byte address of the tail in the WebAssembly memory. */
   get tailOffset(): number {
-    return Math.ceil((CODES_OFFSET + this.capacityCodes * CODE_BYTES) / TAIL_ALIGN) * TAIL_ALIGN;
+    return tailOffsetFor(this.capacityCodes);
+  }
+
+  /** Whether a tail of `bytes` fits in the memory behind `codes` codes (default: the present capacity). */
+  tailFits(bytes: number, codes = this.capacityCodes): boolean {
+    return this.wasm !== null && tailOffsetFor(Math.max(codes, this.capacityCodes)) + bytes <= this.memoryLimit;
+  }
+
+  /** The tail's size in bytes. */
+  get tailLength(): number {
+    return this.tailBytes;
   }
 
   /** The WebAssembly memory, for views on the tail. */
@@ -243,7 +257,7 @@ export class CodeArena {
     const memory = this.wasm!.memory;
     const needed = Math.ceil((this.tailOffset + this.tailBytes) / WASM_PAGE);
     const pages = memory.buffer.byteLength / WASM_PAGE;
-    if (needed > 65536) throw new RangeError('codes and tables do not fit in wasm32 memory');
+    if (needed * WASM_PAGE > this.memoryLimit) throw new RangeError('codes and tables do not fit in wasm32 memory');
     if (needed > pages) memory.grow(needed - pages);
   }
 
@@ -256,4 +270,8 @@ export class CodeArena {
     this.layoutGeneration++;
     return { words: this.words, hits: this.hits, query: this.wasmQuery };
   }
+}
+
+function tailOffsetFor(codes: number): number {
+  return Math.ceil((CODES_OFFSET + codes * CODE_BYTES) / TAIL_ALIGN) * TAIL_ALIGN;
 }

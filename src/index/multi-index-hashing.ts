@@ -46,6 +46,8 @@ export interface MultiIndexHashingOptions {
   deltaLimit?: number;
   /** Scan instead of probing when a scan is expected to be faster (default true; tests turn it off). */
   scanWhenCheaper?: boolean;
+  /** Bytes the WebAssembly memory may grow to (default and most: wasm32's 4 GiB; tests set less). */
+  wasmMemoryLimit?: number;
 }
 
 interface Table {
@@ -76,6 +78,8 @@ export interface IndexShape {
   substringBits: number;
   indexedCodes: number;
   deltaCodes: number;
+  /** Where the tables are: beside the codes in WebAssembly memory, or JS arrays (no WebAssembly, or too big for wasm32). */
+  tablesIn: 'wasm' | 'js' | 'none';
 }
 
 /** Number of b-bit keys within distance r of a key, as a float (sum of binomials). */
@@ -145,7 +149,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
       throw new RangeError(`tableCount must be an integer in ${MIN_TABLES}..${MAX_TABLES}, got ${m}`);
     }
     this.options = options;
-    this.arena = new CodeArena(1024, options.wasm ?? true);
+    this.arena = new CodeArena(1024, options.wasm ?? true, options.wasmMemoryLimit);
     this.reserveSlots(1024);
   }
 
@@ -159,6 +163,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
       substringBits: this.substringBits,
       indexedCodes: this.indexedSlots,
       deltaCodes: this.slotCount - this.indexedSlots,
+      tablesIn: this.tables.length === 0 ? 'none' : this.scratchCapacity > 0 ? 'wasm' : 'js',
     };
   }
 
@@ -308,6 +313,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     if (slots <= this.slotOwner.length) return;
     // Grow by a quarter: bulk loads reserve exactly, single adds amortize.
     const capacity = Math.max(slots, Math.ceil(this.slotCount * 1.25));
+    if (this.scratchCapacity > 0 && !this.arena.tailFits(this.arena.tailLength, capacity)) this.moveTablesToJs();
     this.arena.reserve(capacity, this.slotCount);
     const owner = new Uint32Array(capacity);
     owner.set(this.slotOwner.subarray(0, this.slotCount));
@@ -355,14 +361,14 @@ export class MultiIndexHashing implements HammingRangeIndex {
    * candidates' verification. Each pass's loads do not wait on each other, so
    * the CPU overlaps their cache misses, which a probe-at-a-time loop cannot.
    */
-  private searchTables(q: Uint32Array, radius: number, hits: RangeHit[]): void {
+  private searchTables(q: Uint32Array, radius: number, hits: RangeHit[], fromTable = 0): void {
     const tables = this.tables;
     const b = this.substringBits;
     const limit = 2 ** b;
     const w = this.arena.words;
     const live = this.live;
     const q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5], q6 = q[6], q7 = q[7];
-    for (let t = 0; t < tables.length; t++) {
+    for (let t = fromTable; t < tables.length; t++) {
       const tableRadius = this.tableRadius[t];
       if (tableRadius < 0) continue;
       const { offsets, packed, entries } = tables[t];
@@ -426,7 +432,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
   private searchTablesInArena(q: Uint32Array, radius: number, hits: RangeHit[]): void {
     const arena = this.arena;
     const b = this.substringBits;
-    this.reserveScratch(ballVolume(b, this.tableRadius[0]), 0);
+    if (!this.reserveScratch(ballVolume(b, this.tableRadius[0]), 0)) {
+      this.searchTables(q, radius, hits, 0);
+      return;
+    }
     arena.setQuery(q);
     const live = this.live;
     for (let t = 0; t < this.tables.length; t++) {
@@ -439,8 +448,11 @@ export class MultiIndexHashing implements HammingRangeIndex {
       const candAt = rangesAt + this.rangeCapacity * 8;
       let candidates = arena.gather(base + table.entriesAt, rangesAt, ranges, candAt, this.scratchCapacity);
       if (candidates > this.scratchCapacity) {
-        // Growing moves nothing before the candidates: ranges and tables stay where they are.
-        this.reserveScratch(0, candidates);
+        if (!this.reserveScratch(0, candidates)) {
+          this.searchTables(q, radius, hits, t);
+          return;
+        }
+        // Growing moved nothing before the candidates: ranges and tables stay where they are.
         candidates = arena.gather(base + table.entriesAt, rangesAt, ranges, candAt, this.scratchCapacity);
       }
       const found = arena.verify(candAt, candidates, radius, candAt + this.scratchCapacity * 4);
@@ -453,14 +465,42 @@ export class MultiIndexHashing implements HammingRangeIndex {
     }
   }
 
-  /** Room in the tail's scratch for at least `ranges` bucket ranges and `candidates` candidates. */
-  private reserveScratch(ranges: number, candidates: number): void {
-    if (ranges <= this.rangeCapacity && candidates <= this.scratchCapacity) return;
-    if (ranges > this.rangeCapacity) this.rangeCapacity = Math.max(ranges, 2 * this.rangeCapacity);
-    if (candidates > this.scratchCapacity) this.scratchCapacity = Math.max(candidates, 2 * this.scratchCapacity);
-    this.arena.resizeTail(this.scratchAt + this.rangeCapacity * 8 + this.scratchCapacity * 12);
+  /**
+   * Room in the tail's scratch for at least `ranges` bucket ranges and
+   * `candidates` candidates. False when that does not fit in the arena's
+   * memory: the tables have then moved to JS arrays.
+   */
+  private reserveScratch(ranges: number, candidates: number): boolean {
+    if (ranges <= this.rangeCapacity && candidates <= this.scratchCapacity) return true;
+    const rangeCapacity = ranges > this.rangeCapacity ? Math.max(ranges, 2 * this.rangeCapacity) : this.rangeCapacity;
+    const scratchCapacity = candidates > this.scratchCapacity ? Math.max(candidates, 2 * this.scratchCapacity) : this.scratchCapacity;
+    const bytes = this.scratchAt + rangeCapacity * 8 + scratchCapacity * 12;
+    if (!this.arena.tailFits(bytes)) {
+      this.moveTablesToJs();
+      return false;
+    }
+    this.rangeCapacity = rangeCapacity;
+    this.scratchCapacity = scratchCapacity;
+    this.arena.resizeTail(bytes);
     this.viewGeneration = -1;
     this.syncTableViews();
+    return true;
+  }
+
+  /** Copies the tables out of the arena into JS arrays, for when codes and tables no longer fit in its memory together. */
+  private moveTablesToJs(): void {
+    const buffer = this.arena.buffer;
+    const base = this.arena.tailOffset;
+    for (const table of this.tables) {
+      table.offsets = new Uint32Array(buffer, base + table.offsetsAt, table.offsetsLength).slice();
+      table.entries = new Uint32Array(buffer, base + table.entriesAt, this.indexedSlots).slice();
+      table.offsetsAt = -1;
+      table.entriesAt = -1;
+    }
+    this.rangeCapacity = 0;
+    this.scratchCapacity = 0;
+    this.hitPairs = new Uint32Array(0);
+    this.arena.resizeTail(0);
   }
 
   /** Takes new views on the tables and scratch in the arena's tail when the arena's memory changed. */
@@ -599,12 +639,11 @@ export class MultiIndexHashing implements HammingRangeIndex {
   private buildTables(): void {
     const n = this.slotCount;
     this.indexedSlots = n;
-    const inArena = this.arena.usesWasm;
     this.tables = [];
     this.rangeCapacity = 0;
     this.scratchCapacity = 0;
     this.viewGeneration = -1;
-    if (inArena) this.arena.resizeTail(0);
+    if (this.arena.usesWasm) this.arena.resizeTail(0);
     if (n < MIN_TABLE_CODES && this.options.tableCount === undefined) {
       this.substringBits = 0;
       return;
@@ -614,6 +653,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
     this.substringBits = b;
     this.tableRadius = new Int32Array(m);
     const buckets = 2 ** b;
+    // Tables go to the arena while they fit beside the codes (with the scratch), then all to JS arrays.
+    let inArena = this.arena.usesWasm;
     const starts = new Uint32Array(buckets + 1);
     const keys = new Uint32Array(n);
     const scratchKeys = new Uint32Array(n);
@@ -622,7 +663,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const sorted = inArena ? new Uint32Array(n) : null;
     let tailBytes = 0;
     for (let t = 0; t < m; t++) {
-      const entries = sorted ?? new Uint32Array(n);
+      const entries = inArena ? sorted! : new Uint32Array(n);
       const position = { word: (t * b) >>> 5, offset: (t * b) & 31 };
       // this.substring, unrolled for the build's 10M-element loops. The tail
       // grows below, so the codes' view is taken afresh for each table.
@@ -639,12 +680,16 @@ export class MultiIndexHashing implements HammingRangeIndex {
         starts[k] = e;
       }
       const { offsets, packed } = compressOffsets(starts, buckets);
-      if (!inArena) {
-        this.tables.push({ ...position, offsets, packed, entries, offsetsAt: -1, entriesAt: -1, offsetsLength: offsets.length });
-        continue;
-      }
       const offsetsAt = tailBytes;
       const entriesAt = alignToLine(offsetsAt + offsets.byteLength);
+      if (inArena && !this.arena.tailFits(alignToLine(entriesAt + n * 4) + INITIAL_RANGES * 8 + INITIAL_CANDIDATES * 12)) {
+        if (this.tables.length > 0) this.moveTablesToJs();
+        inArena = false;
+      }
+      if (!inArena) {
+        this.tables.push({ ...position, offsets, packed, entries: entries === sorted ? entries.slice() : entries, offsetsAt: -1, entriesAt: -1, offsetsLength: offsets.length });
+        continue;
+      }
       tailBytes = alignToLine(entriesAt + n * 4);
       this.arena.resizeTail(tailBytes);
       const base = this.arena.tailOffset;
