@@ -77,10 +77,11 @@ export function readCodeWords(code: Uint8Array, into: Uint32Array, at = 0): void
 }
 
 export class CodeArena {
-  /** 8 words per code; replaced (not resized) when capacity grows, so re-read after `reserve`. */
-  words: Uint32Array;
+  // Set in the constructor, directly or through renewViews.
+  /** 8 words per code; replaced (not resized) when the memory grows, so re-read after `reserve` or `resizeTail`. */
+  words!: Uint32Array;
   /** Relative indices of the last `scanChunk` hits. */
-  hits: Uint32Array;
+  hits!: Uint32Array;
   private capacityCodes: number;
   private readonly wasm: WasmScan | null;
   private wasmQuery: Uint32Array | null;
@@ -104,10 +105,8 @@ export class CodeArena {
         verify: instance.exports.verify as VerifyExport,
       };
       this.growWasmMemory();
-      const views = this.renewViews();
-      this.words = views.words;
-      this.hits = views.hits;
-      this.wasmQuery = views.query;
+      this.wasmQuery = null;
+      this.renewViews();
     } else {
       this.wasm = null;
       this.wasmQuery = null;
@@ -261,14 +260,13 @@ export class CodeArena {
     if (needed > pages) memory.grow(needed - pages);
   }
 
-  /** Takes new views on the memory (after it grew or the codes' capacity changed); returned for the constructor. */
-  private renewViews(): { words: Uint32Array; hits: Uint32Array; query: Uint32Array } {
+  /** Takes new views on the memory (after it grew or the codes' capacity changed). */
+  private renewViews(): void {
     const buffer = this.wasm!.memory.buffer;
     this.words = new Uint32Array(buffer, CODES_OFFSET, this.capacityCodes * CODE_WORDS);
     this.hits = new Uint32Array(buffer, HITS_OFFSET, SCAN_CHUNK);
     this.wasmQuery = new Uint32Array(buffer, QUERY_OFFSET, CODE_WORDS);
     this.layoutGeneration++;
-    return { words: this.words, hits: this.hits, query: this.wasmQuery };
   }
 }
 
