@@ -16,6 +16,6 @@ export async function startServer(config: Config): Promise<void> {
   });
   await app.listen({ host: config.HOST, port: config.PORT });
   const started = performance.now();
-  app.services.loadIndexes();
+  await app.services.loadIndexes();
   app.log.info({ seconds: Number(((performance.now() - started) / 1000).toFixed(2)) }, 'index loaded; ready');
 }

@@ -109,12 +109,12 @@ t.test('create by image, status with matches, no leaks, withdrawal', async (t) =
 
   // Withdrawal: the hashes leave store and index at once.
   const probe = { hashes: [{ type: 'pdq', hash: fromHex(expectedPdq('bridge-1-original.jpg'), 256) }] };
-  t.equal(app.services.matcher.matchCases(probe).matches.length, 1, 'new captures match the case before withdrawal');
+  t.equal((await app.services.matcher.matchCases(probe)).matches.length, 1, 'new captures match the case before withdrawal');
   res = await app.inject({ method: 'DELETE', url: `/v1/cases/${caseNumber}`, headers: { 'x-case-pin': '00000000' } });
   t.equal(res.statusCode, 404, 'withdrawal needs the PIN');
   res = await app.inject({ method: 'DELETE', url: `/v1/cases/${caseNumber}`, headers: { 'x-case-pin': pin } });
   t.equal(res.statusCode, 204);
-  t.same(app.services.matcher.matchCases(probe).matches, [], 'no match right after withdrawal');
+  t.same((await app.services.matcher.matchCases(probe)).matches, [], 'no match right after withdrawal');
   t.equal(store.findCaseByNumber(caseNumber), undefined);
   t.equal(app.services.store.countSignals('pdq', 'case'), 0);
   t.equal(app.services.indexes.size('case', 'pdq'), 0, 'the index followed the store');

@@ -56,21 +56,21 @@ t.test('indexes load from the store at start and follow every write', async (t) 
   t.equal(indexes.size('content', 'pdq'), 1);
   t.equal(indexes.size('content', 'md5'), 1);
   t.same(
-    matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 3) }] }).matches.map((m) => [m.contentId, m.distance, m.signalType]),
+    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 3) }] })).matches.map((m) => [m.contentId, m.distance, m.signalType]),
     [[before.contentId, 3, 'pdq']],
   );
-  t.same(matcher.matchContent({ hashes: [{ type: 'md5', hash: md5 }] }).matches[0]?.contentId, before.contentId);
+  t.same((await matcher.matchContent({ hashes: [{ type: 'md5', hash: md5 }] })).matches[0]?.contentId, before.contentId);
 
   const added = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(hash, 1) }]);
   t.equal(indexes.size('content', 'pdq'), 2, 'an add reaches the index as soon as the store call returns');
   t.same(
-    matcher.matchContent({ hashes: [{ type: 'pdq', hash }] }).matches.map((m) => m.contentId),
+    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash }] })).matches.map((m) => m.contentId),
     [before.contentId, added.contentId],
   );
   store.deleteContent(before.contentId);
   t.equal(indexes.size('content', 'md5'), 0);
   t.same(
-    matcher.matchContent({ hashes: [{ type: 'pdq', hash }] }).matches.map((m) => m.contentId),
+    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash }] })).matches.map((m) => m.contentId),
     [added.contentId],
     'a delete leaves the index at once',
   );
@@ -92,28 +92,28 @@ t.test('thresholds: defaults, bank and request overrides, ceiling with visible c
   const query = { hashes: [{ type: 'pdq', hash }] };
   const ids = (r: { matches: { contentId: number }[] }) => r.matches.map((m) => m.contentId);
 
-  const byDefault = matcher.matchContent(query);
+  const byDefault = await matcher.matchContent(query);
   t.same(ids(byDefault), [strict8, loose20, loose31], 'default 31 in loose, bank 8 in strict; sorted by distance');
   t.same(byDefault.thresholds, [
     { type: 'pdq', bankId: strict.id, source: 'bank', requested: 8, applied: 8, clamped: false },
     { type: 'pdq', bankId: loose.id, source: 'default', requested: 31, applied: 31, clamped: false },
   ]);
-  t.same(ids(matcher.matchContent({ ...query, thresholds: { pdq: 12 } })), [strict8, strict10], 'request replaces both');
-  t.same(ids(matcher.matchContent({ ...query, thresholds: { pdq: 25 } })), [strict8, strict10, loose20]);
+  t.same(ids(await matcher.matchContent({ ...query, thresholds: { pdq: 12 } })), [strict8, strict10], 'request replaces both');
+  t.same(ids(await matcher.matchContent({ ...query, thresholds: { pdq: 25 } })), [strict8, strict10, loose20]);
 
-  const clamped = matcher.matchContent({ ...query, thresholds: { pdq: 60 } });
+  const clamped = await matcher.matchContent({ ...query, thresholds: { pdq: 60 } });
   t.same(ids(clamped), [strict8, strict10, loose20, loose31], 'above the ceiling: clamped to 31, not 60');
   t.ok(clamped.thresholds.every((x) => x.clamped && x.applied === 31 && x.requested === 60 && x.source === 'request'));
 
-  t.same(ids(matcher.matchContent({ ...query, bankIds: [strict.id] })), [strict8], 'bank filter');
-  t.same(ids(matcher.matchContent({ ...query, bankIds: [loose.id], thresholds: { pdq: 31 } })), [loose20, loose31]);
-  t.throws(() => matcher.matchContent({ ...query, bankIds: [999] }), { code: 'NOT_FOUND' });
-  t.throws(() => matcher.matchContent({ ...query, bankIds: 3 as unknown as number[] }), { code: 'INVALID_INPUT' });
-  t.throws(() => matcher.matchContent({ ...query, thresholds: { pdq: -1 } }), { code: 'INVALID_INPUT' });
-  t.throws(() => matcher.matchContent({ ...query, thresholds: { pdq: 2.5 } }), { code: 'INVALID_INPUT' });
-  t.throws(() => matcher.matchContent({ ...query, thresholds: { nohash: 1 } }), { code: 'INVALID_INPUT' });
-  t.throws(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: randomHash(16) }] }), { code: 'INVALID_HASH' });
-  t.throws(() => matcher.matchContent({ hashes: [] }), { code: 'INVALID_INPUT' });
+  t.same(ids(await matcher.matchContent({ ...query, bankIds: [strict.id] })), [strict8], 'bank filter');
+  t.same(ids(await matcher.matchContent({ ...query, bankIds: [loose.id], thresholds: { pdq: 31 } })), [loose20, loose31]);
+  await t.rejects(() => matcher.matchContent({ ...query, bankIds: [999] }), { code: 'NOT_FOUND' });
+  await t.rejects(() => matcher.matchContent({ ...query, bankIds: 3 as unknown as number[] }), { code: 'INVALID_INPUT' });
+  await t.rejects(() => matcher.matchContent({ ...query, thresholds: { pdq: -1 } }), { code: 'INVALID_INPUT' });
+  await t.rejects(() => matcher.matchContent({ ...query, thresholds: { pdq: 2.5 } }), { code: 'INVALID_INPUT' });
+  await t.rejects(() => matcher.matchContent({ ...query, thresholds: { nohash: 1 } }), { code: 'INVALID_INPUT' });
+  await t.rejects(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: randomHash(16) }] }), { code: 'INVALID_HASH' });
+  await t.rejects(() => matcher.matchContent({ hashes: [] }), { code: 'INVALID_INPUT' });
 });
 
 t.test('a configured ceiling lets banks and requests loosen up to it, exact types stay at 0', async (t) => {
@@ -127,7 +127,7 @@ t.test('a configured ceiling lets banks and requests loosen up to it, exact type
   const near = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(hash, 40) }]).contentId;
   const blockItem = addItem(store, bank.id, [{ type: 'blockhash', hash: atDistance(block, 14) }]).contentId;
   addItem(store, bank.id, [{ type: 'md5', hash: atDistance(md5, 1) }]);
-  const result = matcher.matchContent({
+  const result = await matcher.matchContent({
     hashes: [
       { type: 'pdq', hash },
       { type: 'blockhash', hash: block },
@@ -165,11 +165,11 @@ t.test('one match per content item, with its smallest distance', async (t) => {
     { type: 'pdq', hash: atDistance(hash, 4) },
     { type: 'sha256', hash: sha },
   ]);
-  const pdqOnly = matcher.matchContent({ hashes: [{ type: 'pdq', hash }, { type: 'pdq', hash: atDistance(hash, 20) }] });
+  const pdqOnly = await matcher.matchContent({ hashes: [{ type: 'pdq', hash }, { type: 'pdq', hash: atDistance(hash, 20) }] });
   t.equal(pdqOnly.matches.length, 1);
   t.match(pdqOnly.matches[0], { contentId: item.contentId, bankId: bank.id, distance: 4, signalId: item.signalIds[1], queryIndex: 0, variant: null });
   t.same(pdqOnly.matches[0].provenance, { ...provenance, capturedAt: null });
-  const withExact = matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 4) }, { type: 'sha256', hash: sha }] });
+  const withExact = await matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 4) }, { type: 'sha256', hash: sha }] });
   t.equal(withExact.matches.length, 1);
   t.match(withExact.matches[0], { distance: 0, signalType: 'sha256', queryIndex: 1 }, 'at equal distance the exact signal is the evidence');
 });
@@ -181,15 +181,15 @@ t.test('dihedral expansion for image queries; bare hashes match as given', async
   const variants = pdqDihedralFromDct(dct);
   const rotated = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(variants[1], 2) }]).contentId;
   const imageQuery = { type: 'pdq', hash: variants[0], dct };
-  t.same(matcher.matchContent({ hashes: [imageQuery] }).matches, [], 'without dihedral a rotated copy is far away');
-  const expanded = matcher.matchContent({ hashes: [imageQuery], dihedral: true });
+  t.same((await matcher.matchContent({ hashes: [imageQuery] })).matches, [], 'without dihedral a rotated copy is far away');
+  const expanded = await matcher.matchContent({ hashes: [imageQuery], dihedral: true });
   t.match(expanded.matches, [{ contentId: rotated, distance: 2, variant: 'rot90', queryIndex: 0 }]);
-  t.throws(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: variants[0] }], dihedral: true }), {
+  await t.rejects(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: variants[0] }], dihedral: true }), {
     code: 'INVALID_INPUT',
     message: /bare hash can only be matched as given/,
   });
   t.same(
-    matcher.matchContent({ hashes: [{ type: 'blockhash', hash: randomHash() }, imageQuery], dihedral: true }).matches.map((m) => m.contentId),
+    (await matcher.matchContent({ hashes: [{ type: 'blockhash', hash: randomHash() }, imageQuery], dihedral: true })).matches.map((m) => m.contentId),
     [rotated],
     'dihedral applies to PDQ queries only',
   );
@@ -204,20 +204,20 @@ t.test("victims' hashes: matched only by matchCases, gone at once on withdrawal"
   const captured = atDistance(victimHash, 6);
   addItem(store, bank.id, [{ type: 'pdq', hash: captured }]);
 
-  const found = matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] });
+  const found = await matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] });
   t.match(found.matches, [{ caseId: victim.id, caseNumber: 'V-1', status: 'open', distance: 6 }]);
   t.equal(found.matches.length, 1);
   t.same(found.thresholds, [{ type: 'pdq', bankId: null, source: 'default', requested: 31, applied: 31, clamped: false }]);
-  t.same(matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }], thresholds: { pdq: 5 } }).matches, []);
+  t.same((await matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }], thresholds: { pdq: 5 } })).matches, []);
   t.equal(
-    matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] }).matches.every((m) => m.contentId > 0),
+    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] })).matches.every((m) => m.contentId > 0),
     true,
     'content search never returns cases',
   );
-  t.equal(matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] }).matches.length, 1);
+  t.equal((await matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] })).matches.length, 1);
 
   store.deleteCase(victim.id);
-  t.same(matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] }).matches, [], 'withdrawal leaves the index at once');
+  t.same((await matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] })).matches, [], 'withdrawal leaves the index at once');
   t.equal(indexes.size('case', 'pdq'), 1, "only the other victim's hash remains");
   t.ok(store.getCase(other.id));
 });

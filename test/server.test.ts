@@ -73,7 +73,9 @@ t.test('readiness: 503 until the index is loaded', async (t) => {
   t.equal(before.statusCode, 503);
   t.equal(before.headers['retry-after'], '5');
   t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'alive while loading');
-  app.services.loadIndexes();
+  const loading = app.services.loadIndexes();
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503, 'still 503 while the worker builds the tables');
+  await loading;
   t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
 });
 

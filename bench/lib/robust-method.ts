@@ -40,7 +40,7 @@ export const robustMethod: QualityMethod = {
     const search = async (bytes: Uint8Array, using: Matcher, radius?: number): Promise<EngineMatch[]> => {
       if (pending.length > 0) flush();
       const hashed = await hashImage(bytes, { signals: ['pdq'], dihedral: true, regions: 'query' });
-      const { matches } = using.matchContent({
+      const { matches } = await using.matchContent({
         hashes: [{ type: 'pdq', hash: hashed.pdq!.hash, dct: hashed.pdq!.dct }, ...regionQueries(hashed)],
         dihedral: true,
         ...(radius === undefined ? {} : { thresholds: { pdq: radius, 'pdq-region': radius } }),

@@ -71,7 +71,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   // Batch items in flight finish and are recorded before the store closes.
   app.addHook('preClose', async () => services.batchRunner.close());
   app.addHook('onClose', async () => services.close());
-  if (loadIndexes) services.loadIndexes();
+  if (loadIndexes) await services.loadIndexes();
 
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { BatchRunner, matchAgainstContent } from '../batches/runner.js';
 import type { Config } from '../config.js';
 import { Matcher } from '../match/matcher.js';
-import { SignalIndexes } from '../match/signal-indexes.js';
+import type { SignalSearcher } from '../match/signal-indexes.js';
+import { WorkerSignalIndexes } from '../match/worker-indexes.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
@@ -31,13 +32,18 @@ export class Services {
   readonly batches: SqliteBatchStore;
   /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
   readonly batchRunner: BatchRunner;
-  private loaded: { indexes: SignalIndexes; matcher: Matcher } | null = null;
+  private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
+  private loading: Promise<void> | null = null;
+  /** Set if the index worker fails: the service then answers 503 and /readyz says so, as indexes that may have missed a write must not answer. */
+  private broken: Error | null = null;
+  private readonly log: { error: (details: object, message: string) => void };
 
   /** `log` is the app's logger, so runner failures reach the service log like everything else. */
   constructor(
     readonly config: Config,
     log: { error: (details: object, message: string) => void },
   ) {
+    this.log = log;
     mkdirSync(config.DATA_DIR, { recursive: true });
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
@@ -51,18 +57,28 @@ export class Services {
   }
 
   get ready(): boolean {
-    return this.loaded !== null;
+    return this.loaded !== null && this.broken === null;
   }
 
-  /** Builds the indexes from the store (synchronous: no write can slip in between). */
-  loadIndexes(): void {
-    if (this.loaded) return;
-    const indexes = SignalIndexes.load(this.store);
-    this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
-    this.batchRunner.start();
+  /**
+   * Builds the indexes from the store in the index worker (the store is read
+   * here, synchronously, so no write slips in between; the worker then builds
+   * the tables while requests are served).
+   */
+  loadIndexes(): Promise<void> {
+    this.loading ??= WorkerSignalIndexes.load(this.store, {
+      onFailure: (err) => {
+        this.broken = err;
+        this.log.error({ err }, 'the index worker failed: answering 503 until restarted');
+      },
+    }).then((indexes) => {
+      this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
+      this.batchRunner.start();
+    });
+    return this.loading;
   }
 
-  get indexes(): SignalIndexes {
+  get indexes(): SignalSearcher {
     return this.require().indexes;
   }
 
@@ -71,6 +87,7 @@ export class Services {
   }
 
   private require() {
+    if (this.broken) throw new ApiError(503, 'INDEX_UNAVAILABLE', 'The service cannot search its index right now; try again later.', { 'retry-after': '30' });
     if (!this.loaded) throw new ApiError(503, 'NOT_READY', 'The service is still loading its index; try again in a few seconds.', { 'retry-after': '5' });
     return this.loaded;
   }

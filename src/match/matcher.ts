@@ -3,7 +3,7 @@ import type { RegionKind } from '../robust/regions.js';
 import { StoreError } from '../store/errors.js';
 import { STORED_SIGNAL_TYPES, type StoredSignalType } from '../store/signal-types.js';
 import type { CaseStatus, ContentSignalOwner, Provenance, SignalOwnerKind, Store, ThresholdsByType } from '../store/store.js';
-import type { SignalIndexes } from './signal-indexes.js';
+import type { IndexQuery, SignalSearcher } from './signal-indexes.js';
 
 /**
  * One hash to match. A PDQ hash computed from an image may carry the DCT the
@@ -163,7 +163,7 @@ export class Matcher {
 
   constructor(
     private readonly store: Store,
-    private readonly indexes: SignalIndexes,
+    private readonly indexes: SignalSearcher,
     options: MatcherOptions = {},
   ) {
     for (const type of STORED_SIGNAL_TYPES.values()) this.ceilings.set(type.name, type.defaultThreshold);
@@ -179,10 +179,10 @@ export class Matcher {
     return this.ceilings.get(knownType(type).name)!;
   }
 
-  matchContent(request: ContentMatchRequest): MatchResult<ContentMatch, BankThreshold> {
+  async matchContent(request: ContentMatchRequest): Promise<MatchResult<ContentMatch, BankThreshold>> {
     const plan = this.planContent(request);
     const hits: Hit[] = [];
-    if (plan.searched) this.search('content', plan.queries, 0, plan.queries.length, plan.radiusOf, hits);
+    if (plan.searched) await this.search('content', plan.queries, 0, plan.queries.length, plan.radiusOf, hits);
     return this.finishContent(plan, hits);
   }
 
@@ -197,7 +197,7 @@ export class Matcher {
     const hits: Hit[] = [];
     for (let i = 0; plan.searched && i < plan.queries.length; i += slice) {
       if (i > 0) await pause();
-      this.search('content', plan.queries, i, Math.min(i + slice, plan.queries.length), plan.radiusOf, hits);
+      await this.search('content', plan.queries, i, Math.min(i + slice, plan.queries.length), plan.radiusOf, hits);
     }
     return this.finishContent(plan, hits);
   }
@@ -254,12 +254,12 @@ export class Matcher {
    * cases match too (their status is in each match); withdrawn cases are
    * deleted, so they cannot.
    */
-  matchCases(request: MatchRequest): MatchResult<CaseMatch> {
+  async matchCases(request: MatchRequest): Promise<MatchResult<CaseMatch>> {
     const queries = this.expand(request);
     const requestThresholds = this.requestThresholds(request.thresholds);
     const thresholds = [...new Set(queries.map((q) => q.type))].map((type) => this.resolve(type, null, undefined, requestThresholds?.get(type.name)));
     const radiusOf = new Map(thresholds.map((t) => [t.type, t.applied]));
-    const hits = this.search('case', queries, 0, queries.length, radiusOf, []).filter((hit) => hit.distance <= radiusOf.get(hit.signalType)!);
+    const hits = (await this.search('case', queries, 0, queries.length, radiusOf, [])).filter((hit) => hit.distance <= radiusOf.get(hit.signalType)!);
     const owners = new Map(this.store.caseSignalOwners(uniqueSignalIds(hits)).map((o) => [o.signalId, o]));
     const best = new Map<number, { hit: Hit; caseNumber: string; status: CaseStatus }>();
     for (const hit of hits) {
@@ -312,16 +312,19 @@ export class Matcher {
   }
 
   /** Searches `queries[from..to)`, appending the hits to `hits` (which it returns). */
-  private search(owner: SignalOwnerKind, queries: ExpandedQuery[], from: number, to: number, radiusOf: Map<string, number>, hits: Hit[]): Hit[] {
+  /** Searches queries[from, to) and appends their hits to `hits`. */
+  private async search(owner: SignalOwnerKind, queries: ExpandedQuery[], from: number, to: number, radiusOf: Map<string, number>, hits: Hit[]): Promise<Hit[]> {
+    const lookups: IndexQuery[] = [];
+    for (let i = from; i < to; i++) lookups.push({ type: queries[i].type.name, code: queries[i].code, radius: radiusOf.get(queries[i].type.name)! });
+    const found = await this.indexes.searchMany(owner, lookups);
     for (let i = from; i < to; i++) {
-      const { type, code, queryIndex, variant, region } = queries[i];
+      const { type, queryIndex, variant, region } = queries[i];
       const via = type.name === 'pdq-region' ? 'region' : 'whole';
-      for (const { signalId, distance } of this.indexes.search(owner, type.name, code, radiusOf.get(type.name)!)) {
-        hits.push({ type, signalType: type.name, distance, signalId, queryIndex, variant, via, region });
-      }
+      for (const { signalId, distance } of found[i - from]) hits.push({ type, signalType: type.name, distance, signalId, queryIndex, variant, via, region });
     }
     return hits;
   }
+
 }
 
 function uniqueSignalIds(hits: Hit[]): number[] {

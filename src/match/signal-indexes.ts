@@ -9,6 +9,27 @@ export interface IndexHit {
   distance: number;
 }
 
+/** One hash to look up: its signal type, its bytes, and how far a match may be (ignored by exact types). */
+export interface IndexQuery {
+  type: string;
+  code: Uint8Array;
+  radius: number;
+}
+
+/**
+ * What the Matcher searches: the indexes in this thread (SignalIndexes) or in
+ * a worker thread (WorkerSignalIndexes). Either follows every committed store
+ * write, so a search made after a write returns sees it.
+ */
+export interface SignalSearcher {
+  /** Per query, the signals of its type and of this owner kind within its radius (exact types: equal hashes, distance 0). */
+  searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): IndexHit[][] | Promise<IndexHit[][]>;
+  /** Number of (hash, signal) entries for one type and owner kind. */
+  size(owner: SignalOwnerKind, type: string): number;
+  /** Stops following the store. */
+  close(): void;
+}
+
 export interface SignalIndexesOptions {
   /** Signals read from the store per chunk while loading. */
   chunkSize?: number;
@@ -17,44 +38,46 @@ export interface SignalIndexesOptions {
 type TypeIndex = { kind: 'hamming'; index: HammingRangeIndex } | { kind: 'exact'; index: ExactHashIndex };
 
 /**
- * One in-memory index per signal type and owner kind, mirroring the store:
- * multi-index hashing for perceptual types, a hash map for exact ones.
+ * One in-memory index per signal type and owner kind, with no store of its
+ * own: multi-index hashing for perceptual types, a hash map for exact ones.
  * Content signals and victims' signals live in separate indexes so that a
  * search for one can never return the other.
- *
- * `load` fills the indexes from the store and then follows every committed
- * store write through `Store.subscribe`: a delete (a victim withdrawing her
- * case, say) has left the index by the time the store call returns. Loading
- * is synchronous, so no write of this process can fall between the load and
- * the subscription.
  */
-export class SignalIndexes {
+export class IndexSet {
   /** By owner kind, then type name (two lookups rather than a key string made on every search). */
   private readonly indexes = new Map<SignalOwnerKind, Map<string, TypeIndex>>();
-  private readonly unsubscribe: () => void;
 
-  private constructor(store: Store, options: SignalIndexesOptions) {
+  constructor() {
     for (const owner of ['content', 'case'] as const) {
       const byType = new Map<string, TypeIndex>();
       this.indexes.set(owner, byType);
       for (const type of STORED_SIGNAL_TYPES.values()) {
-        const entry: TypeIndex =
-          type.comparison === 'hamming'
-            ? { kind: 'hamming', index: new MultiIndexHashing() }
-            : { kind: 'exact', index: new ExactHashIndex(type.bytes) };
-        byType.set(type.name, entry);
-        const { codes, ids } = readAll(store, type, owner, options.chunkSize);
-        entry.index.addMany(codes, ids);
+        byType.set(
+          type.name,
+          type.comparison === 'hamming' ? { kind: 'hamming', index: new MultiIndexHashing() } : { kind: 'exact', index: new ExactHashIndex(type.bytes) },
+        );
       }
     }
-    this.unsubscribe = store.subscribe((change) => this.apply(change));
   }
 
-  static load(store: Store, options: SignalIndexesOptions = {}): SignalIndexes {
-    return new SignalIndexes(store, options);
+  /** Adds many signals of one type and owner kind at once (one table build). */
+  fill(owner: SignalOwnerKind, type: string, codes: Uint8Array, ids: ArrayLike<number>): void {
+    this.get(owner, type).index.addMany(codes, ids);
   }
 
-  /** Number of (hash, signal) entries for one type and owner kind. */
+  /** Applies one committed store write. */
+  apply(change: SignalChange): void {
+    for (const batch of change.batches) {
+      const { index } = this.get(batch.owner, batch.type);
+      if (change.op === 'add') {
+        index.addMany(batch.codes, batch.ids);
+        continue;
+      }
+      const bytes = batch.codes.length / batch.count;
+      for (let i = 0; i < batch.count; i++) index.remove(batch.codes.subarray(i * bytes, (i + 1) * bytes), batch.ids[i]);
+    }
+  }
+
   size(owner: SignalOwnerKind, type: string): number {
     return this.get(owner, type).index.size;
   }
@@ -66,9 +89,8 @@ export class SignalIndexes {
     return entry.index.search(code, radius).map((hit) => ({ signalId: hit.owner, distance: hit.distance }));
   }
 
-  /** Stops following the store; the indexes keep what they hold. */
-  close(): void {
-    this.unsubscribe();
+  searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): IndexHit[][] {
+    return queries.map(({ type, code, radius }) => this.search(owner, type, code, radius));
   }
 
   private get(owner: SignalOwnerKind, type: string): TypeIndex {
@@ -76,25 +98,65 @@ export class SignalIndexes {
     if (!entry) throw new RangeError(`no index for signal type ${JSON.stringify(type)}`);
     return entry;
   }
+}
 
-  private apply(change: SignalChange): void {
-    for (const batch of change.batches) {
-      const { index } = this.get(batch.owner, batch.type);
-      if (change.op === 'add') {
-        index.addMany(batch.codes, batch.ids);
-        continue;
-      }
-      const bytes = batch.codes.length / batch.count;
-      for (let i = 0; i < batch.count; i++) index.remove(batch.codes.subarray(i * bytes, (i + 1) * bytes), batch.ids[i]);
-    }
+/**
+ * The indexes in this thread, mirroring the store: `load` fills them from the
+ * store and then follows every committed store write through
+ * `Store.subscribe`: a delete (a victim withdrawing her case, say) has left
+ * the index by the time the store call returns. Loading is synchronous, so no
+ * write of this process can fall between the load and the subscription.
+ */
+export class SignalIndexes implements SignalSearcher {
+  private readonly set = new IndexSet();
+  private readonly unsubscribe: () => void;
+
+  private constructor(store: Store, options: SignalIndexesOptions) {
+    forEachStoredIndex(store, options, (owner, type, codes, ids) => this.set.fill(owner, type.name, codes, ids));
+    this.unsubscribe = store.subscribe((change) => this.set.apply(change));
+  }
+
+  static load(store: Store, options: SignalIndexesOptions = {}): SignalIndexes {
+    return new SignalIndexes(store, options);
+  }
+
+  size(owner: SignalOwnerKind, type: string): number {
+    return this.set.size(owner, type);
+  }
+
+  search(owner: SignalOwnerKind, type: string, code: Uint8Array, radius: number): IndexHit[] {
+    return this.set.search(owner, type, code, radius);
+  }
+
+  searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): IndexHit[][] {
+    return this.set.searchMany(owner, queries);
+  }
+
+  /** Stops following the store; the indexes keep what they hold. */
+  close(): void {
+    this.unsubscribe();
   }
 }
 
 /**
- * All signals of one type and owner kind in two arrays: one `addMany` lets the
- * index build its tables once (adding chunk by chunk made multi-index hashing
- * re-tune repeatedly: 11 s instead of about 2 s for 1M codes).
+ * Every signal of the store, one (owner kind, type) at a time, in two arrays:
+ * one `addMany` lets the index build its tables once (adding chunk by chunk
+ * made multi-index hashing re-tune repeatedly: 11 s instead of about 2 s for
+ * 1M codes).
  */
+export function forEachStoredIndex(
+  store: Store,
+  options: SignalIndexesOptions,
+  visit: (owner: SignalOwnerKind, type: StoredSignalType, codes: Uint8Array, ids: Uint32Array) => void,
+): void {
+  for (const owner of ['content', 'case'] as const) {
+    for (const type of STORED_SIGNAL_TYPES.values()) {
+      const { codes, ids } = readAll(store, type, owner, options.chunkSize);
+      visit(owner, type, codes, ids);
+    }
+  }
+}
+
 function readAll(store: Store, type: StoredSignalType, owner: SignalOwnerKind, chunkSize: number | undefined): { codes: Uint8Array; ids: Uint32Array } {
   const expected = store.countSignals(type.name, owner);
   const codes = new Uint8Array(expected * type.bytes);

@@ -303,7 +303,7 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
       const victimCase = await openCase(request, request.params.caseNumber, request.headers['x-case-pin']);
       const signals = store.listSignals({ kind: 'case', caseId: victimCase.id });
       const matches =
-        signals.length === 0 ? [] : services.matcher.matchContent({ hashes: signals.map(({ type, hash }) => ({ type, hash })) }).matches;
+        signals.length === 0 ? [] : (await services.matcher.matchContent({ hashes: signals.map(({ type, hash }) => ({ type, hash })) })).matches;
       reply.matchCount = matches.length;
 
       const platforms = new Map<string, number>();
