@@ -1,7 +1,8 @@
 /**
  * The service's state, shared by every route: the store (the truth), the
- * in-memory indexes loaded from it, and the matcher over both. Indexes load
- * after the server listens, so /readyz can say 503 until they are in.
+ * in-memory indexes loaded from it (in a worker thread), and the matcher over
+ * both. Indexes load after the server listens, so /readyz can say 503 until
+ * they are in.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,14 +37,12 @@ export class Services {
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then answers 503 and /readyz says so, as indexes that may have missed a write must not answer. */
   private broken: Error | null = null;
-  private readonly log: { error: (details: object, message: string) => void };
 
   /** `log` is the app's logger, so runner failures reach the service log like everything else. */
   constructor(
     readonly config: Config,
-    log: { error: (details: object, message: string) => void },
+    private readonly log: { error: (details: object, message: string) => void },
   ) {
-    this.log = log;
     mkdirSync(config.DATA_DIR, { recursive: true });
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
