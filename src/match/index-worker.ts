@@ -7,7 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { IndexSet } from './signal-indexes.js';
-import type { WorkerReply, WorkerRequest } from './worker-indexes.js';
+import { unpackQueries, type WorkerReply, type WorkerRequest } from './worker-indexes.js';
 
 if (!parentPort) throw new Error('index-worker.ts runs as a worker thread (see WorkerSignalIndexes)');
 const port = parentPort;
@@ -27,7 +27,7 @@ port.on('message', (request: WorkerRequest) => {
       return;
     case 'search':
       try {
-        const results = indexes.searchMany(request.owner, request.queries);
+        const results = indexes.searchMany(request.owner, unpackQueries(request.queries));
         const counts = new Uint32Array(results.length);
         const pairs = new Uint32Array(2 * results.reduce((sum, hits) => sum + hits.length, 0));
         let at = 0;

@@ -17,8 +17,33 @@ import { forEachStoredIndex, type IndexHit, type IndexQuery, type SignalIndexesO
 export type WorkerRequest =
   | { op: 'fill'; owner: SignalOwnerKind; type: string; codes: Uint8Array; ids: Uint32Array }
   | { op: 'change'; change: SignalChange }
-  | { op: 'search'; id: number; owner: SignalOwnerKind; queries: readonly IndexQuery[] }
+  | { op: 'search'; id: number; owner: SignalOwnerKind; queries: PackedQueries }
   | { op: 'sync'; id: number };
+
+/**
+ * A search's queries travel packed: their codes copied into one buffer (a
+ * code may be a view on a larger buffer, which a message would copy whole).
+ */
+export interface PackedQueries {
+  types: string[];
+  radii: Uint32Array<ArrayBuffer>;
+  /** Query i's code is codes[ends[i - 1] .. ends[i]). */
+  ends: Uint32Array<ArrayBuffer>;
+  codes: Uint8Array<ArrayBuffer>;
+}
+
+export function packQueries(queries: readonly IndexQuery[]): PackedQueries {
+  const ends = new Uint32Array(queries.length);
+  let bytes = 0;
+  queries.forEach((query, i) => (ends[i] = bytes += query.code.length));
+  const codes = new Uint8Array(bytes);
+  queries.forEach((query, i) => codes.set(query.code, i === 0 ? 0 : ends[i - 1]));
+  return { types: queries.map((query) => query.type), radii: Uint32Array.from(queries, (query) => query.radius), ends, codes };
+}
+
+export function unpackQueries({ types, radii, ends, codes }: PackedQueries): IndexQuery[] {
+  return types.map((type, i) => ({ type, radius: radii[i], code: codes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }));
+}
 
 /** A search's hits come back flat: per query its hit count, then (signal id, distance) pairs in query order. */
 export type WorkerReply =
@@ -84,7 +109,8 @@ export class WorkerSignalIndexes implements SignalSearcher {
   }
 
   async searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<IndexHit[][]> {
-    const reply = await this.request((id) => ({ op: 'search', id, owner, queries }));
+    const packed = packQueries(queries);
+    const reply = await this.request((id) => ({ op: 'search', id, owner, queries: packed }), [packed.radii.buffer, packed.ends.buffer, packed.codes.buffer]);
     if (reply.op !== 'found') throw new Error(`the index worker answered a search with ${reply.op}`);
     const results: IndexHit[][] = [];
     let at = 0;
@@ -110,12 +136,12 @@ export class WorkerSignalIndexes implements SignalSearcher {
     this.worker.postMessage({ op: 'change', change } satisfies WorkerRequest);
   }
 
-  private request(make: (id: number) => WorkerRequest): Promise<Settled> {
+  private request(make: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Settled> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(make(id));
+      this.worker.postMessage(make(id), transfer);
     });
   }
 
