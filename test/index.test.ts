@@ -201,6 +201,21 @@ t.test('add, remove and re-add take effect at once, across rebuilds', async (t) 
   t.pass();
 });
 
+t.test('removing an entry twice removes it once', async (t) => {
+  for (const wasm of [true, false]) {
+    const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasm });
+    const code = flip(new Uint8Array(32), [255]);
+    index.add(new Uint8Array(32), 1);
+    index.add(code, 2);
+    t.ok(index.remove(code, 2));
+    t.notOk(index.remove(code, 2), 'its slot is dead: nothing left to remove');
+    t.equal(index.size, 1);
+    index.add(code, 2);
+    t.same(index.search(code, 0), [{ owner: 2, distance: 0 }], 'comes back when added again');
+    t.equal(index.size, 2);
+  }
+});
+
 t.test('identical codes are stored once with all their owners', async (t) => {
   const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false });
   const shared = flip(new Uint8Array(32), [1, 50, 200]);

@@ -212,7 +212,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
   remove(code: Uint8Array, owner: number): boolean {
     readCodeWords(code, this.query);
     const slot = this.findSlot(this.query);
-    if (slot < 0) return false;
+    // A dead slot keeps its last owner's id but owns nothing.
+    if (slot < 0 || !this.isLive(slot)) return false;
     const extra = this.extraOwners.get(slot);
     if (this.slotOwner[slot] === owner) {
       if (extra) {
