@@ -2,8 +2,8 @@
  * The indexes in a worker thread, as the server uses them: they answer as the
  * in-thread indexes do, follow every store write in order (a withdrawal is
  * gone for any search asked after it), and a failed worker makes every later
- * search fail, and the service answer 503, rather than answer from indexes
- * that may have missed a write.
+ * search fail, and the service answer 503 (liveness too, so it is restarted),
+ * rather than answer from indexes that may have missed a write.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/config.js';
+import { exitOnIndexFailure } from '../src/server.js';
 import { SignalIndexes, type IndexQuery } from '../src/match/signal-indexes.js';
 import { WorkerSignalIndexes } from '../src/match/worker-indexes.js';
 import { hashPin } from '../src/store/pin.js';
@@ -93,6 +94,19 @@ t.test('a failed worker fails every later search, and the service answers 503', 
   const refused = await match();
   t.equal(refused.statusCode, 503);
   t.equal(refused.json().error.code, 'INDEX_UNAVAILABLE');
-  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
-  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'alive, so an operator sees why');
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(ready.statusCode, 503);
+  t.same(ready.json(), { status: 'failed' });
+  const live = await app.inject({ method: 'GET', url: '/healthz' });
+  t.equal(live.statusCode, 503, 'liveness fails, so an orchestrator restarts the process');
+  t.same(live.json(), { status: 'failed' });
+});
+
+t.test('the server stops and exits 1 when the index worker fails, so it is restarted', async (t) => {
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: join(root, 'exiting') }), logger: false });
+  const exited = new Promise<number>((resolve) => exitOnIndexFailure(app, resolve));
+  const worker = (app.services.indexes as unknown as { worker: Worker }).worker;
+  worker.postMessage({ op: 'change', change: { op: 'add', batches: [{ owner: 'content', type: 'nope', codes: new Uint8Array(32), ids: [1], count: 1 }] } });
+  t.equal(await exited, 1);
+  t.equal(app.services.store.db.open, false, 'closed (store too) before exiting');
 });

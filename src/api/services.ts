@@ -37,6 +37,7 @@ export class Services {
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then answers 503 and /readyz says so, as indexes that may have missed a write must not answer. */
   private broken: Error | null = null;
+  private readonly failureListeners = new Set<(err: Error) => void>();
 
   /** `log` is the app's logger, so runner failures reach the service log like everything else. */
   constructor(
@@ -59,6 +60,16 @@ export class Services {
     return this.loaded !== null && this.broken === null;
   }
 
+  /** Calls `listener` if the index worker fails. */
+  onIndexFailure(listener: (err: Error) => void): void {
+    this.failureListeners.add(listener);
+  }
+
+  /** Whether the index worker has failed: only a restart mends that. */
+  get indexFailed(): boolean {
+    return this.broken !== null;
+  }
+
   /**
    * Builds the indexes from the store in the index worker (the store is read
    * here, synchronously, so no write slips in between; the worker then builds
@@ -69,6 +80,7 @@ export class Services {
       onFailure: (err) => {
         this.broken = err;
         this.log.error({ err }, 'the index worker failed: answering 503 until restarted');
+        for (const listener of this.failureListeners) listener(err);
       },
     }).then((indexes) => {
       this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
