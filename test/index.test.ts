@@ -48,6 +48,30 @@ function fill(codes: Uint8Array[], index: HammingRangeIndex, oracle: HammingRang
   });
 }
 
+/** A seeded LCG; its high byte only, as the low ones repeat with short periods. */
+function lcg(seed: number): { next: () => number; byte: () => number } {
+  let state = seed;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  return { next, byte: () => next() >>> 24 };
+}
+
+/** `count` random codes (from `seed`) that all begin with the bytes `prefix`: one bucket of the first table. */
+function codesWithPrefix(seed: number, prefix: number[], count: number) {
+  const { next, byte } = lcg(seed);
+  const randomCode = () => {
+    const c = Uint8Array.from({ length: 32 }, byte);
+    c.set(prefix);
+    return c;
+  };
+  return { next, randomCode, codes: Array.from({ length: count }, randomCode) };
+}
+
+function packCodes(codes: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(codes.length * 32);
+  codes.forEach((c, i) => bytes.set(c, i * 32));
+  return bytes;
+}
+
 const radii = fc.constantFrom(0, 1, 7, 31, 32, 40, 64);
 const tableCounts = fc.constantFrom(12, 16, 21, 32);
 
@@ -185,8 +209,7 @@ t.test('add, remove and re-add take effect at once, across rebuilds', async (t) 
           if (index.remove(c, owner) !== oracle.remove(c, owner)) return false;
         } else {
           const batch = pool.slice(which % 30, (which % 30) + 10);
-          const bytes = new Uint8Array(batch.length * 32);
-          batch.forEach((b, i) => bytes.set(b, i * 32));
+          const bytes = packCodes(batch);
           const owners = batch.map((_, i) => (owner + i) % 6);
           index.addMany(bytes, owners);
           oracle.addMany(bytes, owners);
@@ -246,14 +269,13 @@ t.test('growth past re-tune points keeps answers exact', async (t) => {
   const index = new MultiIndexHashing();
   const codes: Uint8Array[] = [];
   const seen = new Set<number>();
-  let state = 12345;
-  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
-  const centers = Array.from({ length: 50 }, () => Uint8Array.from({ length: 32 }, () => next() >>> 24));
+  const { next, byte } = lcg(12345);
+  const centers = Array.from({ length: 50 }, () => Uint8Array.from({ length: 32 }, byte));
   for (const batchSize of [1000, 1, 3000, 500, 20000, 1, 60000]) {
     const bytes = new Uint8Array(batchSize * 32);
     for (let i = 0; i < batchSize; i++) {
       // Half uniform, half near one of a few centers.
-      const c = next() >>> 31 ? Uint8Array.from({ length: 32 }, () => next() >>> 24) : flip(centers[next() % 50], positions(next() % 40, next()));
+      const c = next() >>> 31 ? Uint8Array.from({ length: 32 }, byte) : flip(centers[next() % 50], positions(next() % 40, next()));
       bytes.set(c, i * 32);
       codes.push(c);
     }
@@ -275,16 +297,8 @@ t.test('growth past re-tune points keeps answers exact', async (t) => {
 
 t.test('a probe with more candidates than the scratch holds grows it and stays exact; codes growing past capacity move the tables', async (t) => {
   // 70,000 codes sharing their first 8 bits: table 0 of 32 puts them all in one bucket.
-  let state = 777;
-  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
-  const randomCode = () => {
-    const c = Uint8Array.from({ length: 32 }, () => next() >>> 24);
-    c[0] = 0x5a;
-    return c;
-  };
-  const codes = Array.from({ length: 70_000 }, randomCode);
-  const bytes = new Uint8Array(codes.length * 32);
-  codes.forEach((c, i) => bytes.set(c, i * 32));
+  const { next, randomCode, codes } = codesWithPrefix(777, [0x5a], 70_000);
+  const bytes = packCodes(codes);
   const index = new MultiIndexHashing({ tableCount: 32, scanWhenCheaper: false });
   const oracle = new BruteForceIndex();
   index.addMany(bytes, codes.map((_, i) => i));
@@ -307,41 +321,33 @@ t.test('a probe with more candidates than the scratch holds grows it and stays e
 });
 
 t.test('tables that do not fit beside the codes in WebAssembly memory move to JS arrays and answers stay exact', async (t) => {
-  let state = 4242;
-  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
   // Codes sharing their first 16 bits: table 0 of 16 holds them all in one bucket.
-  const randomCode = () => {
-    const c = Uint8Array.from({ length: 32 }, () => next() >>> 24);
-    c[0] = 0x12;
-    c[1] = 0x34;
-    return c;
-  };
-  const codes = Array.from({ length: 70_000 }, randomCode);
-  const bytes = new Uint8Array(codes.length * 32);
-  codes.forEach((c, i) => bytes.set(c, i * 32));
+  const { next, codes } = codesWithPrefix(4242, [0x12, 0x34], 70_000);
+  const bytes = packCodes(codes);
   const owners = codes.map((_, i) => i);
   const oracle = new BruteForceIndex();
   oracle.addMany(bytes, owners);
-  const query = (radius: number) => flip(codes[next() % codes.length], positions(next() % 40, next()));
+  const query = () => flip(codes[next() % codes.length], positions(next() % 40, next()));
 
   // What codes and tables take with room to spare, then a limit just above it.
   const roomy = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: 64 << 20 });
   roomy.addMany(bytes, owners);
   t.equal(roomy.shape.tablesIn, 'wasm');
   const capacity = codes.length;
+  // The arena's memory: its query and hit list (262,208 bytes), up to 64 bytes of alignment, codes and tail.
   const memoryUsed = 262_208 + 64 + roomy.byteLength - capacity * 4 - Math.ceil(capacity / 32) * 4;
   const tight = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: memoryUsed + (128 << 10) });
   tight.addMany(bytes, owners);
   t.equal(tight.shape.tablesIn, 'wasm', 'the tables fit at first');
   // A query probing table 0 has 70,000 candidates: more than the scratch holds, and growing it does not fit.
-  for (const radius of [31, 0, 64]) t.ok(sameHits(tight, oracle, query(radius), radius), `radius ${radius} across the move`);
+  for (const radius of [31, 0, 64]) t.ok(sameHits(tight, oracle, query(), radius), `radius ${radius} across the move`);
   t.equal(tight.shape.tablesIn, 'js', 'moved to JS when the scratch could not grow');
 
-  // Too big from the start: built as JS arrays; single adds past capacity keep working.
+  // Too big from the start: built as JS arrays.
   const small = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: 4 << 20 });
   small.addMany(bytes, owners);
   t.equal(small.shape.tablesIn, 'js');
-  for (const radius of [0, 31, 64]) t.ok(sameHits(small, oracle, query(radius), radius), `JS tables, radius ${radius}`);
+  for (const radius of [0, 31, 64]) t.ok(sameHits(small, oracle, query(), radius), `JS tables, radius ${radius}`);
 
   // Codes outgrowing the room behind them move the tables out when the code capacity grows.
   const growing = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: memoryUsed + (128 << 10) });
@@ -355,7 +361,7 @@ t.test('tables that do not fit beside the codes in WebAssembly memory move to JS
     partial.add(codes[i], i);
   }
   t.equal(growing.shape.tablesIn, 'js', 'moved to JS when the codes grew');
-  for (const radius of [0, 31, 64]) t.ok(sameHits(growing, partial, query(radius), radius), `after growth, radius ${radius}`);
+  for (const radius of [0, 31, 64]) t.ok(sameHits(growing, partial, query(), radius), `after growth, radius ${radius}`);
 });
 
 t.test('rejects malformed input', async (t) => {
