@@ -221,3 +221,33 @@ t.test("victims' hashes: matched only by matchCases, gone at once on withdrawal"
   t.equal(indexes.size('case', 'pdq'), 1, "only the other victim's hash remains");
   t.ok(store.getCase(other.id));
 });
+
+t.test('matches finishing together read their owners in one store call, each getting its own', async (t) => {
+  const { store, matcher } = setup();
+  const banks = [store.createBank({ name: 'one' }), store.createBank({ name: 'two', thresholds: { pdq: 10 } })];
+  const hashes = Array.from({ length: 12 }, () => randomHash());
+  const items = hashes.map((hash, i) => ({ bankId: banks[i % 2].id, ...addItem(store, banks[i % 2].id, [{ type: 'pdq', hash }]) }));
+  store.updateContent(items[5].contentId, { provenance: { ...provenance, channel: 'renamed group' } });
+  const lookups: number[][] = [];
+  const read = store.contentSignalOwners.bind(store);
+  store.contentSignalOwners = (signalIds) => {
+    lookups.push([...signalIds]);
+    return read(signalIds);
+  };
+
+  // Item i at distance 2i: bank two's threshold (10) keeps its items beyond 10 bits out.
+  const results = await Promise.all(hashes.map((hash, i) => matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 2 * i) }] })));
+  t.equal(lookups.length, 1, 'one store call for the 12 matches');
+  // Read before each bank's threshold is applied: all 12 are within the search radius of 31.
+  t.same(lookups[0].sort((a, b) => a - b), items.map((item) => item.signalIds[0]).sort((a, b) => a - b));
+  results.forEach(({ matches }, i) => {
+    const item = items[i];
+    const wanted = i % 2 === 0 || 2 * i <= 10 ? [{ contentId: item.contentId, bankId: item.bankId, distance: 2 * i, channel: i === 5 ? 'renamed group' : 'group' }] : [];
+    t.same(matches.map((m) => ({ contentId: m.contentId, bankId: m.bankId, distance: m.distance, channel: m.provenance.channel })), wanted, `match ${i}`);
+  });
+
+  // An item deleted between the search and the owner read is left out, not reported with another's owner.
+  const deleted = matcher.matchContent({ hashes: [{ type: 'pdq', hash: hashes[0] }] });
+  store.deleteContent(items[0].contentId);
+  t.same((await deleted).matches, []);
+});

@@ -80,6 +80,62 @@ t.test('answers as the in-thread indexes, and follows adds and removes in order'
   t.equal((await inWorker.searchMany('content', probe)).length, 1, 'a refused search leaves the worker working');
 });
 
+t.test('searches asked for in one turn travel in one message, and each gets its own answer', async (t) => {
+  const store = new SqliteStore(join(root, 'batched.db'));
+  t.teardown(() => store.close());
+  const bank = store.createBank({ name: 'captures' });
+  const bases = Array.from({ length: 40 }, () => new Uint8Array(randomBytes(32)));
+  store.addContent(
+    bank.id,
+    bases.flatMap((base) => Array.from({ length: 50 }, (_, k) => ({ provenance, signals: [{ type: 'pdq', hash: nearby(base, k) }] }))),
+  );
+  const inThread = SignalIndexes.load(store);
+  t.teardown(() => inThread.close());
+  const inWorker = await WorkerSignalIndexes.load(store);
+  t.teardown(() => inWorker.close());
+
+  // The worker is private to the indexes: reached here to count the search messages sent to it.
+  const worker = (inWorker as unknown as { worker: Worker }).worker;
+  const post = worker.postMessage.bind(worker);
+  let searchMessages = 0;
+  worker.postMessage = (message: { op: string }, transfer?: readonly ArrayBuffer[]) => {
+    if (message.op === 'search') searchMessages++;
+    post(message, transfer as ArrayBuffer[]);
+  };
+
+  const requests: IndexQuery[][] = bases.map((base, i) => [
+    { type: 'pdq', code: nearby(base, i % 20), radius: 31 },
+    { type: 'pdq', code: nearby(base, 45), radius: i % 3 === 0 ? 4 : 31 },
+  ]);
+  const answers = await Promise.all(requests.map((queries) => inWorker.searchMany('content', queries)));
+  t.equal(searchMessages, 1, '40 searches of one turn: one message');
+  answers.forEach((answer, i) => t.same(sortedHits(answer), sortedHits(inThread.searchMany('content', requests[i])), `search ${i} gets its own hits`));
+  t.ok(answers.every((answer) => answer[0].length > 0), 'every search has hits');
+
+  // A query the worker refuses fails its own search only, not the others sharing its message.
+  searchMessages = 0;
+  const [before, refused, after] = await Promise.allSettled([
+    inWorker.searchMany('content', requests[0]),
+    inWorker.searchMany('content', [{ type: 'pdq', code: new Uint8Array(8), radius: 31 }]),
+    inWorker.searchMany('content', requests[1]),
+  ]);
+  t.equal(searchMessages, 1);
+  t.same(before.status === 'fulfilled' && sortedHits(before.value), sortedHits(answers[0]));
+  t.match(refused, { status: 'rejected', reason: { message: /32 bytes|length/ } });
+  t.same(after.status === 'fulfilled' && sortedHits(after.value), sortedHits(answers[1]));
+
+  // Searches of separate turns go separately, and a search of more than a message holds is split.
+  searchMessages = 0;
+  await inWorker.searchMany('content', requests[2]);
+  await inWorker.searchMany('content', requests[3]);
+  t.equal(searchMessages, 2);
+  searchMessages = 0;
+  const many = Array.from({ length: 1500 }, (_, i) => requests[i % requests.length][0]);
+  const manyAnswers = await inWorker.searchMany('content', many);
+  t.equal(searchMessages, 2, '1,500 queries: two messages of at most 1,024');
+  t.same(sortedHits(manyAnswers), sortedHits(inThread.searchMany('content', many)));
+});
+
 t.test('a failed worker fails every later search, and the service answers 503', async (t) => {
   const dataDir = join(root, 'service');
   const app = await buildApp({ config: loadConfig({ DATA_DIR: dataDir }), logger: false });

@@ -6,8 +6,8 @@
  * the order they were sent.
  */
 import { parentPort } from 'node:worker_threads';
-import { IndexSet } from './signal-indexes.js';
-import { unpackQueries, type WorkerReply, type WorkerRequest } from './worker-indexes.js';
+import { IndexSet, type IndexHit } from './signal-indexes.js';
+import { unpackQueries, type SearchError, type WorkerReply, type WorkerRequest } from './worker-indexes.js';
 
 if (!parentPort) throw new Error('index-worker.ts runs as a worker thread (see WorkerSignalIndexes)');
 const port = parentPort;
@@ -25,23 +25,31 @@ port.on('message', (request: WorkerRequest) => {
     case 'sync':
       reply({ op: 'synced', id: request.id });
       return;
-    case 'search':
-      try {
-        const results = indexes.searchMany(request.owner, unpackQueries(request.queries));
-        const counts = new Uint32Array(results.length);
-        const pairs = new Uint32Array(2 * results.reduce((sum, hits) => sum + hits.length, 0));
-        let at = 0;
-        results.forEach((hits, i) => {
-          counts[i] = hits.length;
-          for (const hit of hits) {
-            pairs[at++] = hit.signalId;
-            pairs[at++] = hit.distance;
-          }
-        });
-        reply({ op: 'found', id: request.id, counts, pairs }, [counts.buffer, pairs.buffer]);
-      } catch (err) {
-        reply({ op: 'failed', id: request.id, message: err instanceof Error ? err.message : String(err) });
-      }
+    case 'search': {
+      // Searches of several requests travel together: a bad query fails its own request only.
+      const queries = unpackQueries(request.queries);
+      const results: IndexHit[][] = [];
+      const errors: SearchError[] = [];
+      queries.forEach(({ type, code, radius }, at) => {
+        try {
+          results.push(indexes.search(request.owner, type, code, radius));
+        } catch (err) {
+          results.push([]);
+          errors.push({ at, message: err instanceof Error ? err.message : String(err) });
+        }
+      });
+      const counts = new Uint32Array(results.length);
+      const pairs = new Uint32Array(2 * results.reduce((sum, hits) => sum + hits.length, 0));
+      let at = 0;
+      results.forEach((hits, i) => {
+        counts[i] = hits.length;
+        for (const hit of hits) {
+          pairs[at++] = hit.signalId;
+          pairs[at++] = hit.distance;
+        }
+      });
+      reply({ op: 'found', id: request.id, counts, pairs, errors }, [counts.buffer, pairs.buffer]);
+    }
   }
 });
 

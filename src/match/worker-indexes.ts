@@ -7,10 +7,16 @@
  * The worker gets the store's signals, then every committed store write, then
  * searches, in the order they happen here: a search asked for after a write
  * (a victim withdrawing her case, say) was acknowledged sees that write.
+ *
+ * Searches asked for in one turn of the event loop travel to the worker in one
+ * message and come back in one: under load each turn starts many requests, and
+ * a message per search (a wake-up of the other thread and back, about as dear
+ * on these machines as the search itself) was a large part of a match's cost.
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import DataLoader from 'dataloader';
 import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import { forEachStoredIndex, type IndexHit, type IndexQuery, type SignalIndexesOptions, type SignalSearcher } from './signal-indexes.js';
 
@@ -45,13 +51,19 @@ export function unpackQueries({ types, radii, ends, codes }: PackedQueries): Ind
   return types.map((type, i) => ({ type, radius: radii[i], code: codes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }));
 }
 
+/** A query the worker could not search (an unknown type, a code of the wrong length), by its position in the message. */
+export interface SearchError {
+  at: number;
+  message: string;
+}
+
 /** A search's hits come back flat: per query its hit count, then (signal id, distance) pairs in query order. */
 export type WorkerReply =
-  | { op: 'found'; id: number; counts: Uint32Array; pairs: Uint32Array }
-  | { op: 'synced'; id: number }
-  | { op: 'failed'; id: number; message: string };
+  | { op: 'found'; id: number; counts: Uint32Array; pairs: Uint32Array; errors: SearchError[] }
+  | { op: 'synced'; id: number };
 
-type Settled = Extract<WorkerReply, { op: 'found' | 'synced' }>;
+/** Most queries in one search message: robust image queries send slices of 64, so a few of them share one. */
+const MAX_QUERIES_PER_MESSAGE = 1024;
 
 export interface WorkerSignalIndexesOptions extends SignalIndexesOptions {
   /** Called once if the worker fails; every search fails from then on. */
@@ -69,12 +81,17 @@ function startWorker(): Worker {
 
 export class WorkerSignalIndexes implements SignalSearcher {
   private readonly worker = startWorker();
-  private readonly pending = new Map<number, { resolve: (reply: Settled) => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void }>();
   private readonly sizes = new Map<string, number>();
   private nextId = 0;
   private failure: Error | null = null;
   private closed = false;
   private unsubscribe: () => void = () => {};
+  /** Per owner kind, the searches asked for in this turn of the event loop, sent together when it ends. */
+  private readonly batches = {
+    content: this.batchOf('content'),
+    case: this.batchOf('case'),
+  };
 
   private constructor(private readonly onFailure: (err: Error) => void) {
     this.worker.on('message', (reply: WorkerReply) => this.settle(reply));
@@ -109,16 +126,33 @@ export class WorkerSignalIndexes implements SignalSearcher {
   }
 
   async searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<IndexHit[][]> {
+    const results = await this.batches[owner].loadMany(queries);
+    for (const result of results) if (result instanceof Error) throw result;
+    return results as IndexHit[][];
+  }
+
+  private batchOf(owner: SignalOwnerKind): DataLoader<IndexQuery, IndexHit[]> {
+    return new DataLoader((queries) => this.searchNow(owner, queries), {
+      cache: false,
+      maxBatchSize: MAX_QUERIES_PER_MESSAGE,
+      // After the poll phase: every request whose bytes arrived in this turn has asked by then.
+      batchScheduleFn: (send) => setImmediate(send),
+    });
+  }
+
+  /** One message to the worker; per query its hits, or the error that query alone failed with. */
+  private async searchNow(owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<(IndexHit[] | Error)[]> {
     const packed = packQueries(queries);
     const reply = await this.request((id) => ({ op: 'search', id, owner, queries: packed }), [packed.radii.buffer, packed.ends.buffer, packed.codes.buffer]);
     if (reply.op !== 'found') throw new Error(`the index worker answered a search with ${reply.op}`);
-    const results: IndexHit[][] = [];
+    const results: (IndexHit[] | Error)[] = [];
     let at = 0;
     for (const count of reply.counts) {
       const hits: IndexHit[] = [];
       for (let i = 0; i < count; i++, at += 2) hits.push({ signalId: reply.pairs[at], distance: reply.pairs[at + 1] });
       results.push(hits);
     }
+    for (const { at, message } of reply.errors) results[at] = new RangeError(message);
     return results;
   }
 
@@ -136,7 +170,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
     this.worker.postMessage({ op: 'change', change } satisfies WorkerRequest);
   }
 
-  private request(make: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Settled> {
+  private request(make: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -149,8 +183,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
     const waiting = this.pending.get(reply.id);
     if (!waiting) return;
     this.pending.delete(reply.id);
-    if (reply.op === 'failed') waiting.reject(new Error(reply.message));
-    else waiting.resolve(reply);
+    waiting.resolve(reply);
   }
 
   /** From now on every search fails: indexes that may have missed a write must not answer. */
