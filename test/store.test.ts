@@ -362,6 +362,22 @@ t.test('audit log: entries are written in one group per event-loop turn, and bef
   audit.flush();
   t.equal(rows(), 4);
   t.same(audit.list({ limit: 2, beforeId: 3 }).map((e) => e.id), [2, 1], 'pages before an id');
+
+  // Groups of 64 go in one multi-row INSERT, the rest one by one: every entry once, in order, every field kept.
+  const group = Array.from({ length: 64 * 2 + 5 }, (_, i) => ({
+    at: `2026-11-29T00:00:${String(i % 60).padStart(2, '0')}.000Z`,
+    actor: `anonymous:${i}`,
+    action: i % 2 ? 'POST /v1/match' : 'DELETE /v1/cases/:caseNumber',
+    target: i % 3 ? null : `caseNumber=C-${i}`,
+    status: 200 + (i % 7),
+    matchCount: i % 4 ? i : null,
+  }));
+  for (const e of group) audit.append(e);
+  t.same(
+    audit.list({ limit: 1000 }).slice(0, group.length).reverse().map(({ id: _id, ...e }) => e),
+    group,
+  );
+  t.equal(rows(), 4 + group.length);
 });
 
 t.test('API keys: shown once, stored hashed, last use recorded at most once a minute', async (t) => {

@@ -25,6 +25,10 @@ export interface AuditLog {
   list(options: { limit: number; beforeId?: number }): AuditEntry[];
 }
 
+/** Entries per multi-row INSERT: one statement step writes them all (a step per entry was most of the audit's cost per request). */
+const ROWS_PER_INSERT = 64;
+const COLUMNS = '(at, actor, action, target, status, match_count)';
+
 type AuditRow = { id: number; at: string; actor: string; action: string; target: string | null; status: number; match_count: number | null };
 
 export interface AuditLogOptions {
@@ -62,11 +66,25 @@ export class SqliteAuditLog implements AuditLog {
     this.maxDelayMs = maxDelayMs;
     this.maxPending = maxPending;
     this.statements = {
-      insert: db.prepare('INSERT INTO audit_log (at, actor, action, target, status, match_count) VALUES (?, ?, ?, ?, ?, ?)'),
+      insert: db.prepare(`INSERT INTO audit_log ${COLUMNS} VALUES (?, ?, ?, ?, ?, ?)`),
+      insertMany: db.prepare(`INSERT INTO audit_log ${COLUMNS} VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`),
       page: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?'),
     };
+    const values: unknown[] = [];
     this.writeAll = db.transaction((entries: NewAuditEntry[]) => {
-      for (const e of entries) this.statements.insert.run(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
+      let i = 0;
+      for (; i + ROWS_PER_INSERT <= entries.length; i += ROWS_PER_INSERT) {
+        values.length = 0;
+        for (let k = i; k < i + ROWS_PER_INSERT; k++) {
+          const e = entries[k];
+          values.push(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
+        }
+        this.statements.insertMany.run(values);
+      }
+      for (; i < entries.length; i++) {
+        const e = entries[i];
+        this.statements.insert.run(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
+      }
     });
   }
 
