@@ -17,10 +17,12 @@
  * queries are near-duplicates (0..31 bits) of indexed codes and held-out
  * photographs' hashes, half and half. Rate limits are raised through the
  * service's own settings; logging is at warn so both routes pay the same.
- * The last line is one JSON object.
+ * On Linux each figure also gets the CPU per request of the server's event
+ * loop, of its other threads (the index worker, GC helpers) and of autocannon,
+ * read from /proc around each slice. The last line is one JSON object.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -154,6 +156,36 @@ interface Figures {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** CPU per request (µs, user + system) of the server's event loop, its other threads (index worker, GC, libuv) and autocannon; Linux only. */
+  cpu?: CpuPerRequest;
+}
+
+interface CpuPerRequest {
+  eventLoopUs: number;
+  otherThreadsUs: number;
+  loadGeneratorUs: number;
+}
+
+/** CPU time (µs) so far of each thread of process `pid`, from /proc; the event loop's thread id is the pid. Empty where /proc is missing. */
+function threadCpu(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return ticks;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, in clock ticks of 10 ms.
+      ticks.set(tid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ticks;
 }
 
 function report(title: string, figures: Figures): Figures {
@@ -171,19 +203,32 @@ async function measure(title: string, options: LoadOptions): Promise<Figures> {
  * neither always goes first); requests/s over the slices' summed durations,
  * p99 over all their latencies.
  */
-async function measureInterleaved(loads: { title: string; options: LoadOptions & { url: string } }[]): Promise<Figures[]> {
+async function measureInterleaved(serverPid: number, loads: { title: string; options: LoadOptions & { url: string } }[]): Promise<Figures[]> {
   const raw: RawLoadResult[][] = loads.map(() => []);
+  const cpu = loads.map(() => ({ eventLoop: 0, others: 0, loadGenerator: 0 }));
   for (let slice = 0; slice < SLICES; slice++) {
     const order = slice % 2 === 0 ? loads.map((_, i) => i) : loads.map((_, i) => loads.length - 1 - i);
     for (const i of order) {
+      const before = threadCpu(serverPid);
+      const ownBefore = process.cpuUsage();
       raw[i].push(await autocannon({ connections: CONNECTIONS, duration: SECONDS / SLICES, ...loads[i].options, skipAggregateResult: true }));
+      const own = process.cpuUsage(ownBefore);
+      cpu[i].loadGenerator += own.user + own.system;
+      for (const [tid, after] of threadCpu(serverPid)) {
+        const used = after - (before.get(tid) ?? 0);
+        if (tid === String(serverPid)) cpu[i].eventLoop += used;
+        else cpu[i].others += used;
+      }
     }
   }
   return loads.map(({ title, options }, i) => {
     const merged = autocannon.aggregateResult(raw[i], { url: options.url, connections: CONNECTIONS });
     const requests = raw[i].reduce((sum, r) => sum + r.totalCompletedRequests, 0);
     const seconds = raw[i].reduce((sum, r) => sum + r.duration, 0);
-    return report(title, { rps: Math.round(requests / seconds), p99Ms: merged.latency.p99, non2xx: merged.non2xx, errors: merged.errors + merged.timeouts });
+    const per = (us: number) => Math.round(us / requests);
+    const threads = cpu[i].eventLoop > 0 ? { eventLoopUs: per(cpu[i].eventLoop), otherThreadsUs: per(cpu[i].others), loadGeneratorUs: per(cpu[i].loadGenerator) } : undefined;
+    if (threads) log(`${title.padEnd(22)} CPU per request: event loop ${threads.eventLoopUs} µs, other server threads ${threads.otherThreadsUs} µs, autocannon ${threads.loadGeneratorUs} µs`);
+    return report(title, { rps: Math.round(requests / seconds), p99Ms: merged.latency.p99, non2xx: merged.non2xx, errors: merged.errors + merged.timeouts, cpu: threads });
   });
 }
 
@@ -234,7 +279,7 @@ async function main(): Promise<void> {
 
     await measure('warm-up: hash match', { ...hashMatch, duration: 2 });
     await measure('warm-up: GET /healthz', { ...trivial, duration: 1 });
-    const [trivialFigures, match] = await measureInterleaved([
+    const [trivialFigures, match] = await measureInterleaved(child.pid!, [
       { title: 'GET /healthz', options: trivial },
       { title: 'hash match', options: hashMatch },
     ]);
@@ -255,6 +300,16 @@ async function main(): Promise<void> {
         matchP99Ms: match.p99Ms,
         trivialRps,
         trivialP99Ms: trivialFigures.p99Ms,
+        ...(match.cpu && trivialFigures.cpu
+          ? {
+              matchEventLoopUs: match.cpu.eventLoopUs,
+              matchOtherThreadsUs: match.cpu.otherThreadsUs,
+              matchLoadGeneratorUs: match.cpu.loadGeneratorUs,
+              trivialEventLoopUs: trivialFigures.cpu.eventLoopUs,
+              trivialOtherThreadsUs: trivialFigures.cpu.otherThreadsUs,
+              trivialLoadGeneratorUs: trivialFigures.cpu.loadGeneratorUs,
+            }
+          : {}),
         ratio,
         targetMet: ratio >= 0.5,
         imageMatchRps: image.rps,
