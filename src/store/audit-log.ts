@@ -25,7 +25,7 @@ export interface AuditLog {
   list(options: { limit: number; beforeId?: number }): AuditEntry[];
 }
 
-/** Entries per multi-row INSERT: one statement step writes them all (a step per entry was most of the audit's cost per request). */
+/** Entries per multi-row INSERT: one statement step writes them all, instead of a step per entry. */
 const ROWS_PER_INSERT = 64;
 const COLUMNS = '(at, actor, action, target, status, match_count)';
 
