@@ -251,3 +251,21 @@ t.test('matches finishing together read their owners in one store call, each get
   store.deleteContent(items[0].contentId);
   t.same((await deleted).matches, []);
 });
+
+t.test('a hit whose item is deleted mid-query and followed by a new item is not reported as the new one', async (t) => {
+  const { store, matcher } = setup();
+  const bank = store.createBank({ name: 'b' });
+  const hash = randomHash();
+  // The newest item: deleting it is what once freed its ids for the next insert.
+  const matched = addItem(store, bank.id, [{ type: 'pdq', hash }]);
+  const queries = [hash, ...Array.from({ length: 3 }, () => randomHash())].map((code) => ({ type: 'pdq', hash: code }));
+  let paused = false;
+  const result = await matcher.matchContentInSlices({ hashes: queries }, async () => {
+    if (paused) return;
+    paused = true;
+    store.deleteContent(matched.contentId);
+    store.addContent(bank.id, [{ provenance: { ...provenance, channel: 'unrelated group' }, signals: [{ type: 'pdq', hash: randomHash() }] }]);
+  }, 1);
+  t.ok(paused, 'the query paused between its slices');
+  t.same(result.matches, [], 'neither the deleted item nor the unrelated new one');
+});

@@ -38,9 +38,11 @@ export function readMigrations(dir = SQLITE_MIGRATIONS_DIR): Migration[] {
  * once cannot both apply one. Refuses to run against a database migrated by
  * newer code or whose applied migrations were edited since.
  *
- * So a migration file must not BEGIN or COMMIT itself, and cannot switch
- * foreign_keys (a no-op inside a transaction): a table rebuild must keep
- * referential integrity on its own.
+ * So a migration file must not BEGIN or COMMIT itself. Nor can it switch
+ * foreign_keys (a no-op inside a transaction): a migration that rebuilds
+ * tables others refer to starts with the line `-- migrate: foreign_keys off`,
+ * and the runner turns enforcement off around it (dropping the old table would
+ * otherwise cascade its deletes) and checks every reference before commit.
  */
 export function migrate(db: Database.Database, migrations = readMigrations()): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -66,11 +68,27 @@ export function migrate(db: Database.Database, migrations = readMigrations()): v
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)');
   for (const migration of migrations) {
-    db.transaction(() => {
-      // Re-read inside the write lock: another process may have just applied it.
-      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version)) return;
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, migration.checksum, new Date().toISOString());
-    }).immediate();
+    const withoutForeignKeys = migration.sql.startsWith(FOREIGN_KEYS_OFF);
+    const enforced = db.pragma('foreign_keys', { simple: true });
+    if (withoutForeignKeys) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        // Re-read inside the write lock: another process may have just applied it.
+        if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version)) return;
+        db.exec(migration.sql);
+        if (withoutForeignKeys) {
+          const broken = db.pragma('foreign_key_check') as { table: string; parent: string }[];
+          if (broken.length > 0) {
+            throw new StoreError('MIGRATION_MISMATCH', `migration ${migration.version} (${migration.name}) left ${broken.length} rows of ${broken[0].table} referring to missing ${broken[0].parent} rows`);
+          }
+        }
+        record.run(migration.version, migration.name, migration.checksum, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (withoutForeignKeys) db.pragma(`foreign_keys = ${enforced ? 'ON' : 'OFF'}`);
+    }
   }
 }
+
+/** First line of a migration that must run with foreign key enforcement off (see `migrate`). */
+const FOREIGN_KEYS_OFF = '-- migrate: foreign_keys off\n';
