@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { AttemptLimiter, newCaseNumber, normalizeCaseNumber } from '../src/api/routes/cases.js';
+import { AttemptLimiter, newCaseNumber, newPin, normalizeCaseNumber } from '../src/api/routes/cases.js';
+import { clientNetwork } from '../src/api/plugins/auth.js';
 import { loadConfig } from '../src/config.js';
 import { fromHex } from '../src/hashing/hex.js';
 import { PDQ_DIR, pdqExpected } from './helpers/fixtures.js';
@@ -37,6 +38,22 @@ t.test('case numbers and PINs', async (t) => {
   }
   t.equal(normalizeCaseNumber('0000-0000-0000'), null, 'look-alike characters are not in the alphabet');
   t.equal(normalizeCaseNumber('ABCD-EFGH'), null);
+  const pins = Array.from({ length: 2000 }, () => newPin());
+  t.ok(pins.every((pin) => /^\d{4}-\d{4}-\d{4}$/.test(pin)), 'PINs: 12 digits in groups of four');
+  t.equal(new Set(pins).size, pins.length, 'no repeats in 2,000');
+  const digitCounts = Array(10).fill(0);
+  for (const pin of pins) for (const d of pin.replace(/-/g, '')) digitCounts[Number(d)]++;
+  t.ok(digitCounts.every((n) => n > 2000 && n < 2800), `every digit about as often (${digitCounts.join(' ')})`);
+});
+
+t.test('client networks for per-client limits: IPv4 addresses, IPv6 /64s', async (t) => {
+  t.equal(clientNetwork('10.0.0.1'), '10.0.0.1');
+  t.equal(clientNetwork('::ffff:10.1.2.3'), '10.1.2.3', 'IPv4-mapped is the IPv4 address');
+  t.equal(clientNetwork('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  t.equal(clientNetwork('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64', 'one /64 however written');
+  t.equal(clientNetwork('2001:db8::1'), '2001:db8:0:0::/64');
+  t.equal(clientNetwork('::1'), '0:0:0:0::/64');
+  t.equal(clientNetwork('fe80::1%eth0'), 'fe80:0:0:0::/64');
 });
 
 t.test('attempt limiter: sliding window, a right PIN gives its attempt back', async (t) => {
@@ -59,7 +76,7 @@ t.test('create by image, status with matches, no leaks, withdrawal', async (t) =
   const created = await app.inject({ method: 'POST', url: '/v1/cases', ...images('bridge-1-original.jpg', 'q0122.jpg') });
   t.equal(created.statusCode, 201, created.body);
   const { caseNumber, pin, hashes } = created.json();
-  t.match(pin, /^\d{8}$/);
+  t.match(pin, /^\d{4}-\d{4}-\d{4}$/, '12 digits in groups of four');
   t.equal(hashes, 22, '8 PDQ variants, blockhash, MD5 and SHA-256 per image');
   const victimCase = store.findCaseByNumber(caseNumber)!;
   t.not(victimCase.pinHash, pin);
@@ -184,7 +201,7 @@ t.test('images: low quality and broken files are refused by name, nothing regist
 });
 
 t.test('unknown case and wrong PIN look the same; limits per case and per client', async (t) => {
-  const app = await newApp(t, { PIN_ATTEMPTS_PER_HOUR: '3' });
+  const app = await newApp(t, { PIN_ATTEMPTS_PER_HOUR: '3', PIN_ATTEMPTS_PER_CASE_PER_HOUR: '6' });
   const create = async () => (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'b'.repeat(32) }] } })).json();
   const target = await create();
   const other = await create();
@@ -200,14 +217,21 @@ t.test('unknown case and wrong PIN look the same; limits per case and per client
   }
   t.same(wrongPin.headers['content-length'], unknown.headers['content-length']);
 
-  // Per case: wrong PINs from three different clients lock the case for everyone, right PIN included.
-  await get(target.caseNumber, '11111111', '10.0.0.4');
-  await get(target.caseNumber, '22222222', '10.0.0.5');
+  // One client's wrong PINs lock that client out, not the case: whoever learned
+  // a case number cannot lock its owner out of it.
+  for (let i = 0; i < 2; i++) t.equal((await get(target.caseNumber, '111111111111', '10.0.0.1')).statusCode, 404);
+  t.equal((await get(target.caseNumber, '111111111111', '10.0.0.1')).statusCode, 429, 'the guesser is locked out');
+  t.equal((await get(target.caseNumber, target.pin, '10.0.0.7')).statusCode, 200, 'the owner, elsewhere, is not');
+
+  // Per case: wrong PINs from many clients (6 in all) lock the case for everyone, right PIN included.
+  await get(target.caseNumber, '111111111111', '10.0.0.4');
+  await get(target.caseNumber, '222222222222', '10.0.0.5');
+  await get(target.caseNumber, '444444444444', '10.0.0.8');
   let res = await get(target.caseNumber, target.pin, '10.0.0.6');
   t.equal(res.statusCode, 429, 'a locked case does not reveal that this PIN is right');
   t.equal(res.json().error.code, 'RATE_LIMITED');
   t.ok(Number(res.headers['retry-after']) > 3500 && Number(res.headers['retry-after']) <= 3600, `Retry-After ${res.headers['retry-after']}`);
-  res = await get(target.caseNumber, '33333333', '10.0.0.6');
+  res = await get(target.caseNumber, '333333333333', '10.0.0.6');
   t.equal(res.statusCode, 429, 'same answer for a wrong PIN');
   res = await app.inject({ method: 'DELETE', url: `/v1/cases/${target.caseNumber}`, headers: { 'x-case-pin': target.pin }, remoteAddress: '10.0.0.6' });
   t.equal(res.statusCode, 429, 'withdrawal is limited too');
@@ -222,8 +246,14 @@ t.test('unknown case and wrong PIN look the same; limits per case and per client
 
   // Unknown numbers lock like real ones, so the lock reveals nothing either.
   const ghost = newCaseNumber();
-  for (const address of ['10.1.0.1', '10.1.0.2', '10.1.0.3']) await get(ghost, '12345678', address);
+  for (const address of ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.5', '10.1.0.6', '10.1.0.7']) await get(ghost, '12345678', address);
   t.equal((await get(ghost, '12345678', '10.1.0.4')).statusCode, 429);
+
+  // IPv6 clients count per /64: new addresses in one /64 are the same client.
+  const v6 = await create();
+  for (const address of ['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7:ffff::3']) t.equal((await get(newCaseNumber(), '12345678', address)).statusCode, 404);
+  t.equal((await get(v6.caseNumber, v6.pin, '2001:db8:7:7::99')).statusCode, 429, 'same /64, locked');
+  t.equal((await get(v6.caseNumber, v6.pin, '2001:db8:7:8::1')).statusCode, 200, 'the next /64 is another client');
 
   // A right PIN takes its attempt back: a person who finally types it right is not counted against.
   const mine = await create();
@@ -231,21 +261,34 @@ t.test('unknown case and wrong PIN look the same; limits per case and per client
 
   // Parallel guesses cannot slip past the limit while scrypt runs.
   const burst = await create();
-  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => get(burst.caseNumber, String(i).padStart(8, '0'), `10.3.0.${i}`)));
+  const answers = await Promise.all(Array.from({ length: 9 }, (_, i) => get(burst.caseNumber, String(i).padStart(12, '0'), `10.3.0.${i}`)));
   t.same(
     answers.map((r) => r.statusCode).sort(),
-    [404, 404, 404, 429, 429, 429, 429, 429],
+    [404, 404, 404, 404, 404, 404, 429, 429, 429],
   );
 });
 
-t.test('missing PIN header, and the audit log keeps no PIN', async (t) => {
+t.test('missing PIN header, and the audit log keeps no PIN, case number or finding', async (t) => {
   const app = await newApp(t);
   const c = (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'c'.repeat(32) }] } })).json();
   const res = await app.inject({ method: 'GET', url: `/v1/cases/${c.caseNumber}` });
   t.equal(res.statusCode, 400);
   t.equal(res.json().error.code, 'INVALID_REQUEST');
   await app.inject({ method: 'GET', url: `/v1/cases/${c.caseNumber}`, headers: { 'x-case-pin': c.pin } });
-  const log = JSON.stringify(app.services.audit.list({ limit: 10 }));
+  await app.inject({ method: 'DELETE', url: `/v1/cases/${c.caseNumber}`, headers: { 'x-case-pin': c.pin } });
+  const entries = app.services.audit.list({ limit: 10 });
+  const log = JSON.stringify(entries);
   t.notMatch(log, c.pin);
-  t.match(log, 'GET /v1/cases/:caseNumber');
+  t.notMatch(log, c.caseNumber);
+  t.notMatch(log, c.caseNumber.replace(/-/g, ''));
+  t.same(
+    entries.map(({ action, target, status, matchCount }) => ({ action, target, status, matchCount })).reverse(),
+    [
+      { action: 'POST /v1/cases', target: null, status: 201, matchCount: null },
+      { action: 'GET /v1/cases/:caseNumber', target: null, status: 400, matchCount: null },
+      { action: 'GET /v1/cases/:caseNumber', target: null, status: 200, matchCount: null },
+      { action: 'DELETE /v1/cases/:caseNumber', target: null, status: 204, matchCount: null },
+    ],
+    'who, what, when and the outcome only',
+  );
 });

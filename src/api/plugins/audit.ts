@@ -1,7 +1,10 @@
 /**
  * Audit log of every lookup and change under /v1: who (key id or anonymous
  * client), what (method and route), when, the outcome and the match count.
- * Never the query hash, the image, a PIN, or a client address.
+ * Never the query hash, the image, a PIN, or a client address. Nor, for a
+ * victim's case, its number or what was found: the number is half of her
+ * credentials, and a withdrawal must not leave behind a record of her case,
+ * how often she looked and how many copies were found.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -19,15 +22,16 @@ export const audit = fp(async (app: FastifyInstance, { services }: { services: S
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     if (!route?.startsWith('/v1/') || !request.principal) return;
+    const isCase = route.startsWith('/v1/cases');
     const params = request.params as Record<string, string> | undefined;
-    const target = params && Object.keys(params).length > 0 ? Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',') : null;
+    const target = !isCase && params && Object.keys(params).length > 0 ? Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',') : null;
     services.audit.append({
       at: new Date().toISOString(),
       actor: request.principal.actor,
       action: `${request.method} ${route}`,
       target,
       status: reply.statusCode,
-      matchCount: reply.matchCount,
+      matchCount: isCase ? null : reply.matchCount,
     });
   });
 });

@@ -5,6 +5,7 @@
  * is noticed. Each route states the permission it needs in its config.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { KeyRole } from '../../store/api-keys.js';
@@ -62,12 +63,29 @@ export function can(principal: Principal, permission: Permission): boolean {
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-]{1,200})$/;
 
+/**
+ * The network a client address stands for, for per-client limits: an IPv4
+ * address itself, an IPv6 address's /64 (one subscriber gets a whole /64, so
+ * counting single IPv6 addresses would give anyone unlimited tries).
+ */
+export function clientNetwork(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const [head, tail = ''] = ip.toLowerCase().split('%')[0].split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = ip.includes('::') && tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 export const auth = fp(async (app: FastifyInstance, { services }: { services: Services }) => {
-  // Client addresses are personal data: the audit log keeps only a keyed hash,
-  // with a key that lives as long as the process.
+  // Client addresses are personal data: the audit log keeps only a keyed hash
+  // (of the client's network, see clientNetwork), with a key that lives as
+  // long as the process.
   const addressKey = randomBytes(32);
   const anonymousActor = (request: FastifyRequest) =>
-    `anonymous:${createHmac('sha256', addressKey).update(request.ip).digest('hex').slice(0, 16)}`;
+    `anonymous:${createHmac('sha256', addressKey).update(clientNetwork(request.ip)).digest('hex').slice(0, 16)}`;
 
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request) => {

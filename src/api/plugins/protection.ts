@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Config } from '../../config.js';
 import { ApiError } from '../errors.js';
+import { clientNetwork } from './auth.js';
 
 /** Swagger UI needs its own inline styles; everything else is JSON. */
 const HELMET_OPTIONS: HelmetOptions = {
@@ -52,8 +53,8 @@ export const protection = fp(async (app: FastifyInstance, { config }: { config: 
   await app.register(rateLimit, {
     global: true,
     timeWindow: '1 minute',
-    // Keyed callers are counted per key, anonymous ones per address.
-    keyGenerator: (request) => (request.principal?.keyId != null ? `key:${request.principal.keyId}` : `ip:${request.ip}`),
+    // Keyed callers are counted per key, anonymous ones per address (IPv6: per /64).
+    keyGenerator: (request) => (request.principal?.keyId != null ? `key:${request.principal.keyId}` : `ip:${clientNetwork(request.ip)}`),
     max: (request) => (request.principal?.keyId != null ? config.KEYED_REQUESTS_PER_MINUTE : config.ANONYMOUS_REQUESTS_PER_MINUTE),
     allowList: (request) => !request.url.startsWith('/v1/'),
     hook: 'preHandler',

@@ -8,9 +8,11 @@
  *   1/I/L, U), shown in groups of four ("7KQM-X2HD-9WTP"); about 59 random
  *   bits, so numbers cannot be guessed. Typed either case, with or without
  *   the dashes or spaces.
- * - PIN: 8 random digits (easy to type on any phone keyboard and to read
- *   aloud), stored only as a scrypt hash. Guessing is bounded by the PIN
- *   attempt limits, not by the PIN's length.
+ * - PIN: 12 random digits (about 40 bits; digits are easy to type on any
+ *   phone keyboard and to read aloud), shown in groups of four and typed with
+ *   or without the dashes, stored only as a scrypt hash. Long enough that
+ *   guessing from many addresses at once gets nowhere, so one case's limit
+ *   can be loose (see below).
  * - From images we store PDQ (with its quality) and all 8 of its rotations and
  *   mirror images, blockhash, MD5 and SHA-256, so ongoing monitoring also
  *   finds rotated or mirrored reposts. Images whose PDQ quality is under 50
@@ -19,8 +21,12 @@
  *   the service cannot give.
  * - An unknown case number and a wrong PIN get the same 404 with the same
  *   body, after the same scrypt work, so numbers cannot be enumerated. Wrong
- *   PINs are limited per case and per client; while either is locked, every
- *   attempt gets 429, whether its PIN is right or not.
+ *   PINs are limited per client (PIN_ATTEMPTS_PER_HOUR, IPv6 clients by /64)
+ *   and per case (PIN_ATTEMPTS_PER_CASE_PER_HOUR); while either is locked,
+ *   every attempt gets 429, whether its PIN is right or not. The case limit is
+ *   many times the client's: someone who learned a victim's case number must
+ *   not be able to lock her out of her own case (and out of withdrawing it)
+ *   with a few wrong PINs; it stops guessing spread over many addresses.
  */
 import { randomInt } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -34,7 +40,7 @@ import { hashPin, verifyPin } from '../../store/pin.js';
 import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
 import { StoreError } from '../../store/errors.js';
 import type { NewSignal, VictimCase } from '../../store/store.js';
-import { ApiError, toApiError } from '../errors.js';
+import { ApiError, badRequest, toApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { errorResponses, SignalTypeName } from '../schemas.js';
 import { readUploads } from '../uploads.js';
@@ -42,7 +48,7 @@ import { readUploads } from '../uploads.js';
 /** Without 0/O, 1/I/L and U, so a number read aloud or copied by hand survives. */
 const CASE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTVWXYZ';
 const CASE_LENGTH = 12;
-const PIN_DIGITS = 8;
+const PIN_DIGITS = 12;
 /** Enough for a handful of photos of oneself; cases are not bulk intake. */
 export const CASE_MAX_IMAGES = 20;
 /** Each image gives 11 hashes (8 PDQ variants, blockhash, MD5, SHA-256); a browser may send as many. */
@@ -66,8 +72,16 @@ export function normalizeCaseNumber(typed: string): string | null {
   return formatCaseNumber(raw);
 }
 
+/** 12 digits in groups of four, e.g. "0482-7715-3309". */
 export function newPin(): string {
-  return String(randomInt(10 ** PIN_DIGITS)).padStart(PIN_DIGITS, '0');
+  let digits = '';
+  for (let i = 0; i < PIN_DIGITS; i++) digits += String(randomInt(10));
+  return digits.match(/\d{4}/g)!.join('-');
+}
+
+/** A PIN as hashed and checked: typed with or without dashes and spaces. */
+function normalizePin(typed: string): string {
+  return typed.replace(/[\s-]/g, '');
 }
 
 /**
@@ -132,7 +146,7 @@ const CreateCaseJson = Type.Object(
 
 const CaseCreated = Type.Object({
   caseNumber: Type.String({ description: 'Shown once: keep it with the PIN. Groups of four characters; dashes optional when typed.' }),
-  pin: Type.String({ description: 'Shown once: 8 digits. Needed with the case number to check or withdraw the case.' }),
+  pin: Type.String({ description: 'Shown once: 12 digits in groups of four (dashes optional when typed). Needed with the case number to check or withdraw the case.' }),
   hashes: Type.Integer({ description: 'How many hashes were registered.' }),
 });
 
@@ -165,10 +179,10 @@ interface CaseRouteOptions {
 export async function caseRoutes(instance: FastifyInstance, { services }: CaseRouteOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { config, store } = services;
-  const perCase = new AttemptLimiter(config.PIN_ATTEMPTS_PER_HOUR, HOUR_MS);
+  const perCase = new AttemptLimiter(config.PIN_ATTEMPTS_PER_CASE_PER_HOUR, HOUR_MS);
   const perClient = new AttemptLimiter(config.PIN_ATTEMPTS_PER_HOUR, HOUR_MS);
   // Verified against when the case does not exist, so both answers cost the same scrypt work.
-  const dummyPinHash = await hashPin(newPin());
+  const dummyPinHash = await hashPin(normalizePin(newPin()));
 
   /** The case, if number and PIN are right; the same refusal otherwise. */
   async function openCase(request: FastifyRequest, typedNumber: string, typedPin: string): Promise<VictimCase> {
@@ -184,7 +198,7 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
     perCase.record(caseKey, now);
     perClient.record(clientKey, now);
     const found = caseNumber === null ? undefined : store.findCaseByNumber(caseNumber);
-    const right = await verifyPin(typedPin.replace(/[\s-]/g, ''), found?.pinHash ?? dummyPinHash);
+    const right = await verifyPin(normalizePin(typedPin), found?.pinHash ?? dummyPinHash);
     if (!found || !right) throw new ApiError(404, 'NOT_FOUND', NO_SUCH_CASE);
     perCase.forgive(caseKey, now);
     perClient.forgive(clientKey, now);
@@ -265,13 +279,16 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
       },
     },
     async (request, reply) => {
-      const given = request.isMultipart() ? await signalsFromImages(request) : signalsFromHashes(request.body as Static<typeof CreateCaseJson>);
+      let given: NewSignal[];
+      if (request.isMultipart()) given = await signalsFromImages(request);
+      else if (request.body) given = signalsFromHashes(request.body as Static<typeof CreateCaseJson>);
+      else throw badRequest('INVALID_REQUEST', 'Send JSON {"signals": [{"type", "hash"}]} or your photos as multipart/form-data in "image" parts.');
       // The same photo sent twice (or a symmetric photo's equal variants) is one hash.
       const byHash = new Map<string, NewSignal>();
       for (const s of given) if (!byHash.has(`${s.type}:${toHex(s.hash)}`)) byHash.set(`${s.type}:${toHex(s.hash)}`, s);
       const signals = [...byHash.values()];
       const pin = newPin();
-      const pinHash = await hashPin(pin);
+      const pinHash = await hashPin(normalizePin(pin));
       // A clash of ~59-bit random numbers is next to impossible; try again rather than fail if it happens.
       for (let attempt = 0; ; attempt++) {
         try {
@@ -293,7 +310,7 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
         summary: 'What was found for a case: counts, platforms, group names, first and last seen',
         description:
           'Needs the PIN in the header `X-Case-Pin`. An unknown case number and a wrong PIN get the same 404. ' +
-          `After ${config.PIN_ATTEMPTS_PER_HOUR} wrong PINs in an hour for a case, or from one client, every attempt gets 429 with Retry-After.`,
+          `After ${config.PIN_ATTEMPTS_PER_HOUR} wrong PINs in an hour from one client, or ${config.PIN_ATTEMPTS_PER_CASE_PER_HOUR} for one case, every attempt gets 429 with Retry-After.`,
         params: CaseNumberParam,
         headers: PinHeader,
         response: { 200: CaseStatusBody, ...errorResponses(400, 401, 404) },
