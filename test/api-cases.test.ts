@@ -292,3 +292,13 @@ t.test('missing PIN header, and the audit log keeps no PIN, case number or findi
     'who, what, when and the outcome only',
   );
 });
+
+t.test('two withdrawals at once: one succeeds, the other gets the usual refusal', async (t) => {
+  const app = await newApp(t);
+  const c = (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'd'.repeat(32) }] } })).json();
+  const withdraw = () => app.inject({ method: 'DELETE', url: `/v1/cases/${c.caseNumber}`, headers: { 'x-case-pin': c.pin } });
+  const answers = await Promise.all([withdraw(), withdraw()]);
+  t.same(answers.map((r) => r.statusCode).sort(), [204, 404]);
+  t.same(answers.find((r) => r.statusCode === 404)!.json(), { error: { code: 'NOT_FOUND', message: 'No case matches this case number and PIN.' } });
+  t.equal(app.services.store.findCaseByNumber(c.caseNumber), undefined);
+});

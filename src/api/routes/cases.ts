@@ -371,7 +371,13 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
     async (request, reply) => {
       const victimCase = await openCase(request, request.params.caseNumber, request.headers['x-case-pin']);
       // The indexes follow the store synchronously: no match can be found with these hashes once this returns.
-      store.deleteCase(victimCase.id);
+      try {
+        store.deleteCase(victimCase.id);
+      } catch (err) {
+        // Withdrawn by a request running alongside this one: the same answer as any unknown case.
+        if (err instanceof StoreError && err.code === 'NOT_FOUND') throw new ApiError(404, 'NOT_FOUND', NO_SUCH_CASE);
+        throw err;
+      }
       return reply.code(204).send(null);
     },
   );
