@@ -191,8 +191,13 @@ t.test('content and signals: validation at the boundary, all or nothing', async 
   t.throws(() => store.addContent(bank.id, [{ provenance: { platform: '' } }]), { code: 'INVALID_INPUT' });
   t.throws(() => store.addContent(bank.id, [{ provenance, metadata: [] as unknown as Record<string, unknown> }]), { code: 'INVALID_INPUT' });
   t.throws(() => store.addContent(bank.id, [{ provenance, metadata: { views: 1n } }]), { code: 'INVALID_INPUT' });
+  const nested = (levels: number): Record<string, unknown> => (levels === 1 ? {} : { a: nested(levels - 1) });
+  t.throws(() => store.addContent(bank.id, [{ provenance, metadata: nested(33) }]), { code: 'INVALID_INPUT', message: /32 levels/ }, 'metadata 33 levels deep');
+  t.throws(() => store.addContent(bank.id, [{ provenance, metadata: { a: JSON.parse('['.repeat(1100) + ']'.repeat(1100)) } }]), { code: 'INVALID_INPUT' }, 'deeper than SQLite reads');
   t.throws(() => store.addContent(424242, [{ provenance }]), { code: 'NOT_FOUND' });
   t.equal(store.db.prepare('SELECT count(*) FROM content_items').pluck().get(), 0, 'nothing written by failed calls');
+  t.same(store.getContent(store.addContent(bank.id, [{ provenance, metadata: nested(32) }]).contentIds[0]).metadata, nested(32), '32 levels are kept');
+  store.deleteContent(store.db.prepare('SELECT max(id) FROM content_items').pluck().get() as number);
 
   const hash = pdqHash();
   const md5 = new Uint8Array(randomBytes(16));

@@ -11,7 +11,7 @@ import { audit } from './plugins/audit.js';
 import { auth, type Permission } from './plugins/auth.js';
 import { metrics } from './plugins/metrics.js';
 import { openapi } from './plugins/openapi.js';
-import { protection } from './plugins/protection.js';
+import { protection, SECURITY_HEADERS } from './plugins/protection.js';
 import { hashRoutes } from './routes/hash.js';
 import { matchRoutes } from './routes/match.js';
 import { bankRoutes } from './routes/banks.js';
@@ -62,6 +62,14 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     bodyLimit: 10 * 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Errors raised before routing (a broken percent-escape in the path) skip every hook: answered here in the API's own shape.
+    frameworkErrors: (error, _request, reply) => {
+      for (const [name, value] of SECURITY_HEADERS) reply.header(name, value);
+      const badUrl = error.code === 'FST_ERR_BAD_URL';
+      void reply
+        .code(400)
+        .send({ error: { code: badUrl ? 'BAD_URL' : 'BAD_REQUEST', message: badUrl ? 'The address has a broken percent-escape (a % not followed by two hex digits).' : 'The request could not be routed.' } });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Bodies are JSON or multipart; a text/plain body would reach JSON handlers as a string.
   app.removeContentTypeParser('text/plain');

@@ -95,8 +95,19 @@ function validThresholds(value: unknown): ThresholdsByType {
   return value as ThresholdsByType;
 }
 
+/** Deeper than this, metadata is refused: SQLite's JSON functions stop at 1,000 levels, and no real record nests this far. */
+const MAX_METADATA_DEPTH = 32;
+
+/** Whether `value` nests objects or arrays more than `limit` levels deep. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit === 0) return true;
+  return Object.values(value).some((child) => nestsDeeperThan(child, limit - 1));
+}
+
 function validMetadata(value: unknown): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('metadata must be a JSON object');
+  if (nestsDeeperThan(value, MAX_METADATA_DEPTH)) throw invalid(`metadata must not nest objects or arrays more than ${MAX_METADATA_DEPTH} levels deep`);
   let json: string;
   try {
     json = JSON.stringify(value);

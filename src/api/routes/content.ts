@@ -5,6 +5,7 @@
  * as soon as its DELETE returns.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { toHex } from '../../hashing/hex.js';
@@ -156,12 +157,16 @@ function metadataField(text: string | undefined): Record<string, unknown> | unde
   return value as Record<string, unknown>;
 }
 
-/** RFC 3339, as the JSON body's `format: date-time` demands; Date.parse alone would take almost any text. */
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * RFC 3339 with real calendar dates and times, checked as the JSON body's
+ * `format: date-time` is (ajv-formats); Date.parse alone takes almost any text
+ * and rolls 2026-02-30 over to March.
+ */
+const isDateTime = (fullFormats['date-time'] as { validate: (text: string) => boolean }).validate;
 
 function dateTimeField(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
-  if (!DATE_TIME.test(text) || Number.isNaN(Date.parse(text))) {
+  if (!isDateTime(text) || Number.isNaN(Date.parse(text))) {
     throw badRequest('INVALID_REQUEST', 'The form field "capturedAt" must be an ISO-8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z.');
   }
   return text;
