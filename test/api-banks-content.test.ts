@@ -66,7 +66,7 @@ t.test('banks: create, read, list, update, delete', async (t) => {
   t.equal(renamed.statusCode, 200);
   t.match(renamed.json(), { name: 'March sweep', description: 'weekly capture' });
   t.same(renamed.json().thresholds, { blockhash: 8 }, '`thresholds` replaces every override');
-  t.same((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { threshold: 20 })).json().thresholds, { blockhash: 8, pdq: 20 }, '`threshold` changes PDQ only');
+  t.same((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { threshold: 20 })).json().thresholds, { blockhash: 8, pdq: 20, 'pdq-region': 20 }, '`threshold` changes PDQ (whole image and regions) only');
   t.same((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { thresholds: null })).json().thresholds, {}, 'null clears');
 
   const other = await newBank('taken name');
@@ -88,6 +88,12 @@ t.test('bank thresholds above the ceiling are refused, and matching uses the ban
   t.match(loose.json().error.message, /ceiling of 31/);
   const disagree = await send('POST', '/v1/banks', takedown, { name: 'loose', threshold: 10, thresholds: { pdq: 12 } });
   t.equal(disagree.statusCode, 400);
+  const disagreeRegion = await send('POST', '/v1/banks', takedown, { name: 'loose', threshold: 10, thresholds: { 'pdq-region': 12 } });
+  t.equal(disagreeRegion.statusCode, 400);
+  t.match(disagreeRegion.json().error.message, /thresholds.pdq-region/);
+  const regionOnly = (await send('POST', '/v1/banks', takedown, { name: 'regions only', thresholds: { 'pdq-region': 12 } })).json();
+  t.same(regionOnly.thresholds, { 'pdq-region': 12 }, 'a pdq-region override is shown');
+  t.same((await send('GET', `/v1/banks/${regionOnly.id}`)).json().thresholds, { 'pdq-region': 12 });
 
   const tight = (await send('POST', '/v1/banks', takedown, { name: 'tight', threshold: 5 })).json();
   const [item] = (await postForm(`/v1/banks/${tight.id}/content`, [imagePart('bridge-1-original.jpg')])).json().items;
@@ -97,6 +103,18 @@ t.test('bank thresholds above the ceiling are refused, and matching uses the ban
   const res = (await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq', hash: near.toString('hex') }], banks: [tight.id] })).json();
   t.same(res.matches, [], 'the bank threshold of 5 applies');
   t.match(res.thresholds[0], { type: 'pdq', bankId: tight.id, source: 'bank', applied: 5 });
+  t.same(tight.thresholds, { pdq: 5, 'pdq-region': 5 }, '`threshold` is the PDQ threshold for regions too');
+
+  // Robust matching finds copies through region hashes: the bank's threshold holds there too.
+  const region: string = item.signals.find((s: { type: string }) => s.type === 'pdq-region').hash;
+  const nearRegion = Buffer.from(region, 'hex');
+  nearRegion[0] ^= 0xff;
+  const regionRes = (await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq-region', hash: nearRegion.toString('hex') }], banks: [tight.id] })).json();
+  t.same(regionRes.matches, [], 'a region 8 bits away is no match either');
+  t.match(regionRes.thresholds[0], { type: 'pdq-region', bankId: tight.id, source: 'bank', applied: 5 });
+  nearRegion[0] ^= 0x0f;
+  const closer = (await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq-region', hash: nearRegion.toString('hex') }], banks: [tight.id] })).json();
+  t.match(closer.matches, [{ contentId: item.id, via: 'region', distance: 4 }], 'a region 4 bits away matches');
 });
 
 t.test('matching sees every bank change at once: a new bank, a changed threshold, a refused change, a deleted bank', async (t) => {

@@ -9,14 +9,18 @@ import { errorResponses, IdParam, PerceptualThresholds } from '../schemas.js';
 
 const BankName = Type.String({ minLength: 1, maxLength: 200, description: 'Unique.' });
 const BankDescription = Type.String({ maxLength: 10_000 });
-const PdqThreshold = Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ threshold in bits for this bank; shorthand for `thresholds.pdq`.' });
+const PdqThreshold = Type.Integer({
+  minimum: 0,
+  maximum: 256,
+  description: 'PDQ threshold in bits for this bank, for whole-image and region hashes: shorthand for `thresholds.pdq` and `thresholds.pdq-region`, as on /v1/match.',
+});
 
 const BankOutput = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   description: Type.String(),
   thresholds: Type.Object(
-    { pdq: Type.Optional(Type.Integer()), blockhash: Type.Optional(Type.Integer()) },
+    { pdq: Type.Optional(Type.Integer()), blockhash: Type.Optional(Type.Integer()), 'pdq-region': Type.Optional(Type.Integer()) },
     { description: "This bank's overrides of the signal types' default thresholds; empty when it has none." },
   ),
   createdAt: Type.String(),
@@ -50,15 +54,20 @@ function bankBody(bank: Bank) {
 export async function bankRoutes(untyped: FastifyInstance, { services }: { services: Services }) {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   /**
-   * `threshold` and `thresholds` combined into one override set. Values above
-   * the deployment's ceiling are refused here rather than silently lowered at
-   * every match: a bank's owner should know the bank cannot match that loosely.
+   * `threshold` and `thresholds` combined into one override set. `threshold`
+   * is the PDQ threshold for whole-image and region hashes alike (robust
+   * matching, the default, finds most copies through regions: a bank made
+   * strict must be strict there too). Values above the deployment's ceiling
+   * are refused here rather than silently lowered at every match: a bank's
+   * owner should know the bank cannot match that loosely.
    */
   function overrides(threshold: number | undefined, thresholds: Static<typeof PerceptualThresholds> | undefined, base: ThresholdsByType): Record<string, number> {
-    if (threshold !== undefined && thresholds?.pdq !== undefined && threshold !== thresholds.pdq) {
-      throw badRequest('INVALID_REQUEST', '"threshold" and "thresholds.pdq" disagree; send one of them.');
+    for (const type of ['pdq', 'pdq-region'] as const) {
+      if (threshold !== undefined && thresholds?.[type] !== undefined && threshold !== thresholds[type]) {
+        throw badRequest('INVALID_REQUEST', `"threshold" and "thresholds.${type}" disagree; send one of them.`);
+      }
     }
-    const merged: Record<string, number> = { ...base, ...thresholds, ...(threshold === undefined ? {} : { pdq: threshold }) };
+    const merged: Record<string, number> = { ...base, ...thresholds, ...(threshold === undefined ? {} : { pdq: threshold, 'pdq-region': threshold }) };
     for (const [type, value] of Object.entries(merged)) {
       const ceiling = services.matcher.ceiling(type);
       if (value > ceiling) throw badRequest('INVALID_REQUEST', `The ${type} threshold ${value} is above this service's ceiling of ${ceiling}.`);
@@ -76,7 +85,7 @@ export async function bankRoutes(untyped: FastifyInstance, { services }: { servi
         tags: ['banks'],
         summary: 'Create a bank',
         description:
-          '`threshold` sets the PDQ threshold for matches in this bank; `thresholds` may set pdq and blockhash. ' +
+          '`threshold` sets the PDQ threshold for matches in this bank, of whole images and of regions; `thresholds` may set pdq, pdq-region and blockhash one by one. ' +
           "Without them the types' defaults apply. MD5 and SHA-256 always match exactly. A value above the service's ceiling is refused.",
         body: NewBankBody,
         response: { 201: BankOutput, ...errorResponses(400, 401, 403, 409) },
@@ -114,7 +123,7 @@ export async function bankRoutes(untyped: FastifyInstance, { services }: { servi
       schema: {
         tags: ['banks'],
         summary: 'Rename a bank or change its description or thresholds',
-        description: '`threshold` changes the PDQ override and keeps the others; `thresholds` replaces them all (null clears them).',
+        description: '`threshold` changes the PDQ overrides (whole image and regions) and keeps the others; `thresholds` replaces them all (null clears them).',
         params: IdParam,
         body: BankPatchBody,
         response: { 200: BankOutput, ...errorResponses(400, 401, 403, 404, 409) },
