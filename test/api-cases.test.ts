@@ -67,6 +67,15 @@ t.test('attempt limiter: sliding window, a right PIN gives its attempt back', as
   limiter.forgive('j', 0);
   limiter.record('j', 1);
   t.equal(limiter.retryAfterMs('j', 2), 0);
+
+  // A spray of guesses from ever new clients: stale keys are dropped, and a
+  // prune runs once per doubling of live keys, not on every record.
+  const sprayed = new AttemptLimiter(5, 1000);
+  for (let i = 0; i < 12_000; i++) sprayed.record(`old ${i}`, 0);
+  t.equal(sprayed.size, 12_000, 'all live: the prune at 10,000 kept them, and the next waits for 20,000');
+  for (let i = 0; i < 8_100; i++) sprayed.record(`new ${i}`, 5000);
+  t.equal(sprayed.size, 8_100, 'at 20,000 the keys whose attempts left the window were dropped');
+  t.equal(sprayed.retryAfterMs('new 0', 5000), 0);
 });
 
 t.test('create by image, status with matches, no leaks, withdrawal', async (t) => {

@@ -92,6 +92,8 @@ function normalizePin(typed: string): string {
  */
 export class AttemptLimiter {
   private readonly attempts = new Map<string, number[]>();
+  /** Prune stale keys when this many are held: twice what the last prune kept, so each prune's cost is spread over as many records. */
+  private pruneAt = 10_000;
 
   constructor(
     private readonly limit: number,
@@ -109,7 +111,7 @@ export class AttemptLimiter {
     times.push(now);
     this.attempts.set(key, times);
     // Keys of other cases and clients pile up under a spray of guesses; drop the stale ones now and then.
-    if (this.attempts.size > 10_000) this.prune(now);
+    if (this.attempts.size > this.pruneAt) this.prune(now);
   }
 
   /** Takes back one attempt recorded at `at`. */
@@ -127,6 +129,12 @@ export class AttemptLimiter {
 
   private prune(now: number): void {
     for (const key of [...this.attempts.keys()]) this.live(key, now);
+    this.pruneAt = Math.max(10_000, 2 * this.attempts.size);
+  }
+
+  /** Keys held (for tests). */
+  get size(): number {
+    return this.attempts.size;
   }
 }
 
