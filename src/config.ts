@@ -15,6 +15,11 @@ export const ConfigSchema = Type.Object({
   MAX_IMAGE_PIXELS: Type.Integer({ default: 50_000_000, minimum: 10_000, description: 'Largest accepted width x height.' }),
   MAX_FILES_PER_REQUEST: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'Image files in one multipart request.' }),
   MAX_REQUEST_BYTES: Type.Integer({ default: 200 * 1024 * 1024, minimum: 1024, description: 'Largest request body, all files together.' }),
+  MAX_UPLOAD_MEMORY_BYTES: Type.Integer({
+    default: 1024 * 1024 * 1024,
+    minimum: 1024,
+    description: 'Uploads held in memory by all requests together; past it an upload gets 503 OVERLOADED. At least MAX_IMAGE_BYTES.',
+  }),
   DECODE_PATH: Type.Union([Type.Literal('fast'), Type.Literal('reference')], { default: 'fast', description: 'How uploads are decoded for hashing.' }),
   ANONYMOUS_REQUESTS_PER_MINUTE: Type.Integer({ default: 60, minimum: 1, description: 'Rate limit per client without a key.' }),
   KEYED_REQUESTS_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1, description: 'Rate limit per API key.' }),
@@ -29,7 +34,12 @@ export type Config = Static<typeof ConfigSchema>;
 
 /** Reads and validates the environment (or the given object, for tests); throws listing every bad setting. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: false });
+  const config = envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: false });
+  // Each file being read reserves MAX_IMAGE_BYTES: a smaller budget would refuse every upload.
+  if (config.MAX_UPLOAD_MEMORY_BYTES < config.MAX_IMAGE_BYTES) {
+    throw new Error(`MAX_UPLOAD_MEMORY_BYTES (${config.MAX_UPLOAD_MEMORY_BYTES}) must be at least MAX_IMAGE_BYTES (${config.MAX_IMAGE_BYTES})`);
+  }
+  return config;
 }
 
 /** Every setting with its default and description, for the README and `--help`. */

@@ -4,7 +4,7 @@
  */
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { errorHandling } from './errors.js';
 import { audit } from './plugins/audit.js';
@@ -21,6 +21,7 @@ import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from './services.js';
+import { uploadMemory } from './uploads.js';
 
 export interface AppOptions {
   config: Config;
@@ -63,7 +64,9 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     // Errors raised before routing (a broken percent-escape in the path) skip every hook: answered here in the API's own shape.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, _request, rawReply) => {
+      // Typed for no route in particular (no response schema), so any body is allowed.
+      const reply = rawReply as unknown as FastifyReply;
       for (const [name, value] of SECURITY_HEADERS) reply.header(name, value);
       const badUrl = error.code === 'FST_ERR_BAD_URL';
       void reply
@@ -95,6 +98,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   await app.register(auth, { services });
   await app.register(audit, { services });
   await app.register(metrics, { services });
+  await app.register(uploadMemory, { limit: config.MAX_UPLOAD_MEMORY_BYTES, maxFileBytes: config.MAX_IMAGE_BYTES });
   await app.register(multipart, {
     limits: { fileSize: config.MAX_IMAGE_BYTES, files: config.MAX_FILES_PER_REQUEST, fields: 20, fieldSize: 1024 * 1024, parts: config.MAX_FILES_PER_REQUEST + 20 },
   });

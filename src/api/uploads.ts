@@ -1,9 +1,68 @@
 /**
- * Multipart uploads, kept in memory with per-file, per-request and file-count
- * limits; never a temp file. Text fields come back as strings.
+ * Multipart uploads, kept in memory with per-file, per-request, file-count and
+ * all-requests-together limits; never a temp file. Text fields come back as
+ * strings.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { ApiError, badRequest } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    uploadMemory: UploadMemory;
+  }
+}
+
+/**
+ * The bytes of uploads that all requests together hold in memory, bounded:
+ * each request may hold up to MAX_REQUEST_BYTES until it is answered, so
+ * without a bound a few parallel uploads could exhaust the process's memory.
+ * A file's largest possible size is reserved before it is read and the rest
+ * given back once its size is known.
+ */
+export class UploadMemory {
+  private held = 0;
+  private readonly byRequest = new Map<FastifyRequest, number>();
+
+  /** `maxFileBytes`: the most one file can hold (the multipart plugin's fileSize limit). */
+  constructor(
+    readonly limit: number,
+    readonly maxFileBytes: number,
+  ) {}
+
+  /** Reserves `bytes` for `request`; false, reserving nothing, if that would pass the limit. */
+  reserve(request: FastifyRequest, bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    this.byRequest.set(request, (this.byRequest.get(request) ?? 0) + bytes);
+    return true;
+  }
+
+  /** Gives back `bytes` of what `request` reserved. */
+  giveBack(request: FastifyRequest, bytes: number): void {
+    const reserved = this.byRequest.get(request) ?? 0;
+    const returned = Math.min(bytes, reserved);
+    this.held -= returned;
+    this.byRequest.set(request, reserved - returned);
+  }
+
+  /** Gives back everything `request` holds (once it is answered or gone). */
+  release(request: FastifyRequest): void {
+    this.held -= this.byRequest.get(request) ?? 0;
+    this.byRequest.delete(request);
+  }
+
+  get heldBytes(): number {
+    return this.held;
+  }
+}
+
+/** Decorates the app with its UploadMemory and gives each request's share back when it is answered or aborted. */
+export const uploadMemory = fp(async (app: FastifyInstance, { limit, maxFileBytes }: { limit: number; maxFileBytes: number }) => {
+  app.decorate('uploadMemory', new UploadMemory(limit, maxFileBytes));
+  app.addHook('onResponse', async (request) => app.uploadMemory.release(request));
+  app.addHook('onRequestAbort', async (request) => app.uploadMemory.release(request));
+});
 
 export interface UploadedFile {
   filename: string;
@@ -44,7 +103,13 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
         part.file.resume();
         throw new ApiError(413, 'TOO_MANY_FILES', `At most ${rules.maxFiles} images per request.`);
       }
+      const memory = request.server.uploadMemory;
+      if (!memory.reserve(request, memory.maxFileBytes)) {
+        part.file.resume();
+        throw new ApiError(503, 'OVERLOADED', 'The service is receiving too many uploads at once; try again shortly.', { 'retry-after': '10' });
+      }
       const bytes = await part.toBuffer();
+      memory.giveBack(request, memory.maxFileBytes - bytes.length);
       total += bytes.length;
       if (total > rules.maxTotalBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The images together exceed ${Math.round(rules.maxTotalBytes / 1048576)} MB.`);
       files.push({ filename: part.filename, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) });
