@@ -147,6 +147,8 @@ for (const e of HASH_ENDPOINTS) {
   const withSignals = (signals: unknown) => JSON.stringify(e.body(signals));
   bad('malformed JSON', 400, 'MALFORMED_JSON', '{"signals": [');
   bad('empty JSON body', 400, 'MALFORMED_JSON', '');
+  corpus.push({ label: at('no body and no Content-Type'), request: { method: 'POST', url: e.url, headers: e.headers }, status: 400, code: 'INVALID_REQUEST' });
+  corpus.push({ label: at('Content-Length 0 and no Content-Type'), request: { method: 'POST', url: e.url, headers: { ...e.headers, 'content-length': '0' } }, status: 400, code: 'INVALID_REQUEST' });
   bad('JSON with a trailing comma', 400, 'MALFORMED_JSON', withSignals([{ type: 'pdq', hash: PDQ }]).replace(/}$/, ',}'));
   bad('__proto__ key', 400, 'MALFORMED_JSON', `{"__proto__": {"admin": true}, ${withSignals([{ type: 'pdq', hash: PDQ }]).slice(1)}`);
   bad('constructor.prototype key', 400, 'MALFORMED_JSON', '{"constructor": {"prototype": {"admin": true}}}');
@@ -183,6 +185,23 @@ for (const e of HASH_ENDPOINTS) {
   // /v1/cases refuses an empty hash in its schema (minLength), the others when decoding it.
   bad('an empty blockhash', 400, e.url === '/v1/cases' ? 'INVALID_REQUEST' : 'INVALID_HASH', withSignals([{ type: 'blockhash', hash: '' }]));
   bad('a 100,000-character hash', 400, 'INVALID_REQUEST', withSignals([{ type: 'pdq', hash: INJECTIONS.long }]));
+}
+
+if (has('POST', '/v1/banks/:id/content')) {
+  const url = `/v1/banks/${bank.id}/content`;
+  const deep = '['.repeat(1100) + ']'.repeat(1100);
+  corpus.push({
+    label: `${url}: metadata nested 1,100 levels deep`,
+    request: json(url, TAKEDOWN, `{"items": [{"signals": [{"type": "pdq", "hash": "${PDQ}"}], "metadata": {"a": ${deep}}}]}`),
+    status: 400,
+    code: 'INVALID_INPUT',
+  });
+  const field = (label: string, name: string, data: string) =>
+    corpus.push({ label: `${url}: ${label}`, request: form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name, data }]), status: 400, code: name === 'metadata' ? 'INVALID_INPUT' : 'INVALID_REQUEST' });
+  field('multipart metadata nested 1,100 levels deep', 'metadata', `{"a": ${deep}}`);
+  field('capturedAt on 30 February', 'capturedAt', '2026-02-30T12:00:00Z');
+  field('capturedAt at 24:00', 'capturedAt', '2026-01-31T24:00:00Z');
+  field('capturedAt in month 13', 'capturedAt', '2026-13-01T12:00:00Z');
 }
 
 if (has('POST', '/v1/match')) {
@@ -283,10 +302,15 @@ t.test('URLs and headers with injection-like text', async (t) => {
     { label: 'SQL as a batch id', request: { method: 'GET', url: "/v1/batches/1' OR '1'='1", headers: NGO }, status: 400, code: 'INVALID_REQUEST', needs: '/v1/batches/:id' },
     { label: 'SQL as a bank id', request: { method: 'DELETE', url: '/v1/banks/1;DROP TABLE banks', headers: TAKEDOWN }, status: 400, code: 'INVALID_REQUEST', needs: '/v1/banks/:id' },
     { label: 'script as a case PIN', request: { method: 'GET', url: '/v1/cases/NCII-1', headers: { 'x-case-pin': INJECTIONS.script } }, status: 404, code: 'NOT_FOUND', needs: '/v1/cases/:caseNumber' },
+    { label: 'a broken percent-escape in a case number', request: { method: 'GET', url: '/v1/cases/%ff', headers: { 'x-case-pin': '1' } }, status: 400, code: 'BAD_URL' },
+    { label: 'a cut-off percent-escape in a content id', request: { method: 'GET', url: '/v1/content/1%', headers: TAKEDOWN }, status: 400, code: 'BAD_URL' },
+    { label: 'a percent-escape that is not hex', request: { method: 'GET', url: '/healthz%zz' }, status: 400, code: 'BAD_URL' },
   ];
   for (const c of cases.filter((c) => !c.needs || has(String(c.request.method), c.needs))) {
     const res = await app.inject(c.request);
     t.same({ status: res.statusCode, code: res.json().error?.code }, { status: c.status, code: c.code }, c.label);
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${c.label}: with the security headers`);
+    t.notMatch(res.body, /%ff|%zz|1%"/, `${c.label}: the answer does not echo the address`);
   }
 });
 

@@ -1,8 +1,8 @@
 /**
  * NGO batches in SQLite, sharing the store's database: the batch (owner,
- * options, progress, expiry) and one row per item with its query hashes and,
- * once matched, the ids of the content it matched or the item's error.
- * Never image bytes: image items are hashed before they get here.
+ * options, progress, expiry) and one row per item with its query hashes
+ * until it finishes and then the ids of the content it matched or the item's
+ * error. Never image bytes: image items are hashed before they get here.
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -11,7 +11,7 @@ import type { ThresholdsByType } from './store.js';
 export type BatchStatus = 'queued' | 'running' | 'done' | 'expired';
 export type BatchItemState = 'pending' | 'done' | 'failed';
 
-/** One hash of an item's query, as hex (the NGO's own data, kept until the batch expires). */
+/** One hash of an item's query, as hex (the NGO's own data, kept only while the item is pending). */
 export interface BatchQuerySignal {
   type: string;
   hash: string;
@@ -124,8 +124,9 @@ export class SqliteBatchStore {
       pending: db.prepare<[string, number, number], { position: number; query: string }>(
         "SELECT position, query FROM batch_items WHERE batch_id = ? AND position > ? AND state = 'pending' ORDER BY position LIMIT ?",
       ),
+      // The query goes with the item's finish: only pending items are ever matched (or resumed) again.
       finishItem: db.prepare<[BatchItemState, string | null, string | null, string | null, string, number]>(
-        "UPDATE batch_items SET state = ?, matches = ?, error_code = ?, error_message = ? WHERE batch_id = ? AND position = ? AND state = 'pending'",
+        "UPDATE batch_items SET state = ?, query = NULL, matches = ?, error_code = ?, error_message = ? WHERE batch_id = ? AND position = ? AND state = 'pending'",
       ),
       countDone: db.prepare<[string, string], number>(
         `UPDATE batches SET done = done + 1, updated_at = ?,
@@ -136,6 +137,7 @@ export class SqliteBatchStore {
       deleteItems: db.prepare<[string]>('DELETE FROM batch_items WHERE batch_id = ?'),
       markExpired: db.prepare<[string, string]>("UPDATE batches SET status = 'expired', options = '{}', updated_at = ? WHERE id = ?"),
       forget: db.prepare<[string]>("DELETE FROM batches WHERE status = 'expired' AND expires_at <= ?"),
+      existingBanks: db.prepare<[string], number>('SELECT id FROM banks WHERE id IN (SELECT value FROM json_each(?))').pluck(),
     };
 
     this.createTx = db.transaction((batch: BatchRow, items: NewBatchItem[]) => {
@@ -228,6 +230,12 @@ export class SqliteBatchStore {
     return this.statements.pending.all(batchId, after, limit).map((r) => ({ position: r.position, query: JSON.parse(r.query) as BatchQuerySignal[] }));
   }
 
+  /** Which of these banks still exist, in the order given (a batch names banks that may be deleted while it runs). */
+  existingBanks(bankIds: number[]): number[] {
+    const existing = new Set(this.statements.existingBanks.all(JSON.stringify(bankIds)));
+    return bankIds.filter((id) => existing.has(id));
+  }
+
   markRunning(batchId: string, now = new Date()): void {
     const batch = this.get(batchId);
     if (batch?.status === 'queued') this.statements.setStatus.run('running', now.toISOString(), batchId);
@@ -235,7 +243,8 @@ export class SqliteBatchStore {
 
   /**
    * Records items' results or errors in one transaction (one commit per item
-   * would cost a disk sync each); a batch is done when its last item is.
+   * would cost a disk sync each), dropping their queries; a batch is done
+   * when its last item is.
    */
   finishItems(finished: FinishedItem[], now = new Date()): void {
     this.finishTx(finished, now.toISOString());

@@ -192,7 +192,9 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
     return { items, options };
   }
 
-  function hashItems(body: Static<typeof CreateBatchJson>): { items: NewBatchItem[]; options: BatchMatchOptions } {
+  function hashItems(body: Static<typeof CreateBatchJson> | undefined): { items: NewBatchItem[]; options: BatchMatchOptions } {
+    // No body (so no Content-Type) runs no schema: refused here, as POST /v1/match refuses it.
+    if (!body) throw badRequest('INVALID_REQUEST', 'Send JSON {"signals": [...]} or {"items": [...]}, or the images as multipart/form-data in the field "image".');
     if ((body.signals === undefined) === (body.items === undefined)) throw badRequest('INVALID_REQUEST', 'Send exactly one of "signals" and "items".');
     if (body.dihedral) {
       throw badRequest('INVALID_REQUEST', 'dihedral needs images: the rotations of a bare PDQ hash cannot be derived from its bits. Send the images, or hashes of each variant.');
@@ -222,7 +224,7 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
       },
     },
     async (request, reply) => {
-      const { items, options } = request.isMultipart() ? await imageItems(request) : hashItems(request.body as Static<typeof CreateBatchJson>);
+      const { items, options } = request.isMultipart() ? await imageItems(request) : hashItems(request.body as Static<typeof CreateBatchJson> | undefined);
       const batch = batches.create({ keyId: request.principal.keyId!, options, items, ttlHours: config.BATCH_RESULT_TTL_HOURS });
       batchRunner.enqueue(batch.id);
       return reply.code(202).send({ batchId: batch.id, total: batch.total });
