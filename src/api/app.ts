@@ -101,6 +101,8 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   await app.register(uploadMemory, { limit: config.MAX_UPLOAD_MEMORY_BYTES, maxFileBytes: config.MAX_IMAGE_BYTES });
   await app.register(multipart, {
     limits: { fileSize: config.MAX_IMAGE_BYTES, files: config.MAX_FILES_PER_REQUEST, fields: 20, fieldSize: 1024 * 1024, parts: config.MAX_FILES_PER_REQUEST + 20 },
+    // readUploads (the only reader of files) checks each file's size itself, so it can name the file or keep a batch going.
+    throwFileSizeLimit: false,
   });
 
   await app.register(healthRoutes, { services });

@@ -66,7 +66,10 @@ export const uploadMemory = fp(async (app: FastifyInstance, { limit, maxFileByte
 
 export interface UploadedFile {
   filename: string;
+  /** Empty for a file over the size limit (see `tooLarge`). */
   bytes: Uint8Array;
+  /** Larger than MAX_IMAGE_BYTES: only with `oversizeFilesAreItems`, otherwise the request is refused. */
+  tooLarge?: boolean;
 }
 
 export interface Uploads {
@@ -79,6 +82,11 @@ export interface UploadRules {
   fileField: string;
   maxFiles: number;
   maxTotalBytes: number;
+  /**
+   * A file over the size limit comes back marked `tooLarge` instead of
+   * refusing the request (batches: one bad item never fails the batch).
+   */
+  oversizeFilesAreItems?: boolean;
   /** Text fields the route understands; any other field is refused. */
   textFields: readonly string[];
 }
@@ -93,6 +101,7 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
   const files: UploadedFile[] = [];
   const fields: Record<string, string> = Object.create(null);
   let total = 0;
+  // Files over the size limit come cut off (the plugin does not throw): checked below, per file.
   for await (const part of request.parts()) {
     if (part.type === 'file') {
       if (part.fieldname !== rules.fileField) {
@@ -108,11 +117,17 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
         part.file.resume();
         throw new ApiError(503, 'OVERLOADED', 'The service is receiving too many uploads at once; try again shortly.', { 'retry-after': '10' });
       }
-      const bytes = await part.toBuffer();
+      const read = await part.toBuffer();
+      const tooLarge = part.file.truncated;
+      // A file cut off at the limit is useless: its bytes are let go at once.
+      const bytes = tooLarge ? Buffer.alloc(0) : read;
       memory.giveBack(request, memory.maxFileBytes - bytes.length);
+      if (tooLarge && !rules.oversizeFilesAreItems) {
+        throw new ApiError(413, 'IMAGE_TOO_LARGE', `${describeFile(files.length, part.filename)} is larger than the limit of ${formatBytes(memory.maxFileBytes)}.`);
+      }
       total += bytes.length;
-      if (total > rules.maxTotalBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The images together exceed ${Math.round(rules.maxTotalBytes / 1048576)} MB.`);
-      files.push({ filename: part.filename, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) });
+      if (total > rules.maxTotalBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The images together exceed ${formatBytes(rules.maxTotalBytes)}.`);
+      files.push({ filename: part.filename, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), ...(tooLarge ? { tooLarge } : {}) });
     } else {
       if (!rules.textFields.includes(part.fieldname)) throw badRequest('UNEXPECTED_FIELD', `Unexpected form field "${part.fieldname}".`);
       if (part.fieldname in fields) throw badRequest('DUPLICATE_FIELD', `The form field "${part.fieldname}" is given twice.`);
@@ -121,6 +136,15 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
   }
   if (files.length === 0) throw badRequest('NO_IMAGE', `Send at least one image in the "${rules.fileField}" field.`);
   return { files, fields };
+}
+
+/** How an answer names the `index`-th file of a request (from 0). */
+export function describeFile(index: number, filename: string | undefined): string {
+  return `image ${index + 1}${filename ? ` (${filename})` : ''}`;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1048576 ? `${Math.round((bytes / 1048576) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
 /** A form field read as a boolean ("true"/"false"/"1"/"0"). */

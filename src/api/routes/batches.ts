@@ -153,6 +153,7 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
       maxFiles: maxImages,
       maxTotalBytes: config.MAX_REQUEST_BYTES,
       textFields: ['mode', 'dihedral', 'threshold', 'banks'],
+      oversizeFilesAreItems: true,
     });
     if (fields.mode !== undefined && fields.mode !== 'robust' && fields.mode !== 'pdq') throw badRequest('INVALID_REQUEST', 'The form field "mode" must be robust or pdq.');
     const robust = fields.mode !== 'pdq';
@@ -165,6 +166,9 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
     }
     const options = matchOptions(threshold, bankIds, robust);
     const items = await mapBounded(files, config.BATCH_CONCURRENCY, async (file): Promise<NewBatchItem> => {
+      if (file.tooLarge) {
+        return { error: { code: 'IMAGE_TOO_LARGE', message: `The image is larger than the limit of ${Math.round(config.MAX_IMAGE_BYTES / 1048576)} MB.` } };
+      }
       try {
         const hashed = await hashImage(file.bytes, {
           decodePath: config.DECODE_PATH,

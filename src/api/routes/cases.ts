@@ -43,7 +43,7 @@ import type { NewSignal, VictimCase } from '../../store/store.js';
 import { ApiError, badRequest, toApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { errorResponses, SignalTypeName } from '../schemas.js';
-import { readUploads } from '../uploads.js';
+import { describeFile, readUploads } from '../uploads.js';
 
 /** Without 0/O, 1/I/L and U, so a number read aloud or copied by hand survives. */
 const CASE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -219,7 +219,7 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
     const signals: NewSignal[] = [];
     const lowQuality: string[] = [];
     for (const [i, file] of files.entries()) {
-      const name = `image ${i + 1}${file.filename ? ` (${file.filename})` : ''}`;
+      const name = describeFile(i, file.filename);
       let hashed;
       try {
         hashed = await hashImage(file.bytes, {
