@@ -22,10 +22,14 @@ RUN npm run build \
  && npm prune --omit=dev --ignore-scripts
 
 FROM ${NODE_IMAGE} AS runtime
+# VIPS_DISC_THRESHOLD: belt and braces. src/image/vips-memory-only.ts already sets
+# it before the first decode, so libvips never puts a large decode (a big WebP) in
+# a temp file; from the environment it also holds in any thread, from the start.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    VIPS_DISC_THRESHOLD=1024g
 WORKDIR /app
 COPY package.json ./
 COPY migrations ./migrations

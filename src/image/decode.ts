@@ -16,6 +16,9 @@
  * and HMA do, so hashes interoperate; rotated copies are found by dihedral
  * matching instead.
  */
+// First, before sharp: stops libvips spilling large decodes (a big WebP) to a
+// temp file; see vips-memory-only.ts.
+import { assertMemoryOnlyDecoding } from './vips-memory-only.js';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { Raster } from '../hashing/signal-type.js';
 import { PDQ_MIN_SIDE, PDQ_SQUASH_SIZE } from '../hashing/pdq.js';
@@ -159,10 +162,14 @@ export function fastShrinkFactor(width: number, height: number): number {
 
 /** Decode the first frame for hashing, enforcing the limits before any pixel is decoded. */
 export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, options: DecodeOptions = {}): Promise<DecodedImage> {
+  assertMemoryOnlyDecoding();
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   // One instance for the header check and the decode: the input is wrapped once.
   checkBytes(bytes, limits);
-  const input = { ignoreIcc: true, failOn: 'warning', pages: 1 } as const;
+  // sequentialRead (sharp's default, stated so a change of default cannot undo it):
+  // loaders that can stream (JPEG, PNG, GIF, TIFF, AVIF) then never build a
+  // whole-image buffer, in memory or on disk. WebP cannot; see vips-memory-only.ts.
+  const input = { ignoreIcc: true, failOn: 'warning', pages: 1, sequentialRead: true } as const;
   // A JPEG's size is read from its frame header here, so it takes one trip
   // through libvips instead of two; libvips enforces the same pixel limit from
   // its own reading of that header. Anything else is inspected by libvips first.
