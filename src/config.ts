@@ -10,7 +10,14 @@ export const ConfigSchema = Type.Object({
     default: 'info',
     description: 'Log level (logs never hold uploads, hashes looked up, keys, PINs or client addresses).',
   }),
-  TRUST_PROXY: Type.Boolean({ default: false, description: 'Take the client address from X-Forwarded-For (only behind a proxy you run).' }),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    pattern: '^(false|true|[1-9]|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$',
+    description:
+      'Where the client address comes from behind a reverse proxy you run: false (the connection), the number of proxies in front ' +
+      '(1: the last X-Forwarded-For entry, the one your proxy added), or their addresses/CIDRs, comma-separated. true trusts every ' +
+      "entry, i.e. takes the first, which a client can write itself: only for a proxy that replaces X-Forwarded-For.",
+  }),
   MAX_IMAGE_BYTES: Type.Integer({ default: 25 * 1024 * 1024, minimum: 1024, description: 'Largest accepted image file.' }),
   MAX_IMAGE_PIXELS: Type.Integer({ default: 50_000_000, minimum: 10_000, description: 'Largest accepted width x height.' }),
   MAX_FILES_PER_REQUEST: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'Image files in one multipart request.' }),
@@ -31,6 +38,16 @@ export const ConfigSchema = Type.Object({
 });
 
 export type Config = Static<typeof ConfigSchema>;
+
+/** TRUST_PROXY as Fastify's trustProxy option takes it; a hop count as a function of the hop (its types leave numbers out). */
+export function trustProxySetting(value: string): boolean | string | ((address: string, hop: number) => boolean) {
+  if (value === 'false' || value === 'true') return value === 'true';
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value;
+}
 
 /** Reads and validates the environment (or the given object, for tests); throws listing every bad setting. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

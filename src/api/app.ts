@@ -2,10 +2,12 @@
  * The Fastify app factory: cross-cutting plugins first (errors, auth, audit,
  * protection, metrics, OpenAPI), then one plugin per resource.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Config } from '../config.js';
+import { type Config, trustProxySetting } from '../config.js';
 import { errorHandling } from './errors.js';
 import { audit } from './plugins/audit.js';
 import { auth, type Permission } from './plugins/auth.js';
@@ -52,14 +54,32 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     logger: logger && {
       level: config.LOG_LEVEL,
       ...(logStream ? { stream: logStream } : {}),
-      // @fastify/multipart logs the request headers at trace level: never the API key or a case PIN.
-      redact: { paths: ['*.headers.authorization', '*.headers["x-case-pin"]', '*.headers.cookie'], censor: '[redacted]' },
+      // Plugins log request headers at trace level: never any (keys, PINs, forwarded client addresses).
+      redact: { paths: ['headers', '*.headers'], censor: '[redacted]' },
       // Never log bodies, uploads, keys, PINs or client addresses (victims use this service).
       serializers: {
         req: (req: FastifyRequest) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }),
       },
     },
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxySetting(config.TRUST_PROXY),
+    // Requests that are not HTTP never reach a route: answered in the API's error shape, and
+    // logged by code only (Fastify's own handler logs the raw bytes, keys and PINs included).
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive.']
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large.']
+            : [400, 'BAD_REQUEST', 'The request is not valid HTTP.'];
+      app.log.trace({ code: err.code }, 'client error');
+      if (socket.writable) {
+        const body = JSON.stringify({ error: { code, message } });
+        const headers = SECURITY_HEADERS.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}Connection: close\r\n\r\n${body}`);
+      }
+      socket.destroy();
+    },
     bodyLimit: 10 * 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

@@ -48,7 +48,8 @@ export const metrics = fp(async (app: FastifyInstance, { services }: { services:
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-    if (reply.matchCount) matchesFound.inc({ route }, reply.matchCount);
+    // Not for a victim's case: what was found for her is hers (the audit log leaves it out too).
+    if (reply.matchCount && !route.startsWith('/v1/cases')) matchesFound.inc({ route }, reply.matchCount);
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.type(registry.contentType);

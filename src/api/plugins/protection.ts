@@ -56,7 +56,8 @@ export const protection = fp(async (app: FastifyInstance, { config }: { config: 
     // Keyed callers are counted per key, anonymous ones per address (IPv6: per /64).
     keyGenerator: (request) => (request.principal?.keyId != null ? `key:${request.principal.keyId}` : `ip:${clientNetwork(request.ip)}`),
     max: (request) => (request.principal?.keyId != null ? config.KEYED_REQUESTS_PER_MINUTE : config.ANONYMOUS_REQUESTS_PER_MINUTE),
-    allowList: (request) => !request.url.startsWith('/v1/'),
+    // By the route matched, not the raw URL: /%761/cases is routed to /v1/cases and must be counted as it.
+    allowList: (request) => !request.routeOptions.url?.startsWith('/v1/'),
     hook: 'preHandler',
     errorResponseBuilder: (_request, context) =>
       new ApiError(429, 'RATE_LIMITED', `Too many requests; try again in ${Math.ceil(context.ttl / 1000)} seconds.`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
