@@ -1,7 +1,8 @@
 /**
  * Runs the service: listen first (so /healthz and /readyz answer), then load
  * the indexes from the store; on SIGINT/SIGTERM stop accepting, finish what is
- * in flight, close the store; if the index worker fails, the same and exit 1.
+ * in flight, close the store; if the index worker fails, or the server cannot
+ * listen or load its indexes, the same and exit 1.
  */
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
@@ -20,16 +21,24 @@ export function exitOnIndexFailure(app: FastifyInstance, exit: (code: number) =>
   });
 }
 
-export async function startServer(config: Config): Promise<void> {
+export async function startServer(config: Config, exit: (code: number) => void = process.exit): Promise<void> {
   const app = await buildApp({ config, loadIndexes: false });
-  exitOnIndexFailure(app);
+  exitOnIndexFailure(app, exit);
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'stopping after an unexpected error');
     else app.log.info({ signal }, 'stopping: finishing requests in flight');
     await app.close();
   });
-  await app.listen({ host: config.HOST, port: config.PORT });
-  const started = performance.now();
-  await app.services.loadIndexes();
-  app.log.info({ seconds: Number(((performance.now() - started) / 1000).toFixed(2)) }, 'index loaded; ready');
+  try {
+    await app.listen({ host: config.HOST, port: config.PORT });
+    const started = performance.now();
+    await app.services.loadIndexes();
+    app.log.info({ seconds: Number(((performance.now() - started) / 1000).toFixed(2)) }, 'index loaded; ready');
+  } catch (err) {
+    // Not listening, or never ready: a server left like that would answer /healthz
+    // 200 for ever, so stop and exit 1 for a supervisor to see and start it again.
+    app.log.fatal({ err }, 'could not start: stopping');
+    await app.close().catch(() => {});
+    exit(1);
+  }
 }

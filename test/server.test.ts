@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
+import { Services } from '../src/api/services.js';
 import { loadConfig } from '../src/config.js';
+import { startServer } from '../src/server.js';
 
 const tempDir = (t: { teardown: (fn: () => void) => void }) => {
   const dir = mkdtempSync(join(tmpdir(), 'ncii-server-'));
@@ -108,4 +110,32 @@ t.test('serve (what npm start runs): it listens, gets ready, and stops cleanly o
   t.equal(headers.get('x-content-type-options'), 'nosniff', 'security headers');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'graceful exit');
+});
+
+t.test('serve exits 1 when it cannot listen, instead of exiting 0 or staying up', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    env: { ...process.env, PORT: String(port), DATA_DIR: tempDir(t), LOG_LEVEL: 'fatal' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.equal(code, 1, 'exit 1');
+  t.match(output, /EADDRINUSE/, 'and says why');
+});
+
+t.test('a server whose indexes cannot be loaded stops and exits 1, instead of answering /healthz for ever', async (t) => {
+  const port = await freePort();
+  const original = Services.prototype.loadIndexes;
+  Services.prototype.loadIndexes = () => Promise.reject(new Error('disk I/O error'));
+  t.teardown(() => {
+    Services.prototype.loadIndexes = original;
+  });
+  const exited = new Promise<number>((resolve) => void startServer(loadConfig({ PORT: String(port), DATA_DIR: tempDir(t), LOG_LEVEL: 'silent' }), resolve));
+  t.equal(await exited, 1);
+  t.equal(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => 'answered', () => 'closed'), 'closed', 'no longer listening');
 });
