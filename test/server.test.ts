@@ -65,7 +65,20 @@ t.test('keys: create shows the key once on the last line, list and revoke', asyn
   t.equal(cli(['keys', 'create', '--role', 'root', '--name', 'x'], env).status, 2, 'unknown role');
   t.equal(cli(['keys', 'create', '--role', 'ngo'], env).status, 2, 'name required');
   t.equal(cli(['keys', 'revoke', 'abc'], env).status, 2);
-  t.not(cli(['keys', 'revoke', '99'], env).status, 0, 'unknown key id');
+  const unknown = cli(['keys', 'revoke', '99'], env);
+  t.equal(unknown.status, 1, 'unknown key id');
+  t.equal(unknown.stderr, 'ncii-match keys: no API key with id 99\n', 'said plainly, no stack trace');
+  const long = cli(['keys', 'create', '--role', 'ngo', '--name', 'x'.repeat(201)], env);
+  t.equal(long.status, 2, 'a name too long');
+  t.equal(long.stderr, 'ncii-match keys: key name must be 1 to 200 characters\n');
+  const badSetting = cli(['keys', 'list'], { ...env, PORT: 'abc' });
+  t.equal(badSetting.status, 2, 'a bad setting');
+  t.match(badSetting.stderr, /bad setting in the environment: .*PORT/);
+  t.notMatch(badSetting.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  t.equal(cli(['keys', 'create', '--role', 'ngo', '--name', 'evil\u001b[2Jname\u0007'], env).status, 0);
+  const listed = cli(['keys', 'list'], env).stdout;
+  t.notMatch(listed, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'terminal control characters in names are not printed');
+  t.match(listed, /evil \[2Jname /);
 });
 
 t.test('readiness: 503 until the index is loaded', async (t) => {

@@ -17,6 +17,11 @@ export const KEYS_USAGE = `Usage:
 Works on the database under DATA_DIR (default ./data). "create" prints the new
 key alone on its last line; it is stored hashed and cannot be shown again.`;
 
+/** A name as one safe cell of the table: tabs, line breaks and terminal control characters become spaces. */
+function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+}
+
 export async function runKeysCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -35,7 +40,12 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
   }
   if (action === 'revoke' && !(rest.length === 1 && /^\d+$/.test(rest[0]))) throw new UsageError('revoke takes one key id (see keys list)');
 
-  const config = loadConfig();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    throw new UsageError(`bad setting in the environment: ${(err as Error).message}`);
+  }
   mkdirSync(config.DATA_DIR, { recursive: true });
   const store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
   try {
@@ -47,7 +57,7 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
     } else if (action === 'list') {
       io.stdout.write('id\trole\tname\tprefix\tcreated\tlast used\trevoked\n');
       for (const k of keys.list()) {
-        io.stdout.write(`${k.id}\t${k.role}\t${k.name.replace(/[\t\n]/g, ' ')}\t${k.keyPrefix}…\t${k.createdAt}\t${k.lastUsedAt ?? '-'}\t${k.revokedAt ?? '-'}\n`);
+        io.stdout.write(`${k.id}\t${k.role}\t${printable(k.name)}\t${k.keyPrefix}…\t${k.createdAt}\t${k.lastUsedAt ?? '-'}\t${k.revokedAt ?? '-'}\n`);
       }
     } else {
       const key = keys.revoke(Number(rest[0]));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `ncii-match` command line. */
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
+import { StoreError } from '../store/errors.js';
 import { type CliIo, UsageError } from './io.js';
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';
@@ -41,6 +42,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`ncii-match ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
       return 2;
+    }
+    // The store refusing what was asked (an unknown key id, a name too long): said plainly, no stack.
+    if (err instanceof StoreError && err.code !== 'MIGRATION_MISMATCH') {
+      io.stderr.write(`ncii-match ${name}: ${err.message}\n`);
+      return err.code === 'INVALID_INPUT' ? 2 : 1;
     }
     throw err;
   }
