@@ -36,7 +36,13 @@ export interface ItemError {
 }
 
 /** An item to add: hashes to match, or an error found at intake (an image that could not be hashed). */
-export type NewBatchItem = { query: BatchQuerySignal[] } | { error: ItemError };
+/** Said with an item's answer, e.g. LOW_QUALITY (matched on exact digests only). */
+export interface ItemWarning {
+  code: string;
+  message: string;
+}
+
+export type NewBatchItem = { query: BatchQuerySignal[]; warnings?: ItemWarning[] } | { error: ItemError };
 
 export type ItemOutcome = { matches: StoredBatchMatch[] } | { error: ItemError };
 
@@ -63,6 +69,7 @@ export interface BatchItem {
   state: BatchItemState;
   matches: StoredBatchMatch[] | null;
   error: ItemError | null;
+  warnings: ItemWarning[] | null;
 }
 
 export interface PendingBatchItem {
@@ -81,7 +88,7 @@ type BatchRow = {
   updated_at: string;
   expires_at: string;
 };
-type ItemRow = { position: number; state: BatchItemState; matches: string | null; error_code: string | null; error_message: string | null };
+type ItemRow = { position: number; state: BatchItemState; matches: string | null; error_code: string | null; error_message: string | null; warnings: string | null };
 
 const fromRow = (r: BatchRow): Batch => ({
   id: r.id,
@@ -114,12 +121,12 @@ export class SqliteBatchStore {
         `INSERT INTO batches (id, key_id, status, options, total, done, created_at, updated_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      insertItem: db.prepare('INSERT INTO batch_items (batch_id, position, state, query, error_code, error_message) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertItem: db.prepare('INSERT INTO batch_items (batch_id, position, state, query, error_code, error_message, warnings) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       byId: db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       unfinished: db.prepare<[], string>("SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY created_at, id").pluck(),
       setStatus: db.prepare<[BatchStatus, string, string]>('UPDATE batches SET status = ?, updated_at = ? WHERE id = ?'),
       items: db.prepare<[string, number, number], ItemRow>(
-        'SELECT position, state, matches, error_code, error_message FROM batch_items WHERE batch_id = ? AND position >= ? ORDER BY position LIMIT ?',
+        'SELECT position, state, matches, error_code, error_message, warnings FROM batch_items WHERE batch_id = ? AND position >= ? ORDER BY position LIMIT ?',
       ),
       pending: db.prepare<[string, number, number], { position: number; query: string }>(
         "SELECT position, query FROM batch_items WHERE batch_id = ? AND position > ? AND state = 'pending' ORDER BY position LIMIT ?",
@@ -153,8 +160,9 @@ export class SqliteBatchStore {
         batch.expires_at,
       );
       items.forEach((item, position) => {
-        if ('query' in item) this.statements.insertItem.run(batch.id, position, 'pending', JSON.stringify(item.query), null, null);
-        else this.statements.insertItem.run(batch.id, position, 'failed', null, item.error.code, item.error.message);
+        if ('query' in item) {
+          this.statements.insertItem.run(batch.id, position, 'pending', JSON.stringify(item.query), null, null, item.warnings?.length ? JSON.stringify(item.warnings) : null);
+        } else this.statements.insertItem.run(batch.id, position, 'failed', null, item.error.code, item.error.message, null);
       });
     });
 
@@ -217,6 +225,7 @@ export class SqliteBatchStore {
       state: r.state,
       matches: r.matches === null ? null : (JSON.parse(r.matches) as StoredBatchMatch[]),
       error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
+      warnings: r.warnings === null ? null : (JSON.parse(r.warnings) as ItemWarning[]),
     }));
   }
 

@@ -88,6 +88,7 @@ const BatchBody = Type.Object({
       status: Type.Union([Type.Literal('pending'), Type.Literal('done'), Type.Literal('failed')]),
       matches: Type.Optional(Type.Array(BatchMatchBody)),
       error: Type.Optional(ItemErrorBody),
+      warnings: Type.Optional(Type.Array(ItemErrorBody, { description: 'e.g. LOW_QUALITY: a featureless image, matched on its exact digests only.' })),
     }),
     { description: 'A page of items; empty once the batch has expired.' },
   ),
@@ -178,15 +179,20 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
         });
         for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) app.metrics.hashesComputed.inc({ signal_type: type });
         const pdq = hashed.pdq!;
-        if (pdq.lowQuality) {
-          return {
-            error: { code: 'LOW_QUALITY', message: `PDQ quality ${pdq.quality} is under ${PDQ_MIN_QUALITY}: the image has too little detail to match reliably.` },
-          };
-        }
-        if (robust) app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, hashed.regions!.length);
+        if (robust && !pdq.lowQuality) app.metrics.hashesComputed.inc({ signal_type: REGION_SIGNAL_TYPE }, hashed.regions!.length);
         // Stored with the item as a client would send them: a stored query has no DCT, so rotations and flips go in as hashes.
+        // A featureless image is matched on its exact digests only, as /v1/match does, and the item says so.
         const query: BatchQuerySignal[] = clientQuerySignals(hashed).map(({ type, hash }) => ({ type, hash }));
-        return { query };
+        if (!pdq.lowQuality) return { query };
+        return {
+          query,
+          warnings: [
+            {
+              code: 'LOW_QUALITY',
+              message: `PDQ quality ${pdq.quality} is under ${PDQ_MIN_QUALITY}: the image has too little detail for perceptual matching, so only exact copies (MD5, SHA-256) were looked for.`,
+            },
+          ],
+        };
       } catch (err) {
         const error = itemErrorOf(err);
         if (!error) throw err;
@@ -270,6 +276,7 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
         index: item.position,
         status: item.state,
         ...(item.error ? { error: item.error } : {}),
+        ...(item.warnings ? { warnings: item.warnings } : {}),
         ...(item.matches
           ? {
               matches: item.matches.flatMap(({ contentId, bankId, signalType, distance }) => {
