@@ -101,6 +101,18 @@ t.test('OpenAPI document lists every route with its responses', async (t) => {
   t.equal(doc.openapi, '3.0.3');
   const hash = doc.paths['/v1/hash'].post;
   for (const status of ['200', '400', '413', '415', '422', '429', '500', '503']) t.ok(hash.responses[status], `/v1/hash documents ${status}`);
+  // Every operation: a broken address (400) and a key that is not valid (401); with a body, 413 and 415; who needs a key.
+  for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: unknown; security?: unknown }>>)) {
+    for (const [method, op] of Object.entries(operations)) {
+      const label = `${method.toUpperCase()} ${path}`;
+      t.ok(op.responses['400'] && op.responses['401'], `${label} documents 400 and 401`);
+      if (op.requestBody) t.ok(op.responses['413'] && op.responses['415'], `${label} documents 413 and 415`);
+      t.ok(op.security, `${label} says whether it needs a key`);
+    }
+  }
+  t.same(doc.paths['/v1/banks'].post.security, [{ apiKey: [] }], 'banks need a key');
+  t.same(doc.paths['/v1/match'].post.security, [{}, { apiKey: [] }], 'a key is optional for matching');
+  t.ok(doc.paths['/v1/banks'].post.responses['413'], 'POST /v1/banks takes a body: 413');
   const ui = await app.inject({ method: 'GET', url: '/docs/' });
   t.equal(ui.statusCode, 200);
   t.match(ui.headers['content-type'], /text\/html/);

@@ -6,11 +6,12 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import { Type } from 'typebox';
 import { type Config, trustProxySetting } from '../config.js';
 import { errorHandling } from './errors.js';
 import { audit } from './plugins/audit.js';
-import { auth, type Permission } from './plugins/auth.js';
+import { auth, type Permission, ROLE_PERMISSIONS } from './plugins/auth.js';
 import { metrics } from './plugins/metrics.js';
 import { openapi } from './plugins/openapi.js';
 import { protection, SECURITY_HEADERS } from './plugins/protection.js';
@@ -47,6 +48,22 @@ declare module 'fastify' {
     /** Every route as registered, so tests can cover each (route x role) pair as routes are added. */
     routeTable: RouteEntry[];
   }
+}
+
+/**
+ * What every route can answer besides its own responses, in its OpenAPI
+ * entry: 400 (a broken address) and 401 (an Authorization header naming no
+ * live key) anywhere, 413 and 415 wherever a body is read; and whether a key
+ * is needed (security), optional where anonymous callers are served too.
+ */
+function documentCommonAnswers(route: RouteOptions): void {
+  const schema = route.schema;
+  if (!schema || schema.hide) return;
+  const response = (schema.response ?? {}) as Record<string, unknown>;
+  const statuses = [400, 401, ...(schema.body ? [413, 415] : [])];
+  schema.response = { ...Object.fromEntries(statuses.map((s) => [s, Type.Ref('ErrorResponse')])), ...response };
+  const permission = route.config?.permission;
+  (schema as { security?: unknown }).security = !permission || ROLE_PERMISSIONS.anonymous.has(permission) ? [{}, { apiKey: [] }] : [{ apiKey: [] }];
 }
 
 export async function buildApp({ config, loadIndexes = true, logger = true, logStream }: AppOptions): Promise<FastifyInstance> {
@@ -108,6 +125,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, permission: route.config?.permission });
+    documentCommonAnswers(route);
   });
 
   app.addSchema(ErrorResponse);
