@@ -320,6 +320,52 @@ t.test('a probe with more candidates than the scratch holds grows it and stays e
   check('after single adds past capacity');
 });
 
+t.test('a search right after an add that grows the codes (moving the tables) is exact', async (t) => {
+  // A bulk load reserves exactly (as the server's start does), so the next single add grows the arena.
+  for (const options of [{}, { tableCount: 16 }]) {
+    const { next, codes } = codesWithPrefix(4242, [], 20_000) as { next: () => number; codes: Uint8Array[] };
+    const index = new MultiIndexHashing(options);
+    const oracle = new BruteForceIndex();
+    index.addMany(packCodes(codes), codes.map((_, i) => i));
+    oracle.addMany(packCodes(codes), codes.map((_, i) => i));
+    for (let grown = 0; grown < 3; grown++) {
+      const c = flip(codes[next() % codes.length], positions(3, next()));
+      const owner = codes.push(c) - 1;
+      index.add(c, owner);
+      oracle.add(c, owner);
+      // Before any other add or remove: the search alone must see the arena as it is now.
+      const queries = Array.from({ length: 20 }, () => flip(codes[next() % codes.length], positions(next() % 20, next())));
+      t.ok(queries.every((query) => sameHits(index, oracle, query, 31)), `${JSON.stringify(options)}: after growth ${grown + 1}`);
+      for (let i = 0; i < 5_000; i++) {
+        const fresh = flip(codes[next() % codes.length], positions(40, next()));
+        const id = codes.push(fresh) - 1;
+        index.add(fresh, id);
+        oracle.add(fresh, id);
+      }
+    }
+  }
+});
+
+t.test('an index too small for tables finds every code to remove or to give another owner', async (t) => {
+  // 5,000 codes get tables; removing 4,097 rebuilds over 903, too few for tables: every slot must still be found.
+  const { codes } = codesWithPrefix(99, [], 5_000);
+  const index = new MultiIndexHashing();
+  const oracle = new BruteForceIndex();
+  fill(codes, index, oracle);
+  for (let i = 0; i < 4_097; i++) {
+    index.remove(codes[i], i);
+    oracle.remove(codes[i], i);
+  }
+  t.ok(index.remove(codes[4_500], 4_500), 'a code loaded before the rebuild is removed');
+  oracle.remove(codes[4_500], 4_500);
+  t.same(index.search(codes[4_500], 0), [], 'and is gone');
+  index.add(codes[4_600], 99_999);
+  oracle.add(codes[4_600], 99_999);
+  t.equal(index.size, oracle.size, 'a second owner of a loaded code is one entry more, in its slot');
+  t.ok(sameHits(index, oracle, codes[4_600], 0));
+  t.same({ ...index.shape, tablesIn: index.shape.tablesIn }, { ...index.shape, indexedCodes: 903, deltaCodes: 0, tablesIn: 'none' }, 'no second slot for the same code');
+});
+
 t.test('tables that do not fit beside the codes in WebAssembly memory move to JS arrays and answers stay exact', async (t) => {
   // Codes sharing their first 16 bits: table 0 of 16 holds them all in one bucket.
   const { next, codes } = codesWithPrefix(4242, [0x12, 0x34], 70_000);

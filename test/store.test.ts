@@ -116,18 +116,17 @@ t.test('banks are served from a cache that follows every change, committed or ro
   t.same(store.listBanks(), [renamed], 'a deleted bank is gone');
   t.throws(() => store.getBank(b.id), { code: 'NOT_FOUND' });
 
-  // A bank write inside a transaction that then rolls back: neither the
-  // change nor anything read during the transaction may stay cached.
+  // Inside a transaction that then rolls back, store writes are refused (their
+  // listeners would hear of them before the commit), and nothing read there
+  // may stay cached.
   const rollback = new Error('roll back');
   t.throws(
     () =>
       store.db.transaction(() => {
-        const c = store.createBank({ name: 'c' });
-        t.same(store.getBank(c.id), c, 'inside the transaction the new bank is there');
-        t.same(store.listBanks().map((x) => x.name), ['a2', 'c']);
-        store.updateBank(a.id, { description: 'changed' });
-        store.deleteBank(a.id);
-        t.same(store.listBanks().map((x) => x.name), ['c']);
+        t.throws(() => store.createBank({ name: 'c' }), /cannot run inside another transaction/);
+        t.throws(() => store.deleteBank(a.id), /cannot run inside another transaction/);
+        store.db.prepare("INSERT INTO banks (name, description, created_at, updated_at) VALUES ('c', '', 'now', 'now')").run();
+        t.same(store.listBanks().map((x) => x.name), ['a2', 'c'], 'inside the transaction its own rows are read');
         throw rollback;
       })(),
     rollback,
@@ -402,4 +401,19 @@ t.test('API keys: shown once, stored hashed, last use recorded at most once a mi
   t.equal(keys.list()[0].lastUsedAt, '2026-11-28T10:01:05.000Z');
   t.throws(() => keys.create({ name: 'x', role: 'root' as never }), { code: 'INVALID_INPUT' });
   t.ok(keys.revoke(key.id).revokedAt);
+});
+
+t.test('a store write inside another transaction is refused: the indexes would hear of it before the commit', async (t) => {
+  const { store } = openStore();
+  const bank = store.createBank({ name: 'nested' });
+  const heard: SignalChange[] = [];
+  store.subscribe((change) => heard.push(change));
+  t.throws(
+    () => store.db.transaction(() => store.addContent(bank.id, [{ provenance, signals: [{ type: 'pdq', hash: pdqHash() }] }]))(),
+    /cannot run inside another transaction/,
+  );
+  t.same(heard, [], 'no listener heard of it');
+  t.equal(store.db.prepare('SELECT count(*) FROM signals').pluck().get(), 0, 'and nothing was written');
+  store.addContent(bank.id, [{ provenance, signals: [{ type: 'pdq', hash: pdqHash() }] }]);
+  t.equal(heard.length, 1, 'a write of its own goes through');
 });

@@ -240,6 +240,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
     readCodeWords(query, q);
     const hits: RangeHit[] = [];
     if (this.tables.length > 0 && this.tablesPay(radius)) {
+      // An add may have grown the arena since the views were taken (moving the tables, or replacing its memory).
+      this.syncTableViews();
       if (this.scratchCapacity > 0) this.searchTablesInArena(q, radius, hits);
       else this.searchTables(q, radius, hits);
       this.scanSlots(this.indexedSlots, this.slotCount, q, radius, hits);
@@ -297,7 +299,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
   /** The slot holding exactly these words, live or dead, or -1. */
   private findSlot(words: Uint32Array): number {
     const arena = this.arena;
+    // Without tables (too few codes to pay for them) every slot is scanned, not only the delta.
+    let scanFrom = 0;
     if (this.tables.length > 0) {
+      scanFrom = this.indexedSlots;
       this.syncTableViews();
       const table = this.tables[0];
       const key = this.substring(words, 0, table);
@@ -307,7 +312,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
         if (arena.equals(slot, words)) return slot;
       }
     }
-    for (let slot = this.indexedSlots; slot < this.slotCount; slot++) if (arena.equals(slot, words)) return slot;
+    for (let slot = scanFrom; slot < this.slotCount; slot++) if (arena.equals(slot, words)) return slot;
     return -1;
   }
 

@@ -282,8 +282,14 @@ export class SqliteStore implements Store {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Runs `work` in one IMMEDIATE transaction, then tells listeners what it changed. */
+  /**
+   * Runs `work` in one IMMEDIATE transaction, then tells listeners what it
+   * changed. Never inside another transaction: it would be a savepoint, and
+   * listeners (the indexes) would hear of a write the outer transaction may
+   * still roll back.
+   */
   private write<T>(op: SignalChange['op'] | null, work: (collector: BatchCollector) => T): T {
+    if (this.db.inTransaction) throw new Error('store writes cannot run inside another transaction: the indexes would hear of them before the commit');
     const collector = new BatchCollector();
     const result = this.db.transaction(() => work(collector)).immediate();
     if (op) {
