@@ -4,11 +4,12 @@ import t, { type Test } from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import { fromHex, toHex } from '../src/hashing/hex.js';
 import { blockhashRaster } from '../src/hashing/blockhash.js';
-import { decodeForHashing, fastShrinkFactor } from '../src/image/decode.js';
+import { decodeForHashing, fastShrinkFactor, MAX_JPEG_SCANS } from '../src/image/decode.js';
 import { ImageError } from '../src/image/errors.js';
 import { hashImage } from '../src/image/hash-image.js';
-import { jpegSize } from '../src/image/jpeg-header.js';
+import { readJpegHeader } from '../src/image/jpeg-header.js';
 import { BLOCKHASH_DIR, FIXTURES, PDQ_DIR, blockhashExpected, pdqExpected } from './helpers/fixtures.js';
+import { MP4_START } from './helpers/hostile-inputs.js';
 
 const rejects = async (t: Test, promise: Promise<unknown>, code: string, message: RegExp) => {
   const err = await promise.then(
@@ -109,7 +110,16 @@ t.test('bad input gets a clear, coded error', async (t) => {
   await rejects(t, hashImage(jpeg.subarray(0, jpeg.length >> 1), { decodePath: 'fast' }), 'CORRUPT_IMAGE', /damaged or incomplete/);
   await rejects(t, hashImage(png.subarray(0, png.length - 200)), 'CORRUPT_IMAGE', /damaged or incomplete/);
   await rejects(t, hashImage(jpeg.subarray(0, 400)), 'CORRUPT_IMAGE', /damaged or incomplete/);
-  await rejects(t, hashImage(readFileSync(`${FIXTURES}inputs/pattern.heic`)), 'UNSUPPORTED_FORMAT', /HEIC/);
+  const heic = readFileSync(`${FIXTURES}inputs/pattern.heic`);
+  await rejects(t, hashImage(heic), 'UNSUPPORTED_FORMAT', /HEIC/);
+  await rejects(t, hashImage(heic.subarray(0, heic.length >> 1)), 'UNSUPPORTED_FORMAT', /HEIC/);
+  // Damaged files of formats that do decode here are damaged, not unsupported.
+  const avif = await pattern(64, 48).avif().toBuffer();
+  await rejects(t, hashImage(avif.subarray(0, avif.length >> 1)), 'CORRUPT_IMAGE', /damaged or incomplete/);
+  await rejects(t, hashImage(avif.subarray(0, 300)), 'CORRUPT_IMAGE', /damaged or incomplete/);
+  const tiff = await pattern(64, 48).tiff().toBuffer();
+  await rejects(t, hashImage(tiff.subarray(0, tiff.length >> 1)), 'CORRUPT_IMAGE', /damaged or incomplete/);
+  await rejects(t, hashImage(MP4_START), 'UNSUPPORTED_FORMAT', /not an image format/);
   const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100"/></svg>');
   await rejects(t, hashImage(svg), 'UNSUPPORTED_FORMAT', /SVG, HTML and other markup files are not accepted/);
   const pdf = new TextEncoder().encode('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj');
@@ -176,6 +186,27 @@ t.test('fast path: images decoded in full hash exactly as the reference path', a
   t.same(fast.blockhash, blockhashRaster(raster).hash);
 });
 
+t.test('fast path: a large image with alpha hashes as the reference path', async (t) => {
+  // A 2400 x 1600 cut-out: a disc on a textured background that is fully
+  // transparent, its colour still stored (PDQ hashes it, blockhash sees white).
+  const [width, height] = [2400, 1600];
+  const data = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = (y * width + x) * 4;
+      data[at] = (x * 7 + y * 3) & 255;
+      data[at + 1] = ((x >> 3) * (y >> 4)) & 255;
+      data[at + 2] = (x ^ y) & 255;
+      data[at + 3] = (x - width / 2) ** 2 + (y - height / 2) ** 2 < 500 ** 2 ? 255 : 0;
+    }
+  }
+  const png = await sharp(data, { raw: { width, height, channels: 4 } }).png({ compressionLevel: 1 }).toBuffer();
+  const fast = await hashImage(png, { decodePath: 'fast' });
+  const reference = await hashImage(png, { decodePath: 'reference' });
+  t.same(fast.pdq!.hash, reference.pdq!.hash, 'pdq');
+  t.same(fast.blockhash, reference.blockhash, 'blockhash');
+});
+
 t.test('JPEG size from the frame header, as libvips reads it', async (t) => {
   const jpegs = [
     ...readdirSync(PDQ_DIR).filter((f) => f.endsWith('.jpg')).map((f) => PDQ_DIR + f),
@@ -187,17 +218,17 @@ t.test('JPEG size from the frame header, as libvips reads it', async (t) => {
   const inputs: Array<[string, Uint8Array]> = [...jpegs.map((f): [string, Uint8Array] => [f, readFileSync(f)]), ['progressive', progressive], ['cmyk', cmyk], ['exif', withExif]];
   for (const [name, bytes] of inputs) {
     const meta = await sharp(bytes).metadata();
-    t.same(jpegSize(bytes), { width: meta.width, height: meta.height }, name);
+    t.match(readJpegHeader(bytes, MAX_JPEG_SCANS), { width: meta.width, height: meta.height }, name);
   }
   const bridge = readFileSync(`${PDQ_DIR}bridge-1-original.jpg`);
-  t.equal(jpegSize(bridge.subarray(0, 100)), null, 'cut before the frame header');
-  t.equal(jpegSize(readFileSync(`${PDQ_DIR}c.png`)), null, 'not a JPEG');
-  t.equal(jpegSize(Uint8Array.of(0xff, 0xd8, 0xff, 0xda, 0, 2)), null, 'scan before any frame header');
-  t.equal(jpegSize(Uint8Array.of(0xff, 0xd8, 0x00, 0x00, 0xff, 0xc0)), null, 'bytes where a marker should be');
+  t.equal(readJpegHeader(bridge.subarray(0, 100), MAX_JPEG_SCANS), null, 'cut before the frame header');
+  t.equal(readJpegHeader(readFileSync(`${PDQ_DIR}c.png`), MAX_JPEG_SCANS), null, 'not a JPEG');
+  t.equal(readJpegHeader(Uint8Array.of(0xff, 0xd8, 0xff, 0xda, 0, 2), MAX_JPEG_SCANS), null, 'scan before any frame header');
+  t.equal(readJpegHeader(Uint8Array.of(0xff, 0xd8, 0x00, 0x00, 0xff, 0xc0), MAX_JPEG_SCANS), null, 'bytes where a marker should be');
   const huge = Buffer.from(bridge);
   const sof = huge.indexOf(Buffer.of(0xff, 0xc0));
   huge.writeUInt16BE(65535, sof + 5);
-  t.equal(jpegSize(huge), null, 'a side over 65500 is left to libjpeg, which calls the header corrupt');
+  t.equal(readJpegHeader(huge, MAX_JPEG_SCANS), null, 'a side over 65500 is left to libjpeg, which calls the header corrupt');
   await rejects(t, decodeForHashing(huge, 'fast'), 'CORRUPT_IMAGE', /damaged or incomplete/);
   // Size limits hold on this path, from the header, before any pixel is decoded.
   await rejects(t, decodeForHashing(bridge, 'fast', { limits: { maxBytes: 25e6, maxPixels: 1e6 } }), 'IMAGE_TOO_LARGE', /1600 x 1004/);

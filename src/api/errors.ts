@@ -29,6 +29,7 @@ const IMAGE_STATUS: Record<ImageError['code'], number> = {
   IMAGE_TOO_SMALL: 422,
   UNSUPPORTED_FORMAT: 415,
   CORRUPT_IMAGE: 422,
+  IMAGE_TOO_COMPLEX: 422,
 };
 
 const STORE_STATUS: Record<StoreError['code'], number> = {

@@ -23,7 +23,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { Raster } from '../hashing/signal-type.js';
 import { PDQ_MIN_SIDE, PDQ_SQUASH_SIZE } from '../hashing/pdq.js';
 import { ImageError } from './errors.js';
-import { jpegSize } from './jpeg-header.js';
+import { type JpegHeader, readJpegHeader } from './jpeg-header.js';
 
 // libvips keeps recent results in an in-memory cache; uploads must not linger.
 sharp.cache(false);
@@ -40,11 +40,40 @@ export interface DecodeLimits {
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 50_000_000 };
 
+/**
+ * Most scans accepted in a JPEG. Encoders write one (sequential) or 3 to 12
+ * (progressive: Photoshop 3-5, libjpeg 10, mozjpeg 7-11; at most 12 in the
+ * 3,298 JPEGs of corpus/ and fixtures/). Each scan can cost a pass over every
+ * block: 64 leaves a five-fold margin and holds a 50 MP file to under a second
+ * of scans (883 took 10 s).
+ */
+export const MAX_JPEG_SCANS = 64;
+
+/**
+ * Most pages accepted in a TIFF, counted here before libvips opens the file:
+ * libtiff then reads every page's directory, even to decode the first (80,000
+ * pages, 21 MB: 5 s; 1,000 pages: under 0.1 s). Photos have one to three
+ * (thumbnail, preview); only the first is hashed.
+ */
+export const MAX_TIFF_PAGES = 100;
+
+/**
+ * libvips abandons a decode still running after this long (a backstop for
+ * every format). It checks between strips of output, so it cannot cut short
+ * work a codec does in one call (a progressive JPEG's scans, an AVIF frame):
+ * the scan and page limits guard those. The slowest decode of a 50 MP image
+ * measured here, an AVIF, took 5 s.
+ */
+export const DECODE_TIMEOUT_SECONDS = 20;
+
 /** Formats decoded from upload bytes; vector and document formats are refused outright. */
 const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
 
 const startsWith = (bytes: Uint8Array, signature: readonly number[], at = 0) => signature.every((b, i) => bytes[at + i] === b);
 const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
+const isTiff = (bytes: Uint8Array) => startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a]);
+/** ISO base media files start with an ftyp box: HEIF and AVIF, but also MP4 and QuickTime video. */
+const isIsoMedia = (bytes: Uint8Array) => startsWith(bytes, ascii('ftyp'), 4);
 
 /**
  * Whether the first bytes are those of a raster format we accept. Checked
@@ -58,9 +87,8 @@ function hasRasterSignature(bytes: Uint8Array): boolean {
     startsWith(bytes, ascii('GIF87a')) ||
     startsWith(bytes, ascii('GIF89a')) ||
     (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8)) ||
-    startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || // TIFF, little-endian
-    startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a]) || // TIFF, big-endian
-    startsWith(bytes, ascii('ftyp'), 4) // HEIF / AVIF
+    isTiff(bytes) ||
+    isIsoMedia(bytes) // HEIF / AVIF
   );
 }
 
@@ -78,16 +106,23 @@ function megapixels(pixels: number): string {
   return `${(pixels / 1e6).toFixed(1)} MP`;
 }
 
-function classifySharpError(err: unknown): ImageError {
+/**
+ * The error for a libvips failure on bytes whose signature we accepted. libvips
+ * not recognising such a file means it is damaged, except for ISO media whose
+ * brand is not an image (an MP4 video). Exported for tests: a real timeout
+ * needs a decode slower than DECODE_TIMEOUT_SECONDS.
+ */
+export function classifySharpError(err: unknown, bytes: Uint8Array): ImageError {
   const message = err instanceof Error ? err.message : String(err);
-  if (/unsupported image format/i.test(message)) {
-    return new ImageError('UNSUPPORTED_FORMAT', 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).');
-  }
-  if (/has not been built in|no decoder|heif|hevc/i.test(message)) {
-    return new ImageError('UNSUPPORTED_FORMAT', 'This image format (e.g. HEIC from an iPhone) cannot be decoded here; export the photo as JPEG or PNG and try again.');
+  // sharp's message for .timeout(): "timeout: 12% complete".
+  if (/^timeout: \d+% complete/.test(message)) {
+    return new ImageError('IMAGE_TOO_COMPLEX', `The image took more than ${DECODE_TIMEOUT_SECONDS} s to decode; save it again as a JPEG or PNG and try again.`);
   }
   if (/exceeds pixel limit/i.test(message)) {
     return new ImageError('IMAGE_TOO_LARGE', 'The image has too many pixels to process.');
+  }
+  if (/unsupported image format/i.test(message) && isIsoMedia(bytes)) {
+    return new ImageError('UNSUPPORTED_FORMAT', 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).');
   }
   return new ImageError('CORRUPT_IMAGE', 'The image file is damaged or incomplete and could not be decoded.');
 }
@@ -108,6 +143,36 @@ function checkBytes(bytes: Uint8Array, limits: DecodeLimits): void {
   }
 }
 
+/**
+ * Pages (image file directories) chained in a classic TIFF, counted up to
+ * `max + 1` (a chain that loops counts as too long): each directory is a
+ * 2-byte entry count, 12-byte entries and the next directory's offset (0 ends
+ * the chain), as libtiff follows them.
+ */
+function tiffPageCount(bytes: Uint8Array, max: number): number {
+  if (bytes.length < 8) return 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const littleEndian = bytes[0] === 0x49;
+  let pages = 0;
+  for (let at = view.getUint32(4, littleEndian); at !== 0 && at + 2 <= bytes.length && pages <= max; ) {
+    pages++;
+    const next = at + 2 + view.getUint16(at, littleEndian) * 12;
+    if (next + 4 > bytes.length) break;
+    at = view.getUint32(next, littleEndian);
+  }
+  return pages;
+}
+
+/** Refuse what would cost far more to decode than its pixel count says, from its structure alone. */
+function checkStructure(bytes: Uint8Array, jpeg: JpegHeader | null): void {
+  if (jpeg && jpeg.scans > MAX_JPEG_SCANS) {
+    throw new ImageError('IMAGE_TOO_COMPLEX', `The JPEG has more than ${MAX_JPEG_SCANS} scans (photos have at most about 12); save it again as JPEG and try again.`);
+  }
+  if (isTiff(bytes) && tiffPageCount(bytes, MAX_TIFF_PAGES) > MAX_TIFF_PAGES) {
+    throw new ImageError('IMAGE_TOO_COMPLEX', `The TIFF has more than ${MAX_TIFF_PAGES} pages; send the photo on its own as JPEG or PNG.`);
+  }
+}
+
 /** Refuse a stored size over the pixel limit or under PDQ's smallest side. */
 function checkSize(width: number, height: number, limits: DecodeLimits): void {
   if (width * height > limits.maxPixels) {
@@ -119,21 +184,25 @@ function checkSize(width: number, height: number, limits: DecodeLimits): void {
 }
 
 /** Format and size from the header, refused before any pixel is decoded. */
-async function inspect(image: Sharp, limits: DecodeLimits) {
+async function inspect(image: Sharp, bytes: Uint8Array, limits: DecodeLimits) {
   let meta: Metadata;
   try {
     meta = await image.metadata();
   } catch (err) {
-    throw classifySharpError(err);
+    throw classifySharpError(err, bytes);
   }
   const format = meta.format ?? 'unknown';
   if (!ACCEPTED_FORMATS.has(format)) {
     throw new ImageError('UNSUPPORTED_FORMAT', `Images in ${format.toUpperCase()} format are not accepted (use JPEG, PNG, WebP, GIF or TIFF).`);
   }
+  // The bundled libheif decodes AV1 (AVIF), not HEVC: refused before a decode is tried.
+  if (format === 'heif' && meta.compression === 'hevc') {
+    throw new ImageError('UNSUPPORTED_FORMAT', 'HEIC photos (the iPhone default) cannot be decoded here; export the photo as JPEG or PNG and try again.');
+  }
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   checkSize(width, height, limits);
-  return { format, width, height };
+  return { format, width, height, hasAlpha: meta.hasAlpha ?? false };
 }
 
 export interface DecodeOptions {
@@ -170,14 +239,16 @@ export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, opti
   // loaders that can stream (JPEG, PNG, GIF, TIFF, AVIF) then never build a
   // whole-image buffer, in memory or on disk. WebP cannot; see vips-memory-only.ts.
   const input = { ignoreIcc: true, failOn: 'warning', pages: 1, sequentialRead: true } as const;
-  // A JPEG's size is read from its frame header here, so it takes one trip
+  // A JPEG's size and scans are read from its markers here, so it takes one trip
   // through libvips instead of two; libvips enforces the same pixel limit from
   // its own reading of that header. Anything else is inspected by libvips first.
-  const jpeg = jpegSize(bytes);
+  const jpeg = readJpegHeader(bytes, MAX_JPEG_SCANS);
+  checkStructure(bytes, jpeg);
   let pipeline: Sharp;
   let format: string;
   let width: number;
   let height: number;
+  let hasAlpha = false;
   if (jpeg) {
     ({ width, height } = jpeg);
     format = 'jpeg';
@@ -186,9 +257,12 @@ export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, opti
   } else {
     // The pixel limit is enforced by inspect, from the header, with a clearer message.
     pipeline = sharp(bytes, { ...input, limitInputPixels: false });
-    ({ format, width, height } = await inspect(pipeline, limits));
+    ({ format, width, height, hasAlpha } = await inspect(pipeline, bytes, limits));
   }
-  const shrink = path === 'fast' ? fastShrinkFactor(width, height) : 1;
+  // An image with alpha decodes in full: to resize, even by nearest neighbour,
+  // sharp premultiplies alpha, which blanks the colour stored under transparent
+  // pixels, and PDQ hashes that colour (a 2400 x 1600 cut-out moved 66 bits).
+  const shrink = path === 'fast' && !hasAlpha ? fastShrinkFactor(width, height) : 1;
   if (shrink > 1) {
     // 1/shrink sizes rounded up, as libjpeg's scaled decode rounds; the last factor of 2
     // is a nearest-neighbour subsample (see the module comment).
@@ -196,7 +270,7 @@ export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, opti
   }
   if (options.rgba) pipeline = pipeline.ensureAlpha();
   try {
-    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await pipeline.timeout({ seconds: DECODE_TIMEOUT_SECONDS }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     const raster: Raster = {
       width: info.width,
       height: info.height,
@@ -205,6 +279,6 @@ export async function decodeForHashing(bytes: Uint8Array, path: DecodePath, opti
     };
     return { format, width, height, raster };
   } catch (err) {
-    throw classifySharpError(err);
+    throw classifySharpError(err, bytes);
   }
 }

@@ -4,7 +4,9 @@ export type ImageErrorCode =
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_TOO_SMALL'
   | 'UNSUPPORTED_FORMAT'
-  | 'CORRUPT_IMAGE';
+  | 'CORRUPT_IMAGE'
+  /** Valid, but far costlier to decode than its size says (a JPEG's scans, a TIFF's pages, a decode timeout). */
+  | 'IMAGE_TOO_COMPLEX';
 
 export class ImageError extends Error {
   constructor(

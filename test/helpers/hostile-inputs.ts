@@ -35,6 +35,85 @@ function pngClaiming100000Square(png: Buffer): Buffer {
   return bytes;
 }
 
+/** Bits into bytes, most significant first, with 0xFF stuffed as 0xFF 0x00 as in entropy-coded data. */
+class EntropyWriter {
+  readonly bytes: number[] = [];
+  private byte = 0;
+  private bits = 0;
+
+  put(value: number, count: number): void {
+    for (let bit = count - 1; bit >= 0; bit--) {
+      this.byte = (this.byte << 1) | ((value >> bit) & 1);
+      if (++this.bits === 8) {
+        this.bytes.push(this.byte);
+        if (this.byte === 0xff) this.bytes.push(0);
+        this.byte = 0;
+        this.bits = 0;
+      }
+    }
+  }
+
+  /** Pads the last byte with 1 bits, as encoders do. */
+  finish(): number[] {
+    if (this.bits > 0) this.put(0xff, 8 - this.bits);
+    return this.bytes;
+  }
+}
+
+/** The most scans progressiveJpegBomb makes: the DC scan, then each of the 63 AC coefficients in 14 successive-approximation scans. */
+export const MAX_BOMB_SCANS = 1 + 63 * 14;
+
+/**
+ * A valid progressive greyscale JPEG of one flat grey with `scans` scans, each
+ * covering every block in a few bytes (end-of-band runs), so the decode costs
+ * a pass over the image per scan however small the file is (libjpeg-turbo's
+ * LJT-01-003): 7000 x 7000 with 883 scans is 174 KB.
+ */
+export function progressiveJpegBomb(width: number, height: number, scans: number): Buffer {
+  if (scans < 1 || scans > MAX_BOMB_SCANS) throw new RangeError(`1 to ${MAX_BOMB_SCANS} scans`);
+  const out: number[] = [0xff, 0xd8];
+  const segment = (marker: number, body: number[]) => out.push(0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 255, ...body);
+  const sixteen = (lengthCounts: Record<number, number>) => Array.from({ length: 16 }, (_, i) => lengthCounts[i + 1] ?? 0);
+  segment(0xdb, [0x00, ...Array<number>(64).fill(1)]);
+  segment(0xc2, [8, height >> 8, height & 255, width >> 8, width & 255, 1, 1, 0x11, 0]);
+  // DC table 0: one 1-bit code, for a difference of 0. AC table 1: 4-bit codes for end-of-band runs of 2^0 to 2^14 blocks.
+  segment(0xc4, [0x00, ...sixteen({ 1: 1 }), 0x00]);
+  segment(0xc4, [0x11, ...sixteen({ 4: 15 }), ...Array.from({ length: 15 }, (_, n) => n << 4)]);
+  const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  const dc = new EntropyWriter();
+  for (let b = 0; b < blocks; b++) dc.put(0, 1);
+  segment(0xda, [1, 1, 0x00, 0, 0, 0]);
+  out.push(...dc.finish());
+  const everyBlockEmpty = () => {
+    const ac = new EntropyWriter();
+    for (let left = blocks; left > 0; ) {
+      const run = Math.min(left, 32767);
+      const n = Math.floor(Math.log2(run));
+      ac.put(n, 4);
+      ac.put(run - (1 << n), n);
+      left -= run;
+    }
+    return ac.finish();
+  };
+  let made = 1;
+  for (let k = 1; k <= 63 && made < scans; k++) {
+    // Coefficient k's first scan at bit 13, then one refinement per lower bit.
+    for (let bit = 13; bit >= 0 && made < scans; bit--, made++) {
+      segment(0xda, [1, 1, 0x01, k, k, bit === 13 ? bit : ((bit + 1) << 4) | bit]);
+      out.push(...everyBlockEmpty());
+    }
+  }
+  out.push(0xff, 0xd9);
+  return Buffer.from(out);
+}
+
+/** An 8 x 8 grey TIFF of `pages` pages. */
+export const multiPageTiff = (pages: number) =>
+  sharp(Buffer.alloc(64 * pages, 128), { raw: { width: 8, height: 8 * pages, channels: 1, pageHeight: 8 } }).tiff().toBuffer();
+
+/** The start of an MP4 video: an ISO media file, as HEIF and AVIF are, whose brand is not an image. */
+export const MP4_START = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom\0\0\x02\0isommp42'), Buffer.from([0, 0, 0, 8]), Buffer.from('free'), Buffer.alloc(200, 0x11)]);
+
 export interface BadImage {
   label: string;
   bytes: Buffer;
@@ -46,6 +125,8 @@ export interface BadImage {
 /** Files every image endpoint must refuse, each with its status and stable code. */
 export async function badImages(maxImageBytes: number): Promise<BadImage[]> {
   const png = await sharp(GOOD_JPEG).png().toBuffer();
+  const avif = await sharp(GOOD_JPEG).resize(64).avif().toBuffer();
+  const tiff = await sharp(GOOD_JPEG).tiff().toBuffer();
   const image = (label: string, bytes: Buffer, status: number, code: string, filename = 'photo.jpg'): BadImage => ({ label, bytes, filename, status, code });
   return [
     image('decompression bomb: 10000 x 10000 PNG of one colour', await solid(10_000, 10_000).png({ compressionLevel: 9 }).toBuffer(), 413, 'IMAGE_TOO_LARGE', 'bomb.png'),
@@ -57,6 +138,11 @@ export async function badImages(maxImageBytes: number): Promise<BadImage[]> {
     image('JPEG start-of-image marker only', GOOD_JPEG.subarray(0, 2), 422, 'CORRUPT_IMAGE'),
     image('PNG truncated at half', png.subarray(0, png.length >> 1), 422, 'CORRUPT_IMAGE', 'x.png'),
     image('PNG signature only', png.subarray(0, 8), 422, 'CORRUPT_IMAGE', 'x.png'),
+    image('AVIF truncated at half', avif.subarray(0, avif.length >> 1), 422, 'CORRUPT_IMAGE', 'x.avif'),
+    image('TIFF truncated at half', tiff.subarray(0, tiff.length >> 1), 422, 'CORRUPT_IMAGE', 'x.tif'),
+    image('progressive JPEG bomb: 883 scans of 7000 x 7000 in 174 KB', progressiveJpegBomb(7000, 7000, MAX_BOMB_SCANS), 422, 'IMAGE_TOO_COMPLEX'),
+    image('TIFF of 101 pages', await multiPageTiff(101), 422, 'IMAGE_TOO_COMPLEX', 'pages.tif'),
+    image('MP4 video renamed .jpg', MP4_START, 415, 'UNSUPPORTED_FORMAT'),
     image('zero bytes', Buffer.alloc(0), 400, 'EMPTY_IMAGE'),
     image('text renamed .jpg', Buffer.from('These are my holiday notes, not a photo.\n'), 415, 'UNSUPPORTED_FORMAT'),
     image('HTML with a JPEG header', Buffer.concat([GOOD_JPEG.subarray(0, 4), Buffer.from('<html><script>alert(1)</script></html>')]), 422, 'CORRUPT_IMAGE'),
