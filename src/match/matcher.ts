@@ -329,7 +329,6 @@ export class Matcher {
   }
 
   /** Searches `queries[from..to)`, appending the hits to `hits` (which it returns). */
-  /** Searches queries[from, to) and appends their hits to `hits`. */
   private async search(owner: SignalOwnerKind, queries: ExpandedQuery[], from: number, to: number, radiusOf: Map<string, number>, hits: Hit[]): Promise<Hit[]> {
     const lookups: IndexQuery[] = [];
     for (let i = from; i < to; i++) lookups.push({ type: queries[i].type.name, code: queries[i].code, radius: radiusOf.get(queries[i].type.name)! });
@@ -341,7 +340,6 @@ export class Matcher {
     }
     return hits;
   }
-
 }
 
 function uniqueSignalIds(hits: Hit[]): number[] {
