@@ -25,6 +25,22 @@
  * again with every threshold raised to 64: the closest any wrong photo comes
  * (`closestForeignMatchDistance`) is the margin the real thresholds keep, and
  * recall at other thresholds is printed. The last line is one JSON object.
+ *
+ * EXIF orientation (`orientation` in the last line; `--no-exif` leaves it
+ * out): phone cameras store a portrait photo as landscape pixels tagged with
+ * EXIF orientation 6 (or 8, or 3 upside down), and reposts are re-encoded
+ * upright. Each original is also asked as such a file: its pixels turned to
+ * how a camera stores them, JPEG quality 95, tagged 6, 8 and 3 (a viewer
+ * shows exactly the original). Two more kinds of captured item per medium and
+ * hard edit test the content side, with orientation 6: `tagged6`, the edit
+ * stored turned and tagged 6 (a repost that kept the tag and the stored
+ * pixels, e.g. a file sent as a document or a lossless crop), and
+ * `sideways6`, the edit made on the stored pixels of the tagged original by a
+ * tool that ignored the tag and dropped it (a repost that shows sideways).
+ * Each is asked for by the upright original and by its tagged-6 copy. The
+ * figures above (recall, false matches, closest wrong photo, entries, ingest)
+ * stay those of the upright originals and the ordinary edits alone; false
+ * matches of the EXIF queries and of the extra items are counted apart.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -34,7 +50,7 @@ import { hammingDistance } from '../src/hashing/hamming.js';
 import { fromHex, toHex } from '../src/hashing/hex.js';
 import { hashImage } from '../src/image/hash-image.js';
 import { QUALITY_DIR, type QualityPhoto, loadQualityManifest, readQualityPhoto } from './lib/quality-corpus.js';
-import { type EngineMatch, METHODS, type QualityMethod, pdqMethod } from './lib/quality-methods.js';
+import { type EngineMatch, METHODS, type MatchEngine, type QualityMethod, pdqMethod } from './lib/quality-methods.js';
 import { CATEGORIES, type Category, TRANSFORMS, type Transform, makeBase, makeVariant, seededRandom } from './lib/quality-variants.js';
 
 /** Bumped whenever a transform changes, so stale cached variants are not reused. */
@@ -46,6 +62,12 @@ const PROBE_THRESHOLDS = [24, 28, 31, 34, 36, 40, 44, 48];
 /** Captured images timed for the interleaved ingest ratio. */
 const INGEST_SAMPLE = 300;
 const GENERATE_IN_FLIGHT = 2;
+/** EXIF orientations the originals are also asked with, and the one the extra captured items carry. */
+const EXIF_QUERY_ORIENTATIONS = [6, 8, 3] as const;
+type ExifOrientation = (typeof EXIF_QUERY_ORIENTATIONS)[number];
+const EXIF_CONTENT_ORIENTATION = 6;
+/** Clockwise turn that makes stored pixels of a photo that a viewer shows upright under each orientation. */
+const STORED_TURN: Record<ExifOrientation, number> = { 6: 270, 8: 90, 3: 180 };
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -55,6 +77,7 @@ function option(name: string): string | undefined {
 }
 
 const quick = process.argv.includes('--quick');
+const exif = !process.argv.includes('--no-exif');
 const seed = option('seed') ?? 'q1';
 const wanted = (option('method') ?? METHODS.map((m) => m.name).join(',')).split(',').filter(Boolean);
 for (const name of wanted) if (!METHODS.some((m) => m.name === name)) throw new Error(`unknown method ${name}; known: ${METHODS.map((m) => m.name).join(', ')}`);
@@ -75,8 +98,13 @@ console.log(
 
 // ---------------------------------------------------------------- variants
 
+/** An ordinary edit, or one of the EXIF content kinds (see the header). */
+type ItemKind = 'edit' | 'tagged6' | 'sideways6';
+const EXTRA_KINDS = ['tagged6', 'sideways6'] as const;
+
 interface Item {
   contentId: number;
+  kind: ItemKind;
   photo: number;
   transform: number;
   path: string;
@@ -97,10 +125,19 @@ function collageOthers(photo: QualityPhoto): QualityPhoto[] {
   return chosen;
 }
 
-function variantPath(photo: QualityPhoto, transform: Transform, others: QualityPhoto[]): string {
-  const ext = transform.format === 'jpeg' ? 'jpg' : transform.format;
+function variantPath(photo: QualityPhoto, transform: Transform, others: QualityPhoto[], kind: ItemKind = 'edit'): string {
+  const ext = transform.format === 'jpeg' || kind !== 'edit' ? 'jpg' : transform.format;
   const tag = others.length ? `-${createHash('sha256').update(others.map((p) => p.id).join(',')).digest('hex').slice(0, 8)}` : '';
-  return join(QUALITY_DIR, 'variants', VARIANTS_VERSION, photo.id, `${transform.name}-${seed}${tag}.${ext}`);
+  return join(QUALITY_DIR, 'variants', VARIANTS_VERSION, photo.id, `${transform.name}${kind === 'edit' ? '' : `@${kind}`}-${seed}${tag}.${ext}`);
+}
+
+function exifQueryPath(photo: QualityPhoto, orientation: ExifOrientation): string {
+  return join(QUALITY_DIR, 'variants', VARIANTS_VERSION, photo.id, `query-exif${orientation}.jpg`);
+}
+
+/** A JPEG that a viewer shows as `bytes` shows: its pixels turned as a camera stores them, tagged `orientation`. */
+async function exifTagged(bytes: Uint8Array, orientation: ExifOrientation, quality: number): Promise<Buffer> {
+  return sharp(bytes).rotate(STORED_TURN[orientation]).jpeg({ quality }).withMetadata({ orientation }).toBuffer();
 }
 
 function writeAtomic(path: string, bytes: Uint8Array | string): void {
@@ -111,32 +148,49 @@ function writeAtomic(path: string, bytes: Uint8Array | string): void {
 }
 
 const items: Item[] = [];
-for (let p = 0; p < photos.length; p++) {
-  for (let t = 0; t < transforms.length; t++) {
-    const others = transforms[t].others ? collageOthers(photos[p]) : [];
-    items.push({
-      contentId: p * transforms.length + t + 1,
-      photo: p,
-      transform: t,
-      path: variantPath(photos[p], transforms[t], others),
-      pdq: new Uint8Array(0),
-      contains: new Set([photos[p].id, ...others.map((o) => o.id)]),
-    });
+for (const kind of exif ? (['edit', ...EXTRA_KINDS] as const) : (['edit'] as const)) {
+  for (let p = 0; p < photos.length; p++) {
+    for (let t = 0; t < transforms.length; t++) {
+      if (kind !== 'edit' && transforms[t].category === 'easy') continue;
+      const others = transforms[t].others ? collageOthers(photos[p]) : [];
+      items.push({
+        contentId: items.length + 1,
+        kind,
+        photo: p,
+        transform: t,
+        path: variantPath(photos[p], transforms[t], others, kind),
+        pdq: new Uint8Array(0),
+        contains: new Set([photos[p].id, ...others.map((o) => o.id)]),
+      });
+    }
   }
 }
+/** The ordinary edits: every figure outside `orientation` is about these alone. */
+const edits = items.filter((item) => item.kind === 'edit');
 
 /** Makes (or finds in the cache) every variant of one photo, and its whole-image PDQ hash. */
 async function prepare(p: number): Promise<number> {
   const mine = items.filter((item) => item.photo === p);
   let made = 0;
   let base: Awaited<ReturnType<typeof makeBase>> | undefined;
+  let sideways: Awaited<ReturnType<typeof makeBase>> | undefined;
+  // Edits first: a tagged6 item is made from its edit's file.
   for (const item of mine) {
     const hashPath = `${item.path}.pdq`;
     if (!existsSync(item.path)) {
-      base ??= await makeBase(readQualityPhoto(photos[p]));
       const transform = transforms[item.transform];
       const others = transform.others ? collageOthers(photos[p]).map(readQualityPhoto) : [];
-      writeAtomic(item.path, await makeVariant(base, transform, { seed, others }));
+      if (item.kind === 'edit') {
+        base ??= await makeBase(readQualityPhoto(photos[p]));
+        writeAtomic(item.path, await makeVariant(base, transform, { seed, others }));
+      } else if (item.kind === 'tagged6') {
+        const edit = mine.find((e) => e.kind === 'edit' && e.transform === item.transform)!;
+        writeAtomic(item.path, await exifTagged(readFileSync(edit.path), EXIF_CONTENT_ORIENTATION, 85));
+      } else {
+        // The edit made on the stored pixels of the tagged original, the tag gone.
+        sideways ??= await makeBase(await sharp(readQualityPhoto(photos[p])).rotate(STORED_TURN[EXIF_CONTENT_ORIENTATION]).png().toBuffer());
+        writeAtomic(item.path, await makeVariant(sideways, transform, { seed, others }));
+      }
       made++;
     }
     if (!existsSync(hashPath)) {
@@ -144,6 +198,14 @@ async function prepare(p: number): Promise<number> {
       writeAtomic(hashPath, toHex(pdq!.hash));
     }
     item.pdq = fromHex(readFileSync(hashPath, 'utf8').trim(), 256);
+  }
+  if (exif) {
+    for (const orientation of EXIF_QUERY_ORIENTATIONS) {
+      const path = exifQueryPath(photos[p], orientation);
+      if (existsSync(path)) continue;
+      writeAtomic(path, await exifTagged(readQualityPhoto(photos[p]), orientation, 95));
+      made++;
+    }
   }
   return made;
 }
@@ -177,7 +239,7 @@ async function prepare(p: number): Promise<number> {
 const originals = await Promise.all(photos.map(async (photo) => (await hashImage(readQualityPhoto(photo), { signals: ['pdq'], dihedral: true })).pdq!));
 let closest = { distance: 257, query: '', item: '' };
 for (let p = 0; p < photos.length; p++) {
-  for (const item of items) {
+  for (const item of edits) {
     if (item.contains.has(photos[p].id)) continue;
     for (const hash of originals[p].dihedral!) {
       const d = hammingDistance(hash, item.pdq);
@@ -212,10 +274,89 @@ interface MethodResult {
   ingestMs: number;
   queryMs: number;
   ingestRatio: number;
+  orientation?: OrientationResult;
+}
+
+/** Recall of one kind of query against one kind of item. */
+interface KindRecall {
+  categories: Record<Category, number>;
+  /** Medium and hard (photo, edit) pairs found, of how many. */
+  found: number;
+  of: number;
+  perTransform: Record<string, number>;
+}
+
+interface OrientationResult {
+  /** Each original asked as a tagged file (exif6, exif8, exif3), against the ordinary edits. */
+  queries: Record<string, KindRecall>;
+  /** The extra captured items (tagged6, sideways6), asked for by the upright original and by its exif6 copy. */
+  content: Record<string, Record<string, KindRecall>>;
+  /** Wrong photos returned to EXIF queries or among the extra items. */
+  falseMatches: FalseMatch[];
+  closestForeignMatch: FalseMatch | null;
+  queryMs: number;
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+/** What one query returned, sorted by kind of item: hits[kind][t][p], and wrong photos. */
+class Answers {
+  readonly hits = new Map<ItemKind, Array<Array<EngineMatch | undefined>>>();
+  /** probed[kind][t][p]: the closest the query came to that item at any threshold up to PROBE_RADIUS. */
+  readonly probed = new Map<ItemKind, number[][]>();
+  readonly falseMatches: FalseMatch[] = [];
+  closestForeignMatch: FalseMatch | null = null;
+  constructor(private readonly byId: Map<number, Item>, private readonly kinds: readonly ItemKind[]) {
+    for (const kind of kinds) {
+      this.hits.set(kind, transforms.map(() => photos.map((): EngineMatch | undefined => undefined)));
+      this.probed.set(kind, transforms.map(() => photos.map(() => Infinity)));
+    }
+  }
+  private itemOf(match: EngineMatch): Item | undefined {
+    const item = this.byId.get(match.contentId);
+    if (!item) throw new Error(`returned unknown content ${match.contentId}`);
+    return this.kinds.includes(item.kind) ? item : undefined;
+  }
+  private wrong(p: number, item: Item, match: EngineMatch, label: string): FalseMatch {
+    return { query: `${photos[p].id}${label}`, item: photos[item.photo].id, transform: `${transforms[item.transform].name}${item.kind === 'edit' ? '' : `@${item.kind}`}`, distance: match.distance, via: match.via };
+  }
+  add(p: number, matches: EngineMatch[], label = ''): void {
+    for (const match of matches) {
+      const item = this.itemOf(match);
+      if (!item) continue;
+      if (item.photo === p) this.hits.get(item.kind)![item.transform][p] = match;
+      else if (!item.contains.has(photos[p].id)) this.falseMatches.push(this.wrong(p, item, match, label));
+    }
+  }
+  addProbe(p: number, nears: EngineMatch[], label = ''): void {
+    for (const near of nears) {
+      const item = this.itemOf(near);
+      if (!item) continue;
+      const probed = this.probed.get(item.kind)!;
+      if (item.photo === p) probed[item.transform][p] = Math.min(probed[item.transform][p], near.distance);
+      if (item.contains.has(photos[p].id) || (this.closestForeignMatch && this.closestForeignMatch.distance <= near.distance)) continue;
+      this.closestForeignMatch = this.wrong(p, item, near, label);
+    }
+  }
+  recall(kind: ItemKind): KindRecall {
+    const found = this.hits.get(kind)!;
+    const perTransform: Record<string, number> = {};
+    const categories = {} as Record<Category, number>;
+    let hits = 0;
+    let of = 0;
+    transforms.forEach((transform, t) => {
+      if (kind !== 'edit' && transform.category === 'easy') return;
+      perTransform[transform.name] = round3(mean(found[t].map((m) => (m ? 1 : 0))));
+      if (transform.category !== 'easy') (hits += found[t].filter(Boolean).length), (of += photos.length);
+    });
+    for (const category of CATEGORIES) {
+      const pairs = transforms.flatMap((transform, t) => (transform.category === category && (kind === 'edit' || category !== 'easy') ? found[t].map((m) => (m ? 1 : 0)) : []));
+      if (pairs.length) categories[category] = round3(mean(pairs));
+    }
+    return { categories, found: hits, of, perTransform };
+  }
+}
 
 async function evaluate(method: QualityMethod): Promise<MethodResult> {
   const engine = await method.create();
@@ -225,42 +366,26 @@ async function evaluate(method: QualityMethod): Promise<MethodResult> {
     const bytes = readFileSync(item.path);
     const t0 = performance.now();
     const added = await engine.add(item.contentId, bytes);
-    ingest += performance.now() - t0;
-    entries += added.entries;
+    // Entries and ingest time are those of the ordinary edits, as before the EXIF items.
+    if (item.kind === 'edit') (ingest += performance.now() - t0), (entries += added.entries);
   }
   const byId = new Map(items.map((item) => [item.contentId, item]));
-  const found = transforms.map(() => photos.map((): EngineMatch | undefined => undefined));
-  const falseMatches: FalseMatch[] = [];
-  let closestForeignMatch: FalseMatch | null = null;
-  /** probed[t][p]: the closest the query of photo p came to its variant t at any threshold up to PROBE_RADIUS. */
-  const probed = transforms.map(() => photos.map(() => Infinity));
+  const upright = new Answers(byId, ['edit']);
+  const uprightExtra = new Answers(byId, EXTRA_KINDS);
   let querying = 0;
   for (let p = 0; p < photos.length; p++) {
     const bytes = readQualityPhoto(photos[p]);
     const t0 = performance.now();
     const matches = await engine.query(bytes);
     querying += performance.now() - t0;
-    for (const match of matches) {
-      const item = byId.get(match.contentId);
-      if (!item) throw new Error(`${method.name} returned unknown content ${match.contentId}`);
-      if (item.photo === p) found[item.transform][p] = match;
-      else if (!item.contains.has(photos[p].id))
-        falseMatches.push({ query: photos[p].id, item: photos[item.photo].id, transform: transforms[item.transform].name, distance: match.distance, via: match.via });
-    }
-    for (const near of (await engine.probe?.(bytes, PROBE_RADIUS)) ?? []) {
-      const item = byId.get(near.contentId)!;
-      if (item.photo === p) probed[item.transform][p] = Math.min(probed[item.transform][p], near.distance);
-      if (item.contains.has(photos[p].id) || (closestForeignMatch && closestForeignMatch.distance <= near.distance)) continue;
-      closestForeignMatch = { query: photos[p].id, item: photos[item.photo].id, transform: transforms[item.transform].name, distance: near.distance, via: near.via };
-    }
+    upright.add(p, matches);
+    uprightExtra.add(p, matches);
+    const nears = (await engine.probe?.(bytes, PROBE_RADIUS)) ?? [];
+    upright.addProbe(p, nears);
+    uprightExtra.addProbe(p, nears);
   }
-  const perTransform: Record<string, number> = {};
-  transforms.forEach((transform, t) => (perTransform[transform.name] = round3(mean(found[t].map((m) => (m ? 1 : 0))))));
-  const categories = {} as Record<Category, number>;
-  for (const category of CATEGORIES) {
-    const pairs = transforms.flatMap((transform, t) => (transform.category === category ? found[t].map((m) => (m ? 1 : 0)) : []));
-    categories[category] = round3(mean(pairs));
-  }
+  const { categories, perTransform } = upright.recall('edit');
+  const probed = upright.probed.get('edit')!;
   const recallAt: Record<string, Record<Category, number>> = {};
   if (engine.probe) {
     for (const threshold of PROBE_THRESHOLDS) {
@@ -273,17 +398,45 @@ async function evaluate(method: QualityMethod): Promise<MethodResult> {
   }
   return {
     name: method.name,
-    found,
+    found: upright.hits.get('edit')!,
     recallAt,
     perTransform,
     categories,
-    falseMatches,
-    closestForeignMatch,
-    entriesPerImage: round3(entries / items.length),
-    ingestMs: round3(ingest / items.length),
+    falseMatches: upright.falseMatches,
+    closestForeignMatch: upright.closestForeignMatch,
+    entriesPerImage: round3(entries / edits.length),
+    ingestMs: round3(ingest / edits.length),
     queryMs: round3(querying / photos.length),
     ingestRatio: 1,
+    ...(exif ? { orientation: await evaluateOrientation(engine, byId, uprightExtra) } : {}),
   };
+}
+
+/** The EXIF-tagged originals as queries, and the extra items as content (see the header). */
+async function evaluateOrientation(engine: MatchEngine, byId: Map<number, Item>, uprightExtra: Answers): Promise<OrientationResult> {
+  const queries: Record<string, KindRecall> = {};
+  const content: Record<string, Record<string, KindRecall>> = {};
+  for (const kind of EXTRA_KINDS) content[kind] = { upright: uprightExtra.recall(kind) };
+  const falseMatches = [...uprightExtra.falseMatches];
+  let closestForeignMatch = uprightExtra.closestForeignMatch;
+  let querying = 0;
+  for (const orientation of EXIF_QUERY_ORIENTATIONS) {
+    const kinds: readonly ItemKind[] = orientation === EXIF_CONTENT_ORIENTATION ? ['edit', ...EXTRA_KINDS] : ['edit'];
+    const answers = new Answers(byId, kinds);
+    for (let p = 0; p < photos.length; p++) {
+      const bytes = readFileSync(exifQueryPath(photos[p], orientation));
+      const t0 = performance.now();
+      answers.add(p, await engine.query(bytes), `@exif${orientation}`);
+      querying += performance.now() - t0;
+      answers.addProbe(p, (await engine.probe?.(bytes, PROBE_RADIUS)) ?? [], `@exif${orientation}`);
+    }
+    queries[`exif${orientation}`] = answers.recall('edit');
+    if (orientation === EXIF_CONTENT_ORIENTATION) for (const kind of EXTRA_KINDS) content[kind][`exif${orientation}`] = answers.recall(kind);
+    falseMatches.push(...answers.falseMatches);
+    const near = answers.closestForeignMatch;
+    if (near && (!closestForeignMatch || near.distance < closestForeignMatch.distance)) closestForeignMatch = near;
+  }
+  return { queries, content, falseMatches, closestForeignMatch, queryMs: round3(querying / (photos.length * EXIF_QUERY_ORIENTATIONS.length)) };
 }
 
 function report(r: MethodResult): void {
@@ -315,7 +468,42 @@ function report(r: MethodResult): void {
   }
   for (const f of r.falseMatches.slice(0, 8)) console.log(`   false match: query ${f.query} -> ${f.item} ${f.transform}, distance ${f.distance} via ${f.via}`);
   if (r.falseMatches.length > 8) console.log(`   ... ${r.falseMatches.length - 8} more false matches`);
+  if (r.orientation) reportOrientation(r.orientation);
   console.log('');
+}
+
+function reportOrientation(o: OrientationResult): void {
+  const line = (label: string, k: KindRecall) =>
+    console.log(
+      `   ${label.padEnd(26)} ${CATEGORIES.filter((c) => k.categories[c] !== undefined)
+        .map((c) => `${c} ${k.categories[c].toFixed(3)}`)
+        .join(', ')}; medium + hard ${k.found} of ${k.of}`,
+    );
+  console.log(`   EXIF orientation (query ${o.queryMs.toFixed(1)} ms/image):`);
+  for (const [name, k] of Object.entries(o.queries)) line(`${name} original -> edits`, k);
+  for (const [kind, byQuery] of Object.entries(o.content)) for (const [query, k] of Object.entries(byQuery)) line(`${query} original -> ${kind}`, k);
+  const names = Object.keys(o.queries);
+  console.log(`   ${'transform'.padEnd(14)} ${names.map((n) => n.padStart(6)).join(' ')}`);
+  for (const transform of transforms) {
+    if (transform.category === 'easy') continue;
+    console.log(`   ${transform.name.padEnd(14)} ${names.map((n) => o.queries[n].perTransform[transform.name].toFixed(3).padStart(6)).join(' ')}`);
+  }
+  const near = o.closestForeignMatch;
+  console.log(near ? `   closest wrong photo (EXIF queries and items) up to ${PROBE_RADIUS}: distance ${near.distance} via ${near.via} (query ${near.query} -> ${near.item} ${near.transform})` : `   no wrong photo within distance ${PROBE_RADIUS} of any EXIF query or item`);
+  for (const f of o.falseMatches.slice(0, 8)) console.log(`   false match: query ${f.query} -> ${f.item} ${f.transform}, distance ${f.distance} via ${f.via}`);
+  if (o.falseMatches.length > 8) console.log(`   ... ${o.falseMatches.length - 8} more false matches`);
+}
+
+/** The last line's summary of the orientation figures. */
+function orientationSummary(o: OrientationResult) {
+  const brief = (k: KindRecall) => ({ ...k.categories, found: k.found, of: k.of });
+  return {
+    queries: Object.fromEntries(Object.entries(o.queries).map(([name, k]) => [name, brief(k)])),
+    content: Object.fromEntries(Object.entries(o.content).map(([kind, byQuery]) => [kind, Object.fromEntries(Object.entries(byQuery).map(([q, k]) => [q, brief(k)]))])),
+    falseMatches: o.falseMatches.length,
+    closestForeignMatchDistance: o.closestForeignMatch?.distance ?? null,
+    queryMs: o.queryMs,
+  };
 }
 
 /**
@@ -326,7 +514,7 @@ function report(r: MethodResult): void {
 async function interleavedIngestRatio(method: QualityMethod): Promise<number> {
   if (method === pdqMethod) return 1;
   const [baselineEngine, engine] = [await pdqMethod.create(), await method.create()];
-  const sample = Array.from({ length: Math.min(items.length, INGEST_SAMPLE) }, (_, i) => items[Math.floor((i * items.length) / Math.min(items.length, INGEST_SAMPLE))]);
+  const sample = Array.from({ length: Math.min(edits.length, INGEST_SAMPLE) }, (_, i) => edits[Math.floor((i * edits.length) / Math.min(edits.length, INGEST_SAMPLE))]);
   const warmUp = 10;
   const totals = [0, 0];
   for (const [i, item] of sample.entries()) {
@@ -364,7 +552,7 @@ console.log(
     bench: 'quality',
     quick,
     photos: photos.length,
-    variants: items.length,
+    variants: edits.length,
     method: main.name,
     easy: best.categories.easy,
     medium: best.categories.medium,
@@ -384,7 +572,9 @@ console.log(
       closestForeignMatchDistance: baseline.closestForeignMatch?.distance ?? null,
       ingestMs: baseline.ingestMs,
       perTransform: baseline.perTransform,
+      ...(baseline.orientation ? { orientation: orientationSummary(baseline.orientation) } : {}),
     },
     perTransform: best.perTransform,
+    ...(best.orientation ? { orientation: orientationSummary(best.orientation) } : {}),
   }),
 );

@@ -146,8 +146,10 @@ t.test('the region hashing core runs in a browser: no Node built-ins or Buffer',
     'src/hashing/pdq-core-wasm.ts',
     'src/hashing/pdq-dct-matrix.ts',
     'src/hashing/pdq-region.ts',
+    'src/robust/orientation.ts',
     'src/robust/regions.ts',
     'src/robust/segment.ts',
+    'src/robust/stickers.ts',
   ];
   for (const file of browserSafe) {
     const source = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');

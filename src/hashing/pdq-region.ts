@@ -47,13 +47,57 @@ function lumaPlane(raster: Raster): Float32Array {
   return out;
 }
 
-/** The raster's luma at the working resolution IntegralImage.fromRaster uses. */
-export function workingLuma(raster: Raster, maxSide = WORKING_SIDE): { luma: Float32Array; width: number; height: number } {
+/** Whether the raster's last channel is alpha (grey + alpha, or RGBA). */
+export const hasAlphaChannel = (raster: Raster): boolean => raster.channels === 2 || raster.channels === 4;
+
+/**
+ * The luma plane of the raster composited over a grey `background` (0-255)
+ * by its alpha channel, as a viewer or a converter that flattens it shows it
+ * (luma is linear in the channels, so flattening the luma equals the luma of
+ * the flattened colours).
+ */
+function flattenedLuma(raster: Raster, background: number): Float32Array {
+  const out = lumaPlane(raster);
+  if (!hasAlphaChannel(raster)) return out;
+  const { channels, data } = raster;
+  for (let i = 0, a = channels - 1; i < out.length; i++, a += channels) {
+    const alpha = data[a] / 255;
+    out[i] = alpha * out[i] + (1 - alpha) * background;
+  }
+  return out;
+}
+
+/**
+ * The raster's luma at the working resolution IntegralImage.fromRaster uses;
+ * with `background`, composited over that grey level by its alpha first (see
+ * flattenedLuma), else alpha is ignored (colours as stored, as PDQ takes them).
+ */
+export function workingLuma(raster: Raster, maxSide = WORKING_SIDE, background?: number): { luma: Float32Array; width: number; height: number } {
+  const full = background === undefined ? undefined : flattenedLuma(raster, background);
   const factor = Math.ceil(Math.max(raster.width, raster.height) / maxSide);
-  if (factor <= 1) return { luma: lumaPlane(raster), width: raster.width, height: raster.height };
+  if (factor <= 1) return { luma: full ?? lumaPlane(raster), width: raster.width, height: raster.height };
   const width = Math.floor(raster.width / factor);
   const height = Math.floor(raster.height / factor);
+  if (full) return { luma: shrunkPlane(full, raster.width, width, height, factor), width, height };
   return { luma: shrunkLuma(raster, width, height, factor), width, height };
+}
+
+/** Each factor x factor block of a plane `stride` wide, averaged (partial blocks at the right and bottom dropped). */
+function shrunkPlane(plane: Float32Array, stride: number, width: number, height: number, factor: number): Float32Array {
+  const out = new Float32Array(width * height);
+  const norm = 1 / (factor * factor);
+  for (let y = 0; y < height; y++) {
+    for (let dy = 0; dy < factor; dy++) {
+      let p = (y * factor + dy) * stride;
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let dx = 0; dx < factor; dx++, p++) sum += plane[p];
+        out[y * width + x] += sum;
+      }
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] *= norm;
+  return out;
 }
 
 /** Luma of each factor x factor block of the raster, averaged (partial blocks at the right and bottom dropped). */

@@ -2,6 +2,7 @@
 import { blockhashRaster, blockhashRasterFromBlocks } from '../hashing/blockhash.js';
 import { md5, sha256 } from '../hashing/digest.js';
 import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
+import { type Orientation, exifOrientation } from '../robust/orientation.js';
 import { contentRegions, queryRegions, queryRegionsInSlices, type RegionSignal } from '../robust/regions.js';
 import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
 
@@ -20,7 +21,10 @@ export interface HashImageOptions {
   signals?: readonly ImageSignalName[];
   /**
    * Also hash regions (pdq-region): the few stored for captured `content`, or
-   * the many crops and rotations a victim's `query` is searched with.
+   * the many crops and rotations a victim's `query` is searched with. Regions
+   * are taken from the upright image (EXIF orientation applied; a query also
+   * from the stored one when they differ), unlike the whole-image signals,
+   * which are of the stored pixels.
    */
   regions?: 'content' | 'query';
   /** Awaited between slices of the query regions' hundreds of hashes (a server passes a yield to its event loop). */
@@ -46,6 +50,12 @@ export interface ImageSignals {
   md5?: Uint8Array;
   sha256?: Uint8Array;
   regions?: RegionSignal[];
+  /**
+   * EXIF orientation of the stored image (1 when none), read when regions are
+   * hashed: they come from the upright image, while every whole-image signal
+   * is of the stored pixels, as the reference tools hash them.
+   */
+  orientation?: Orientation;
 }
 
 export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<ImageSignals> {
@@ -70,8 +80,13 @@ export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {
     if (options.dihedral) result.pdq.dihedral = pdqDihedralFromDct(dct);
   }
   if (blockhashHash) result.blockhash = blockhashHash;
-  if (options.regions === 'content') result.regions = contentRegions(raster);
-  if (options.regions === 'query') result.regions = options.pause ? await queryRegionsInSlices(raster, options.pause) : queryRegions(raster);
+  if (options.regions) {
+    // decode.ts gives the stored pixels (for PDQ and blockhash); the regions turn them upright themselves.
+    const orientation = exifOrientation(bytes);
+    result.orientation = orientation;
+    if (options.regions === 'content') result.regions = contentRegions(raster, orientation);
+    else result.regions = options.pause ? await queryRegionsInSlices(raster, options.pause, { orientation }) : queryRegions(raster, { orientation });
+  }
   if (md5Digest) result.md5 = md5Digest;
   if (sha256Digest) result.sha256 = sha256Digest;
   return result;

@@ -15,8 +15,9 @@
 import { hammingDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
-import { IntegralImage, type Rect, type RegionHash, fullFrame, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
-import { findStickers, paintOver } from './stickers.js';
+import { IntegralImage, type Rect, type RegionHash, fullFrame, hasAlphaChannel, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
+import { type Orientation, orientPlane, uprightPoint } from './orientation.js';
+import { findStickers, paintOver, type StickerBox } from './stickers.js';
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
@@ -81,9 +82,31 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   return { trimmed: toFrame(trimmed), parts: parts.map(toFrame) };
 }
 
-/** Region hashes stored for one captured image (at most MAX_CONTENT_REGIONS). */
-export function contentRegions(raster: Raster): RegionSignal[] {
+/**
+ * The raster's working luma (see workingLuma) as a viewer sees it: turned and
+ * mirrored by its EXIF orientation. Region hashes are taken from the upright
+ * image: a phone's portrait photo is stored as landscape pixels tagged 6, and
+ * its reposts are re-encoded upright, so a crop of one meets a crop of the
+ * other only in that orientation.
+ */
+export function uprightLuma(raster: Raster, orientation: Orientation = 1): { luma: Float32Array; width: number; height: number } {
   const { luma, width, height } = workingLuma(raster);
+  return orientPlane(luma, width, height, orientation);
+}
+
+/** A sticker box of the stored frame in the upright frame. */
+function uprightBox(box: StickerBox, orientation: Orientation): StickerBox {
+  const [ax, ay] = uprightPoint(box.x0, box.y0, orientation);
+  const [bx, by] = uprightPoint(box.x1, box.y1, orientation);
+  return { x0: Math.min(ax, bx), y0: Math.min(ay, by), x1: Math.max(ax, bx), y1: Math.max(ay, by) };
+}
+
+/**
+ * Region hashes stored for one captured image (at most MAX_CONTENT_REGIONS),
+ * from its upright image (`orientation`: its EXIF orientation).
+ */
+export function contentRegions(raster: Raster, orientation: Orientation = 1): RegionSignal[] {
+  const { luma, width, height } = uprightLuma(raster, orientation);
   const image = new IntegralImage(luma, width, height);
   const out: RegionSignal[] = [];
   keep(out, image, fullFrame(image), 'frame');
@@ -91,7 +114,7 @@ export function contentRegions(raster: Raster): RegionSignal[] {
   for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
   quadrantsAndStrips(out, image, trimmed);
   // Stickers painted over: the frame and its quadrants once more.
-  const stickers = findStickers(raster);
+  const stickers = findStickers(raster).map((box) => uprightBox(box, orientation));
   if (stickers.length > 0) {
     const cleaned = new IntegralImage(paintOver(luma, width, height, stickers), width, height);
     const half = { width: width / 2, height: height / 2 };
@@ -116,58 +139,169 @@ const CENTRED_PAIRS = CENTRED_SCALES.flatMap((sx) => CENTRED_SCALES.filter((sy) 
 const ROTATION_DEGREES = [2, 3, 4, 5, 6, 7, 8];
 const ROTATION_SCALES = [1, 0.9];
 
-function edgePairs(): Array<[number, number]> {
+function edgePairs(step: number): Array<[number, number]> {
   const pairs: Array<[number, number]> = [];
-  const steps = Math.round(EDGE_MAX / EDGE_STEP);
+  const steps = Math.floor(EDGE_MAX / step + 1e-9);
   for (let a = 0; a <= steps; a++) {
     for (let b = 0; b <= steps; b++) {
-      if ((a + b) * EDGE_STEP <= EDGE_SUM_MAX + 1e-9) pairs.push([a * EDGE_STEP, b * EDGE_STEP]);
+      if ((a + b) * step <= EDGE_SUM_MAX + 1e-9) pairs.push([a * step, b * step]);
     }
   }
   return pairs;
 }
-const EDGE_PAIRS = edgePairs();
+const EDGE_PAIRS = edgePairs(EDGE_STEP);
+/**
+ * Part of that grid (the cuts in 4% steps, and those that sum to 10%: 143
+ * crops of its 440), hashed first in a query's view as stored (when its
+ * orientation turns it), the rest last: a client may send 1,000 hashes in
+ * one request (see signals.ts), and then sends the most useful of them.
+ */
+const onGrid = (x: number, step: number) => Math.abs(x / step - Math.round(x / step)) < 1e-6;
+const COARSE_EDGE_PAIRS = EDGE_PAIRS.filter(([a, b]) => (onGrid(a, 0.04) && onGrid(b, 0.04)) || Math.abs(a + b - 0.1) < 1e-6);
+const FINE_ONLY_EDGE_PAIRS = EDGE_PAIRS.filter((pair) => !COARSE_EDGE_PAIRS.includes(pair));
+
+export interface QueryRegionOptions {
+  /** The image's EXIF orientation: regions are taken from the upright image. */
+  orientation?: Orientation;
+  /**
+   * With an orientation other than 1, also hash the regions of the image as
+   * stored (see STORED_VIEW): a repost made by a tool that ignored the tag
+   * and dropped it (a bot that adds a watermark, say) shows the stored
+   * pixels, sideways. On by default.
+   */
+  stored?: boolean;
+}
 
 /**
  * Region hashes of a victim's query image (her original): many crops and
  * small rotations of the whole frame. A photo found inside it (her original
  * may itself be a screenshot or have borders) adds its own hash and centred
- * crops.
+ * crops. Taken from the upright image, and when that differs from the
+ * stored one, from the stored image too (see QueryRegionOptions). An image
+ * with transparent parts is also hashed flattened on white and on black
+ * (where that differs from its colours as stored): reposts are JPEGs, and
+ * converters either drop the alpha (the colours as stored, which PDQ and the
+ * first view take), or composite over white (browsers, chat apps) or black
+ * (libvips' default).
  */
-export function queryRegions(raster: Raster): RegionSignal[] {
+export function queryRegions(raster: Raster, options: QueryRegionOptions = {}): RegionSignal[] {
   const out: RegionSignal[] = [];
-  for (const _ of queryRegionSteps(raster, out));
+  for (const _ of queryRegionSteps(raster, options, out));
   return out;
 }
 
 /** queryRegions with `pause()` awaited every few dozen hashes, so a server keeps serving others meanwhile. */
-export async function queryRegionsInSlices(raster: Raster, pause: () => Promise<void>): Promise<RegionSignal[]> {
+export async function queryRegionsInSlices(raster: Raster, pause: () => Promise<void>, options: QueryRegionOptions = {}): Promise<RegionSignal[]> {
   const out: RegionSignal[] = [];
-  for (const _ of queryRegionSteps(raster, out)) await pause();
+  for (const _ of queryRegionSteps(raster, options, out)) await pause();
   return out;
 }
 
 /** Hashes per step of queryRegionSteps. */
 const STEP_HASHES = 64;
 
-function* queryRegionSteps(raster: Raster, out: RegionSignal[]): Generator<void> {
-  const image = IntegralImage.fromRaster(raster);
-  const frame = fullFrame(image);
-  let taken = 0;
-  const step = () => ++taken % STEP_HASHES === 0;
-  // The frame carries its DCT, so that its rotations and flips are searched too.
-  const frameHash = hashRegion(image, frame);
-  const frameSignal = keepHash(out, frameHash, 'frame');
-  if (frameSignal) frameSignal.dct = frameHash.dct;
-  for (const [left, right] of EDGE_PAIRS) {
-    for (const [top, bottom] of EDGE_PAIRS) {
-      if (left + right + top + bottom === 0) continue;
-      keep(out, image, inset(frame, left, right, top, bottom), 'crop');
-      if (step()) yield;
-    }
+function* queryRegionSteps(raster: Raster, { orientation = 1, stored = true }: QueryRegionOptions, out: RegionSignal[]): Generator<void> {
+  const stepper = { taken: 0 };
+  const view = (plane: { luma: Float32Array; width: number; height: number }) => new IntegralImage(plane.luma, plane.width, plane.height);
+  const working = workingLuma(raster);
+  yield* viewRegionSteps(view(orientPlane(working.luma, working.width, working.height, orientation)), FULL_VIEW, out, stepper);
+  if (stored && orientation !== 1) yield* viewRegionSteps(view(working), STORED_VIEW, out, stepper);
+  for (const background of flattenBackgrounds(raster)) {
+    const flat = workingLuma(raster, undefined, background);
+    yield* viewRegionSteps(view(orientPlane(flat.luma, flat.width, flat.height, orientation)), FLATTENED_VIEW, out, stepper);
   }
+}
+
+type EdgePairs = ReadonlyArray<readonly [number, number]>;
+
+/** Which regions of a view are hashed. */
+interface ViewPlan {
+  /** The frame (with its DCT, so its 8 turns and mirrors are searched). */
+  frame: boolean;
+  /** Uneven crops: each pair of these per axis, first... */
+  edges: EdgePairs;
+  /** ...and after everything else, each pair of `edges` and these per axis, and of these alone. */
+  laterEdges: EdgePairs;
+  /** A photo found inside the frame, with its centred crops. */
+  inner: boolean;
+}
+/** The upright image: everything. */
+const FULL_VIEW: ViewPlan = { frame: true, edges: EDGE_PAIRS, laterEdges: [], inner: true };
+/**
+ * The image as stored, when its orientation turns it: the same crops in
+ * another order (see COARSE_EDGE_PAIRS), no frame (it is among the upright
+ * frame's turns) and no inner photo (a screenshot or framed original is
+ * rarely also tagged).
+ */
+const STORED_VIEW: ViewPlan = { frame: false, edges: COARSE_EDGE_PAIRS, laterEdges: FINE_ONLY_EDGE_PAIRS, inner: false };
+/**
+ * The image flattened on white or black, when it is transparent: everything,
+ * as for a new image (a cut-out on flat white loses fine detail to the
+ * coarse grid). A client sending its hashes leaves some out (see signals.ts).
+ */
+const FLATTENED_VIEW: ViewPlan = FULL_VIEW;
+
+/** Share of pixels at least this transparent (alpha at most TRANSPARENT_ALPHA) for the flattened views. */
+const TRANSPARENT_ALPHA = 250;
+const TRANSPARENT_MIN_SHARE = 0.01;
+/** A flattened view is skipped when it differs from the colours as stored by less than this (mean grey levels). */
+const FLATTEN_MIN_CHANGE = 0.5;
+
+/**
+ * Grey levels (255 white, 0 black) the query is also flattened on: none
+ * unless at least 1% of its pixels are transparent, and only those that
+ * change the image (the colours under transparent pixels are often already
+ * black or white). Sampled on every 4th pixel.
+ */
+export function flattenBackgrounds(raster: Raster): number[] {
+  if (!hasAlphaChannel(raster)) return [];
+  const { channels, data } = raster;
+  const pixels = raster.width * raster.height;
+  let sampled = 0;
+  let transparent = 0;
+  let toWhite = 0;
+  let toBlack = 0;
+  for (let i = 0; i < pixels; i += 4, sampled++) {
+    const p = i * channels;
+    const alpha = data[p + channels - 1];
+    if (alpha === 255) continue;
+    if (alpha <= TRANSPARENT_ALPHA) transparent++;
+    const luma = channels === 2 ? data[p] : 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+    const clear = 1 - alpha / 255;
+    toWhite += clear * (255 - luma);
+    toBlack += clear * luma;
+  }
+  if (transparent < TRANSPARENT_MIN_SHARE * sampled) return [];
+  return [
+    [255, toWhite],
+    [0, toBlack],
+  ]
+    .filter(([, change]) => change / sampled >= FLATTEN_MIN_CHANGE)
+    .map(([background]) => background);
+}
+
+/** The query regions of one view of the image (see ViewPlan). */
+function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSignal[], stepper: { taken: number }): Generator<void> {
+  const frame = fullFrame(image);
+  const step = () => ++stepper.taken % STEP_HASHES === 0;
+  if (plan.frame) {
+    // The frame carries its DCT, so that its rotations and flips are searched too.
+    const frameHash = hashRegion(image, frame);
+    const frameSignal = keepHash(out, frameHash, 'frame');
+    if (frameSignal) frameSignal.dct = frameHash.dct;
+  }
+  const crops = function* (across: EdgePairs, down: EdgePairs) {
+    for (const [left, right] of across) {
+      for (const [top, bottom] of down) {
+        if (left + right + top + bottom === 0) continue;
+        keep(out, image, inset(frame, left, right, top, bottom), 'crop');
+        if (step()) yield;
+      }
+    }
+  };
+  yield* crops(plan.edges, plan.edges);
   quadrantsAndStrips(out, image, frame);
-  const inner = photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height);
+  const inner = plan.inner ? photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height) : undefined;
   for (const base of inner ? [frame, inner] : [frame]) {
     if (base === inner) keep(out, image, base, 'part');
     for (const [sx, sy] of CENTRED_PAIRS) {
@@ -182,6 +316,11 @@ function* queryRegionSteps(raster: Raster, out: RegionSignal[]): Generator<void>
         if (step()) yield;
       }
     }
+  }
+  if (plan.laterEdges.length > 0) {
+    yield* crops(plan.edges, plan.laterEdges);
+    yield* crops(plan.laterEdges, plan.edges);
+    yield* crops(plan.laterEdges, plan.laterEdges);
   }
 }
 

@@ -18,6 +18,9 @@ export function regionQueries(hashed: ImageSignals): HashQuery[] {
   return (hashed.regions ?? []).map((r) => ({ type: REGION_SIGNAL_TYPE, hash: r.hash, region: r.kind, ...(r.dct ? { dct: r.dct } : {}) }));
 }
 
+/** Hashes one JSON request to POST /v1/match may carry (the API's MAX_SIGNALS_PER_MATCH; a test keeps them equal). */
+export const CLIENT_MAX_SIGNALS = 1000;
+
 /** A hash as a client sends it to POST /v1/match. */
 export interface ClientSignal {
   type: string;
@@ -32,6 +35,11 @@ export interface ClientSignal {
  * hashes), blockhash and the digests, and in robust mode the region hashes
  * with the query frame's rotations and flips. A featureless image (PDQ
  * quality under 50) sends its digests only, as the server would match it.
+ * At most CLIENT_MAX_SIGNALS: the digests, PDQ and blockhash first, then
+ * region hashes in the order queryRegions gives them, and any past the limit
+ * are left out. An untagged opaque photo's all fit (about 700); a tagged
+ * photo sends every region of its upright image and the first 300-400 of its
+ * stored view, a transparent one part of its flattened views.
  * `hashed` must come from hashImage with `dihedral: true` (and `regions:
  * 'query'` for robust).
  */
@@ -40,8 +48,11 @@ export function clientQuerySignals(hashed: ImageSignals): ClientSignal[] {
   const seen = new Set<string>();
   const push = (signal: ClientSignal) => {
     const key = `${signal.type}:${signal.hash}`;
-    if (!seen.has(key)) out.push(signal), seen.add(key);
+    if (!seen.has(key) && out.length < CLIENT_MAX_SIGNALS) out.push(signal), seen.add(key);
   };
+  // The digests first, so that the limit never leaves them out.
+  push({ type: 'md5', hash: toHex(hashed.md5!) });
+  push({ type: 'sha256', hash: toHex(hashed.sha256!) });
   const pdq = hashed.pdq!;
   if (!pdq.lowQuality) {
     for (const hash of pdq.dihedral ?? [pdq.hash]) push({ type: 'pdq', hash: toHex(hash) });
@@ -51,7 +62,5 @@ export function clientQuerySignals(hashed: ImageSignals): ClientSignal[] {
       if (region.dct) for (const hash of pdqDihedralFromDct(region.dct).slice(1)) push({ type: REGION_SIGNAL_TYPE, hash: toHex(hash), region: region.kind });
     }
   }
-  push({ type: 'md5', hash: toHex(hashed.md5!) });
-  push({ type: 'sha256', hash: toHex(hashed.sha256!) });
   return out;
 }
