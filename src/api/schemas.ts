@@ -1,5 +1,6 @@
 /** Schemas shared by several routes. */
 import { Type } from 'typebox';
+import { CLIENT_MAX_SIGNALS } from '../robust/signals.js';
 
 export const ErrorResponse = Type.Object(
   { error: Type.Object({ code: Type.String({ description: 'Stable machine-readable code, e.g. INVALID_HASH.' }), message: Type.String() }) },
@@ -35,8 +36,8 @@ export const ImageHashes = Type.Object({
 
 export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
-/** How many hashes one JSON match request may carry; bigger lookups belong in /v1/batches. */
-export const MAX_SIGNALS_PER_MATCH = 1000;
+/** How many hashes one JSON match request may carry (as many as a client query holds); bigger lookups belong in /v1/batches. */
+export const MAX_SIGNALS_PER_MATCH = CLIENT_MAX_SIGNALS;
 
 /** A hash as stored and returned, e.g. by GET /v1/content/:id. */
 export const SignalOutput = Type.Object({

@@ -18,7 +18,7 @@ export function regionQueries(hashed: ImageSignals): HashQuery[] {
   return (hashed.regions ?? []).map((r) => ({ type: REGION_SIGNAL_TYPE, hash: r.hash, region: r.kind, ...(r.dct ? { dct: r.dct } : {}) }));
 }
 
-/** Hashes one JSON request to POST /v1/match may carry (the API's MAX_SIGNALS_PER_MATCH; a test keeps them equal). */
+/** Hashes one JSON request to POST /v1/match may carry: the API takes its MAX_SIGNALS_PER_MATCH from here. */
 export const CLIENT_MAX_SIGNALS = 1000;
 
 /** A hash as a client sends it to POST /v1/match. */
