@@ -176,6 +176,19 @@ t.test('a batch whose read fails is not dropped from the queue', async (t) => {
   t.match(messages(errors), [/retrying in 5 ms/, /retrying in 10 ms/]);
 });
 
+t.test('batches made in the same millisecond are matched in the order they were made', async (t) => {
+  const { batches } = openStores(t);
+  const now = new Date();
+  const made = Array.from({ length: 20 }, (_, i) => batches.create({ keyId: 1, options: {}, items: md5Items(i, 1), ttlHours: 1, now }).id);
+  t.same(batches.unfinished(), made, 'ids are random: the order is the order of making, not of ids');
+  const matched: number[] = [];
+  const runner = new BatchRunner(batches, async (query) => (matched.push(numberOf(query)), matchOf(numberOf(query))), { concurrency: 1, ttlHours: 1 });
+  t.teardown(() => runner.close());
+  runner.start();
+  await waitFor(() => batches.get(made.at(-1)!)!.status === 'done', 'the last batch to finish');
+  t.same(matched, made.map((_, i) => i));
+});
+
 t.test('matching stops when a batch expires', async (t) => {
   const { batches } = openStores(t);
   const expiring = batches.create({ keyId: 1, options: {}, items: md5Items(0, 20), ttlHours: 1 });

@@ -123,7 +123,8 @@ export class SqliteBatchStore {
       ),
       insertItem: db.prepare('INSERT INTO batch_items (batch_id, position, state, query, error_code, error_message, warnings) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       byId: db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?'),
-      unfinished: db.prepare<[], string>("SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY created_at, id").pluck(),
+      // Ties in created_at (batches of the same millisecond) go in insertion order: the id is random.
+      unfinished: db.prepare<[], string>("SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY created_at, rowid").pluck(),
       setStatus: db.prepare<[BatchStatus, string, string]>('UPDATE batches SET status = ?, updated_at = ? WHERE id = ?'),
       items: db.prepare<[string, number, number], ItemRow>(
         'SELECT position, state, matches, error_code, error_message, warnings FROM batch_items WHERE batch_id = ? AND position >= ? ORDER BY position LIMIT ?',
