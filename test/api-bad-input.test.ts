@@ -130,6 +130,10 @@ for (const e of IMAGE_ENDPOINTS) {
   raw('multipart without a boundary', 400, 'MALFORMED_MULTIPART', 'multipart/form-data', Buffer.concat([Buffer.from(head), GOOD_JPEG]));
   raw('multipart body cut off mid-file', 400, 'MALFORMED_MULTIPART', `multipart/form-data; boundary=${boundary}`, Buffer.concat([Buffer.from(head), GOOD_JPEG.subarray(0, 500)]));
   raw('multipart body that is not multipart', 400, 'MALFORMED_MULTIPART', `multipart/form-data; boundary=${boundary}`, 'just some text');
+  // Busboy skips such parts; one bigger than its buffer used to stall the request for good.
+  const skipped = (partHead: string, bytes: number) => Buffer.concat([Buffer.from(`--${boundary}\r\n${partHead}\r\n`), Buffer.alloc(bytes, 0x41), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  raw('a 1 MB part without Content-Disposition', 400, 'NO_IMAGE', `multipart/form-data; boundary=${boundary}`, skipped('Content-Type: image/jpeg\r\n', 1 << 20));
+  raw('a 20 KB part with Content-Disposition: attachment', 400, 'NO_IMAGE', `multipart/form-data; boundary=${boundary}`, skipped('Content-Disposition: attachment; name="image"\r\n', 20_000));
   raw('an image sent as image/jpeg, not multipart', 415, 'UNSUPPORTED_MEDIA_TYPE', 'image/jpeg', GOOD_JPEG);
   raw('text/plain body', 415, 'UNSUPPORTED_MEDIA_TYPE', 'text/plain', 'image=photo.jpg');
   raw('XML body', 415, 'UNSUPPORTED_MEDIA_TYPE', 'application/xml', '<image>x</image>');
@@ -168,8 +172,7 @@ for (const e of HASH_ENDPOINTS) {
   }
   // A batch takes each hash as one item and reports a bad one in that item's result (one bad item never fails the batch).
   if (e.url === '/v1/batches') continue;
-  const hashes: [string, string | number, string][] = [
-    ['pdq', 12345, 'a number as a hash'],
+  const hashes: [string, string, string][] = [
     ['pdq', 'a'.repeat(63), 'pdq hash of 63 hex characters'],
     ['pdq', 'a'.repeat(65), 'pdq hash of 65 hex characters'],
     ['pdq', 'g'.repeat(64), 'pdq hash with non-hex characters'],
@@ -182,6 +185,8 @@ for (const e of HASH_ENDPOINTS) {
     ['pdq', INJECTIONS.traversal, 'a path as a hash'],
   ];
   for (const [type, hash, label] of hashes) bad(label, 400, 'INVALID_HASH', withSignals([{ type, hash }]));
+  // Bodies are not coerced: a number is not the text of a hash.
+  bad('a number as a hash', 400, 'INVALID_REQUEST', withSignals([{ type: 'pdq', hash: 12345 }]));
   // /v1/cases refuses an empty hash in its schema (minLength), the others when decoding it.
   bad('an empty blockhash', 400, e.url === '/v1/cases' ? 'INVALID_REQUEST' : 'INVALID_HASH', withSignals([{ type: 'blockhash', hash: '' }]));
   bad('a 100,000-character hash', 400, 'INVALID_REQUEST', withSignals([{ type: 'pdq', hash: INJECTIONS.long }]));
@@ -212,6 +217,24 @@ if (has('POST', '/v1/match')) {
   match('bank id as SQL', { banks: [INJECTIONS.sql] });
   match('bank id as a float', { banks: [1.5] });
   match('dihedral for bare hashes', { dihedral: true });
+}
+
+// JSON bodies are not type-coerced: null, true or ["x"] were stored as 0, 1 or "x". Query strings are, but never to Infinity.
+const wrongType = (label: string, method: 'POST' | 'PATCH', url: string, headers: Record<string, string>, body: object) =>
+  corpus.push({ label: `${url}: ${label}`, request: { method, url, headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify(body) }, status: 400, code: 'INVALID_REQUEST' });
+if (has('POST', '/v1/banks')) {
+  wrongType('a threshold of null', 'POST', '/v1/banks', TAKEDOWN, { name: 'strict', thresholds: { pdq: null } });
+  wrongType('a name in an array', 'POST', '/v1/banks', TAKEDOWN, { name: ['strict'] });
+  wrongType('a threshold of null', 'PATCH', `/v1/banks/${bank.id}`, TAKEDOWN, { threshold: null });
+}
+if (has('POST', '/v1/match')) wrongType('a threshold of true', 'POST', '/v1/match', {}, { signals: [{ type: 'pdq', hash: PDQ }], threshold: true });
+if (has('POST', '/v1/cases')) wrongType('a quality of null', 'POST', '/v1/cases', {}, { signals: [{ type: 'pdq', hash: PDQ, quality: null }] });
+if (has('POST', '/v1/batches')) wrongType('a threshold of " "', 'POST', '/v1/batches', NGO, { signals: [{ type: 'pdq', hash: PDQ }], threshold: ' ' });
+for (const [url, headers] of [[`/v1/banks/${bank.id}/content`, TAKEDOWN], ['/v1/batches/bat_AAAAAAAAAAAAAAAAAAAAAA', NGO]] as const) {
+  if (!has('GET', url.replace(/\/(\d+|bat_\w+)(\/|$)/, '/:id$2'))) continue;
+  for (const limit of ['Infinity', '-Infinity']) {
+    corpus.push({ label: `${url}: limit=${limit}`, request: { method: 'GET', url: `${url}?limit=${limit}`, headers }, status: 400, code: 'INVALID_REQUEST' });
+  }
 }
 
 t.test(`corpus of ${corpus.length} bad requests: each its 4xx and stable code`, async (t) => {
@@ -428,6 +451,14 @@ t.test('multipart abuse over a real socket', async (t) => {
   ]);
   await rawExchange(promised, { destroyAfterWrite: true });
   await rawExchange(promised, { waitMs: 300 });
+
+  // Parts busboy skips (no form-data Content-Disposition), larger than its buffer: they used to stall the request for good.
+  const skippedPart = (bytes: number) => Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: image/jpeg\r\n\r\n`), Buffer.alloc(bytes, 0x41), Buffer.from('\r\n')]);
+  const formOf = (...parts: Buffer[]) => Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
+  const multipartHeaders = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+  expectError(await send('/v1/hash', multipartHeaders, formOf(skippedPart(2 * MAX_IMAGE_BYTES))), 400, 'NO_IMAGE', 'a 2 MB part without Content-Disposition gets 400');
+  const imageThenSkipped = await send('/v1/hash', multipartHeaders, formOf(Buffer.from(head), GOOD_JPEG, Buffer.from('\r\n'), skippedPart(300_000)));
+  t.equal(imageThenSkipped.status, 200, 'an image followed by a 300 KB part without Content-Disposition is hashed');
 
   const garbage = await rawExchange(Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n'));
   t.match(garbage, /^HTTP\/1\.1 400 /, 'bytes that are not HTTP get 400 from the HTTP parser');

@@ -25,6 +25,7 @@ import { batchRoutes } from './routes/batches.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from './services.js';
 import { uploadMemory } from './uploads.js';
+import { buildValidator } from './validation.js';
 
 export interface AppOptions {
   config: Config;
@@ -100,6 +101,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     bodyLimit: 10 * 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator } },
     // Errors raised before routing (a broken percent-escape in the path) skip every hook: answered here in the API's own shape.
     frameworkErrors: (error, _request, rawReply) => {
       // Typed for no route in particular (no response schema), so any body is allowed.
@@ -141,6 +143,9 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     limits: { fileSize: config.MAX_IMAGE_BYTES, files: config.MAX_FILES_PER_REQUEST, fields: 20, fieldSize: 1024 * 1024, parts: config.MAX_FILES_PER_REQUEST + 20 },
     // readUploads (the only reader of files) checks each file's size itself, so it can name the file or keep a batch going.
     throwFileSizeLimit: false,
+    // Busboy 3.2.6 stalls for good (no error, no end) on a skipped part (one without a form-data
+    // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
+    fileHwm: config.MAX_REQUEST_BYTES,
   });
 
   await app.register(healthRoutes, { services });
