@@ -93,6 +93,8 @@ interface BadRequest {
   request: InjectOptions;
   status: number;
   code: string;
+  /** What the message must say, where the code alone does not tell the client what to fix. */
+  message?: RegExp;
 }
 
 const form = (url: string, headers: Record<string, string>, parts: FormPart[]): InjectOptions => ({ method: 'POST', url, ...multipartBody(parts, headers) });
@@ -116,6 +118,17 @@ for (const e of IMAGE_ENDPOINTS) {
   multipart('unknown text field', 400, 'UNEXPECTED_FIELD', [imagePart(GOOD_JPEG), { name: 'owner', data: 'me' }]);
   multipart('a field named __proto__', 400, 'BAD_REQUEST', [{ name: '__proto__', data: '{"admin":true}' }, imagePart(GOOD_JPEG)]);
   multipart(`${MAX_FILES + 1} files (limit ${MAX_FILES})`, 413, 'TOO_MANY_FILES', Array.from({ length: MAX_FILES + 1 }, () => imagePart(GOOD_JPEG)));
+  corpus.push({ label: at('the image part without a filename'), request: form(e.url, e.headers, [{ name: 'image', type: 'image/jpeg', data: GOOD_JPEG }]), status: 400, code: 'UNEXPECTED_FIELD', message: /"image" part has no filename/ });
+  if (e.textFields.length) {
+    corpus.push({
+      label: at(`the field ${e.textFields[0]} sent as application/json`),
+      request: form(e.url, e.headers, [imagePart(GOOD_JPEG), { name: e.textFields[0], type: 'application/json', data: 'null' }]),
+      status: 400,
+      code: 'INVALID_REQUEST',
+      message: /plain text/,
+    });
+    multipart(`the field ${e.textFields[0]} sent as broken application/json`, 400, 'INVALID_REQUEST', [imagePart(GOOD_JPEG), { name: e.textFields[0], type: 'application/json', data: 'tru' }]);
+  }
   if (e.textFields.length) multipart('the same text field twice', 400, 'DUPLICATE_FIELD', [imagePart(GOOD_JPEG), { name: e.textFields[0], data: '1' }, { name: e.textFields[0], data: '1' }]);
   // Fields with a fixed syntax refuse injected text; free-text ones are tested with a round trip below.
   for (const field of e.textFields.filter((f) => ['dihedral', 'threshold', 'banks', 'capturedAt', 'metadata'].includes(f))) {
@@ -134,6 +147,14 @@ for (const e of IMAGE_ENDPOINTS) {
   const skipped = (partHead: string, bytes: number) => Buffer.concat([Buffer.from(`--${boundary}\r\n${partHead}\r\n`), Buffer.alloc(bytes, 0x41), Buffer.from(`\r\n--${boundary}--\r\n`)]);
   raw('a 1 MB part without Content-Disposition', 400, 'NO_IMAGE', `multipart/form-data; boundary=${boundary}`, skipped('Content-Type: image/jpeg\r\n', 1 << 20));
   raw('a 20 KB part with Content-Disposition: attachment', 400, 'NO_IMAGE', `multipart/form-data; boundary=${boundary}`, skipped('Content-Disposition: attachment; name="image"\r\n', 20_000));
+  const noName = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; filename="a.jpg"\r\n\r\n`), GOOD_JPEG, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  corpus.push({
+    label: at('a file part without a name'),
+    request: { method: 'POST', url: e.url, headers: { ...e.headers, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: noName },
+    status: 400,
+    code: 'UNEXPECTED_FIELD',
+    message: /^A file part has no field name/,
+  });
   raw('an image sent as image/jpeg, not multipart', 415, 'UNSUPPORTED_MEDIA_TYPE', 'image/jpeg', GOOD_JPEG);
   raw('text/plain body', 415, 'UNSUPPORTED_MEDIA_TYPE', 'text/plain', 'image=photo.jpg');
   raw('XML body', 415, 'UNSUPPORTED_MEDIA_TYPE', 'application/xml', '<image>x</image>');
@@ -207,6 +228,14 @@ if (has('POST', '/v1/banks/:id/content')) {
   field('capturedAt on 30 February', 'capturedAt', '2026-02-30T12:00:00Z');
   field('capturedAt at 24:00', 'capturedAt', '2026-01-31T24:00:00Z');
   field('capturedAt in month 13', 'capturedAt', '2026-13-01T12:00:00Z');
+  // Refused by the store, so every way in (JSON, multipart, the CLI) refuses them alike.
+  const stored = (label: string, request: InjectOptions) => corpus.push({ label: `${url}: ${label}`, request, status: 400, code: 'INVALID_INPUT' });
+  const item = (extra: string) => json(url, TAKEDOWN, `{"items": [{"signals": [{"type": "pdq", "hash": "${PDQ}"}], ${extra}}]}`);
+  stored('multipart metadata with a __proto__ key (it could not be sent back)', form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name: 'metadata', data: '{"__proto__": {"x": 1}, "y": 2}' }]));
+  stored('metadata with a number too large for a double (it was stored as null)', item('"metadata": {"a": 1e400}'));
+  stored('multipart metadata with a number too large for a double', form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name: 'metadata', data: '{"a": -1e400}' }]));
+  stored('capturedAt past the year 9999 (it was stored as +010000-...)', item('"platform": "telegram", "capturedAt": "9999-12-31T23:59:59-23:59"'));
+  stored('multipart capturedAt past the year 9999', form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name: 'capturedAt', data: '9999-12-31T23:59:59-23:59' }]));
 }
 
 if (has('POST', '/v1/match')) {
@@ -217,6 +246,13 @@ if (has('POST', '/v1/match')) {
   match('bank id as SQL', { banks: [INJECTIONS.sql] });
   match('bank id as a float', { banks: [1.5] });
   match('dihedral for bare hashes', { dihedral: true });
+}
+
+// Both image routes read a bank list alike.
+for (const e of IMAGE_ENDPOINTS.filter((e) => e.textFields.includes('banks'))) {
+  for (const banks of ['01', '1,,2', '0', '-1', '1;2']) {
+    corpus.push({ label: `${e.url}: the field banks=${banks}`, request: form(e.url, e.headers, [imagePart(GOOD_JPEG), { name: 'banks', data: banks }]), status: 400, code: 'INVALID_REQUEST' });
+  }
 }
 
 // JSON bodies are not type-coerced: null, true or ["x"] were stored as 0, 1 or "x". Query strings are, but never to Infinity.
@@ -244,6 +280,7 @@ t.test(`corpus of ${corpus.length} bad requests: each its 4xx and stable code`, 
     const body = res.headers['content-type']?.toString().startsWith('application/json') ? res.json() : res.body;
     t.same({ status: res.statusCode, code: body?.error?.code }, { status: bad.status, code: bad.code }, bad.label);
     t.same(Object.keys(body?.error ?? {}), ['code', 'message'], `${bad.label}: {error: {code, message}}`);
+    if (bad.message) t.match(body?.error?.message, bad.message, `${bad.label}: the message says what to fix`);
   }
 });
 

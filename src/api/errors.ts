@@ -52,6 +52,7 @@ const FRAMEWORK: Record<string, [number, string, string?]> = {
   FST_FIELDS_LIMIT: [413, 'TOO_MANY_FIELDS', 'Too many form fields in one request.'],
   FST_PARTS_LIMIT: [413, 'TOO_MANY_FIELDS', 'Too many parts in one request.'],
   FST_PROTO_VIOLATION: [400, 'BAD_REQUEST', 'A form field has a forbidden name.'],
+  FST_INVALID_JSON_FIELD_ERROR: [400, 'INVALID_REQUEST', 'Send form fields as plain text: a field sent as application/json is not valid JSON.'],
   FST_INVALID_MULTIPART_CONTENT_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the images as multipart/form-data.'],
   FST_ERR_VALIDATION: [400, 'INVALID_REQUEST', undefined],
 };

@@ -36,6 +36,11 @@ export const ImageHashes = Type.Object({
 
 export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
+/** Most banks one match or batch may name. */
+export const MAX_BANK_FILTER = 100;
+
+export const BankFilter = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_BANK_FILTER, uniqueItems: true, description: 'Search only these banks (default: all).' });
+
 /** How many hashes one JSON match request may carry (as many as a client query holds); bigger lookups belong in /v1/batches. */
 export const MAX_SIGNALS_PER_MATCH = CLIENT_MAX_SIGNALS;
 

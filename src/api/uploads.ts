@@ -113,7 +113,8 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
     if (part.type === 'file') {
       if (part.fieldname !== rules.fileField) {
         part.file.resume();
-        throw badRequest('UNEXPECTED_FIELD', `Unexpected file field "${part.fieldname}"; send images in the "${rules.fileField}" field.`);
+        const which = part.fieldname ? `Unexpected file field "${part.fieldname}"` : 'A file part has no field name';
+        throw badRequest('UNEXPECTED_FIELD', `${which}; send images in the "${rules.fileField}" field.`);
       }
       if (files.length >= rules.maxFiles) {
         part.file.resume();
@@ -136,9 +137,14 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
       if (total > rules.maxTotalBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The images together exceed ${formatBytes(rules.maxTotalBytes)}.`);
       files.push({ filename: part.filename, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), ...(tooLarge ? { tooLarge } : {}) });
     } else {
+      if (part.fieldname === rules.fileField) {
+        throw badRequest('UNEXPECTED_FIELD', `The "${rules.fileField}" part has no filename, so it was read as text; send the image as a file (with a filename).`);
+      }
       if (!rules.textFields.includes(part.fieldname)) throw badRequest('UNEXPECTED_FIELD', `Unexpected form field "${part.fieldname}".`);
       if (part.fieldname in fields) throw badRequest('DUPLICATE_FIELD', `The form field "${part.fieldname}" is given twice.`);
-      fields[part.fieldname] = String(part.value);
+      // A part sent as application/json arrives parsed: this API takes form fields as text only.
+      if (typeof part.value !== 'string') throw badRequest('INVALID_REQUEST', `Send the form field "${part.fieldname}" as plain text, not as application/json.`);
+      fields[part.fieldname] = part.value;
     }
   }
   if (files.length === 0) throw badRequest('NO_IMAGE', `Send at least one image in the "${rules.fileField}" field.`);
@@ -170,4 +176,15 @@ export function integerField(fields: Record<string, string>, name: string, min: 
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < min || n > max) throw badRequest('INVALID_REQUEST', `The form field "${name}" must be a whole number from ${min} to ${max}.`);
   return n;
+}
+
+/** A form field read as a list of bank ids ("1,4"), each once, at most `max`. */
+export function bankListField(fields: Record<string, string>, name: string, max: number): number[] | undefined {
+  const value = fields[name];
+  if (value === undefined) return undefined;
+  const ids = value.split(',').map((id) => id.trim());
+  if (ids.length > max || !ids.every((id) => /^[1-9]\d{0,15}$/.test(id))) {
+    throw badRequest('INVALID_REQUEST', `The form field "${name}" must be up to ${max} bank ids separated by commas, e.g. "1,4".`);
+  }
+  return [...new Set(ids.map(Number))];
 }

@@ -110,18 +110,37 @@ function validMetadata(value: unknown): string {
   if (nestsDeeperThan(value, MAX_METADATA_DEPTH)) throw invalid(`metadata must not nest objects or arrays more than ${MAX_METADATA_DEPTH} levels deep`);
   let json: string;
   try {
-    json = JSON.stringify(value);
+    json = JSON.stringify(value, checkedMetadataValue);
   } catch (err) {
+    if (err instanceof StoreError) throw err;
     throw invalid(`metadata must be serialisable as JSON: ${(err as Error).message}`);
   }
   if (Buffer.byteLength(json) > MAX_METADATA_BYTES) throw invalid(`metadata must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
   return json;
 }
 
+/**
+ * Refuses what JSON.stringify would store differently from what was sent (a
+ * number too large for a double became null) and keys that pollute the
+ * prototype of a client merging the object (Fastify refuses them in bodies).
+ */
+function checkedMetadataValue(this: unknown, key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw invalid(`metadata: the number at "${key}" is too large to store`);
+  if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value)) {
+    throw invalid(`metadata must not have a "${key}" key`);
+  }
+  return value;
+}
+
+/** Instants the API can give back as it takes them (RFC 3339 has four-digit years). */
+const EARLIEST_TIME = Date.parse('0000-01-01T00:00:00Z');
+const LATEST_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+
 function validTime(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   const ms = typeof value === 'string' ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) throw invalid(`${field} must be a date-time string, e.g. 2026-01-31T12:00:00Z`);
+  if (ms < EARLIEST_TIME || ms > LATEST_TIME) throw invalid(`${field} must be in the years 0000 to 9999 (UTC)`);
   return new Date(ms).toISOString();
 }
 

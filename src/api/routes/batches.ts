@@ -28,8 +28,8 @@ import type { ContentItem } from '../../store/store.js';
 import { ApiError, badRequest, notFound, toApiError } from '../errors.js';
 import { can } from '../plugins/auth.js';
 import type { Services } from '../services.js';
-import { errorResponses, MAX_SIGNALS_PER_MATCH, SignalInput } from '../schemas.js';
-import { booleanField, integerField, readUploads } from '../uploads.js';
+import { BankFilter, errorResponses, MAX_BANK_FILTER, MAX_SIGNALS_PER_MATCH, SignalInput } from '../schemas.js';
+import { bankListField, booleanField, integerField, readUploads } from '../uploads.js';
 
 export const BATCH_MAX_IMAGES = 100;
 export const BATCH_MAX_HASHES = 10_000;
@@ -38,7 +38,7 @@ const PDQ_BITS = 256;
 const BatchOptionsFields = {
   dihedral: Type.Optional(Type.Boolean({ description: 'Images only: also match the 8 rotations and mirror images of each image (always on in robust mode).' })),
   threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: PDQ_BITS, description: 'PDQ match threshold in bits; clamped to the service ceiling.' })),
-  banks: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100, uniqueItems: true, description: 'Search only these banks.' })),
+  banks: Type.Optional(BankFilter),
 };
 
 const CreateBatchJson = Type.Object(
@@ -160,11 +160,7 @@ export async function batchRoutes(instance: FastifyInstance, { services }: { ser
     const robust = fields.mode !== 'pdq';
     const dihedral = (booleanField(fields, 'dihedral') ?? false) || robust;
     const threshold = integerField(fields, 'threshold', 0, PDQ_BITS);
-    let bankIds: number[] | undefined;
-    if (fields.banks !== undefined) {
-      if (!/^\d{1,12}(,\d{1,12})*$/.test(fields.banks)) throw badRequest('INVALID_REQUEST', 'The form field "banks" must be bank ids separated by commas, e.g. "1,4".');
-      bankIds = [...new Set(fields.banks.split(',').map(Number))];
-    }
+    const bankIds = bankListField(fields, 'banks', MAX_BANK_FILTER);
     const options = matchOptions(threshold, bankIds, robust);
     const items = await mapBounded(files, config.BATCH_CONCURRENCY, async (file): Promise<NewBatchItem> => {
       if (file.tooLarge) {

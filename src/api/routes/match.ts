@@ -17,11 +17,8 @@ import type { Provenance } from '../../store/store.js';
 import { ApiError, badRequest } from '../errors.js';
 import { can, type Principal } from '../plugins/auth.js';
 import type { Services } from '../services.js';
-import { errorResponses, MAX_SIGNALS_PER_MATCH, PerceptualThresholds, Warning } from '../schemas.js';
-import { booleanField, integerField, readUploads } from '../uploads.js';
-
-/** At most this many bank ids in one request's `banks` filter. */
-const MAX_BANK_FILTER = 100;
+import { BankFilter, errorResponses, MAX_BANK_FILTER, MAX_SIGNALS_PER_MATCH, PerceptualThresholds, Warning } from '../schemas.js';
+import { bankListField, booleanField, integerField, readUploads } from '../uploads.js';
 
 /** One hash as the client sends it. Type and hex are checked in the handler, so the error can name the item. */
 export const SignalInputItem = Type.Object(
@@ -83,7 +80,7 @@ const MatchJsonBody = Type.Object(
       Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ threshold in bits; shorthand for `thresholds.pdq` (and `thresholds.pdq-region` when region hashes are sent).' }),
     ),
     thresholds: Type.Optional(PerceptualThresholds),
-    banks: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_BANK_FILTER, description: 'Search only these banks (default: all).' })),
+    banks: Type.Optional(BankFilter),
   },
   { additionalProperties: false },
 );
@@ -178,15 +175,6 @@ function modeField(text: string | undefined): MatchMode {
   throw badRequest('INVALID_REQUEST', 'The form field "mode" must be robust or pdq.');
 }
 
-function parseBankList(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const parts = text.split(',').map((s) => s.trim());
-  if (parts.length > MAX_BANK_FILTER || !parts.every((p) => /^[1-9]\d{0,15}$/.test(p))) {
-    throw badRequest('INVALID_REQUEST', `The form field "banks" must be up to ${MAX_BANK_FILTER} comma-separated bank ids, e.g. 1,2.`);
-  }
-  return parts.map(Number);
-}
-
 /** The same 401/403 as the auth plugin, for the permission only multipart needs. */
 function requireImagePermission(principal: Principal): void {
   if (can(principal, 'match:image')) return;
@@ -221,7 +209,7 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
     const dihedralField = booleanField(fields, 'dihedral');
     const dihedral = mode === 'robust' || (dihedralField ?? false);
     const threshold = integerField(fields, 'threshold', 0, 256);
-    const bankIds = parseBankList(fields.banks);
+    const bankIds = bankListField(fields, 'banks', MAX_BANK_FILTER);
     const signals = await hashImage(files[0].bytes, {
       decodePath: config.DECODE_PATH,
       limits: { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS },
