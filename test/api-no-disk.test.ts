@@ -8,7 +8,7 @@
  * with O_TMPFILE has no directory entry, so no scan can see it: image-no-disc
  * checks decodes for those.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,12 +49,22 @@ const TAKEDOWN = bearer('takedown');
 const has = (method: string, url: string) => app.routeTable.some((r) => r.method === method && r.url === url);
 const bank = app.services.store.createBank({ name: 'no disk bank' });
 
+/**
+ * The fixture photograph with a random 8x8 block in its first corner, re-encoded: bytes that no
+ * other test writes (cli.test copies the fixture itself into the temp directory scanned here).
+ */
+const randomColour = () => ({ r: randomInt(256), g: randomInt(256), b: randomInt(256) });
+const PHOTO = await sharp(GOOD_JPEG)
+  .composite([{ input: { create: { width: 8, height: 8, channels: 3, background: randomColour() } }, left: 0, top: 0 }])
+  .jpeg({ quality: 90 })
+  .toBuffer();
+
 /** Every upload's needles: its marker, and a chunk of its own bytes from past the marker. */
 const needles: { label: string; bytes: Buffer }[] = [];
 const newMarker = () => Buffer.from(`NCII-UPLOAD-MARKER-${randomBytes(16).toString('hex')}`);
 
 /** The JPEG with a fresh marker in a comment segment (COM, right after SOI): still a valid JPEG, with a new SHA-256. */
-function markedJpeg(label: string, base: Buffer = GOOD_JPEG): Buffer {
+function markedJpeg(label: string, base: Buffer = PHOTO): Buffer {
   const marker = newMarker();
   const comment = Buffer.alloc(4);
   comment.writeUInt16BE(0xfffe, 0);
@@ -76,10 +86,10 @@ const image = (bytes: Buffer, filename = 'photo.jpg'): FormPart => ({ name: 'ima
 const post = (url: string, headers: Record<string, string>, parts: FormPart[]) => app.inject({ method: 'POST', url, ...multipartBody(parts, headers) });
 
 // A second real photograph, so the good uploads are not all one image.
-const otherJpeg = await sharp(GOOD_JPEG).rotate(90).resize(480).jpeg({ quality: 88 }).toBuffer();
+const otherJpeg = await sharp(PHOTO).rotate(90).resize(480).jpeg({ quality: 88 }).toBuffer();
 const cases: { caseNumber: string; pin: string }[] = [];
 const pins = () => cases.map((c) => c.pin);
-for (const [label, bytes] of [['the fixture JPEG', GOOD_JPEG], ['the rotated JPEG', otherJpeg]] as const) {
+for (const [label, bytes] of [['the photo JPEG', PHOTO], ['the rotated JPEG', otherJpeg]] as const) {
   needles.push({ label: `a chunk of ${label}`, bytes: bytes.subarray(bytes.length >> 1, (bytes.length >> 1) + 48) });
 }
 
