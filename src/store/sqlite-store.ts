@@ -132,6 +132,27 @@ function checkedMetadataValue(this: unknown, key: string, value: unknown): unkno
   return value;
 }
 
+/**
+ * Copies every committed page into the database file and empties the
+ * write-ahead log. A reader on another connection can hold the log back; it
+ * is then emptied by a later checkpoint.
+ */
+function truncateWal(db: Database.Database): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
+}
+
+/**
+ * Databases written before secure_delete was on may hold deleted rows, in free
+ * pages and in the unused space of pages still in use: rewritten once
+ * (VACUUM; quick for a new database), marked done in user_version.
+ */
+function scrubDeletedRowsOnce(db: Database.Database): void {
+  if (db.pragma('user_version', { simple: true }) !== 0) return;
+  db.exec('VACUUM');
+  truncateWal(db);
+  db.pragma('user_version = 1');
+}
+
 /** Instants the API can give back as it takes them (RFC 3339 has four-digit years). */
 const EARLIEST_TIME = Date.parse('0000-01-01T00:00:00Z');
 const LATEST_TIME = Date.parse('9999-12-31T23:59:59.999Z');
@@ -232,7 +253,10 @@ export class SqliteStore implements Store {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      // Deleted rows are overwritten with zeros, not left in free pages: a withdrawn case's hashes must not be recoverable from the file.
+      this.db.pragma('secure_delete = ON');
       migrate(this.db);
+      scrubDeletedRowsOnce(this.db);
     } catch (err) {
       this.db.close();
       throw err;
@@ -520,12 +544,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Deletes a case and its signals, then empties the write-ahead log, whose
+   * older frames still hold the pages as they were before the delete.
+   */
   deleteCase(id: number): void {
     this.write('remove', (collector) => {
       this.getCase(id);
       this.collectRemoved(this.statements.caseSignals.all(id), 'case', collector);
       this.statements.deleteCase.run(id);
     });
+    truncateWal(this.db);
   }
 
   // Signals
