@@ -46,7 +46,7 @@ t.test('case numbers and PINs', async (t) => {
   t.ok(digitCounts.every((n) => n > 2000 && n < 2800), `every digit about as often (${digitCounts.join(' ')})`);
 });
 
-t.test('client networks for per-client limits: IPv4 addresses, IPv6 /64s', async (t) => {
+t.test('client networks for per-client limits: IPv4 addresses, IPv6 prefixes', async (t) => {
   t.equal(clientNetwork('10.0.0.1'), '10.0.0.1');
   t.equal(clientNetwork('::ffff:10.1.2.3'), '10.1.2.3', 'IPv4-mapped is the IPv4 address');
   t.equal(clientNetwork('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
@@ -54,6 +54,9 @@ t.test('client networks for per-client limits: IPv4 addresses, IPv6 /64s', async
   t.equal(clientNetwork('2001:db8::1'), '2001:db8:0:0::/64');
   t.equal(clientNetwork('::1'), '0:0:0:0::/64');
   t.equal(clientNetwork('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  t.equal(clientNetwork('2001:db8:1:2ff:aaaa::1', 56), '2001:db8:1:200::/56', 'a /56 keeps the high byte of the fourth group');
+  t.equal(clientNetwork('2001:db8:1:2ff::1', 48), '2001:db8:1::/48');
+  t.equal(clientNetwork('10.0.0.1', 56), '10.0.0.1');
 });
 
 t.test('attempt limiter: sliding window, a right PIN gives its attempt back', async (t) => {
@@ -209,6 +212,19 @@ t.test('images: low quality and broken files are refused by name, nothing regist
   t.equal(res.json().error.code, 'TOO_MANY_FILES');
 });
 
+t.test('with the default limits, 100 wrong PINs from 20 networks of one person do not lock the owner out', async (t) => {
+  const app = await newApp(t);
+  const mine = (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'c'.repeat(32) }] } })).json();
+  // 20 /56s of one /48 (a home or a small provider's customer), 5 wrong PINs from each: every client's limit used up.
+  const guesses = Array.from({ length: 100 }, (_, i) =>
+    app.inject({ method: 'GET', url: `/v1/cases/${mine.caseNumber}`, headers: { 'x-case-pin': String(100_000_000_000 + i) }, remoteAddress: `2001:db8:5:${(Math.floor(i / 5) * 256).toString(16)}::1` }),
+  );
+  const answers = await Promise.all(guesses);
+  t.same([...new Set(answers.map((r) => r.statusCode))], [404], 'every guess is just wrong');
+  const withdrawn = await app.inject({ method: 'DELETE', url: `/v1/cases/${mine.caseNumber}`, headers: { 'x-case-pin': mine.pin }, remoteAddress: '10.9.9.9' });
+  t.equal(withdrawn.statusCode, 204, 'she can still withdraw her case');
+});
+
 t.test('unknown case and wrong PIN look the same; limits per case and per client', async (t) => {
   const app = await newApp(t, { PIN_ATTEMPTS_PER_HOUR: '3', PIN_ATTEMPTS_PER_CASE_PER_HOUR: '6' });
   const create = async () => (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'b'.repeat(32) }] } })).json();
@@ -258,11 +274,11 @@ t.test('unknown case and wrong PIN look the same; limits per case and per client
   for (const address of ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.5', '10.1.0.6', '10.1.0.7']) await get(ghost, '12345678', address);
   t.equal((await get(ghost, '12345678', '10.1.0.4')).statusCode, 429);
 
-  // IPv6 clients count per /64: new addresses in one /64 are the same client.
+  // IPv6 clients count per /56 (a household's share): new addresses, and new /64s, in one /56 are the same client.
   const v6 = await create();
-  for (const address of ['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7:ffff::3']) t.equal((await get(newCaseNumber(), '12345678', address)).statusCode, 404);
-  t.equal((await get(v6.caseNumber, v6.pin, '2001:db8:7:7::99')).statusCode, 429, 'same /64, locked');
-  t.equal((await get(v6.caseNumber, v6.pin, '2001:db8:7:8::1')).statusCode, 200, 'the next /64 is another client');
+  for (const address of ['2001:db8:7:7::1', '2001:db8:7:7:ffff::3', '2001:db8:7:8::1']) t.equal((await get(newCaseNumber(), '12345678', address)).statusCode, 404);
+  t.equal((await get(v6.caseNumber, v6.pin, '2001:db8:7:ff::99')).statusCode, 429, 'another /64 of the same /56, locked');
+  t.equal((await get(v6.caseNumber, v6.pin, '2001:db8:7:100::1')).statusCode, 200, 'the next /56 is another client');
 
   // A right PIN takes its attempt back: a person who finally types it right is not counted against.
   const mine = await create();

@@ -65,10 +65,11 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-]{1,200})$/;
 
 /**
  * The network a client address stands for, for per-client limits: an IPv4
- * address itself, an IPv6 address's /64 (one subscriber gets a whole /64, so
- * counting single IPv6 addresses would give anyone unlimited tries).
+ * address itself, an IPv6 address's first `ipv6PrefixBits` bits (one
+ * subscriber gets at least a whole /64, so counting single IPv6 addresses
+ * would give anyone unlimited tries).
  */
-export function clientNetwork(ip: string): string {
+export function clientNetwork(ip: string, ipv6PrefixBits = 64): string {
   if (!isIPv6(ip)) return ip;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return mapped[1];
@@ -76,7 +77,11 @@ export function clientNetwork(ip: string): string {
   const headGroups = head ? head.split(':') : [];
   const tailGroups = ip.includes('::') && tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const kept = groups.slice(0, Math.ceil(ipv6PrefixBits / 16)).map((group, i) => {
+    const bits = Math.min(16, ipv6PrefixBits - 16 * i);
+    return ((parseInt(group, 16) >> (16 - bits)) << (16 - bits)).toString(16);
+  });
+  return `${kept.join(':')}::/${ipv6PrefixBits}`;
 }
 
 export const auth = fp(async (app: FastifyInstance, { services }: { services: Services }) => {

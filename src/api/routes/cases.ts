@@ -21,12 +21,13 @@
  *   the service cannot give.
  * - An unknown case number and a wrong PIN get the same 404 with the same
  *   body, after the same scrypt work, so numbers cannot be enumerated. Wrong
- *   PINs are limited per client (PIN_ATTEMPTS_PER_HOUR, IPv6 clients by /64)
+ *   PINs are limited per client (PIN_ATTEMPTS_PER_HOUR, IPv6 clients by /56)
  *   and per case (PIN_ATTEMPTS_PER_CASE_PER_HOUR); while either is locked,
  *   every attempt gets 429, whether its PIN is right or not. The case limit is
- *   many times the client's: someone who learned a victim's case number must
- *   not be able to lock her out of her own case (and out of withdrawing it)
- *   with a few wrong PINs; it stops guessing spread over many addresses.
+ *   thousands of times the client's: someone who learned a victim's case
+ *   number must not be able to lock her out of her own case (and out of
+ *   withdrawing it) from the few addresses one person has (100 wrong PINs
+ *   from 20 /64s of one home did); it stops guessing spread over very many.
  */
 import { randomInt } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -41,6 +42,7 @@ import { STORED_SIGNAL_TYPES } from '../../store/signal-types.js';
 import { StoreError } from '../../store/errors.js';
 import type { NewSignal, VictimCase } from '../../store/store.js';
 import { ApiError, badRequest, toApiError } from '../errors.js';
+import { clientNetwork } from '../plugins/auth.js';
 import type { Services } from '../services.js';
 import { errorResponses, SignalTypeName } from '../schemas.js';
 import { describeFile, readUploads } from '../uploads.js';
@@ -54,6 +56,8 @@ export const CASE_MAX_IMAGES = 20;
 /** Each image gives 11 hashes (8 PDQ variants, blockhash, MD5, SHA-256); a browser may send as many. */
 export const CASE_MAX_SIGNALS = CASE_MAX_IMAGES * 11;
 const HOUR_MS = 3_600_000;
+/** Anonymous PIN attempts count per /56: the least a household is usually given, so one home is one client. */
+const PIN_CLIENT_IPV6_PREFIX_BITS = 56;
 
 export function newCaseNumber(): string {
   let raw = '';
@@ -197,7 +201,7 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
     const now = Date.now();
     const caseNumber = normalizeCaseNumber(typedNumber);
     const caseKey = caseNumber ?? typedNumber.toUpperCase();
-    const clientKey = request.principal.actor;
+    const clientKey = request.principal.keyId === null ? clientNetwork(request.ip, PIN_CLIENT_IPV6_PREFIX_BITS) : request.principal.actor;
     const waitMs = Math.max(perCase.retryAfterMs(caseKey, now), perClient.retryAfterMs(clientKey, now));
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
