@@ -35,7 +35,11 @@ function helmetHeaders(options: HelmetOptions): readonly (readonly [string, stri
   return headers;
 }
 
-export const SECURITY_HEADERS = helmetHeaders(HELMET_OPTIONS);
+/**
+ * Helmet's headers, and no-store: answers hold case numbers, PINs, hashes and
+ * what was found, which no browser or shared cache may keep.
+ */
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [...helmetHeaders(HELMET_OPTIONS), ['cache-control', 'no-store']];
 
 export const protection = fp(async (app: FastifyInstance, { config }: { config: Config }) => {
   app.addHook('onRequest', (_request, reply, done) => {
