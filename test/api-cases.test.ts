@@ -327,3 +327,39 @@ t.test('two withdrawals at once: one succeeds, the other gets the usual refusal'
   t.same(answers.find((r) => r.statusCode === 404)!.json(), { error: { code: 'NOT_FOUND', message: 'No case matches this case number and PIN.' } });
   t.equal(app.services.store.findCaseByNumber(c.caseNumber), undefined);
 });
+
+t.test('a case withdrawn while it is being read is answered as withdrawn, not as still open', async (t) => {
+  const app = await newApp(t);
+  const { store } = app.services;
+  const create = async () => (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'md5', hash: 'e'.repeat(32) }] } })).json();
+  const read = (c: { caseNumber: string; pin: string }) => app.inject({ method: 'GET', url: `/v1/cases/${c.caseNumber}`, headers: { 'x-case-pin': c.pin } });
+  const refusal = { error: { code: 'NOT_FOUND', message: 'No case matches this case number and PIN.' } };
+
+  // Withdrawn while its PIN is checked (scrypt runs off the event loop): the withdrawal lands then.
+  const duringPin = await create();
+  const findCaseByNumber = store.findCaseByNumber.bind(store);
+  let armed = true;
+  store.findCaseByNumber = (caseNumber) => {
+    const found = findCaseByNumber(caseNumber);
+    if (found && armed) {
+      armed = false;
+      setImmediate(() => store.deleteCase(found.id));
+    }
+    return found;
+  };
+  let res = await read(duringPin);
+  store.findCaseByNumber = findCaseByNumber;
+  t.same({ status: res.statusCode, body: res.json() }, { status: 404, body: refusal }, 'withdrawn during the PIN check');
+
+  // Withdrawn while its hashes are searched for.
+  const duringSearch = await create();
+  const matcher = app.services.matcher;
+  const matchContent = matcher.matchContent.bind(matcher);
+  matcher.matchContent = async (query) => {
+    store.deleteCase(findCaseByNumber(duringSearch.caseNumber)!.id);
+    return matchContent(query);
+  };
+  res = await read(duringSearch);
+  matcher.matchContent = matchContent;
+  t.same({ status: res.statusCode, body: res.json() }, { status: 404, body: refusal }, 'withdrawn during the search');
+});

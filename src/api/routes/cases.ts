@@ -214,7 +214,15 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
     if (!found || !right) throw new ApiError(404, 'NOT_FOUND', NO_SUCH_CASE);
     perCase.forgive(caseKey, now);
     perClient.forgive(clientKey, now);
-    return found;
+    // Read again: a withdrawal may have finished while the PIN was checked.
+    return currentCase(found.caseNumber);
+  }
+
+  /** The case as stored now, or the usual refusal if it was withdrawn meanwhile. */
+  function currentCase(caseNumber: string): VictimCase {
+    const victimCase = store.findCaseByNumber(caseNumber);
+    if (!victimCase) throw new ApiError(404, 'NOT_FOUND', NO_SUCH_CASE);
+    return victimCase;
   }
 
   /** Hashes every image (all of them, so the answer names every file with a problem); stores nothing. */
@@ -333,6 +341,8 @@ export async function caseRoutes(instance: FastifyInstance, { services }: CaseRo
       const signals = store.listSignals({ kind: 'case', caseId: victimCase.id });
       const matches =
         signals.length === 0 ? [] : (await services.matcher.matchContent({ hashes: signals.map(({ type, hash }) => ({ type, hash })) })).matches;
+      // Withdrawn while the search ran: answered as withdrawn, not as still open.
+      currentCase(victimCase.caseNumber);
       reply.matchCount = matches.length;
 
       const platforms = new Map<string, number>();
