@@ -316,6 +316,11 @@ t.test('missing PIN header, and the audit log keeps no PIN, case number or findi
     ],
     'who, what, when and the outcome only',
   );
+  t.same(
+    entries.map(({ actor }) => actor),
+    ['anonymous', 'anonymous', 'anonymous', 'anonymous'],
+    'not even a hash of her address ties her registration, looks and withdrawal together',
+  );
 });
 
 t.test('two withdrawals at once: one succeeds, the other gets the usual refusal', async (t) => {

@@ -4,7 +4,10 @@
  * Never the query hash, the image, a PIN, or a client address. Nor, for a
  * victim's case, its number or what was found: the number is half of her
  * credentials, and a withdrawal must not leave behind a record of her case,
- * how often she looked and how many copies were found.
+ * how often she looked and how many copies were found. For the same reason an
+ * anonymous caller of the case routes is just "anonymous": the keyed hash of
+ * her address would tie her registration, each look and her withdrawal
+ * together.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -27,7 +30,7 @@ export const audit = fp(async (app: FastifyInstance, { services }: { services: S
     const target = !isCase && params && Object.keys(params).length > 0 ? Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',') : null;
     services.audit.append({
       at: new Date().toISOString(),
-      actor: request.principal.actor,
+      actor: isCase && request.principal.keyId === null ? 'anonymous' : request.principal.actor,
       action: `${request.method} ${route}`,
       target,
       status: reply.statusCode,
