@@ -1,4 +1,9 @@
-/** Prometheus metrics: request counts and latencies, hashes computed, index size, matches. */
+/**
+ * Prometheus metrics: request counts and latencies, hashes computed, index
+ * size, matches. /metrics is public, so nothing in it follows victims' cases:
+ * not the size of their index (it rose and fell as each case was registered
+ * and withdrawn), and not their routes' requests, except failures on our side.
+ */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -32,24 +37,24 @@ export const metrics = fp(async (app: FastifyInstance, { services }: { services:
   const matchesFound = new Counter({ name: 'matches_found_total', help: 'Matches returned, by route', labelNames: ['route'], registers: [registry] });
   new Gauge({
     name: 'index_entries',
-    help: 'Entries in the in-memory indexes, by signal type and owner',
+    help: 'Entries in the in-memory content indexes, by signal type',
     labelNames: ['signal_type', 'owner'],
     registers: [registry],
     collect() {
       if (!services.ready) return;
-      for (const owner of ['content', 'case'] as const) {
-        for (const type of STORED_SIGNAL_TYPES.keys()) this.set({ signal_type: type, owner }, services.indexes.size(owner, type));
-      }
+      for (const type of STORED_SIGNAL_TYPES.keys()) this.set({ signal_type: type, owner: 'content' }, services.indexes.size('content', type));
     },
   });
   app.decorate('metrics', { registry, hashesComputed, matchesFound });
   app.addHook('onResponse', async (request, reply) => {
     // Unknown URLs share one label, so scanners cannot blow up the series count.
     const route = request.routeOptions.url ?? 'unmatched';
+    const isCase = route.startsWith('/v1/cases');
+    if (isCase && reply.statusCode < 500) return;
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     // Not for a victim's case: what was found for her is hers (the audit log leaves it out too).
-    if (reply.matchCount && !route.startsWith('/v1/cases')) matchesFound.inc({ route }, reply.matchCount);
+    if (reply.matchCount && !isCase) matchesFound.inc({ route }, reply.matchCount);
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.type(registry.contentType);
