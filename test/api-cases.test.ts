@@ -68,6 +68,7 @@ t.test('attempt limiter: sliding window, a right PIN gives its attempt back', as
   t.equal(limiter.retryAfterMs('k', 1000), 0, 'the first attempt has left the window');
   limiter.record('j', 0);
   limiter.forgive('j', 0);
+  t.equal(limiter.size, 1, 'a key whose attempts were all taken back is forgotten at once (it may be a case number)');
   limiter.record('j', 1);
   t.equal(limiter.retryAfterMs('j', 2), 0);
 

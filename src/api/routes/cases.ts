@@ -118,11 +118,12 @@ export class AttemptLimiter {
     if (this.attempts.size > this.pruneAt) this.prune(now);
   }
 
-  /** Takes back one attempt recorded at `at`. */
+  /** Takes back one attempt recorded at `at`; a key with none left is forgotten (it is a case number, or a client's network). */
   forgive(key: string, at: number): void {
     const times = this.attempts.get(key);
     const i = times?.indexOf(at) ?? -1;
     if (times && i >= 0) times.splice(i, 1);
+    if (times?.length === 0) this.attempts.delete(key);
   }
 
   private live(key: string, now: number): number[] {
