@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,29 @@ t.test('directories are walked; a bad file is reported and the rest still hashed
   t.equal(r.stderr, '', 'no progress bar when stderr is not a terminal');
 });
 
+t.test('links to a parent are walked once; devices and pipes are refused, not read', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'sub'));
+  copyFileSync(PDQ_DIR + 'wee.jpg', join(dir, 'sub', 'a.jpg'));
+  symlinkSync('..', join(dir, 'sub', 'up'));
+  symlinkSync('.', join(dir, 'sub', 'here'));
+  symlinkSync('/dev/zero', join(dir, 'sub', 'zero.jpg'));
+  spawnSync('mkfifo', [join(dir, 'sub', 'pipe.jpg')]);
+  const r = await run(['hash', dir]);
+  const rows = lines(r.stdout).map((l) => JSON.parse(l));
+  t.same(
+    rows.map((row) => [row.file, row.error?.message ?? 'hashed']),
+    [
+      [join(dir, 'sub', 'a.jpg'), 'hashed'],
+      [join(dir, 'sub', 'pipe.jpg'), 'Not a regular file.'],
+      [join(dir, 'sub', 'zero.jpg'), 'Not a regular file.'],
+    ],
+    'each file once (the links lead back to walked directories), and no endless read or wait',
+  );
+  t.equal(r.code, 1);
+});
+
 t.test('low quality is flagged on stderr, the hash still printed', async (t) => {
   const r = await run(['hash', PDQ_DIR + 'small.jpg']);
   t.equal(r.code, 0);
@@ -140,6 +163,14 @@ t.test('the real executable: exit codes and output through a process', async (t)
   t.equal(failed.status, 1);
   t.equal(lines(failed.stdout).length, 2);
   t.equal(cli(['hash', '--format']).status, 2);
+
+  // As npm installs it: a link to the entry point, named ncii-match.
+  const bin = mkdtempSync(join(tmpdir(), 'ncii-bin-'));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  symlinkSync(join(process.cwd(), 'src/cli/main.ts'), join(bin, 'ncii-match'));
+  const linked = spawnSync(process.execPath, ['--import', 'tsx', join(bin, 'ncii-match'), 'hash', '--reference', PDQ_DIR + 'rgb.jpeg'], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(linked.status, 0, linked.stderr);
+  t.equal(JSON.parse(linked.stdout).pdq, expectedPdq.get('rgb.jpeg')!.hash, 'run through the link, it hashes (it printed nothing and exited 0)');
 });
 
 t.test('match: hashes on this machine, only hashes sent; robust finds a crop, pdq mode does not', async (t) => {

@@ -1,4 +1,5 @@
 /** `ncii-match hash`: hash image files and directories, one output row per file. */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -39,15 +40,23 @@ function positiveInteger(text: string | undefined, name: string, fallback: numbe
   return value;
 }
 
+/** Not an image file: a device (/dev/zero never ends), a pipe (may never open), a socket. */
+export class NotAFileError extends Error {}
+
 export async function readLimited(path: string, limits: DecodeLimits): Promise<Uint8Array> {
-  const handle = await open(path, 'r');
+  // Non-blocking, so opening a FIFO does not wait for a writer; refused below before any read.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const { size } = await handle.stat();
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new NotAFileError('Not a regular file.');
     // Refuse before reading: a huge file never has to fit in memory.
-    if (size > limits.maxBytes) {
-      throw new ImageError('IMAGE_TOO_LARGE', `The file is ${(size / 1048576).toFixed(1)} MB; the limit is ${(limits.maxBytes / 1048576).toFixed(1)} MB.`);
-    }
-    return new Uint8Array(await handle.readFile());
+    const tooLarge = (bytes: number) =>
+      new ImageError('IMAGE_TOO_LARGE', `The file is ${(bytes / 1048576).toFixed(1)} MB; the limit is ${(limits.maxBytes / 1048576).toFixed(1)} MB.`);
+    if (stats.size > limits.maxBytes) throw tooLarge(stats.size);
+    const bytes = await handle.readFile();
+    // Grown since the stat.
+    if (bytes.length > limits.maxBytes) throw tooLarge(bytes.length);
+    return new Uint8Array(bytes);
   } finally {
     await handle.close();
   }
@@ -59,6 +68,7 @@ export function errorRow(file: string, err: unknown): HashRow {
   if (code === 'ENOENT') return { file, error: { code: 'NOT_FOUND', message: 'No such file.' } };
   if (code === 'EACCES' || code === 'EPERM') return { file, error: { code: 'UNREADABLE', message: 'Permission denied.' } };
   if (code === 'EISDIR') return { file, error: { code: 'UNREADABLE', message: 'Is a directory that cannot be listed.' } };
+  if (err instanceof NotAFileError) return { file, error: { code: 'UNREADABLE', message: err.message } };
   return { file, error: { code: 'UNREADABLE', message: err instanceof Error ? err.message : String(err) } };
 }
 

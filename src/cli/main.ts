@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The `ncii-match` command line. */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
 import { StoreError } from '../store/errors.js';
 import { type CliIo, UsageError } from './io.js';
@@ -52,8 +54,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (invokedDirectly) {
+/** Run as a program, also through npm's bin symlink (import.meta.url is the resolved file, argv[1] the link). */
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   // A closed pipe (`ncii-match hash dir | head`) ends the output, not in a crash.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
