@@ -218,4 +218,7 @@ t.test('match: hashes on this machine, only hashes sent; robust finds a crop, pd
   t.equal(JSON.parse(down.stdout).error.code, 'UNREACHABLE');
   t.equal((await run(['match', '--mode', 'fuzzy', PDQ_DIR + 'q0122.jpg'])).code, 2);
   t.equal((await run(['match', '--banks', 'all', PDQ_DIR + 'q0122.jpg'])).code, 2);
+  t.match(JSON.parse(down.stdout).error.message, /^Could not reach http:\/\/127\.0\.0\.1:9: (bad port|ECONNREFUSED)$/, 'why it could not reach the service, not just "fetch failed"');
+  for (const threshold of ['', ' ', '0x1f', '1e1']) t.equal((await run(['match', '--threshold', threshold, PDQ_DIR + 'q0122.jpg'])).code, 2, `--threshold "${threshold}"`);
+  for (const bytes of ['', '0x10', '1e3']) t.equal((await run(['hash', '--max-bytes', bytes, PDQ_DIR + 'q0122.jpg'])).code, 2, `--max-bytes "${bytes}"`);
 });

@@ -75,10 +75,18 @@ t.test('keys: create shows the key once on the last line, list and revoke', asyn
   t.equal(badSetting.status, 2, 'a bad setting');
   t.match(badSetting.stderr, /bad setting in the environment: .*PORT/);
   t.notMatch(badSetting.stderr, /at .*\.ts:\d+/, 'no stack trace');
-  t.equal(cli(['keys', 'create', '--role', 'ngo', '--name', 'evil\u001b[2Jname\u0007'], env).status, 0);
+  const evil = cli(['keys', 'create', '--role', 'ngo', '--name', 'evil\u001b[2Jname\u0007'], env);
+  t.equal(evil.status, 0);
   const listed = cli(['keys', 'list'], env).stdout;
-  t.notMatch(listed, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'terminal control characters in names are not printed');
+  const controls = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+  t.notMatch(listed, controls, 'terminal control characters in names are not printed');
   t.match(listed, /evil \[2Jname /);
+  t.notMatch(evil.stderr, controls, 'nor when the key is made');
+  const evilId = /^(\d+)\t.*evil/m.exec(listed)![1];
+  t.notMatch(cli(['keys', 'revoke', evilId], env).stdout, controls, 'nor when it is revoked');
+  const unquoted = cli(['keys', 'create', '--role', 'ngo', '--name', 'Helpline', 'Europe'], env);
+  t.equal(unquoted.status, 2, 'a name with a space, unquoted, is not cut to its first word');
+  t.match(unquoted.stderr, /unexpected "Europe"/);
 });
 
 t.test('readiness: 503 until the index is loaded', async (t) => {

@@ -35,7 +35,8 @@ const IN_FLIGHT = 2;
 
 function positiveInteger(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
-  const value = Number(text);
+  // Digits only: Number() also reads "", " ", "0x10" and "1e3".
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value <= 0) throw new UsageError(`${name} must be a positive whole number, got "${text}"`);
   return value;
 }

@@ -34,6 +34,7 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
     return 0;
   }
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError('say create, list or revoke');
+  if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected ${JSON.stringify(rest.join(' '))} (quote a name with spaces: --name "Helpline Europe")`);
   if (action === 'create') {
     if (!values.role || !KEY_ROLES.includes(values.role as KeyRole)) throw new UsageError(`--role must be one of ${KEY_ROLES.join(', ')}`);
     if (!values.name?.trim()) throw new UsageError('--name is required (who or what the key is for)');
@@ -52,7 +53,7 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
     const keys = new SqliteApiKeyStore(store.db);
     if (action === 'create') {
       const { key, secret } = keys.create({ name: values.name!, role: values.role as KeyRole });
-      io.stderr.write(`created key ${key.id} (${key.role}) for "${key.name}"; store it now, it cannot be shown again:\n`);
+      io.stderr.write(`created key ${key.id} (${key.role}) for "${printable(key.name)}"; store it now, it cannot be shown again:\n`);
       io.stdout.write(`${secret}\n`);
     } else if (action === 'list') {
       io.stdout.write('id\trole\tname\tprefix\tcreated\tlast used\trevoked\n');
@@ -61,7 +62,7 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
       }
     } else {
       const key = keys.revoke(Number(rest[0]));
-      io.stdout.write(`revoked key ${key.id} (${key.role}, "${key.name}")\n`);
+      io.stdout.write(`revoked key ${key.id} (${key.role}, "${printable(key.name)}")\n`);
     }
     return 0;
   } finally {

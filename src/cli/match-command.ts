@@ -33,6 +33,9 @@ Options:
 
 Exit status: 0 when every file was looked up, 1 when any failed, 2 on a usage error.`;
 
+/** How long one lookup may take (a robust query is hundreds of searches); without it a stalled server held the run for good. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
 type MatchRow = { file: string; matches: unknown[]; warnings: unknown[] } | { file: string; error: { code: string; message: string } };
 
 export async function runMatchCommand(argv: string[], io: CliIo): Promise<number> {
@@ -57,7 +60,8 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
   if (positionals.length === 0) throw new UsageError('give at least one image file or directory');
   let threshold: number | undefined;
   if (values.threshold !== undefined) {
-    threshold = Number(values.threshold);
+    // Digits only: Number() reads "" and " " as 0, "0x1f" as 31.
+    threshold = /^\d{1,3}$/.test(values.threshold) ? Number(values.threshold) : NaN;
     if (!Number.isInteger(threshold) || threshold < 0 || threshold > 256) throw new UsageError(`--threshold must be a whole number from 0 to 256, got "${values.threshold}"`);
   }
   let banks: number[] | undefined;
@@ -104,6 +108,7 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const reply = (await res.json().catch(() => null)) as { matches?: unknown[]; warnings?: unknown[]; error?: { code: string; message: string } } | null;
       if (!res.ok || !reply?.matches) {
@@ -111,7 +116,14 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
       }
       return { file, matches: reply.matches, warnings: reply.warnings ?? [] };
     } catch (err) {
-      return { file, error: { code: 'UNREACHABLE', message: `Could not reach ${endpoint.origin}: ${(err as Error).message}` } };
+      return { file, error: { code: 'UNREACHABLE', message: `Could not reach ${endpoint.origin}: ${unreachableReason(err)}` } };
     }
   }
+}
+
+/** Why fetch failed, in words: its own message is only "fetch failed", the cause (ECONNREFUSED, ...) is beneath. */
+function unreachableReason(err: unknown): string {
+  const { name, message, cause } = err as Error & { cause?: { code?: string; message?: string } };
+  if (name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+  return cause?.code ?? cause?.message ?? message;
 }
