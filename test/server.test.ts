@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,18 @@ t.test('keys: create shows the key once on the last line, list and revoke', asyn
   const long = cli(['keys', 'create', '--role', 'ngo', '--name', 'x'.repeat(201)], env);
   t.equal(long.status, 2, 'a name too long');
   t.equal(long.stderr, 'ncii-match keys: key name must be 1 to 200 characters\n');
+  // The machine, not a bug: said plainly, without a stack trace.
+  const notADirectory = join(tempDir(t), 'a-file');
+  writeFileSync(notADirectory, 'x');
+  const notADir = cli(['keys', 'list'], { DATA_DIR: join(notADirectory, 'data') });
+  t.equal(notADir.status, 1, 'DATA_DIR inside a file');
+  t.match(notADir.stderr, /^ncii-match keys: ENOTDIR: not a directory/);
+  t.notMatch(notADir.stderr, /\n\s+at /, 'no stack trace');
+  const garbageDir = tempDir(t);
+  writeFileSync(join(garbageDir, 'ncii-match.db'), 'this is not a database, and it is long enough to look like one '.repeat(100));
+  const notADatabase = cli(['keys', 'list'], { DATA_DIR: garbageDir });
+  t.equal(notADatabase.status, 1, 'a file that is not a database');
+  t.equal(notADatabase.stderr, 'ncii-match keys: file is not a database\n');
   const badSetting = cli(['keys', 'list'], { ...env, PORT: 'abc' });
   t.equal(badSetting.status, 2, 'a bad setting');
   t.match(badSetting.stderr, /bad setting in the environment: .*PORT/);

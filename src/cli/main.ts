@@ -45,13 +45,24 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`ncii-match ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
       return 2;
     }
-    // The store refusing what was asked (an unknown key id, a name too long): said plainly, no stack.
-    if (err instanceof StoreError && err.code !== 'MIGRATION_MISMATCH') {
+    // The store refusing what was asked (an unknown key id, a name too long, a newer schema): said plainly, no stack.
+    if (err instanceof StoreError) {
       io.stderr.write(`ncii-match ${name}: ${err.message}\n`);
       return err.code === 'INVALID_INPUT' ? 2 : 1;
     }
+    // The machine, not a bug: DATA_DIR not a directory or not writable, a file that is not a database, a full disk.
+    if (isEnvironmentError(err)) {
+      io.stderr.write(`ncii-match ${name}: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
+}
+
+function isEnvironmentError(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return err.name === 'SqliteError' || (typeof code === 'string' && /^E[A-Z]+$/.test(code));
 }
 
 /** Run as a program, also through npm's bin symlink (import.meta.url is the resolved file, argv[1] the link). */
@@ -67,9 +78,14 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   // A closed pipe (`ncii-match hash dir | head`) ends the output, not in a crash.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
+    if (err.code !== 'EPIPE') {
+      process.stderr.write(`ncii-match: cannot write the output: ${err.message}\n`);
+      process.exit(1);
+    }
     process.exit(process.exitCode ?? 0);
   });
+  // A closed stderr (warnings piped to `head`) must not end the run and cut its output off.
+  process.stderr.on('error', () => {});
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
     (code) => {
       process.exitCode = code;
