@@ -245,6 +245,7 @@ if (has('POST', '/v1/match')) {
   match('threshold as SQL', { threshold: INJECTIONS.sql });
   match('bank id as SQL', { banks: [INJECTIONS.sql] });
   match('bank id as a float', { banks: [1.5] });
+  match('a bank named twice (one bank-list schema for match and batches)', { banks: [bank.id, bank.id] });
   match('dihedral for bare hashes', { dihedral: true });
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, copyFileSync, writeFileSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, mkdtempSync, copyFileSync, writeFileSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,12 @@ t.test('the real executable: exit codes and output through a process', async (t)
   t.equal(failed.status, 1);
   t.equal(lines(failed.stdout).length, 2);
   t.equal(cli(['hash', '--format']).status, 2);
+  // Output that cannot be written (a full disk): one line and exit 1, not a stack trace.
+  const full = openSync('/dev/full', 'w');
+  const noSpace = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'hash', PDQ_DIR + 'rgb.jpeg'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', full, 'pipe'] });
+  closeSync(full);
+  t.equal(noSpace.status, 1);
+  t.equal(noSpace.stderr, 'ncii-match: cannot write the output: ENOSPC: no space left on device, write\n');
 
   // As npm installs it: a link to the entry point, named ncii-match.
   const bin = mkdtempSync(join(tmpdir(), 'ncii-bin-'));
