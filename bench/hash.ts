@@ -16,7 +16,8 @@ import { hammingDistance } from '../src/hashing/hamming.js';
 import { fromHex } from '../src/hashing/hex.js';
 import { pdqFromLuma, pdqLuma } from '../src/hashing/pdq.js';
 import { DECODE_PATHS, type DecodePath, decodeForHashing } from '../src/image/decode.js';
-import { DEFAULT_DECODE_PATH, type ImageSignalName, hashImage } from '../src/image/hash-image.js';
+import { DEFAULT_DECODE_PATH, hashImage } from '../src/image/hash-image.js';
+import type { WholeImageSignalName } from '../src/robust/image-signals.js';
 import { debianPackageVersion, ensureDebianPhoto } from './lib/debian-photo.js';
 import { interleavedRates, msPerCall, round } from './lib/throughput.js';
 import { blockhashExpected, BLOCKHASH_DIR, PDQ_DIR, pdqExpected } from '../test/helpers/fixtures.js';
@@ -42,7 +43,7 @@ const fixtures: Record<string, Buffer> = {
 console.log(`source: ${SOURCE.file} from Debian ${SOURCE.pkg} ${debianPackageVersion(SOURCE.pkg)} (${meta.width}x${meta.height})`);
 console.log(`mode: ${quick ? 'quick' : 'full'}, ${SECONDS}s per figure, ${IN_FLIGHT} images in flight, sharp.concurrency=${sharp.concurrency()}\n`);
 
-const MODES: Record<string, ImageSignalName[]> = { pdq: ['pdq'], blockhash: ['blockhash'], all: ['pdq', 'blockhash', 'md5', 'sha256'] };
+const MODES: Record<string, WholeImageSignalName[]> = { pdq: ['pdq'], blockhash: ['blockhash'], all: ['pdq', 'blockhash', 'md5', 'sha256'] };
 type PathFigures = Record<string, number> & { pdqBits: number; blockhashBits: number };
 const results: Record<string, { bytes: number; bareDecode: number; cpuMs: Record<string, number>; paths: Record<DecodePath, PathFigures> }> = {};
 

@@ -30,7 +30,7 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { buildApp } from '../src/api/app.js';
-import { DATABASE_FILE } from '../src/api/services.js';
+import { DATABASE_FILE } from '../src/services/services.js';
 import { loadConfig } from '../src/config.js';
 import { toHex } from '../src/hashing/hex.js';
 import type { NewContentItem } from '../src/store/store.js';

@@ -30,10 +30,18 @@ export const ConfigSchema = Type.Object({
   DECODE_PATH: Type.Union([Type.Literal('fast'), Type.Literal('reference')], { default: 'fast', description: 'How uploads are decoded for hashing.' }),
   ANONYMOUS_REQUESTS_PER_MINUTE: Type.Integer({ default: 60, minimum: 1, description: 'Rate limit per client without a key.' }),
   KEYED_REQUESTS_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1, description: 'Rate limit per API key.' }),
-  PIN_ATTEMPTS_PER_HOUR: Type.Integer({ default: 5, minimum: 1, description: 'Wrong case PINs allowed per client (IPv6: per /56).' }),
+  PIN_ATTEMPTS_PER_HOUR: Type.Integer({ default: 5, minimum: 1, description: 'Wrong PINs allowed per case and client (IPv6: per /56); other cases stay open to that client.' }),
   PIN_ATTEMPTS_PER_CASE_PER_HOUR: Type.Integer({ default: 10_000, minimum: 1, description: 'Wrong PINs allowed per case, from all clients together.' }),
+  PIN_UNKNOWN_CASE_ATTEMPTS_PER_HOUR: Type.Integer({ default: 20, minimum: 1, description: 'Tries per client with case numbers that do not exist (typos, or a spray of made-up numbers).' }),
   BATCH_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Batch items processed at once.' }),
   BATCH_RESULT_TTL_HOURS: Type.Integer({ default: 7 * 24, minimum: 1, description: 'How long batch results are kept.' }),
+  METRICS_PORT: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 65535,
+    description: 'When not 0, GET /metrics is also served on this port without a key (on the API port it needs an admin key); bind it to your monitoring network only.',
+  }),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'Address the metrics listener (METRICS_PORT) listens on.' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 

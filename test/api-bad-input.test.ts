@@ -184,7 +184,7 @@ for (const e of HASH_ENDPOINTS) {
   bad('signals as a string', 400, 'INVALID_REQUEST', withSignals(PDQ));
   bad('no signals', 400, 'INVALID_REQUEST', withSignals([]));
   bad('a signal without a hash', 400, 'INVALID_REQUEST', withSignals([{ type: 'pdq' }]));
-  bad('20,000 signals', 400, 'INVALID_REQUEST', withSignals(Array.from({ length: 20_000 }, () => ({ type: 'pdq', hash: PDQ }))));
+  bad('20,001 signals', 400, 'INVALID_REQUEST', withSignals(Array.from({ length: 20_001 }, () => ({ type: 'pdq', hash: PDQ }))));
   bad('200,000-deep nested arrays', 400, 'INVALID_REQUEST', withSignals('@').replace('"@"', '['.repeat(200_000) + ']'.repeat(200_000)));
   bad('200,000-deep nested objects', 400, 'INVALID_REQUEST', '{"a":'.repeat(200_000) + '1' + '}'.repeat(200_000));
   bad('a body over the 10 MB JSON limit', 413, 'PAYLOAD_TOO_LARGE', withSignals([{ type: 'pdq', hash: 'a'.repeat(11 << 20) }]));
@@ -209,8 +209,8 @@ for (const e of HASH_ENDPOINTS) {
   // Bodies are not coerced: a number is not the text of a hash.
   bad('a number as a hash', 400, 'INVALID_REQUEST', withSignals([{ type: 'pdq', hash: 12345 }]));
   // /v1/cases refuses an empty hash in its schema (minLength), the others when decoding it.
-  bad('an empty blockhash', 400, e.url === '/v1/cases' ? 'INVALID_REQUEST' : 'INVALID_HASH', withSignals([{ type: 'blockhash', hash: '' }]));
-  bad('a 100,000-character hash', 400, 'INVALID_REQUEST', withSignals([{ type: 'pdq', hash: INJECTIONS.long }]));
+  bad('an empty blockhash', 400, 'INVALID_HASH', withSignals([{ type: 'blockhash', hash: '' }]));
+  bad('a 100,000-character hash', 400, 'INVALID_HASH', withSignals([{ type: 'pdq', hash: INJECTIONS.long }]));
 }
 
 if (has('POST', '/v1/banks/:id/content')) {
@@ -220,16 +220,16 @@ if (has('POST', '/v1/banks/:id/content')) {
     label: `${url}: metadata nested 1,100 levels deep`,
     request: json(url, TAKEDOWN, `{"items": [{"signals": [{"type": "pdq", "hash": "${PDQ}"}], "metadata": {"a": ${deep}}}]}`),
     status: 400,
-    code: 'INVALID_INPUT',
+    code: 'INVALID_REQUEST',
   });
   const field = (label: string, name: string, data: string) =>
-    corpus.push({ label: `${url}: ${label}`, request: form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name, data }]), status: 400, code: name === 'metadata' ? 'INVALID_INPUT' : 'INVALID_REQUEST' });
+    corpus.push({ label: `${url}: ${label}`, request: form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name, data }]), status: 400, code: 'INVALID_REQUEST' });
   field('multipart metadata nested 1,100 levels deep', 'metadata', `{"a": ${deep}}`);
   field('capturedAt on 30 February', 'capturedAt', '2026-02-30T12:00:00Z');
   field('capturedAt at 24:00', 'capturedAt', '2026-01-31T24:00:00Z');
   field('capturedAt in month 13', 'capturedAt', '2026-13-01T12:00:00Z');
   // Refused by the store, so every way in (JSON, multipart, the CLI) refuses them alike.
-  const stored = (label: string, request: InjectOptions) => corpus.push({ label: `${url}: ${label}`, request, status: 400, code: 'INVALID_INPUT' });
+  const stored = (label: string, request: InjectOptions) => corpus.push({ label: `${url}: ${label}`, request, status: 400, code: 'INVALID_REQUEST' });
   const item = (extra: string) => json(url, TAKEDOWN, `{"items": [{"signals": [{"type": "pdq", "hash": "${PDQ}"}], ${extra}}]}`);
   stored('multipart metadata with a __proto__ key (it could not be sent back)', form(url, TAKEDOWN, [imagePart(GOOD_JPEG), { name: 'metadata', data: '{"__proto__": {"x": 1}, "y": 2}' }]));
   stored('metadata with a number too large for a double (it was stored as null)', item('"metadata": {"a": 1e400}'));

@@ -14,7 +14,7 @@ import { BatchRunner } from '../src/batches/runner.js';
 import { loadConfig } from '../src/config.js';
 import { fromHex, InvalidHashError } from '../src/hashing/hex.js';
 import { hashImage } from '../src/image/hash-image.js';
-import { regionSignals } from '../src/robust/signals.js';
+import { regionSignals } from './helpers/queries.js';
 import { SqliteBatchStore, type StoredBatchMatch } from '../src/store/batches.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { PDQ_DIR, pdqExpected } from './helpers/fixtures.js';
@@ -208,7 +208,7 @@ t.test('image batch: hashed at intake, bad images are failed items, dihedral mat
   t.same(body.progress, { done: 5, total: 5 });
   t.same(outcomes(body.items), [1, 0, 0, 'CORRUPT_IMAGE', 'LOW_QUALITY: 1'], 'the rotated copy needs dihedral matching; bad images fail alone; a featureless one finds its exact copy');
   t.match(body.items[4], { status: 'done', matches: [{ signalType: 'md5', distance: 0 }], warnings: [{ code: 'LOW_QUALITY', message: /only exact copies/ }] });
-  t.notMatch(JSON.stringify(app.services.batches.listItems(plain.json().batchId, 0, 10)), /bridge|truncated|dark/, 'filenames are not kept');
+  t.notMatch(JSON.stringify(app.services.batchStore.listItems(plain.json().batchId, 0, 10)), /bridge|truncated|dark/, 'filenames are not kept');
 
   const dihedral = await app.inject({ method: 'POST', url: '/v1/batches', ...form({ mode: 'pdq', dihedral: 'true', threshold: '31' }) });
   t.equal(dihedral.statusCode, 202);
@@ -268,7 +268,7 @@ t.test('runner: bounded concurrency, one bad item, graceful close, resume', asyn
   let active = 0;
   let maxActive = 0;
   const matched: number[] = [];
-  const slowMatch = async (query: { hash: string }[]): Promise<StoredBatchMatch[]> => {
+  const slowMatch = async (query: { hash: string }[]): Promise<{ matches: StoredBatchMatch[]; warnings: [] }> => {
     active++;
     maxActive = Math.max(maxActive, active);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -277,7 +277,7 @@ t.test('runner: bounded concurrency, one bad item, graceful close, resume', asyn
     // An error about the item itself fails it alone (errors on our side are retried: see batch-recovery.test.ts).
     if (n === 3) throw new InvalidHashError('signal 0: not hex');
     matched.push(n);
-    return [{ contentId: n, bankId: 1, signalType: 'md5', distance: 0 }];
+    return { matches: [{ contentId: n, bankId: 1, signalType: 'md5', distance: 0 }], warnings: [] };
   };
 
   const first = new BatchRunner(batches, slowMatch, { concurrency: 3, ttlHours: 1 });
@@ -315,7 +315,7 @@ t.test('resume after a restart of the service', async (t) => {
   const created = await before.inject({ method: 'POST', url: '/v1/batches', headers: bearer(secret), payload: { signals: [{ type: 'pdq', hash: BRIDGE }, { type: 'pdq', hash: UNRELATED }] } });
   t.equal(created.statusCode, 202);
   const { batchId } = created.json();
-  t.equal(before.services.batches.get(batchId)!.status, 'queued');
+  t.equal(before.services.batchStore.get(batchId)!.status, 'queued');
   await before.close();
 
   const after = await newApp(t, dir);
@@ -325,7 +325,7 @@ t.test('resume after a restart of the service', async (t) => {
     body.items.map((i: { matches: unknown[] }) => i.matches.length),
     [1, 0],
   );
-  t.equal(after.services.batches.get(batchId)!.keyId, key.id);
+  t.equal(after.services.batchStore.get(batchId)!.keyId, key.id);
 
   // Closed while matching: items in flight are recorded before the store closes, the rest resume.
   const big = await after.inject({

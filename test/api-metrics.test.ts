@@ -47,7 +47,10 @@ t.test('metrics follow requests, hashing, ingest, deletion and matches', async (
   t.equal((await app.inject({ method: 'GET', url: `/v1/cases/${victimCase.caseNumber}`, headers: pin })).statusCode, 200);
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/cases/${victimCase.caseNumber}`, headers: pin })).statusCode, 204);
 
-  const res = await app.inject({ method: 'GET', url: '/metrics' });
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401, 'not open to anyone');
+  t.equal((await app.inject({ method: 'GET', url: '/metrics', headers: auth })).statusCode, 403, 'nor to every key');
+  const admin = app.services.keys.create({ name: 'monitoring', role: 'admin' }).secret;
+  const res = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${admin}` } });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /text\/plain/);
   const text = res.body;

@@ -119,7 +119,8 @@ t.test('metrics count matches, but not what a victim’s case found', async (t) 
   const status = await app.inject({ method: 'GET', url: `/v1/cases/${created.caseNumber}`, headers: { 'x-case-pin': created.pin } });
   t.equal(status.json().found.matches, 1, 'the case found the copy');
   t.equal((await app.inject({ method: 'POST', url: '/v1/match', payload: matchBody })).json().matches.length, 1);
-  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  const admin = app.services.keys.create({ name: 'monitoring', role: 'admin' }).secret;
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${admin}` } })).body;
   t.match(metrics, /matches_found_total\{route="\/v1\/match"\} 1/);
   t.notMatch(metrics, /matches_found_total\{route="\/v1\/cases/, 'nothing for the case route');
 });

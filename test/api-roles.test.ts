@@ -18,7 +18,7 @@ const CONTRACT: Record<Role, Permission[]> = {
   anonymous: ['hash', 'match:hashes', 'cases'],
   ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image'],
   takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full'],
-  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'keys', 'audit'],
+  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'keys', 'audit', 'metrics'],
 };
 
 /** What each /v1 path needs, by the most specific matching prefix. */
@@ -76,6 +76,11 @@ t.test('ROLE_PERMISSIONS is exactly the contract', async (t) => {
   t.same(Object.keys(ROLE_PERMISSIONS).sort(), Object.keys(CONTRACT).sort(), 'no role beyond the contract');
 });
 
+t.test('metrics need a key allowed to read them; health probes none', async (t) => {
+  t.equal(routes.find((r) => r.url === '/metrics')?.permission, 'metrics');
+  t.same(routes.filter((r) => r.ignoresCredentials).map((r) => r.url).sort(), ['/healthz', '/healthz', '/readyz', '/readyz'], 'GET and HEAD of the probes');
+});
+
 t.test('every /v1 route declares the permission the contract gives its path', async (t) => {
   const v1 = routes.filter((r) => r.url.startsWith('/v1/'));
   t.ok(v1.some((r) => r.url === '/v1/hash'), 'the route table sees routes registered inside plugins');
@@ -101,7 +106,9 @@ t.test('every route x caller', async (t) => {
       const label = `${caller.name} ${route.method} ${route.url} -> ${res.statusCode}`;
       const isJson = String(res.headers['content-type']).startsWith('application/json') && res.body !== '';
       const code = isJson ? (res.json() as { error?: { code: string } }).error?.code : undefined;
-      if (caller.role === null) {
+      if (route.ignoresCredentials) {
+        t.equal(res.statusCode, 200, `${label}: a probe is answered whatever the Authorization header says`);
+      } else if (caller.role === null) {
         t.equal(res.statusCode, 401, label);
         if (route.method !== 'HEAD') t.equal(code, 'UNAUTHORIZED', label);
       } else if (route.permission && !ROLE_PERMISSIONS[caller.role].has(route.permission)) {

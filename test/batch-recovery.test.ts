@@ -13,8 +13,11 @@ import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { ApiError } from '../src/api/errors.js';
-import { BatchRunner, matchAgainstContent } from '../src/batches/runner.js';
+import { QueryError } from '../src/match/query.js';
+import { ServiceError } from '../src/services/errors.js';
+import { BatchRunner } from '../src/batches/runner.js';
+import { queryFromHashes } from '../src/match/query.js';
+import { storedMatch } from '../src/services/batches.js';
 import { loadConfig } from '../src/config.js';
 import { fromHex } from '../src/hashing/hex.js';
 import { type BatchQuerySignal, SqliteBatchStore, type StoredBatchMatch } from '../src/store/batches.js';
@@ -27,7 +30,7 @@ const UNRELATED = pdqExpected().find((r) => r.file === 'q2821.jpg')!.hash;
 const md5 = (n: number) => n.toString(16).padStart(32, '0');
 const md5Items = (from: number, count: number) => Array.from({ length: count }, (_, i) => ({ query: [{ type: 'md5', hash: md5(from + i) }] }));
 const numberOf = (query: BatchQuerySignal[]) => parseInt(query[0].hash, 16);
-const matchOf = (n: number): StoredBatchMatch[] => [{ contentId: n, bankId: 1, signalType: 'md5', distance: 0 }];
+const matchOf = (n: number): { matches: StoredBatchMatch[]; warnings: [] } => ({ matches: [{ contentId: n, bankId: 1, signalType: 'md5', distance: 0 }], warnings: [] });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tempDir(t: Test): string {
@@ -65,9 +68,9 @@ t.test('server-side errors are retried with a bounded backoff; errors about the 
     attempts.set(n, times);
     if (n === 1) {
       statesWhileRetried.push(batches.listItems(batch.id, 1, 1)[0].state);
-      if (times.length <= 2) throw new ApiError(503, 'INDEX_UNAVAILABLE', 'The service cannot search its index right now; try again later.');
+      if (times.length <= 2) throw new ServiceError('INDEX_UNAVAILABLE', 'The service cannot search its index right now; try again later.', 30);
     }
-    if (n === 2) throw new ApiError(422, 'LOW_QUALITY', 'too little detail');
+    if (n === 2) throw new QueryError('INVALID_REQUEST', 'too little detail');
     if (n === 3) throw new TypeError('boom');
     if (n === 4) throw new StoreError('INVALID_HASH', 'signal 0: not hex');
     return matchOf(n);
@@ -90,9 +93,9 @@ t.test('server-side errors are retried with a bounded backoff; errors about the 
   );
   t.equal(attempts.get(1)!.length, 3, 'INDEX_UNAVAILABLE twice, then matched');
   t.same(statesWhileRetried, ['pending', 'pending', 'pending'], 'left pending while it is retried');
-  t.same(items[1].matches, matchOf(1));
+  t.same(items[1].matches, matchOf(1).matches);
   t.equal(attempts.get(2)!.length, 1, 'an error about the item itself is not retried');
-  t.same(items[2].error, { code: 'LOW_QUALITY', message: 'too little detail' });
+  t.same(items[2].error, { code: 'INVALID_REQUEST', message: 'too little detail' });
   t.equal(attempts.get(4)!.length, 1);
   t.same(items[4].error, { code: 'INVALID_HASH', message: 'signal 0: not hex' });
   t.equal(attempts.get(3)!.length, 4, 'an unknown error is retried, up to maxAttempts in all');
@@ -225,7 +228,7 @@ t.test('a finished item keeps no query; a pending one keeps it for the restart',
   let started = 0;
   const match = async (query: BatchQuerySignal[]) => {
     started++;
-    if (numberOf(query) === 1) throw new ApiError(422, 'LOW_QUALITY', 'too little detail');
+    if (numberOf(query) === 1) throw new QueryError('INVALID_REQUEST', 'too little detail');
     await sleep(2);
     return matchOf(numberOf(query));
   };
@@ -253,7 +256,8 @@ t.test('a bank named in the batch and deleted mid-run is no longer searched; wit
   const app = await buildApp({ config: loadConfig({ DATA_DIR: tempDir(t), KEYED_REQUESTS_PER_MINUTE: '100000' }), logger: false });
   await app.ready();
   t.teardown(() => app.close());
-  const { store, batches, keys } = app.services;
+  const { store, batchStore: batches, keys } = app.services;
+  const batchStore = batches;
   const capture = (bankId: number) =>
     store.addContent(bankId, [{ provenance: { platform: 'telegram', channel: `bank ${bankId}` }, signals: [{ type: 'pdq', hash: fromHex(BRIDGE, 256) }] }]);
   const kept = store.createBank({ name: 'kept' }).id;
@@ -263,17 +267,16 @@ t.test('a bank named in the batch and deleted mid-run is no longer searched; wit
   const { key, secret } = keys.create({ name: 'ngo', role: 'ngo' });
   const bridgeItems = (count: number) => Array.from({ length: count }, () => ({ query: [{ type: 'pdq', hash: BRIDGE }] }));
   // Made here, not through the API: the app's own runner does not take them, the one below does.
-  const both = batches.create({ keyId: key.id, options: { bankIds: [kept, doomed] }, items: bridgeItems(4), ttlHours: 1 });
-  const onlyDoomed = batches.create({ keyId: key.id, options: { bankIds: [doomed] }, items: bridgeItems(2), ttlHours: 1 });
+  const both = batches.create({ keyId: key.id, options: { banks: [kept, doomed] }, items: bridgeItems(4), ttlHours: 1 });
+  const onlyDoomed = batches.create({ keyId: key.id, options: { banks: [doomed] }, items: bridgeItems(2), ttlHours: 1 });
 
-  const matchContent = matchAgainstContent(() => app.services.matcher);
   let calls = 0;
   const runner = new BatchRunner(
-    batches,
+    batchStore,
     async (query, options) => {
-      const matches = await matchContent(query, options);
+      const { matches, warnings } = await app.services.matcher.matchContent(queryFromHashes(query, options));
       if (++calls === 2) store.deleteBank(doomed);
-      return matches;
+      return { matches: matches.map((m) => storedMatch(m, true)), warnings };
     },
     { concurrency: 1, ttlHours: 1 },
   );
@@ -345,9 +348,9 @@ t.test('a failed index worker leaves batch items pending; they are matched after
   const after = await buildApp({ config: loadConfig({ DATA_DIR: dir, KEYED_REQUESTS_PER_MINUTE: '100000' }), logger: false });
   t.teardown(() => after.close());
   await after.ready();
-  await waitFor(() => after.services.batches.get(batchId)!.status === 'done', 'the batch to finish after the restart');
+  await waitFor(() => after.services.batchStore.get(batchId)!.status === 'done', 'the batch to finish after the restart');
   t.same(
-    after.services.batches.listItems(batchId, 0, 10).map((i) => i.matches?.length),
+    after.services.batchStore.listItems(batchId, 0, 10).map((i) => i.matches?.length),
     [1, 0],
   );
 });

@@ -10,7 +10,7 @@ import { buildApp } from '../src/api/app.js';
 import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { hashImage } from '../src/image/hash-image.js';
-import { regionSignals } from '../src/robust/signals.js';
+import { regionSignals } from './helpers/queries.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected } from './helpers/fixtures.js';
 
 interface Run {

@@ -6,7 +6,7 @@ import { blockhashBlocks, blockhashRaster, blockhashRasterFromBlocks, toRgba } f
 import { rangeSums, rangeSumsInWasm, rangeSumsJs } from '../src/hashing/blockhash-sums.js';
 import { hammingDistance, popcount32 } from '../src/hashing/hamming.js';
 import { fromHex, InvalidHashError, toHex } from '../src/hashing/hex.js';
-import { SIGNAL_TYPES, isSignalTypeName } from '../src/hashing/index.js';
+import { findSignalType, isSignalTypeName, md5, pdq, pdqRegion, SIGNAL_TYPE_NAMES, SIGNAL_TYPES, sha256 } from '../src/hashing/registry.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromDct, pdqFromLuma, pdqHashRaster } from '../src/hashing/pdq.js';
 import { generateWasmModule } from '../scripts/build-wasm.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected, rawPixels } from './helpers/fixtures.js';
@@ -41,20 +41,36 @@ t.test('hamming distance counts differing bits', async (t) => {
   t.equal(hammingDistance(new Uint8Array([0xff, 0, 0x0f]), new Uint8Array([0, 0, 0xff])), 12, 'odd lengths');
 });
 
-t.test('signal types: name, bits, threshold, distance', async (t) => {
-  t.same(Object.keys(SIGNAL_TYPES), ['pdq', 'blockhash', 'md5', 'sha256', 'pdq-region']);
-  t.equal(SIGNAL_TYPES['pdq-region'].bits, 256);
-  t.equal(SIGNAL_TYPES.pdq.bits, 256);
-  t.equal(SIGNAL_TYPES.pdq.defaultThreshold, 31);
-  t.equal(SIGNAL_TYPES.blockhash.bits, 256);
-  t.equal(SIGNAL_TYPES.md5.bits, 128);
-  t.equal(SIGNAL_TYPES.sha256.defaultThreshold, 0);
+t.test('signal types: one registry, each type one module with everything about it', async (t) => {
+  t.same(SIGNAL_TYPE_NAMES, ['pdq', 'blockhash', 'md5', 'sha256', 'pdq-region']);
+  t.equal(findSignalType('pdq-region'), pdqRegion);
+  for (const type of SIGNAL_TYPES) {
+    t.equal(type.bytes * 8, type.bits, `${type.name}: bytes`);
+    t.ok(type.defaultThreshold <= type.maxThreshold && type.maxThreshold <= type.bits, `${type.name}: thresholds in range`);
+    t.equal(type.comparison === 'exact', type.maxThreshold === 0, `${type.name}: exact types match at distance 0 only`);
+    t.ok(type.description.length > 20, `${type.name}: described`);
+    const hash = Uint8Array.from({ length: type.bytes }, (_, i) => (i * 37 + 11) & 255);
+    const text = type.format(hash);
+    t.match(text, new RegExp(`^[0-9a-f]{${type.bits / 4}}$`), `${type.name}: lower-case hex`);
+    t.same(type.parse(text.toUpperCase()), hash, `${type.name}: parsed back, either case`);
+    t.throws(() => type.parse(text.slice(1), 'signals[2].hash'), { code: 'INVALID_HASH', message: /signals\[2\]\.hash/ });
+    t.equal(type.distance(hash, hash), 0);
+  }
+  t.equal(pdq.defaultThreshold, 31);
+  t.equal(pdq.minQuality, 50);
+  t.ok(pdq.interoperable && !pdqRegion.interoperable, 'PDQ is exchanged with other systems; region hashes are this service\'s own');
+  t.equal(pdqRegion.scope, 'region');
+  t.equal(md5.bits, 128);
+  t.equal(sha256.defaultThreshold, 0);
   t.ok(isSignalTypeName('pdq'));
   t.notOk(isSignalTypeName('toString'), 'no prototype names');
   t.notOk(isSignalTypeName('PDQ'));
   const bytes = new TextEncoder().encode('abc');
-  t.equal(toHex(SIGNAL_TYPES.md5.hashBytes(bytes)), '900150983cd24fb0d6963f7d28e17f72');
-  t.equal(toHex(SIGNAL_TYPES.sha256.hashBytes(bytes)), createHash('sha256').update('abc').digest('hex'));
+  t.equal(toHex(await md5.hashBytes(bytes)), '900150983cd24fb0d6963f7d28e17f72');
+  t.equal(toHex(await sha256.hashBytes(bytes)), createHash('sha256').update('abc').digest('hex'));
+  const big = Uint8Array.from({ length: 3_000_000 }, (_, i) => (i * 7) & 255);
+  t.equal(toHex(await md5.hashBytes(big)), createHash('md5').update(big).digest('hex'), 'MD5 of a large file, as Node computes it');
+  t.equal(toHex(await sha256.hashBytes(big)), createHash('sha256').update(big).digest('hex'));
 });
 
 t.test('PDQ core is bit-exact on the reference rasters (hash and quality)', async (t) => {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { pdqDihedralFromDct } from '../src/hashing/pdq.js';
 import { Matcher, type MatcherOptions } from '../src/match/matcher.js';
+import { findSignalType } from '../src/hashing/registry.js';
+import { q } from './helpers/queries.js';
 import { SignalIndexes } from '../src/match/signal-indexes.js';
 import { hashPin } from '../src/store/pin.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
@@ -56,21 +58,21 @@ t.test('indexes load from the store at start and follow every write', async (t) 
   t.equal(indexes.size('content', 'pdq'), 1);
   t.equal(indexes.size('content', 'md5'), 1);
   t.same(
-    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 3) }] })).matches.map((m) => [m.contentId, m.distance, m.signalType]),
+    (await matcher.matchContent(q([{ type: 'pdq', hash: atDistance(hash, 3) }]))).matches.map((m) => [m.contentId, m.distance, m.signalType]),
     [[before.contentId, 3, 'pdq']],
   );
-  t.same((await matcher.matchContent({ hashes: [{ type: 'md5', hash: md5 }] })).matches[0]?.contentId, before.contentId);
+  t.same((await matcher.matchContent(q([{ type: 'md5', hash: md5 }]))).matches[0]?.contentId, before.contentId);
 
   const added = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(hash, 1) }]);
   t.equal(indexes.size('content', 'pdq'), 2, 'an add reaches the index as soon as the store call returns');
   t.same(
-    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash }] })).matches.map((m) => m.contentId),
+    (await matcher.matchContent(q([{ type: 'pdq', hash }]))).matches.map((m) => m.contentId),
     [before.contentId, added.contentId],
   );
   store.deleteContent(before.contentId);
   t.equal(indexes.size('content', 'md5'), 0);
   t.same(
-    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash }] })).matches.map((m) => m.contentId),
+    (await matcher.matchContent(q([{ type: 'pdq', hash }]))).matches.map((m) => m.contentId),
     [added.contentId],
     'a delete leaves the index at once',
   );
@@ -89,37 +91,31 @@ t.test('thresholds: defaults, bank and request overrides, ceiling with visible c
   const loose20 = at(loose.id, 20);
   const strict8 = at(strict.id, 8);
   const strict10 = at(strict.id, 10);
-  const query = { hashes: [{ type: 'pdq', hash }] };
+  const query = [{ type: 'pdq', hash }];
   const ids = (r: { matches: { contentId: number }[] }) => r.matches.map((m) => m.contentId);
 
-  const byDefault = await matcher.matchContent(query);
+  const byDefault = await matcher.matchContent(q(query));
   t.same(ids(byDefault), [strict8, loose20, loose31], 'default 31 in loose, bank 8 in strict; sorted by distance');
   t.same(byDefault.thresholds, [
     { type: 'pdq', bankId: strict.id, source: 'bank', requested: 8, applied: 8, clamped: false },
     { type: 'pdq', bankId: loose.id, source: 'default', requested: 31, applied: 31, clamped: false },
   ]);
-  t.same(ids(await matcher.matchContent({ ...query, thresholds: { pdq: 12 } })), [strict8, strict10], 'request replaces both');
-  t.same(ids(await matcher.matchContent({ ...query, thresholds: { pdq: 25 } })), [strict8, strict10, loose20]);
+  t.same(ids(await matcher.matchContent(q(query, { thresholds: { pdq: 12 } }))), [strict8, strict10], 'request replaces both');
+  t.same(ids(await matcher.matchContent(q(query, { thresholds: { pdq: 25 } }))), [strict8, strict10, loose20]);
 
-  const clamped = await matcher.matchContent({ ...query, thresholds: { pdq: 60 } });
+  const clamped = await matcher.matchContent(q(query, { thresholds: { pdq: 60 } }));
   t.same(ids(clamped), [strict8, strict10, loose20, loose31], 'above the ceiling: clamped to 31, not 60');
   t.ok(clamped.thresholds.every((x) => x.clamped && x.applied === 31 && x.requested === 60 && x.source === 'request'));
 
-  t.same(ids(await matcher.matchContent({ ...query, bankIds: [strict.id] })), [strict8], 'bank filter');
-  t.same(ids(await matcher.matchContent({ ...query, bankIds: [loose.id], thresholds: { pdq: 31 } })), [loose20, loose31]);
-  await t.rejects(() => matcher.matchContent({ ...query, bankIds: [999] }), { code: 'NOT_FOUND' });
-  await t.rejects(() => matcher.matchContent({ ...query, bankIds: 3 as unknown as number[] }), { code: 'INVALID_INPUT' });
-  await t.rejects(() => matcher.matchContent({ ...query, thresholds: { pdq: -1 } }), { code: 'INVALID_INPUT' });
-  await t.rejects(() => matcher.matchContent({ ...query, thresholds: { pdq: 2.5 } }), { code: 'INVALID_INPUT' });
-  await t.rejects(() => matcher.matchContent({ ...query, thresholds: { nohash: 1 } }), { code: 'INVALID_INPUT' });
-  await t.rejects(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: randomHash(16) }] }), { code: 'INVALID_HASH' });
-  await t.rejects(() => matcher.matchContent({ hashes: [] }), { code: 'INVALID_INPUT' });
+  t.same(ids(await matcher.matchContent(q(query, { banks: [strict.id] }))), [strict8], 'bank filter');
+  t.same(ids(await matcher.matchContent(q(query, { banks: [loose.id], thresholds: { pdq: 31 } }))), [loose20, loose31]);
+  await t.rejects(() => matcher.matchContent(q(query, { banks: [999] })), { code: 'NOT_FOUND' });
 });
 
-t.test('a configured ceiling lets banks and requests loosen up to it, exact types stay at 0', async (t) => {
+t.test('a lower or higher ceiling (benchmarks probing) applies to banks and requests; exact types stay exact', async (t) => {
   const { store, matcher } = setup({ ceilings: { pdq: 45, blockhash: 16 } });
-  t.throws(() => setup({ ceilings: { md5: 2 } }), { code: 'INVALID_INPUT' });
-  t.throws(() => setup({ ceilings: { pdq: 257 } }), { code: 'INVALID_INPUT' });
+  t.throws(() => setup({ ceilings: { md5: 2 } }), { code: 'INVALID_REQUEST' });
+  t.throws(() => setup({ ceilings: { pdq: 257 } }), { code: 'INVALID_REQUEST' });
   const bank = store.createBank({ name: 'b', thresholds: { pdq: 50, blockhash: 14 } });
   const hash = randomHash();
   const block = randomHash();
@@ -127,16 +123,15 @@ t.test('a configured ceiling lets banks and requests loosen up to it, exact type
   const near = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(hash, 40) }]).contentId;
   const blockItem = addItem(store, bank.id, [{ type: 'blockhash', hash: atDistance(block, 14) }]).contentId;
   addItem(store, bank.id, [{ type: 'md5', hash: atDistance(md5, 1) }]);
-  const result = await matcher.matchContent({
-    hashes: [
+  const result = await matcher.matchContent(
+    q([
       { type: 'pdq', hash },
       { type: 'blockhash', hash: block },
       { type: 'md5', hash: md5 },
-    ],
-    thresholds: { md5: 3 },
-  });
+    ]),
+  );
   t.same(
-    result.matches.map((m) => [m.contentId, m.signalType, m.distance, m.queryIndex]),
+    result.matches.map((m) => [m.contentId, m.signalType, m.distance, m.signalIndex]),
     [
       [blockItem, 'blockhash', 14, 1],
       [near, 'pdq', 40, 0],
@@ -148,11 +143,11 @@ t.test('a configured ceiling lets banks and requests loosen up to it, exact type
     [
       ['pdq', 'bank', 50, 45, true],
       ['blockhash', 'bank', 14, 14, false],
-      ['md5', 'request', 3, 0, true],
+      ['md5', 'default', 0, 0, false],
     ],
   );
-  t.equal(matcher.ceiling('md5'), 0);
-  t.equal(matcher.ceiling('pdq'), 45);
+  t.equal(matcher.ceiling(findSignalType('md5')!), 0);
+  t.equal(matcher.ceiling(findSignalType('pdq')!), 45);
 });
 
 t.test('one match per content item, with its smallest distance', async (t) => {
@@ -165,13 +160,13 @@ t.test('one match per content item, with its smallest distance', async (t) => {
     { type: 'pdq', hash: atDistance(hash, 4) },
     { type: 'sha256', hash: sha },
   ]);
-  const pdqOnly = await matcher.matchContent({ hashes: [{ type: 'pdq', hash }, { type: 'pdq', hash: atDistance(hash, 20) }] });
+  const pdqOnly = await matcher.matchContent(q([{ type: 'pdq', hash }, { type: 'pdq', hash: atDistance(hash, 20) }]));
   t.equal(pdqOnly.matches.length, 1);
-  t.match(pdqOnly.matches[0], { contentId: item.contentId, bankId: bank.id, distance: 4, signalId: item.signalIds[1], queryIndex: 0, variant: null });
+  t.match(pdqOnly.matches[0], { contentId: item.contentId, bankId: bank.id, distance: 4, signalId: item.signalIds[1], signalIndex: 0, variant: null });
   t.same(pdqOnly.matches[0].provenance, { ...provenance, capturedAt: null });
-  const withExact = await matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 4) }, { type: 'sha256', hash: sha }] });
+  const withExact = await matcher.matchContent(q([{ type: 'pdq', hash: atDistance(hash, 4) }, { type: 'sha256', hash: sha }]));
   t.equal(withExact.matches.length, 1);
-  t.match(withExact.matches[0], { distance: 0, signalType: 'sha256', queryIndex: 1 }, 'at equal distance the exact signal is the evidence');
+  t.match(withExact.matches[0], { distance: 0, signalType: 'sha256', signalIndex: 1 }, 'at equal distance the exact signal is the evidence');
 });
 
 t.test('dihedral expansion for image queries; bare hashes match as given', async (t) => {
@@ -181,17 +176,14 @@ t.test('dihedral expansion for image queries; bare hashes match as given', async
   const variants = pdqDihedralFromDct(dct);
   const rotated = addItem(store, bank.id, [{ type: 'pdq', hash: atDistance(variants[1], 2) }]).contentId;
   const imageQuery = { type: 'pdq', hash: variants[0], dct };
-  t.same((await matcher.matchContent({ hashes: [imageQuery] })).matches, [], 'without dihedral a rotated copy is far away');
-  const expanded = await matcher.matchContent({ hashes: [imageQuery], dihedral: true });
-  t.match(expanded.matches, [{ contentId: rotated, distance: 2, variant: 'rot90', queryIndex: 0 }]);
-  await t.rejects(() => matcher.matchContent({ hashes: [{ type: 'pdq', hash: variants[0] }], dihedral: true }), {
-    code: 'INVALID_INPUT',
-    message: /bare hash can only be matched as given/,
-  });
+  t.same((await matcher.matchContent(q([imageQuery]))).matches, [], 'without dihedral a rotated copy is far away');
+  const expanded = await matcher.matchContent(q([imageQuery], { dihedral: true }));
+  t.match(expanded.matches, [{ contentId: rotated, distance: 2, variant: 'rot90', signalIndex: 0 }]);
+  t.same((await matcher.matchContent(q([{ type: 'pdq', hash: variants[0] }], { dihedral: true }))).matches, [], 'a bare hash (no DCT) is matched as given');
   t.same(
-    (await matcher.matchContent({ hashes: [{ type: 'blockhash', hash: randomHash() }, imageQuery], dihedral: true })).matches.map((m) => m.contentId),
+    (await matcher.matchContent(q([{ type: 'blockhash', hash: randomHash() }, imageQuery], { dihedral: true }))).matches.map((m) => m.contentId),
     [rotated],
-    'dihedral applies to PDQ queries only',
+    'dihedral applies to signals with a DCT only',
   );
 });
 
@@ -204,20 +196,20 @@ t.test("victims' hashes: matched only by matchCases, gone at once on withdrawal"
   const captured = atDistance(victimHash, 6);
   addItem(store, bank.id, [{ type: 'pdq', hash: captured }]);
 
-  const found = await matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] });
-  t.match(found.matches, [{ caseId: victim.id, caseNumber: 'V-1', status: 'open', distance: 6 }]);
+  const found = await matcher.matchCases(q([{ type: 'pdq', hash: captured }]));
+  t.match(found.matches, [{ caseId: victim.id, caseNumber: 'V-1', distance: 6 }]);
   t.equal(found.matches.length, 1);
   t.same(found.thresholds, [{ type: 'pdq', bankId: null, source: 'default', requested: 31, applied: 31, clamped: false }]);
-  t.same((await matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }], thresholds: { pdq: 5 } })).matches, []);
+  t.same((await matcher.matchCases(q([{ type: 'pdq', hash: captured }], { thresholds: { pdq: 5 } }))).matches, []);
   t.equal(
-    (await matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] })).matches.every((m) => m.contentId > 0),
+    (await matcher.matchContent(q([{ type: 'pdq', hash: victimHash }]))).matches.every((m) => m.contentId > 0),
     true,
     'content search never returns cases',
   );
-  t.equal((await matcher.matchContent({ hashes: [{ type: 'pdq', hash: victimHash }] })).matches.length, 1);
+  t.equal((await matcher.matchContent(q([{ type: 'pdq', hash: victimHash }]))).matches.length, 1);
 
   store.deleteCase(victim.id);
-  t.same((await matcher.matchCases({ hashes: [{ type: 'pdq', hash: captured }] })).matches, [], 'withdrawal leaves the index at once');
+  t.same((await matcher.matchCases(q([{ type: 'pdq', hash: captured }]))).matches, [], 'withdrawal leaves the index at once');
   t.equal(indexes.size('case', 'pdq'), 1, "only the other victim's hash remains");
   t.ok(store.getCase(other.id));
 });
@@ -236,7 +228,7 @@ t.test('matches finishing together read their owners in one store call, each get
   };
 
   // Item i at distance 2i: bank two's threshold (10) keeps its items beyond 10 bits out.
-  const results = await Promise.all(hashes.map((hash, i) => matcher.matchContent({ hashes: [{ type: 'pdq', hash: atDistance(hash, 2 * i) }] })));
+  const results = await Promise.all(hashes.map((hash, i) => matcher.matchContent(q([{ type: 'pdq', hash: atDistance(hash, 2 * i) }]))));
   t.equal(lookups.length, 1, 'one store call for the 12 matches');
   // Read before each bank's threshold is applied: all 12 are within the search radius of 31.
   t.same(lookups[0].sort((a, b) => a - b), items.map((item) => item.signalIds[0]).sort((a, b) => a - b));
@@ -247,7 +239,7 @@ t.test('matches finishing together read their owners in one store call, each get
   });
 
   // An item deleted between the search and the owner read is left out, not reported with another's owner.
-  const deleted = matcher.matchContent({ hashes: [{ type: 'pdq', hash: hashes[0] }] });
+  const deleted = matcher.matchContent(q([{ type: 'pdq', hash: hashes[0] }]));
   store.deleteContent(items[0].contentId);
   t.same((await deleted).matches, []);
 });
@@ -258,14 +250,15 @@ t.test('a hit whose item is deleted mid-query and followed by a new item is not 
   const hash = randomHash();
   // The newest item: deleting it is what once freed its ids for the next insert.
   const matched = addItem(store, bank.id, [{ type: 'pdq', hash }]);
-  const queries = [hash, ...Array.from({ length: 3 }, () => randomHash())].map((code) => ({ type: 'pdq', hash: code }));
+  // More hashes than one slice (64), so the query pauses between slices.
+  const queries = [hash, ...Array.from({ length: 99 }, () => randomHash())].map((code) => ({ type: 'pdq', hash: code }));
   let paused = false;
-  const result = await matcher.matchContentInSlices({ hashes: queries }, async () => {
+  const result = await matcher.matchContent(q(queries), async () => {
     if (paused) return;
     paused = true;
     store.deleteContent(matched.contentId);
     store.addContent(bank.id, [{ provenance: { ...provenance, channel: 'unrelated group' }, signals: [{ type: 'pdq', hash: randomHash() }] }]);
-  }, 1);
+  });
   t.ok(paused, 'the query paused between its slices');
   t.same(result.matches, [], 'neither the deleted item nor the unrelated new one');
 });

@@ -69,11 +69,11 @@ t.test('flattened views only when at least 1% is transparent, and only those tha
 });
 
 t.test('a transparent query sent by a client stays within one match request', async (t) => {
-  const { clientQuerySignals, CLIENT_MAX_SIGNALS } = await import('../src/robust/signals.js');
+  const { MAX_QUERY_SIGNALS, imageHashingFor, queryFromImage, toWireSignals } = await import('../src/match/query.js');
   const png = readFileSync(`${BLOCKHASH_DIR}emptyBasket.png`);
-  const hashed = await hashImage(png, { dihedral: true, regions: 'query' });
-  const signals = clientQuerySignals(hashed);
-  t.ok(signals.length <= CLIENT_MAX_SIGNALS, `${signals.length} signals for ${hashed.regions!.length} regions`);
+  const hashed = await hashImage(png, imageHashingFor('robust'));
+  const signals = toWireSignals(queryFromImage(hashed));
+  t.ok(signals.length <= MAX_QUERY_SIGNALS, `${signals.length} signals for ${hashed.regions!.length} regions`);
   t.same(signals.slice(0, 2).map((s) => s.type), ['md5', 'sha256'], 'the digests are never left out');
   t.equal(signals.filter((s) => s.type === 'pdq').length, 8, 'PDQ with its turns and mirrors');
 });

@@ -12,8 +12,7 @@ import { decodeForHashing } from '../src/image/decode.js';
 import { hashImage } from '../src/image/hash-image.js';
 import { type Orientation, exifOrientation, orientPlane } from '../src/robust/orientation.js';
 import { contentRegions, queryRegions, queryRegionsInSlices, type RegionSignal } from '../src/robust/regions.js';
-import { MAX_SIGNALS_PER_MATCH } from '../src/api/schemas.js';
-import { CLIENT_MAX_SIGNALS, clientQuerySignals } from '../src/robust/signals.js';
+import { imageHashingFor, MAX_QUERY_SIGNALS, queryFromImage, toWireSignals } from '../src/match/query.js';
 import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
 
 const ORIENTATIONS: Orientation[] = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -235,16 +234,15 @@ t.test('a tagged query in slices, pausing in between, equals the one-go result',
 });
 
 t.test('what a client sends for a tagged photo fits in one match request: the upright regions and the best of the stored ones', async (t) => {
-  t.equal(CLIENT_MAX_SIGNALS, MAX_SIGNALS_PER_MATCH, 'the API limit');
   for (const [name, bytes, orientation] of [
     ['a phone photo tagged 6', readFileSync(`${PDQ_DIR}exif-rotn-6.jpg`), 6],
     ['a photo tagged 8', await tagged(await photo(), 8), 8],
   ] as const) {
-    const hashed = await hashImage(bytes, { dihedral: true, regions: 'query' });
-    const signals = clientQuerySignals(hashed);
+    const hashed = await hashImage(bytes, imageHashingFor('robust'));
+    const signals = toWireSignals(queryFromImage(hashed));
     const sent = new Set(signals.filter((s) => s.type === 'pdq-region').map((s) => s.hash));
     const upright = queryRegions((await decodeForHashing(bytes, 'fast')).raster, { orientation, stored: false });
-    t.ok(signals.length <= MAX_SIGNALS_PER_MATCH, `${name}: ${signals.length} signals`);
+    t.ok(signals.length <= MAX_QUERY_SIGNALS, `${name}: ${signals.length} signals`);
     t.ok(
       upright.every((r) => sent.has(Buffer.from(r.hash).toString('hex'))),
       `${name}: all ${upright.length} regions of the upright image sent`,

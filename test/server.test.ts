@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { Services } from '../src/api/services.js';
+import { Services } from '../src/services/services.js';
 import { loadConfig } from '../src/config.js';
-import { startServer } from '../src/server.js';
+import { startServer, startMetricsListener } from '../src/server.js';
 
 const tempDir = (t: { teardown: (fn: () => void) => void }) => {
   const dir = mkdtempSync(join(tmpdir(), 'ncii-server-'));
@@ -183,4 +184,18 @@ t.test('a server whose indexes cannot be loaded stops and exits 1, instead of an
   const exited = new Promise<number>((resolve) => void startServer(loadConfig({ PORT: String(port), DATA_DIR: tempDir(t), LOG_LEVEL: 'silent' }), resolve));
   t.equal(await exited, 1);
   t.equal(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => 'answered', () => 'closed'), 'closed', 'no longer listening');
+});
+
+t.test('the metrics listener serves GET /metrics without a key, and nothing else; it closes with the app', async (t) => {
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: tempDir(t) }), logger: false });
+  await app.ready();
+  const server = await startMetricsListener(app, '127.0.0.1', 0);
+  const { port } = server.address() as AddressInfo;
+  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+  t.equal(metrics.status, 200);
+  t.match(await metrics.text(), /process_cpu_user_seconds_total/);
+  t.equal((await fetch(`http://127.0.0.1:${port}/v1/banks`)).status, 404, 'not the API');
+  t.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 404);
+  await app.close();
+  await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'closed with the app');
 });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { hashImage } from '../../src/image/hash-image.js';
 import { Matcher } from '../../src/match/matcher.js';
 import { SignalIndexes } from '../../src/match/signal-indexes.js';
-import { regionQueries, regionSignals } from '../../src/robust/signals.js';
+import { imageHashingFor, queryFromImage } from '../../src/match/query.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { NewContentItem } from '../../src/store/store.js';
 import type { EngineMatch, MatchEngine, QualityMethod } from './quality-methods.js';
@@ -39,12 +39,9 @@ export const robustMethod: QualityMethod = {
     };
     const search = async (bytes: Uint8Array, using: Matcher, radius?: number): Promise<EngineMatch[]> => {
       if (pending.length > 0) flush();
-      const hashed = await hashImage(bytes, { signals: ['pdq'], dihedral: true, regions: 'query' });
-      const { matches } = await using.matchContent({
-        hashes: [{ type: 'pdq', hash: hashed.pdq!.hash, dct: hashed.pdq!.dct }, ...regionQueries(hashed)],
-        dihedral: true,
-        ...(radius === undefined ? {} : { thresholds: { pdq: radius, 'pdq-region': radius } }),
-      });
+      const hashed = await hashImage(bytes, imageHashingFor('robust'));
+      const query = queryFromImage(hashed, radius === undefined ? {} : { thresholds: { pdq: radius, 'pdq-region': radius } });
+      const { matches } = await using.matchContent(query);
       return matches.map((m) => ({ contentId: contentOf.get(m.contentId)!, distance: m.distance, via: m.via === 'region' ? `region:${m.region}` : 'whole' }));
     };
     const contentOf = new Map<number, number>();
@@ -57,7 +54,8 @@ export const robustMethod: QualityMethod = {
     return {
       async add(contentId, bytes) {
         const hashed = await hashImage(bytes, { signals: ['pdq'], regions: 'content' });
-        const signals = [{ type: 'pdq', hash: hashed.pdq!.hash, quality: hashed.pdq!.quality }, ...regionSignals(hashed)];
+        const regions = (hashed.regions ?? []).map((r) => ({ type: 'pdq-region', hash: r.hash, quality: r.quality }));
+        const signals = [{ type: 'pdq', hash: hashed.pdq!.hash, quality: hashed.pdq!.quality }, ...regions];
         pending.push({ contentId, item: { provenance: { platform: 'bench' }, signals } });
         return { entries: signals.length };
       },

@@ -23,7 +23,7 @@ import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
 import { ErrorResponse } from './schemas.js';
-import { Services } from './services.js';
+import { Services } from '../services/services.js';
 import { uploadMemory } from './uploads.js';
 import { buildValidator } from './validation.js';
 
@@ -41,6 +41,8 @@ export interface RouteEntry {
   method: string;
   url: string;
   permission: Permission | undefined;
+  /** Health probes answer whatever Authorization says. */
+  ignoresCredentials: boolean;
 }
 
 declare module 'fastify' {
@@ -100,7 +102,8 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     },
     bodyLimit: 10 * 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // verbose: a refusal carries the value refused, so a message can name it (see errors.ts).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, verbose: true } },
     schemaController: { compilersFactory: { buildValidator } },
     // Errors raised before routing (a broken percent-escape in the path) skip every hook: answered here in the API's own shape.
     frameworkErrors: (error, _request, rawReply) => {
@@ -126,7 +129,7 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, permission: route.config?.permission });
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, permission: route.config?.permission, ignoresCredentials: route.config?.ignoresCredentials ?? false });
     documentCommonAnswers(route);
   });
 

@@ -6,6 +6,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { InvalidHashError } from '../hashing/hex.js';
 import { ImageError } from '../image/errors.js';
+import { QueryError } from '../match/query.js';
+import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import { StoreError } from '../store/errors.js';
 
 export class ApiError extends Error {
@@ -21,7 +23,9 @@ export class ApiError extends Error {
 }
 
 export const badRequest = (code: string, message: string) => new ApiError(400, code, message);
-export const notFound = (message: string) => new ApiError(404, 'NOT_FOUND', message);
+
+/** A POST without a body (so without a Content-Type) runs no schema: refused with what to send. */
+export const noBody = (what: string) => badRequest('INVALID_REQUEST', what);
 
 const IMAGE_STATUS: Record<ImageError['code'], number> = {
   EMPTY_IMAGE: 400,
@@ -32,12 +36,22 @@ const IMAGE_STATUS: Record<ImageError['code'], number> = {
   IMAGE_TOO_COMPLEX: 422,
 };
 
-const STORE_STATUS: Record<StoreError['code'], number> = {
-  INVALID_HASH: 400,
-  INVALID_INPUT: 400,
+/** The store's refusals in the API's codes: input the store refuses is INVALID_REQUEST, as the schemas' refusals are. */
+const STORE_ERRORS: Record<Exclude<StoreError['code'], 'MIGRATION_MISMATCH'>, [number, string]> = {
+  INVALID_HASH: [400, 'INVALID_HASH'],
+  INVALID_INPUT: [400, 'INVALID_REQUEST'],
+  NOT_FOUND: [404, 'NOT_FOUND'],
+  CONFLICT: [409, 'CONFLICT'],
+};
+
+const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
+  INVALID_REQUEST: 400,
   NOT_FOUND: 404,
-  CONFLICT: 409,
-  MIGRATION_MISMATCH: 500,
+  TOO_MANY_HASHES: 413,
+  LOW_QUALITY: 422,
+  RATE_LIMITED: 429,
+  NOT_READY: 503,
+  INDEX_UNAVAILABLE: 503,
 };
 
 /** Fastify's and its plugins' own error codes, in words a person understands. */
@@ -60,12 +74,18 @@ const FRAMEWORK: Record<string, [number, string, string?]> = {
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err instanceof ImageError) return new ApiError(IMAGE_STATUS[err.code], err.code, err.message);
-  if (err instanceof InvalidHashError) return new ApiError(400, 'INVALID_HASH', err.message);
-  if (err instanceof StoreError && err.code !== 'MIGRATION_MISMATCH') return new ApiError(STORE_STATUS[err.code], err.code, err.message);
+  if (err instanceof InvalidHashError || err instanceof QueryError) return new ApiError(400, err.code, err.message);
+  if (err instanceof ServiceError) {
+    return new ApiError(SERVICE_STATUS[err.code], err.code, err.message, err.retryAfterSeconds === undefined ? {} : { 'retry-after': String(err.retryAfterSeconds) });
+  }
+  if (err instanceof StoreError && err.code !== 'MIGRATION_MISMATCH') {
+    const [status, code] = STORE_ERRORS[err.code];
+    return new ApiError(status, code, err.message);
+  }
   const e = err as FastifyError;
   // The client hung up mid-body: nothing is wrong here, and no one is left to answer.
   if (e?.code === 'ECONNRESET' || e?.message === 'aborted') return new ApiError(400, 'REQUEST_ABORTED', 'The request ended before its body was complete.');
-  if (e?.validation) return new ApiError(400, 'INVALID_REQUEST', `Invalid request: ${e.message}`);
+  if (e?.validation) return new ApiError(400, 'INVALID_REQUEST', `Invalid request: ${describeValidation(e)}`);
   const known = e?.code ? FRAMEWORK[e.code] : undefined;
   if (known) return new ApiError(known[0], known[1], known[2] ?? e.message);
   // Busboy's own complaints about a broken multipart body.
@@ -76,6 +96,30 @@ export function toApiError(err: unknown): ApiError | null {
     return new ApiError(e.statusCode, e.statusCode === 429 ? 'RATE_LIMITED' : 'BAD_REQUEST', e.message);
   }
   return null;
+}
+
+/** "/signals/1/type" as a person reads it: "signals[1].type". */
+function fieldPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+/**
+ * Fastify's message for a schema refusal, with what a person needs to fix an
+ * enum: the field as written in the body, the value given and the values
+ * allowed ("signals[1].type "phash" must be one of pdq, blockhash, ...").
+ */
+function describeValidation(e: FastifyError): string {
+  const first = e.validation?.[0];
+  if (first?.keyword !== 'enum') return e.message;
+  const allowed = (first.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+  const given = (first as { data?: unknown }).data;
+  const where = `${e.validationContext ?? 'body'}${first.instancePath ? ` ${fieldPath(first.instancePath)}` : ''}`;
+  return `${where}${given === undefined ? '' : ` ${JSON.stringify(given)}`} must be one of ${allowed.join(', ')}`;
 }
 
 export function sendError(reply: FastifyReply, err: ApiError) {

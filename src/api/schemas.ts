@@ -1,10 +1,17 @@
-/** Schemas shared by several routes. */
+/**
+ * Schemas shared by several routes. What depends on the signal types (names,
+ * hash lengths, thresholds) is derived from the registry, so the OpenAPI
+ * description lists exactly the types the service knows.
+ */
 import { Type } from 'typebox';
-import { CLIENT_MAX_SIGNALS } from '../robust/signals.js';
+import { DIHEDRAL_NAMES } from '../hashing/pdq.js';
+import { HAMMING_TYPES, listSignalTypeNames, SIGNAL_TYPE_NAMES, SIGNAL_TYPES, WHOLE_IMAGE_TYPES } from '../hashing/registry.js';
+import { MATCH_MODES, MAX_BANK_FILTER, MAX_QUERY_SIGNALS } from '../match/query.js';
+import { REGION_KINDS } from '../robust/regions.js';
 
 export const ErrorResponse = Type.Object(
   { error: Type.Object({ code: Type.String({ description: 'Stable machine-readable code, e.g. INVALID_HASH.' }), message: Type.String() }) },
-  { $id: 'ErrorResponse', description: 'Every error has this shape.' },
+  { $id: 'ErrorResponse', title: 'ErrorResponse', description: 'Every error has this shape.' },
 );
 
 /** The usual error responses of a route, to spread into its `response` schema. */
@@ -12,43 +19,85 @@ export function errorResponses(...statuses: number[]) {
   return Object.fromEntries([...statuses, 429, 500, 503].map((s) => [s, Type.Ref('ErrorResponse')]));
 }
 
-export const Hex64 = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: '64 hex characters (either case in, lower case out).' });
+const hexLengths = [...new Set(SIGNAL_TYPES.map((t) => t.bits / 4))]
+  .map((digits) => `${digits} for ${listSignalTypeNames(SIGNAL_TYPES.filter((t) => t.bits / 4 === digits).map((t) => t.name))}`)
+  .join('; ');
 
-export const SignalTypeName = Type.Union([Type.Literal('pdq'), Type.Literal('blockhash'), Type.Literal('md5'), Type.Literal('sha256'), Type.Literal('pdq-region')]);
+export const SignalTypeName = Type.Enum([...SIGNAL_TYPE_NAMES], { description: SIGNAL_TYPES.map((t) => `\`${t.name}\`: ${t.description}`).join('\n') });
 
-/** A hash given by the client; its length is checked against its type by the hashing core. */
+/** A hash as text; its length is checked against its type by the query module, so the error can name the item. */
+export const HashText = Type.String({ description: `Hex, either case: ${hexLengths} characters.` });
+
+export const RegionKind = Type.Enum([...REGION_KINDS], {
+  description: 'Region hashes only: which region of the query image the hash is of (frame, part, quadrant, strip, crop, rotation), reported with a match.',
+});
+
+export const DihedralVariant = Type.Enum([...DIHEDRAL_NAMES], { description: 'Which rotation or mirror of the image the hash is of, reported with a match.' });
+
+/** One hash as a client sends it. */
 export const SignalInput = Type.Object(
-  {
-    type: SignalTypeName,
-    hash: Type.String({ minLength: 1, maxLength: 128, description: 'Hex: 64 characters for pdq, blockhash, sha256 and pdq-region; 32 for md5.' }),
-  },
+  { type: SignalTypeName, hash: HashText, region: Type.Optional(RegionKind), variant: Type.Optional(DihedralVariant) },
   { additionalProperties: false },
 );
 
+/** POST /v1/hash: each whole-image type's hash as it writes it, and PDQ's quality (and rotations). */
 export const ImageHashes = Type.Object({
-  pdq: Hex64,
-  pdqQuality: Type.Integer({ minimum: 0, maximum: 100 }),
-  blockhash: Hex64,
-  md5: Type.String({ pattern: '^[0-9a-f]{32}$' }),
-  sha256: Hex64,
-  pdqDihedral: Type.Optional(Type.Array(Hex64, { minItems: 8, maxItems: 8, description: 'orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1' })),
+  ...Object.fromEntries(
+    WHOLE_IMAGE_TYPES.flatMap((t) => [
+      [t.name, Type.String({ pattern: `^[0-9a-f]{${t.bits / 4}}$`, description: t.description })],
+      ...(t.name === 'pdq' ? [['pdqQuality', Type.Integer({ minimum: 0, maximum: 100, description: 'PDQ quality; under 50 is too featureless to match reliably.' })]] : []),
+    ]),
+  ),
+  pdqDihedral: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { minItems: 8, maxItems: 8, description: DIHEDRAL_NAMES.join(', ') })),
 });
 
-export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
-/** Most banks one match or batch may name. */
-export const MAX_BANK_FILTER = 100;
+export const BankFilter = Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+  minItems: 1,
+  maxItems: MAX_BANK_FILTER,
+  uniqueItems: true,
+  description: 'Search only these banks (default: all).',
+});
 
-export const BankFilter = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_BANK_FILTER, uniqueItems: true, description: 'Search only these banks (default: all).' });
+export const MatchMode = Type.Enum([...MATCH_MODES], {
+  description:
+      '`robust` (default): also match region hashes, which find crops, borders, captions, screenshots, collage cells, small rotations and stickers, ' +
+      'and always the 8 rotations and mirrors. `pdq`: whole-image hashes only, as other PDQ systems (ThreatExchange, HMA, StopNCII) match.',
+});
 
-/** How many hashes one JSON match request may carry (as many as a client query holds); bigger lookups belong in /v1/batches. */
-export const MAX_SIGNALS_PER_MATCH = CLIENT_MAX_SIGNALS;
+/** Per-signal-type thresholds in bits; only the perceptual types have any (exact types always match exactly). */
+export const PerceptualThresholds = Type.Object(
+  Object.fromEntries(HAMMING_TYPES.map((t) => [t.name, Type.Optional(Type.Integer({ minimum: 0, maximum: t.bits, description: `${t.name} Hamming distance (bits); default ${t.defaultThreshold}, at most ${t.maxThreshold} is used.` }))])),
+  { additionalProperties: false },
+);
+
+/** How to match, the same on every route that matches. */
+export const QueryOptionFields = {
+  mode: Type.Optional(MatchMode),
+  threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'The PDQ threshold in bits, for whole-image and (robust) region hashes alike.' })),
+  thresholds: Type.Optional(PerceptualThresholds),
+  banks: Type.Optional(BankFilter),
+};
+
+/** The same options as multipart text fields. */
+export const QueryOptionFormFields = {
+  mode: Type.Optional(Type.String({ description: '`robust` (default) or `pdq`.' })),
+  dihedral: Type.Optional(Type.String({ description: '`true` to also match the 8 rotations and mirrors in pdq mode (always on in robust mode).' })),
+  threshold: Type.Optional(Type.String({ description: 'PDQ threshold in bits (0-256), for whole-image and region hashes.' })),
+  banks: Type.Optional(Type.String({ description: 'Comma-separated bank ids to search (default: all).' })),
+};
+
+export { MAX_QUERY_SIGNALS };
+
+/** A list of hashes, at most what one query carries. */
+export const SignalList = Type.Array(SignalInput, { minItems: 1, maxItems: MAX_QUERY_SIGNALS, description: `1 to ${MAX_QUERY_SIGNALS} hashes.` });
 
 /** A hash as stored and returned, e.g. by GET /v1/content/:id. */
 export const SignalOutput = Type.Object({
-  type: Type.String({ description: 'pdq, blockhash, md5, sha256 or pdq-region.' }),
+  type: Type.String({ description: `${listSignalTypeNames()}.` }),
   hash: Type.String({ description: 'Lower-case hex.' }),
-  quality: Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()], { description: 'PDQ quality (0-100); null for other types.' }),
+  quality: Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()], { description: 'PDQ quality (0-100) where known; null otherwise.' }),
 });
 
 /** Something the caller should know that did not stop the request, e.g. LOW_QUALITY. */
@@ -57,12 +106,37 @@ export const Warning = Type.Object({
   message: Type.String(),
 });
 
-/** Per-signal-type match thresholds in bits; only the perceptual types have any (md5 and sha256 always match exactly). */
-export const PerceptualThresholds = Type.Object(
-  {
-    pdq: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'PDQ Hamming distance (bits).' })),
-    blockhash: Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'Blockhash Hamming distance (bits).' })),
-    'pdq-region': Type.Optional(Type.Integer({ minimum: 0, maximum: 256, description: 'Region PDQ Hamming distance (bits).' })),
-  },
-  { additionalProperties: false },
-);
+export const MatchedProvenance = Type.Object({
+  platform: Type.String({ description: 'e.g. telegram.' }),
+  group: Type.Union([Type.String(), Type.Null()], { description: 'Group or channel name.' }),
+  capturedAt: Type.Union([Type.String(), Type.Null()], { description: 'When it was seen there (ISO-8601 UTC).' }),
+  messageUrl: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Link to (or id of) the message: only for keys with full provenance (takedown, admin).' })),
+});
+
+/** One match, the same on /v1/match and in batch results. */
+export const MatchedItem = Type.Object({
+  contentId: Type.Integer({ description: 'The captured item; a takedown team can look it up (GET /v1/content/{id}).' }),
+  bankId: Type.Integer(),
+  signalType: Type.String({ description: 'The signal type of the closest match.' }),
+  via: Type.Union([Type.Literal('whole'), Type.Literal('region')], { description: 'Found by a hash of the whole image, or of a region of the query and of the captured image.' }),
+  region: Type.Union([Type.String(), Type.Null()], { description: 'For region matches: which region of the query matched; otherwise null.' }),
+  distance: Type.Integer({ description: 'Hamming distance in bits (0 for md5 and sha256, which only match exactly).' }),
+  variant: Type.Union([Type.String(), Type.Null()], { description: 'Which rotation or mirror of the query matched (orig, rot90, ..., flipminus1), when known; otherwise null.' }),
+  signalIndex: Type.Optional(Type.Integer({ description: 'Hash queries: position in `signals` of the hash that matched.' })),
+  provenance: MatchedProvenance,
+});
+
+/** The threshold used for one signal type in one bank. */
+export const AppliedThreshold = Type.Object({
+  type: Type.String(),
+  bankId: Type.Integer(),
+  source: Type.String({ description: 'default, bank or request.' }),
+  requested: Type.Integer(),
+  applied: Type.Integer({ description: "What was used: `requested`, lowered to the type's ceiling if above it." }),
+  clamped: Type.Boolean(),
+});
+
+/** A success body with a description, for the OpenAPI document. */
+export function described<T extends object>(schema: T, description: string): T {
+  return { ...schema, description };
+}

@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { type TProperties, Type } from 'typebox';
+import { describeFile } from '../services/hashing.js';
 import { ApiError, badRequest } from './errors.js';
 
 declare module 'fastify' {
@@ -118,7 +120,7 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
       }
       if (files.length >= rules.maxFiles) {
         part.file.resume();
-        throw new ApiError(413, 'TOO_MANY_FILES', `At most ${rules.maxFiles} images per request.`);
+        throw new ApiError(413, 'TOO_MANY_FILES', rules.maxFiles === 1 ? 'Send one image per request.' : `At most ${rules.maxFiles} images per request.`);
       }
       const memory = request.server.uploadMemory;
       if (!memory.reserve(request, memory.maxFileBytes)) {
@@ -151,40 +153,15 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
   return { files, fields };
 }
 
-/** How an answer names the `index`-th file of a request (from 0). */
-export function describeFile(index: number, filename: string | undefined): string {
-  return `image ${index + 1}${filename ? ` (${filename})` : ''}`;
-}
-
 function formatBytes(bytes: number): string {
   return bytes >= 1048576 ? `${Math.round((bytes / 1048576) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
-/** A form field read as a boolean ("true"/"false"/"1"/"0"). */
-export function booleanField(fields: Record<string, string>, name: string): boolean | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw badRequest('INVALID_REQUEST', `The form field "${name}" must be true or false.`);
-}
-
-/** A form field read as a whole number in a range. */
-export function integerField(fields: Record<string, string>, name: string, min: number, max: number): number | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw badRequest('INVALID_REQUEST', `The form field "${name}" must be a whole number from ${min} to ${max}.`);
-  return n;
-}
-
-/** A form field read as a list of bank ids ("1,4"), each once, at most `max`. */
-export function bankListField(fields: Record<string, string>, name: string, max: number): number[] | undefined {
-  const value = fields[name];
-  if (value === undefined) return undefined;
-  const ids = value.split(',').map((id) => id.trim());
-  if (ids.length > max || !ids.every((id) => /^[1-9]\d{0,15}$/.test(id))) {
-    throw badRequest('INVALID_REQUEST', `The form field "${name}" must be up to ${max} bank ids separated by commas, e.g. "1,4".`);
-  }
-  return [...new Set(ids.map(Number))];
+/**
+ * The schema of a multipart body, for the OpenAPI description. Multipart
+ * bodies are read by the handler (readUploads), so validation sees no body
+ * at all: the schema accepts that.
+ */
+export function multipartBody<P extends TProperties>(properties: P) {
+  return Type.Object(properties, { nullable: true });
 }

@@ -13,11 +13,6 @@
  * items are not matched any more.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { toApiError } from '../api/errors.js';
-import { fromHex } from '../hashing/hex.js';
-import type { Matcher } from '../match/matcher.js';
-import { StoreError } from '../store/errors.js';
-import { STORED_SIGNAL_TYPES } from '../store/signal-types.js';
 import type {
   Batch,
   BatchMatchOptions,
@@ -25,27 +20,18 @@ import type {
   FinishedItem,
   ItemError,
   ItemOutcome,
+  ItemWarning,
   PendingBatchItem,
   SqliteBatchStore,
   StoredBatchMatch,
 } from '../store/batches.js';
+import { inputErrorOf } from './input-errors.js';
 
-/** Matches one item's hashes; may be synchronous or not. */
-export type MatchBatchItem = (query: BatchQuerySignal[], options: BatchMatchOptions) => StoredBatchMatch[] | Promise<StoredBatchMatch[]>;
-
-/** Matching against the content index: what the service's runner does with each item. */
-export function matchAgainstContent(matcher: () => Matcher): MatchBatchItem {
-  return async (query, options) => {
-    const hashes = query.map(({ type, hash }, i) => {
-      const stored = STORED_SIGNAL_TYPES.get(type);
-      if (!stored) throw new StoreError('INVALID_INPUT', `signal ${i}: unknown signal type ${JSON.stringify(type)}`);
-      return { type, hash: fromHex(hash, stored.bytes * 8, `signal ${i}`) };
-    });
-    // Robust items carry hundreds of hashes: searched in slices, so the API keeps answering meanwhile.
-    const { matches } = await matcher().matchContentInSlices({ hashes, thresholds: options.thresholds, bankIds: options.bankIds }, yieldToEventLoop);
-    return matches.map(({ contentId, bankId, signalType, distance }) => ({ contentId, bankId, signalType, distance }));
-  };
-}
+/** Matches one item's hashes under the batch's options; may be synchronous or not. */
+export type MatchBatchItem = (
+  query: BatchQuerySignal[],
+  options: BatchMatchOptions,
+) => { matches: StoredBatchMatch[]; warnings: ItemWarning[] } | Promise<{ matches: StoredBatchMatch[]; warnings: ItemWarning[] }>;
 
 export interface RetryOptions {
   /** The pause after a first failure; each further failure in a row doubles it. */
@@ -107,15 +93,9 @@ interface ItemSearch {
 /** What failed on our side: each kind has its own run of failures in a row, which sets the pause. */
 type FailureKind = 'matching' | 'database';
 
-/** The error of an item that is its own fault (a 4xx), or null when the failure is on our side. */
-function ownError(err: unknown): ItemError | null {
-  const api = toApiError(err);
-  return api && api.statusCode < 500 ? { code: api.code, message: api.message } : null;
-}
-
-function gaveUp(err: unknown, attempts: number): ItemError {
+function gaveUp(attempts: number): ItemError {
   return {
-    code: toApiError(err)?.code ?? 'INTERNAL',
+    code: 'INTERNAL',
     message: `This item could not be matched because of an error on our side, after ${attempts} attempts; send it again in a new batch.`,
   };
 }
@@ -304,10 +284,10 @@ export class BatchRunner {
   private currentSearch(batchId: string): ItemSearch | null {
     const batch = this.store.get(batchId);
     if (!isLive(batch, new Date())) return null;
-    const { bankIds } = batch.options;
-    if (!bankIds) return { options: batch.options, deletedBanks: [] };
-    const remaining = this.store.existingBanks(bankIds);
-    return { options: { ...batch.options, bankIds: remaining }, deletedBanks: bankIds.filter((id) => !remaining.includes(id)) };
+    const { banks } = batch.options;
+    if (!banks) return { options: batch.options, deletedBanks: [] };
+    const remaining = this.store.existingBanks(banks);
+    return { options: { ...batch.options, banks: remaining }, deletedBanks: banks.filter((id) => !remaining.includes(id)) };
   }
 
   private async process(queued: QueuedItem): Promise<void> {
@@ -326,7 +306,7 @@ export class BatchRunner {
       if (this.current?.batchId === queued.batchId) this.current = null;
       return;
     }
-    if (search.options.bankIds?.length === 0) return this.finish(queued, { error: banksDeleted(search.deletedBanks) });
+    if (search.options.banks?.length === 0) return this.finish(queued, { error: banksDeleted(search.deletedBanks) });
     // No await between reading the banks above and the matcher reading them, so none is deleted in between.
     const outcome = await this.match(queued, search.options);
     if (outcome) this.finish(queued, outcome);
@@ -335,16 +315,16 @@ export class BatchRunner {
   /** The item's outcome, or null if it failed on our side and is to be tried again. */
   private async match(queued: QueuedItem, options: BatchMatchOptions): Promise<ItemOutcome | null> {
     try {
-      const matches = await this.matchItem(queued.item.query, options);
+      const { matches, warnings } = await this.matchItem(queued.item.query, options);
       this.failuresInARow.matching = 0;
-      return { matches };
+      return { matches, warnings: [...queued.item.warnings, ...warnings] };
     } catch (err) {
-      const error = ownError(err);
+      const error = inputErrorOf(err);
       if (error) return { error };
       const attempts = (this.attempts.get(attemptKey(queued)) ?? 0) + 1;
       if (attempts >= this.retry.maxAttempts) {
         this.report(`a batch item could not be matched; gave up after ${attempts} attempts`, err);
-        return { error: gaveUp(err, attempts) };
+        return { error: gaveUp(attempts) };
       }
       this.attempts.set(attemptKey(queued), attempts);
       this.retries.push(queued);

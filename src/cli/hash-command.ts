@@ -120,7 +120,7 @@ export async function runHashCommand(argv: string[], io: CliIo): Promise<number>
       if (signals.pdq!.quality < PDQ_MIN_QUALITY) {
         io.stderr.write(`warning: ${file}: PDQ quality ${signals.pdq!.quality} is under ${PDQ_MIN_QUALITY}; the image is too featureless to match reliably\n`);
       }
-      return signalsRow(file, signals, dihedral);
+      return signalsRow(file, signals);
     } catch (err) {
       return errorRow(file, err);
     }

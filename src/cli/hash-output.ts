@@ -3,31 +3,24 @@
  * tools depend on: file, pdq, pdqQuality, blockhash, md5, sha256, and with
  * --dihedral pdqDihedral; a failed file gives file and error {code, message}.
  */
-import { toHex } from '../hashing/hex.js';
-import type { ImageSignals } from '../image/hash-image.js';
+import { type ImageHashesText, type ImageSignals, imageHashesText, WHOLE_IMAGE_SIGNALS } from '../robust/image-signals.js';
 
-export type HashRow =
-  | { file: string; pdq: string; pdqQuality: number; blockhash: string; md5: string; sha256: string; pdqDihedral?: string[] }
-  | { file: string; error: { code: string; message: string } };
+export type HashRow = ({ file: string } & ImageHashesText) | { file: string; error: { code: string; message: string } };
 
-export function signalsRow(file: string, s: ImageSignals, dihedral: boolean): HashRow {
-  const row: HashRow = {
-    file,
-    pdq: toHex(s.pdq!.hash),
-    pdqQuality: s.pdq!.quality,
-    blockhash: toHex(s.blockhash!),
-    md5: toHex(s.md5!),
-    sha256: toHex(s.sha256!),
-  };
-  if (dihedral) row.pdqDihedral = s.pdq!.dihedral!.map(toHex);
-  return row;
+export function signalsRow(file: string, s: ImageSignals): HashRow {
+  return { file, ...imageHashesText(s) };
 }
 
 export type OutputFormat = 'jsonl' | 'tsv';
 
+/** The hash columns: each whole-image type, PDQ's quality after it, and with --dihedral its rotations. */
+function hashColumns(dihedral: boolean): string[] {
+  return [...WHOLE_IMAGE_SIGNALS.flatMap((name) => (name === 'pdq' ? ['pdq', 'pdqQuality'] : [name])), ...(dihedral ? ['pdqDihedral'] : [])];
+}
+
 export function header(format: OutputFormat, dihedral: boolean): string | null {
   if (format !== 'tsv') return null;
-  return ['file', 'pdq', 'pdqQuality', 'blockhash', 'md5', 'sha256', ...(dihedral ? ['pdqDihedral'] : []), 'error'].join('\t');
+  return ['file', ...hashColumns(dihedral), 'error'].join('\t');
 }
 
 /** TSV cells cannot hold tabs or newlines: escape them (and the escape character). */
@@ -37,12 +30,11 @@ function tsvCell(text: string): string {
 
 export function formatRow(row: HashRow, format: OutputFormat, dihedral: boolean): string {
   if (format === 'jsonl') return JSON.stringify(row);
-  if ('error' in row) {
-    const empty = dihedral ? 6 : 5;
-    return [tsvCell(row.file), ...Array(empty).fill(''), tsvCell(`${row.error.code}: ${row.error.message}`)].join('\t');
-  }
-  const cells = [tsvCell(row.file), row.pdq, String(row.pdqQuality), row.blockhash, row.md5, row.sha256];
-  if (dihedral) cells.push(row.pdqDihedral!.join(','));
-  cells.push('');
-  return cells.join('\t');
+  const columns = hashColumns(dihedral);
+  if ('error' in row) return [tsvCell(row.file), ...columns.map(() => ''), tsvCell(`${row.error.code}: ${row.error.message}`)].join('\t');
+  const cell = (column: string) => {
+    const value = (row as Record<string, unknown>)[column];
+    return Array.isArray(value) ? value.join(',') : String(value);
+  };
+  return [tsvCell(row.file), ...columns.map(cell), ''].join('\t');
 }

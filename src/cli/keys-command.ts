@@ -1,11 +1,7 @@
 /** `ncii-match keys create|list|revoke`: API keys, stored hashed; a new key is shown once. */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DATABASE_FILE } from '../api/services.js';
 import { loadConfig } from '../config.js';
-import { KEY_ROLES, type KeyRole, SqliteApiKeyStore } from '../store/api-keys.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import { KEY_ROLES, type KeyRole, withKeyStore } from '../services/keys.js';
 import type { CliIo } from './io.js';
 import { UsageError } from './io.js';
 
@@ -47,10 +43,7 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
   } catch (err) {
     throw new UsageError(`bad setting in the environment: ${(err as Error).message}`);
   }
-  mkdirSync(config.DATA_DIR, { recursive: true });
-  const store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
-  try {
-    const keys = new SqliteApiKeyStore(store.db);
+  return withKeyStore(config, (keys) => {
     if (action === 'create') {
       const { key, secret } = keys.create({ name: values.name!, role: values.role as KeyRole });
       io.stderr.write(`created key ${key.id} (${key.role}) for "${printable(key.name)}"; store it now, it cannot be shown again:\n`);
@@ -65,7 +58,5 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
       io.stdout.write(`revoked key ${key.id} (${key.role}, "${printable(key.name)}")\n`);
     }
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }

@@ -8,13 +8,13 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { DEFAULT_DECODE_LIMITS } from '../image/decode.js';
 import { hashImage } from '../image/hash-image.js';
-import { clientQuerySignals } from '../robust/signals.js';
+import { bankList, imageHashingFor, type MatchMode, queryFromImage, toWireSignals } from '../match/query.js';
 import { errorRow, readLimited } from './hash-command.js';
 import type { CliIo } from './io.js';
 import { UsageError } from './io.js';
 import { expandPaths } from './walk.js';
 
-export const MATCH_USAGE = `Usage: ncii-match match [--mode robust|pdq] [--url URL] [--key KEY] [--threshold N] [--banks IDS] FILE|DIR...
+export const MATCH_USAGE = `Usage: ncii-match match [--mode robust|pdq] [--dihedral] [--url URL] [--key KEY] [--threshold N] [--banks IDS] FILE|DIR...
 
 Hash each image on this machine and look the hashes up in a running service
 (POST /v1/match). The images themselves are never sent. Prints one JSON line
@@ -23,8 +23,10 @@ per file: {file, matches, warnings} or {file, error: {code, message}}.
 Options:
   --mode robust|pdq    robust (default): also match region hashes, which find
                        crops, borders, captions, screenshots, collage cells,
-                       stickers and small rotations; pdq: whole-image hashes
-                       only, as other PDQ systems match
+                       stickers and small rotations, and always the 8
+                       rotations and mirrors; pdq: whole-image hashes only,
+                       as other PDQ systems match
+  --dihedral           pdq mode: also match the 8 rotations and mirrors
   --url URL            the service (default: $NCII_MATCH_URL or http://127.0.0.1:3000)
   --key KEY            API key (default: $NCII_MATCH_KEY; none is needed for hash lookups)
   --threshold N        PDQ threshold in bits (whole-image and region hashes)
@@ -48,6 +50,7 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
       key: { type: 'string' },
       threshold: { type: 'string' },
       banks: { type: 'string' },
+      dihedral: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -66,8 +69,11 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
   }
   let banks: number[] | undefined;
   if (values.banks !== undefined) {
-    if (!/^[1-9]\d{0,15}(,[1-9]\d{0,15})*$/.test(values.banks)) throw new UsageError(`--banks must be bank ids separated by commas, got "${values.banks}"`);
-    banks = values.banks.split(',').map(Number);
+    try {
+      banks = bankList(values.banks, '--banks');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
   }
   const base = values.url ?? process.env.NCII_MATCH_URL ?? 'http://127.0.0.1:3000';
   let endpoint: URL;
@@ -95,14 +101,18 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
   return failed > 0 ? 1 : 0;
 
   async function matchOne(file: string): Promise<MatchRow> {
-    let signals;
+    const options = { mode: mode as MatchMode, ...(threshold === undefined ? {} : { threshold }), ...(banks ? { banks } : {}), ...(values.dihedral ? { dihedral: true } : {}) };
+    let query;
     try {
-      const hashed = await hashImage(await readLimited(file, limits), { limits, dihedral: true, ...(mode === 'robust' ? { regions: 'query' as const } : {}) });
-      signals = clientQuerySignals(hashed);
+      // Hashed here exactly as the service hashes an upload, and sent as the hashes its query searches with.
+      const hashed = await hashImage(await readLimited(file, limits), { limits, ...imageHashingFor(options.mode) });
+      query = queryFromImage(hashed, options);
     } catch (err) {
       return errorRow(file, err) as MatchRow;
     }
-    const body = { mode, signals, ...(threshold === undefined ? {} : { threshold }), ...(banks ? { banks } : {}) };
+    // The thresholds as the query resolved them (for the hashes it has), so the service applies exactly these.
+    const thresholds = Object.keys(query.thresholds).length > 0 ? { thresholds: query.thresholds } : {};
+    const body = { signals: toWireSignals(query), mode: query.mode, ...thresholds, ...(query.banks ? { banks: query.banks } : {}) };
     try {
       const res = await fetch(endpoint, {
         method: 'POST',
@@ -114,7 +124,8 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
       if (!res.ok || !reply?.matches) {
         return { file, error: reply?.error ?? { code: 'SERVICE_ERROR', message: `The service answered ${res.status}.` } };
       }
-      return { file, matches: reply.matches, warnings: reply.warnings ?? [] };
+      // What the query itself knows (a featureless photo's LOW_QUALITY), then what the service says.
+      return { file, matches: reply.matches, warnings: [...query.warnings, ...(reply.warnings ?? [])] };
     } catch (err) {
       return { file, error: { code: 'UNREACHABLE', message: `Could not reach ${endpoint.origin}: ${unreachableReason(err)}` } };
     }

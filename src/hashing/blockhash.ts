@@ -10,7 +10,7 @@ import { bmvbhash } from 'blockhash-core';
 import { hammingDistance } from './hamming.js';
 import { fromHex } from './hex.js';
 import { type RangeSums, RANGE_SUMS_CHUNK_BYTES, rangeSums } from './blockhash-sums.js';
-import type { PerceptualSignalType, Raster } from './signal-type.js';
+import { hexForm, type PerceptualSignalType, type Raster } from './signal-type.js';
 
 export const BLOCKHASH_GRID = 16;
 export const BLOCKHASH_BITS = BLOCKHASH_GRID * BLOCKHASH_GRID;
@@ -253,11 +253,18 @@ export function blockhashRasterFromBlocks(raster: Raster): { hash: Uint8Array } 
   return { hash: fromHex(hex, BLOCKHASH_BITS, 'blockhash') };
 }
 
-export const blockhash: PerceptualSignalType = {
+export const blockhash: PerceptualSignalType<'blockhash'> = {
   name: 'blockhash',
   bits: BLOCKHASH_BITS,
+  ...hexForm(BLOCKHASH_BITS),
+  comparison: 'hamming',
   defaultThreshold: BLOCKHASH_MATCH_THRESHOLD,
+  maxThreshold: BLOCKHASH_MATCH_THRESHOLD,
+  interoperable: true,
+  scope: 'whole',
+  description: 'blockhash.io block mean value at 16 x 16 blocks (256 bits) of the whole image; matches at distance <= 10.',
   input: 'pixels',
   distance: hammingDistance,
   hashRaster: blockhashRaster,
+  hashRasterAsDecoded: blockhashRasterFromBlocks,
 };

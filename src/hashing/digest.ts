@@ -1,18 +1,28 @@
-/** Exact-copy signals over the original bytes (StopNCII exchanges MD5). */
-import { createHash } from 'node:crypto';
+/**
+ * Exact-copy signals over the original bytes, in WebAssembly (hash-wasm): the
+ * same code hashes an upload on the server and a photo in the victim's
+ * browser, which has no MD5 of its own, at about native speed.
+ */
+import type { IHasher } from 'hash-wasm';
 import { hammingDistance } from './hamming.js';
-import type { ExactSignalType } from './signal-type.js';
+import { hexForm, type ExactSignalType } from './signal-type.js';
 
-function digestType(name: 'md5' | 'sha256', bits: number): ExactSignalType {
+/** An exact signal type whose hashes come from the digest `hasher` makes. */
+export function digestSignalType<Name extends string>(name: Name, bits: number, description: string, create: () => Promise<IHasher>): ExactSignalType<Name> {
+  // One hasher per type: init, update and digest run with no await between them, so calls cannot interleave.
+  let hasher: Promise<IHasher> | undefined;
   return {
     name,
     bits,
+    ...hexForm(bits),
+    comparison: 'exact',
     defaultThreshold: 0,
+    maxThreshold: 0,
+    interoperable: true,
+    scope: 'whole',
+    description,
     input: 'bytes',
     distance: hammingDistance,
-    hashBytes: (bytes) => new Uint8Array(createHash(name).update(bytes).digest()),
+    hashBytes: async (bytes) => (await (hasher ??= create())).init().update(bytes).digest('binary'),
   };
 }
-
-export const md5 = digestType('md5', 128);
-export const sha256 = digestType('sha256', 256);

@@ -11,8 +11,8 @@
  * matched only against region hashes, made the same way on both sides.
  */
 import { hammingDistance } from './hamming.js';
-import { PDQ_BITS, PDQ_MATCH_THRESHOLD, pdqFromLuma } from './pdq.js';
-import type { PerceptualSignalType, Raster } from './signal-type.js';
+import { PDQ_BITS, PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdqFromLuma } from './pdq.js';
+import { hexForm, type PerceptualSignalType, type Raster } from './signal-type.js';
 
 const GRID = 64;
 /** Long side the integral image is kept at (see IntegralImage.fromRaster). */
@@ -250,10 +250,17 @@ export function hashRegion(image: IntegralImage, rect: Rect): RegionHash {
 export const fullFrame = (image: { width: number; height: number }): Rect => ({ x: 0, y: 0, width: image.width, height: image.height });
 
 /** The whole-frame region hash as a signal type (regions themselves come from src/robust). */
-export const pdqRegion: PerceptualSignalType = {
+export const pdqRegion: PerceptualSignalType<'pdq-region'> = {
   name: 'pdq-region',
   bits: PDQ_BITS,
+  ...hexForm(PDQ_BITS),
+  comparison: 'hamming',
   defaultThreshold: PDQ_MATCH_THRESHOLD,
+  maxThreshold: PDQ_MATCH_THRESHOLD,
+  minQuality: PDQ_MIN_QUALITY,
+  interoperable: false,
+  scope: 'region',
+  description: "This service's own: PDQ's DCT over box means of one region of the image (crops, parts, rotations); matched only against other region hashes, at distance <= 31.",
   input: 'pixels',
   distance: hammingDistance,
   hashRaster: (raster) => {

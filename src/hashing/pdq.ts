@@ -8,7 +8,7 @@
 import { hammingDistance } from './hamming.js';
 import { pdqWasmCore } from './pdq-core.js';
 import { DCT_MATRIX } from './pdq-dct-matrix.js';
-import type { PerceptualHash, PerceptualSignalType, Raster } from './signal-type.js';
+import { hexForm, type PerceptualHash, type PerceptualSignalType, type Raster } from './signal-type.js';
 
 const f32 = Math.fround;
 
@@ -326,10 +326,17 @@ export function pdqDihedralFromDct(dct: Float32Array): Uint8Array[] {
   });
 }
 
-export const pdq: PerceptualSignalType = {
+export const pdq: PerceptualSignalType<'pdq'> = {
   name: 'pdq',
   bits: PDQ_BITS,
+  ...hexForm(PDQ_BITS),
+  comparison: 'hamming',
   defaultThreshold: PDQ_MATCH_THRESHOLD,
+  maxThreshold: PDQ_MATCH_THRESHOLD,
+  minQuality: PDQ_MIN_QUALITY,
+  interoperable: true,
+  scope: 'whole',
+  description: "Meta's PDQ of the whole image, as ThreatExchange, HMA and StopNCII exchange it; matches at distance <= 31 (upstream).",
   input: 'pixels',
   distance: hammingDistance,
   hashRaster: pdqHashRaster,

@@ -122,7 +122,7 @@ export function classifySharpError(err: unknown, bytes: Uint8Array): ImageError 
     return new ImageError('IMAGE_TOO_LARGE', 'The image has too many pixels to process.');
   }
   if (/unsupported image format/i.test(message) && isIsoMedia(bytes)) {
-    return new ImageError('UNSUPPORTED_FORMAT', 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).');
+    return new ImageError('UNSUPPORTED_FORMAT', 'The file is not an image format this service can read (use JPEG, PNG, WebP, AVIF, GIF or TIFF).');
   }
   return new ImageError('CORRUPT_IMAGE', 'The image file is damaged or incomplete and could not be decoded.');
 }
@@ -138,7 +138,7 @@ function checkBytes(bytes: Uint8Array, limits: DecodeLimits): void {
       'UNSUPPORTED_FORMAT',
       looksLikeMarkup(bytes)
         ? 'SVG, HTML and other markup files are not accepted; send the photo as JPEG or PNG.'
-        : 'The file is not an image format this service can read (use JPEG, PNG, WebP, GIF or TIFF).',
+        : 'The file is not an image format this service can read (use JPEG, PNG, WebP, AVIF, GIF or TIFF).',
     );
   }
 }
@@ -193,7 +193,7 @@ async function inspect(image: Sharp, bytes: Uint8Array, limits: DecodeLimits) {
   }
   const format = meta.format ?? 'unknown';
   if (!ACCEPTED_FORMATS.has(format)) {
-    throw new ImageError('UNSUPPORTED_FORMAT', `Images in ${format.toUpperCase()} format are not accepted (use JPEG, PNG, WebP, GIF or TIFF).`);
+    throw new ImageError('UNSUPPORTED_FORMAT', `Images in ${format.toUpperCase()} format are not accepted (use JPEG, PNG, WebP, AVIF, GIF or TIFF).`);
   }
   // The bundled libheif decodes AV1 (AVIF), not HEVC: refused before a decode is tried.
   if (format === 'heif' && meta.compression === 'hevc') {

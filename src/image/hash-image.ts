@@ -1,93 +1,33 @@
-/** From upload bytes to every signal the service uses: one decode, then pure hashing. */
-import { blockhashRaster, blockhashRasterFromBlocks } from '../hashing/blockhash.js';
-import { md5, sha256 } from '../hashing/digest.js';
-import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
-import { type Orientation, exifOrientation } from '../robust/orientation.js';
-import { contentRegions, queryRegions, queryRegionsInSlices, type RegionSignal } from '../robust/regions.js';
+/** From upload bytes to every signal the service uses: one decode (here, with sharp), then the pure hashing of src/robust. */
+import { digestSignals, type ImageSignalOptions, type ImageSignals, pixelSignals, WHOLE_IMAGE_SIGNALS } from '../robust/image-signals.js';
 import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
 
-/** Chosen from bench/hash: see the README's "Decode paths" table. */
+/** Chosen from bench/hash: see docs/decoding.md. */
 export const DEFAULT_DECODE_PATH: DecodePath = 'fast';
 
-export type ImageSignalName = 'pdq' | 'blockhash' | 'md5' | 'sha256';
-export const ALL_IMAGE_SIGNALS: readonly ImageSignalName[] = ['pdq', 'blockhash', 'md5', 'sha256'];
-
-export interface HashImageOptions {
+export interface HashImageOptions extends Omit<ImageSignalOptions, 'blockhashRoute'> {
   decodePath?: DecodePath;
   limits?: DecodeLimits;
-  /** Also derive PDQ's 8 dihedral variants (orig, rot90, ..., flipminus1). */
-  dihedral?: boolean;
-  /** Which signals to compute; all by default. */
-  signals?: readonly ImageSignalName[];
-  /**
-   * Also hash regions (pdq-region): the few stored for captured `content`, or
-   * the many crops and rotations a victim's `query` is searched with. Regions
-   * are taken from the upright image (EXIF orientation applied; a query also
-   * from the stored one when they differ), unlike the whole-image signals,
-   * which are of the stored pixels.
-   */
-  regions?: 'content' | 'query';
-  /** Awaited between slices of the query regions' hundreds of hashes (a server passes a yield to its event loop). */
-  pause?: () => Promise<void>;
 }
 
-export interface PdqSignal {
-  hash: Uint8Array;
-  quality: number;
-  /** Under quality 50 upstream considers a PDQ hash too unreliable to match on. */
-  lowQuality: boolean;
-  dct: Float32Array;
-  dihedral?: Uint8Array[];
-}
-
-export interface ImageSignals {
+export interface HashedImage extends ImageSignals {
   format: string;
   width: number;
   height: number;
   decodePath: DecodePath;
-  pdq?: PdqSignal;
-  blockhash?: Uint8Array;
-  md5?: Uint8Array;
-  sha256?: Uint8Array;
-  regions?: RegionSignal[];
-  /**
-   * EXIF orientation of the stored image (1 when none), read when regions are
-   * hashed: they come from the upright image, while every whole-image signal
-   * is of the stored pixels, as the reference tools hash them.
-   */
-  orientation?: Orientation;
 }
 
-export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<ImageSignals> {
+export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {}): Promise<HashedImage> {
   const decodePath = options.decodePath ?? DEFAULT_DECODE_PATH;
-  const wanted = new Set(options.signals ?? ALL_IMAGE_SIGNALS);
+  const wanted = options.signals ?? WHOLE_IMAGE_SIGNALS;
   const decoding = decodeForHashing(bytes, decodePath, {
     limits: options.limits ?? DEFAULT_DECODE_LIMITS,
     // The reference path hands blockhash-core every pixel as RGBA; the fast path
     // sums blocks from the raster as decoded (no alpha channel added).
-    rgba: decodePath === 'reference' && wanted.has('blockhash'),
+    rgba: decodePath === 'reference' && wanted.includes('blockhash'),
   });
   // The digests need only the bytes: made while libvips decodes on its own thread.
-  const md5Digest = wanted.has('md5') ? md5.hashBytes(bytes) : undefined;
-  const sha256Digest = wanted.has('sha256') ? sha256.hashBytes(bytes) : undefined;
-  const { format, width, height, raster } = await decoding;
-  const result: ImageSignals = { format, width, height, decodePath };
-  // blockhash first: it streams the whole raster, and PDQ then reads its sampled rows (measured slightly cheaper).
-  const blockhashHash = wanted.has('blockhash') ? (decodePath === 'reference' ? blockhashRaster : blockhashRasterFromBlocks)(raster).hash : undefined;
-  if (wanted.has('pdq')) {
-    const { hash, quality, dct } = pdqHashRaster(raster);
-    result.pdq = { hash, quality, lowQuality: quality < PDQ_MIN_QUALITY, dct };
-    if (options.dihedral) result.pdq.dihedral = pdqDihedralFromDct(dct);
-  }
-  if (blockhashHash) result.blockhash = blockhashHash;
-  if (options.regions) {
-    // decode.ts gives the stored pixels (for PDQ and blockhash); the regions turn them upright themselves.
-    const orientation = exifOrientation(bytes);
-    result.orientation = orientation;
-    if (options.regions === 'content') result.regions = contentRegions(raster, orientation);
-    else result.regions = options.pause ? await queryRegionsInSlices(raster, options.pause, { orientation }) : queryRegions(raster, { orientation });
-  }
-  if (md5Digest) result.md5 = md5Digest;
-  if (sha256Digest) result.sha256 = sha256Digest;
-  return result;
+  const [digests, { format, width, height, raster }] = await Promise.all([digestSignals(bytes, wanted), decoding]);
+  const pixels = await pixelSignals(raster, bytes, { ...options, blockhashRoute: decodePath === 'reference' ? 'reference' : 'blocks' });
+  return { format, width, height, decodePath, ...pixels, ...digests };
 }

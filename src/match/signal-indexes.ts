@@ -1,6 +1,6 @@
 import { MultiIndexHashing } from '../index/multi-index-hashing.js';
 import type { HammingRangeIndex } from '../index/types.js';
-import { STORED_SIGNAL_TYPES, type StoredSignalType } from '../store/signal-types.js';
+import { type KnownSignalType, SIGNAL_TYPES } from '../hashing/registry.js';
 import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import { ExactHashIndex } from './exact-index.js';
 
@@ -51,7 +51,7 @@ export class IndexSet {
     for (const owner of ['content', 'case'] as const) {
       const byType = new Map<string, TypeIndex>();
       this.indexes.set(owner, byType);
-      for (const type of STORED_SIGNAL_TYPES.values()) {
+      for (const type of SIGNAL_TYPES) {
         byType.set(
           type.name,
           type.comparison === 'hamming' ? { kind: 'hamming', index: new MultiIndexHashing() } : { kind: 'exact', index: new ExactHashIndex(type.bytes) },
@@ -147,17 +147,17 @@ export class SignalIndexes implements SignalSearcher {
 export function forEachStoredIndex(
   store: Store,
   options: SignalIndexesOptions,
-  visit: (owner: SignalOwnerKind, type: StoredSignalType, codes: Uint8Array, ids: Uint32Array) => void,
+  visit: (owner: SignalOwnerKind, type: KnownSignalType, codes: Uint8Array, ids: Uint32Array) => void,
 ): void {
   for (const owner of ['content', 'case'] as const) {
-    for (const type of STORED_SIGNAL_TYPES.values()) {
+    for (const type of SIGNAL_TYPES) {
       const { codes, ids } = readAll(store, type, owner, options.chunkSize);
       visit(owner, type, codes, ids);
     }
   }
 }
 
-function readAll(store: Store, type: StoredSignalType, owner: SignalOwnerKind, chunkSize: number | undefined): { codes: Uint8Array; ids: Uint32Array } {
+function readAll(store: Store, type: KnownSignalType, owner: SignalOwnerKind, chunkSize: number | undefined): { codes: Uint8Array; ids: Uint32Array } {
   const expected = store.countSignals(type.name, owner);
   const codes = new Uint8Array(expected * type.bytes);
   const ids = new Uint32Array(expected);

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ThresholdsByType } from './store.js';
+import { truncateWal } from './sqlite-files.js';
 
 export type BatchStatus = 'queued' | 'running' | 'done' | 'expired';
 export type BatchItemState = 'pending' | 'done' | 'failed';
@@ -17,17 +17,27 @@ export interface BatchQuerySignal {
   hash: string;
 }
 
+/** How every item of a batch is matched, as the request said it (the query module's options). */
 export interface BatchMatchOptions {
-  thresholds?: ThresholdsByType;
-  bankIds?: number[];
+  mode?: 'robust' | 'pdq';
+  threshold?: number;
+  thresholds?: Readonly<Record<string, number | undefined>>;
+  banks?: number[];
+  /** The items are images' queries, kept as hashes: answered as image queries are. */
+  fromImages?: boolean;
 }
 
-/** A match as stored: ids only; provenance is read from the store when results are shown. */
+/** A match as stored: ids and how it was found; provenance is read from the store when results are shown. */
 export interface StoredBatchMatch {
   contentId: number;
   bankId: number;
   signalType: string;
   distance: number;
+  /** Absent in matches recorded before they were kept. */
+  via?: 'whole' | 'region';
+  region?: string | null;
+  variant?: string | null;
+  signalIndex?: number;
 }
 
 export interface ItemError {
@@ -35,16 +45,17 @@ export interface ItemError {
   message: string;
 }
 
-/** An item to add: hashes to match, or an error found at intake (an image that could not be hashed). */
 /** Said with an item's answer, e.g. LOW_QUALITY (matched on exact digests only). */
 export interface ItemWarning {
   code: string;
   message: string;
 }
 
+/** An item to add: hashes to match, or an error found at intake (an image that could not be hashed). */
 export type NewBatchItem = { query: BatchQuerySignal[]; warnings?: ItemWarning[] } | { error: ItemError };
 
-export type ItemOutcome = { matches: StoredBatchMatch[] } | { error: ItemError };
+/** `warnings`: every warning of the item's answer, those given at intake included. */
+export type ItemOutcome = { matches: StoredBatchMatch[]; warnings: ItemWarning[] } | { error: ItemError };
 
 export interface FinishedItem {
   batchId: string;
@@ -75,6 +86,8 @@ export interface BatchItem {
 export interface PendingBatchItem {
   position: number;
   query: BatchQuerySignal[];
+  /** Given at intake (e.g. LOW_QUALITY). */
+  warnings: ItemWarning[];
 }
 
 type BatchRow = {
@@ -115,7 +128,7 @@ export class SqliteBatchStore {
   private readonly finishTx;
   private readonly expireTx;
 
-  constructor(db: Database.Database) {
+  constructor(private readonly db: Database.Database) {
     this.statements = {
       insertBatch: db.prepare(
         `INSERT INTO batches (id, key_id, status, options, total, done, created_at, updated_at, expires_at)
@@ -129,17 +142,17 @@ export class SqliteBatchStore {
       items: db.prepare<[string, number, number], ItemRow>(
         'SELECT position, state, matches, error_code, error_message, warnings FROM batch_items WHERE batch_id = ? AND position >= ? ORDER BY position LIMIT ?',
       ),
-      pending: db.prepare<[string, number, number], { position: number; query: string }>(
-        "SELECT position, query FROM batch_items WHERE batch_id = ? AND position > ? AND state = 'pending' ORDER BY position LIMIT ?",
+      pending: db.prepare<[string, number, number], { position: number; query: string; warnings: string | null }>(
+        "SELECT position, query, warnings FROM batch_items WHERE batch_id = ? AND position > ? AND state = 'pending' ORDER BY position LIMIT ?",
       ),
       // The query goes with the item's finish: only pending items are ever matched (or resumed) again.
-      finishItem: db.prepare<[BatchItemState, string | null, string | null, string | null, string, number]>(
-        "UPDATE batch_items SET state = ?, query = NULL, matches = ?, error_code = ?, error_message = ? WHERE batch_id = ? AND position = ? AND state = 'pending'",
+      finishItem: db.prepare<[BatchItemState, string | null, string | null, string | null, string | null, string, number]>(
+        "UPDATE batch_items SET state = ?, query = NULL, matches = ?, warnings = ?, error_code = ?, error_message = ? WHERE batch_id = ? AND position = ? AND state = 'pending'",
       ),
-      countDone: db.prepare<[string, string], number>(
+      isDone: db.prepare<[string, string], number>(
         `UPDATE batches SET done = done + 1, updated_at = ?,
            status = CASE WHEN done + 1 = total THEN 'done' ELSE status END
-         WHERE id = ? RETURNING done`,
+         WHERE id = ? RETURNING done = total`,
       ).pluck(),
       expiredIds: db.prepare<[string], string>("SELECT id FROM batches WHERE expires_at <= ? AND status <> 'expired'").pluck(),
       deleteItems: db.prepare<[string]>('DELETE FROM batch_items WHERE batch_id = ?'),
@@ -168,14 +181,16 @@ export class SqliteBatchStore {
     });
 
     this.finishTx = db.transaction((finished: FinishedItem[], now: string) => {
+      let batchesDone = 0;
       for (const { batchId, position, outcome } of finished) {
         const changed =
           'matches' in outcome
-            ? this.statements.finishItem.run('done', JSON.stringify(outcome.matches), null, null, batchId, position).changes
-            : this.statements.finishItem.run('failed', null, outcome.error.code, outcome.error.message, batchId, position).changes;
+            ? this.statements.finishItem.run('done', JSON.stringify(outcome.matches), outcome.warnings.length ? JSON.stringify(outcome.warnings) : null, null, null, batchId, position).changes
+            : this.statements.finishItem.run('failed', null, null, outcome.error.code, outcome.error.message, batchId, position).changes;
         // An item finishes once: a batch expired meanwhile, or an item already finished, changes nothing.
-        if (changed === 1) this.statements.countDone.get(now, batchId);
+        if (changed === 1 && this.statements.isDone.get(now, batchId)) batchesDone++;
       }
+      return batchesDone;
     });
 
     this.expireTx = db.transaction((now: string, forgetBefore: string) => {
@@ -237,7 +252,11 @@ export class SqliteBatchStore {
 
   /** Up to `limit` pending items after position `after`, in order. */
   pendingItems(batchId: string, after: number, limit: number): PendingBatchItem[] {
-    return this.statements.pending.all(batchId, after, limit).map((r) => ({ position: r.position, query: JSON.parse(r.query) as BatchQuerySignal[] }));
+    return this.statements.pending.all(batchId, after, limit).map((r) => ({
+      position: r.position,
+      query: JSON.parse(r.query) as BatchQuerySignal[],
+      warnings: r.warnings === null ? [] : (JSON.parse(r.warnings) as ItemWarning[]),
+    }));
   }
 
   /** Which of these banks still exist, in the order given (a batch names banks that may be deleted while it runs). */
@@ -254,10 +273,12 @@ export class SqliteBatchStore {
   /**
    * Records items' results or errors in one transaction (one commit per item
    * would cost a disk sync each), dropping their queries; a batch is done
-   * when its last item is.
+   * when its last item is. When a batch is done its query hashes (the NGO's
+   * data, deleted as each item finished) must not stay readable in the
+   * write-ahead log either: it is emptied then.
    */
   finishItems(finished: FinishedItem[], now = new Date()): void {
-    this.finishTx(finished, now.toISOString());
+    if (this.finishTx(finished, now.toISOString()) > 0) truncateWal(this.db);
   }
 
   /**
@@ -266,6 +287,9 @@ export class SqliteBatchStore {
    * after which the batch is forgotten. Returns how many batches expired now.
    */
   expire(now: Date, ttlHours: number): number {
-    return this.expireTx(now.toISOString(), new Date(now.getTime() - ttlHours * 3_600_000).toISOString());
+    const expired = this.expireTx(now.toISOString(), new Date(now.getTime() - ttlHours * 3_600_000).toISOString());
+    // An expired batch's unmatched items held query hashes: not left in the log either.
+    if (expired > 0) truncateWal(this.db);
+    return expired;
   }
 }

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { isPinHash } from './pin.js';
-import { STORED_SIGNAL_TYPES, type StoredSignalType } from './signal-types.js';
+import { findSignalType, type KnownSignalType, listSignalTypeNames } from '../hashing/registry.js';
+import { truncateWal } from './sqlite-files.js';
 import { migrate } from './sqlite-migrations.js';
 import type {
   AddedContent,
@@ -78,9 +79,9 @@ function optionalText(value: unknown, field: string, maxLength: number): string 
   return value === undefined || value === null ? null : requireText(value, field, maxLength);
 }
 
-function signalType(name: unknown): StoredSignalType {
-  const type = typeof name === 'string' ? STORED_SIGNAL_TYPES.get(name) : undefined;
-  if (!type) throw invalid(`unknown signal type ${JSON.stringify(name)}; known: ${[...STORED_SIGNAL_TYPES.keys()].join(', ')}`);
+function signalType(name: unknown): KnownSignalType {
+  const type = findSignalType(name);
+  if (!type) throw invalid(`unknown signal type ${JSON.stringify(name)}; known: ${listSignalTypeNames()}`);
   return type;
 }
 
@@ -133,15 +134,6 @@ function checkedMetadataValue(this: unknown, key: string, value: unknown): unkno
 }
 
 /**
- * Copies every committed page into the database file and empties the
- * write-ahead log. A reader on another connection can hold the log back; it
- * is then emptied by a later checkpoint.
- */
-function truncateWal(db: Database.Database): void {
-  db.pragma('wal_checkpoint(TRUNCATE)');
-}
-
-/**
  * Databases written before secure_delete was on may hold deleted rows, in free
  * pages and in the unused space of pages still in use: rewritten once
  * (VACUUM; quick for a new database), marked done in user_version.
@@ -177,7 +169,7 @@ function validProvenance(p: NewProvenance | undefined): Provenance {
 
 /** Checked signal with its hash as a Buffer view (what better-sqlite3 binds as a BLOB). */
 interface CheckedSignal {
-  type: StoredSignalType;
+  type: KnownSignalType;
   hash: Buffer;
   quality: number | null;
 }
@@ -205,9 +197,9 @@ function isUniqueViolation(err: unknown): boolean {
  * listeners get typed arrays rather than one object per signal.
  */
 class BatchCollector {
-  private readonly groups = new Map<string, { type: StoredSignalType; owner: SignalOwnerKind; ids: number[]; hashes: Uint8Array[] }>();
+  private readonly groups = new Map<string, { type: KnownSignalType; owner: SignalOwnerKind; ids: number[]; hashes: Uint8Array[] }>();
 
-  push(type: StoredSignalType, owner: SignalOwnerKind, id: number, hash: Uint8Array): void {
+  push(type: KnownSignalType, owner: SignalOwnerKind, id: number, hash: Uint8Array): void {
     const key = `${owner}:${type.name}`;
     let group = this.groups.get(key);
     if (!group) this.groups.set(key, (group = { type, owner, ids: [], hashes: [] }));
@@ -595,7 +587,7 @@ export class SqliteStore implements Store {
       for (const id of ids) {
         const row = this.statements.signalById.get(id);
         if (!row) continue;
-        collector.push(STORED_SIGNAL_TYPES.get(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash);
+        collector.push(findSignalType(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash);
         deleted += this.statements.deleteSignal.run(id).changes;
       }
       return deleted;
@@ -664,7 +656,7 @@ export class SqliteStore implements Store {
   }
 
   private collectRemoved(rows: [number, string, Buffer][], owner: SignalOwnerKind, collector: BatchCollector): void {
-    for (const [id, type, hash] of rows) collector.push(STORED_SIGNAL_TYPES.get(type)!, owner, id, hash);
+    for (const [id, type, hash] of rows) collector.push(findSignalType(type)!, owner, id, hash);
   }
 }
 

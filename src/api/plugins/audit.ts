@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Services } from '../services.js';
+import type { Services } from '../../services/services.js';
 
 declare module 'fastify' {
   interface FastifyReply {

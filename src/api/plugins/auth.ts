@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { KeyRole } from '../../store/api-keys.js';
 import { ApiError } from '../errors.js';
-import type { Services } from '../services.js';
+import type { Services } from '../../services/services.js';
 
 export type Role = 'anonymous' | KeyRole;
 
@@ -25,6 +25,7 @@ export const PERMISSIONS = [
   'provenance:full',
   'keys',
   'audit',
+  'metrics',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -54,11 +55,22 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** What a caller must be allowed to do to use the route; absent = open to all. */
     permission?: Permission;
+    /** Health probes: answered whatever Authorization says (a probe configured with a stale key must not read as down). */
+    ignoresCredentials?: boolean;
   }
 }
 
 export function can(principal: Principal, permission: Permission): boolean {
   return ROLE_PERMISSIONS[principal.role].has(permission);
+}
+
+/** The refusal of a caller without `permission`: 401 without a key, 403 with one of a lesser role. */
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (can(principal, permission)) return;
+  if (principal.role === 'anonymous') {
+    throw new ApiError(401, 'UNAUTHORIZED', 'This needs an API key (Authorization: Bearer <key>).', { 'www-authenticate': 'Bearer' });
+  }
+  throw new ApiError(403, 'FORBIDDEN', `A ${principal.role} key may not do this.`);
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-]{1,200})$/;
@@ -97,7 +109,7 @@ export const auth = fp(async (app: FastifyInstance, { services }: { services: Se
     // Anonymous until a key is proven, so refused attempts are audited too.
     request.principal = { role: 'anonymous', keyId: null, actor: anonymousActor(request) };
     const header = request.headers.authorization;
-    if (header === undefined) return;
+    if (header === undefined || request.routeOptions.config.ignoresCredentials) return;
     const m = BEARER.exec(header);
     if (!m) throw new ApiError(401, 'UNAUTHORIZED', 'The Authorization header must be "Bearer <API key>".', { 'www-authenticate': 'Bearer' });
     const key = services.keys.findBySecret(m[1]);
@@ -111,10 +123,6 @@ export const auth = fp(async (app: FastifyInstance, { services }: { services: Se
   // and never makes the server read a large body first.
   app.addHook('onRequest', async (request) => {
     const needed = request.routeOptions.config.permission;
-    if (!needed || can(request.principal, needed)) return;
-    if (request.principal.role === 'anonymous') {
-      throw new ApiError(401, 'UNAUTHORIZED', 'This needs an API key (Authorization: Bearer <key>).', { 'www-authenticate': 'Bearer' });
-    }
-    throw new ApiError(403, 'FORBIDDEN', `A ${request.principal.role} key may not do this.`);
+    if (needed) requirePermission(request.principal, needed);
   });
 });

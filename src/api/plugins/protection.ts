@@ -51,6 +51,9 @@ export const protection = fp(async (app: FastifyInstance, { config }: { config: 
     retryAfter: 10,
     exposeStatusRoute: false,
     pressureHandler: (_request, _reply, type, value) => {
+      // No delay sample in the last interval (the loop was busy all of it, as while the app compiles its
+      // schemas at start): not a measurement of overload; the next interval's samples are.
+      if (type === 'eventLoopDelay' && !Number.isFinite(Number(value))) return;
       throw new ApiError(503, 'OVERLOADED', `The service is overloaded (${type} ${Math.round(Number(value))}); try again shortly.`, { 'retry-after': '10' });
     },
   });

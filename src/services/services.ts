@@ -1,21 +1,30 @@
 /**
- * The service's state, shared by every route: the store (the truth), the
- * in-memory indexes loaded from it (in a worker thread), and the matcher over
- * both. Indexes load after the server listens, so /readyz can say 503 until
- * they are in.
+ * The service's state and its use cases, shared by every route and command:
+ * the store (the truth), the in-memory indexes loaded from it (in a worker
+ * thread), the matcher over both, and one service object per concern
+ * (matching, cases, banks and content, batches, keys). Routes call these and
+ * nothing beneath them. Indexes load after the server listens, so /readyz can
+ * say 503 until they are in.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchRunner, matchAgainstContent } from '../batches/runner.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { BatchRunner } from '../batches/runner.js';
 import type { Config } from '../config.js';
 import { Matcher } from '../match/matcher.js';
+import { queryFromHashes } from '../match/query.js';
 import type { SignalSearcher } from '../match/signal-indexes.js';
 import { WorkerSignalIndexes } from '../match/worker-indexes.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteStore } from '../store/sqlite-store.js';
-import { ApiError } from './errors.js';
+import { BankService } from './banks.js';
+import { BatchService, storedMatch } from './batches.js';
+import { CaseService } from './cases.js';
+import { ServiceError } from './errors.js';
+import { ImageHashing } from './hashing.js';
+import { MatchingService } from './matching.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -26,34 +35,57 @@ export const DATABASE_FILE = 'ncii-match.db';
  */
 const AUDIT_MAX_DELAY_MS = 100;
 
+/** Where failures of background work are reported (the app's logger); never given hashes. */
+export interface ServiceLog {
+  error(details: object, message: string): void;
+}
+
 export class Services {
   readonly store: SqliteStore;
   readonly keys: SqliteApiKeyStore;
   readonly audit: SqliteAuditLog;
-  readonly batches: SqliteBatchStore;
+  readonly batchStore: SqliteBatchStore;
   /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
   readonly batchRunner: BatchRunner;
+  readonly hashing: ImageHashing;
+  readonly matching: MatchingService;
+  readonly cases: CaseService;
+  readonly banks: BankService;
+  readonly batches: BatchService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
-  /** Set if the index worker fails: the service then answers 503 and /readyz says so, as indexes that may have missed a write must not answer. */
+  /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
   private broken: Error | null = null;
   private readonly failureListeners = new Set<(err: Error) => void>();
 
-  /** `log` is the app's logger, so runner failures reach the service log like everything else. */
   constructor(
     readonly config: Config,
-    private readonly log: { error: (details: object, message: string) => void },
+    private readonly log: ServiceLog,
   ) {
     mkdirSync(config.DATA_DIR, { recursive: true });
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
     this.audit = new SqliteAuditLog(this.store.db, { maxDelayMs: AUDIT_MAX_DELAY_MS });
-    this.batches = new SqliteBatchStore(this.store.db);
-    this.batchRunner = new BatchRunner(this.batches, matchAgainstContent(() => this.matcher), {
-      concurrency: config.BATCH_CONCURRENCY,
-      ttlHours: config.BATCH_RESULT_TTL_HOURS,
-      onError: (err) => log.error({ err }, 'batch runner failed'),
-    });
+    this.batchStore = new SqliteBatchStore(this.store.db);
+    this.hashing = new ImageHashing(config);
+    this.matching = new MatchingService(this);
+    this.cases = new CaseService(this);
+    this.banks = new BankService(this);
+    this.batches = new BatchService(this);
+    this.batchRunner = new BatchRunner(
+      this.batchStore,
+      async (signals, { fromImages, ...options }) => {
+        // Robust items carry hundreds of hashes: searched in slices, so the API keeps answering meanwhile.
+        const query = queryFromHashes(signals, options, 'signals', fromImages ? 'image' : 'client');
+        const answer = await this.matcher.matchContent(query, yieldToEventLoop);
+        return { matches: answer.matches.map((m) => storedMatch(m, query.fromHashes)), warnings: answer.warnings };
+      },
+      {
+        concurrency: config.BATCH_CONCURRENCY,
+        ttlHours: config.BATCH_RESULT_TTL_HOURS,
+        onError: (err) => log.error({ err }, 'batch runner failed'),
+      },
+    );
   }
 
   get ready(): boolean {
@@ -98,8 +130,8 @@ export class Services {
   }
 
   private require() {
-    if (this.broken) throw new ApiError(503, 'INDEX_UNAVAILABLE', 'The service cannot search its index right now; try again later.', { 'retry-after': '30' });
-    if (!this.loaded) throw new ApiError(503, 'NOT_READY', 'The service is still loading its index; try again in a few seconds.', { 'retry-after': '5' });
+    if (this.broken) throw new ServiceError('INDEX_UNAVAILABLE', 'The service cannot search its index right now; try again later.', 30);
+    if (!this.loaded) throw new ServiceError('NOT_READY', 'The service is still loading its index; try again in a few seconds.', 5);
     return this.loaded;
   }
 

@@ -1,0 +1,217 @@
+/**
+ * Banks of captured content and the items in them: hashes of what was seen in
+ * abusive groups, and where it was seen, never the images. An item is
+ * matchable as soon as it is added (the store tells the indexes before it
+ * returns) and stops matching as soon as it is deleted.
+ */
+import { findSignalType, type SignalTypeName } from '../hashing/registry.js';
+import { parseSignals, type WireSignal } from '../match/query.js';
+import { MAX_CONTENT_REGIONS } from '../robust/regions.js';
+import { type ImageSignals, WHOLE_IMAGE_SIGNALS, WHOLE_IMAGE_TYPES, wholeImageHash } from '../robust/image-signals.js';
+import type { Bank, ContentItem, NewContentItem, NewProvenance, NewSignal, Signal, ThresholdsByType } from '../store/store.js';
+import { ServiceError } from './errors.js';
+import type { Services } from './services.js';
+
+/**
+ * Hashes of one item sent as JSON: everything an image ingest stores (its
+ * whole-image signals and content region hashes), so any item can be sent
+ * back as it was stored, and a few more for re-encodings seen elsewhere.
+ */
+export type { Bank, ContentItem, Signal } from '../store/store.js';
+
+export const MAX_SIGNALS_PER_ITEM = WHOLE_IMAGE_SIGNALS.length + MAX_CONTENT_REGIONS + 8;
+/** The service exists for abusive Telegram groups, so that is what an item's platform is unless the caller says otherwise. */
+export const DEFAULT_PLATFORM = 'telegram';
+
+export interface BankInput {
+  name: string;
+  description?: string;
+  /** The PDQ threshold for whole-image and region hashes alike: shorthand for thresholds.pdq and thresholds['pdq-region']. */
+  threshold?: number;
+  thresholds?: Partial<Record<SignalTypeName, number>>;
+}
+
+export interface BankPatchInput extends Partial<Omit<BankInput, 'thresholds'>> {
+  /** Replaces every override; null clears them. */
+  thresholds?: Partial<Record<SignalTypeName, number>> | null;
+}
+
+/** Where an item was seen, as the API names it. */
+export interface ProvenanceInput {
+  platform?: string;
+  group?: string | null;
+  messageUrl?: string | null;
+  capturedAt?: string | null;
+  metadata?: Record<string, unknown>;
+  note?: string | null;
+}
+
+export interface ContentSignalInput extends WireSignal {
+  quality?: number;
+}
+
+export interface ContentItemInput extends ProvenanceInput {
+  signals: ContentSignalInput[];
+}
+
+/** A stored hash as text, as the API shows it and takes it back. */
+export interface SignalText {
+  type: string;
+  hash: string;
+  quality: number | null;
+}
+
+export interface AddedItem {
+  id: number;
+  signals: SignalText[];
+  warnings?: { code: string; message: string }[];
+}
+
+export function signalText(s: Pick<Signal, 'type' | 'hash'> & { quality?: number | null }): SignalText {
+  return { type: s.type, hash: findSignalType(s.type)!.format(s.hash), quality: s.quality ?? null };
+}
+
+function toNewProvenance(fields: ProvenanceInput, current?: ContentItem['provenance']): NewProvenance {
+  const keep = <T>(given: T | undefined, old: T | null | undefined) => (given === undefined ? old : given);
+  return {
+    platform: fields.platform ?? current?.platform ?? DEFAULT_PLATFORM,
+    channel: keep(fields.group, current?.channel),
+    messageRef: keep(fields.messageUrl, current?.messageRef),
+    capturedAt: keep(fields.capturedAt, current?.capturedAt),
+  };
+}
+
+function newItem(fields: ProvenanceInput, signals: NewSignal[]): NewContentItem {
+  return { provenance: toNewProvenance(fields), metadata: fields.metadata, note: fields.note, signals };
+}
+
+/**
+ * What a captured image is stored as: its whole-image signals and content
+ * region hashes; a featureless image (PDQ quality under 50) only its exact
+ * digests, since its perceptual hashes would match strangers' featureless
+ * images, and the answer says so.
+ */
+function imageItemSignals(hashed: ImageSignals): { signals: NewSignal[]; warnings: { code: string; message: string }[] } {
+  const pdq = hashed.pdq!;
+  const of = (types: readonly (typeof WHOLE_IMAGE_TYPES)[number][]): NewSignal[] =>
+    types.map((t) => ({ type: t.name, hash: wholeImageHash(hashed, t.name)!, ...(t.name === 'pdq' ? { quality: pdq.quality } : {}) }));
+  const exact = of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'exact'));
+  if (pdq.lowQuality) {
+    const message = `PDQ quality ${pdq.quality} is under 50: too little detail for perceptual matching, so only exact copies of this image will match.`;
+    return { signals: exact, warnings: [{ code: 'LOW_QUALITY', message }] };
+  }
+  const regions = (hashed.regions ?? []).map((r) => ({ type: 'pdq-region', hash: r.hash, quality: r.quality }));
+  return { signals: [...of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'hamming')), ...exact, ...regions], warnings: [] };
+}
+
+export class BankService {
+  constructor(private readonly services: Services) {}
+
+  create(input: BankInput): Bank {
+    return this.services.store.createBank({ name: input.name, description: input.description, thresholds: overrides(input.threshold, input.thresholds, {}) });
+  }
+
+  list(): readonly Bank[] {
+    return this.services.store.listBanks();
+  }
+
+  get(id: number): Bank {
+    return this.services.store.getBank(id);
+  }
+
+  /** `threshold` changes the PDQ overrides (whole image and regions) and keeps the others; `thresholds` replaces them all. */
+  update(id: number, patch: BankPatchInput): Bank {
+    const { store } = this.services;
+    const changesThresholds = patch.threshold !== undefined || patch.thresholds !== undefined;
+    const base = patch.thresholds === undefined ? store.getBank(id).thresholds : {};
+    return store.updateBank(id, {
+      name: patch.name,
+      description: patch.description,
+      thresholds: changesThresholds ? overrides(patch.threshold, patch.thresholds ?? undefined, base) : undefined,
+    });
+  }
+
+  delete(id: number): void {
+    this.services.store.deleteBank(id);
+  }
+
+  /**
+   * Every image is hashed before anything is stored, and one that cannot be
+   * read fails the whole request (naming it) with nothing stored: the caller
+   * resends the good ones, rather than working out which items exist.
+   */
+  async addImages(bankId: number, files: readonly { filename: string; bytes: Uint8Array }[], fields: ProvenanceInput): Promise<AddedItem[]> {
+    // Refuse an unknown bank before hashing up to a hundred images for nothing.
+    this.services.store.getBank(bankId);
+    const prepared = [];
+    for (const [i, file] of files.entries()) {
+      const name = `images[${i}] (${JSON.stringify(file.filename.slice(0, 200))})`;
+      // Region hashes too, so that robust queries find crops, screenshots and the like of this image.
+      prepared.push(imageItemSignals(await this.services.hashing.hashNamed(file.bytes, name, 'Nothing was stored.', { regions: 'content' })));
+    }
+    const { contentIds } = this.services.store.addContent(bankId, prepared.map((p) => newItem(fields, p.signals)));
+    return prepared.map((p, i) => ({ id: contentIds[i], signals: p.signals.map(signalText), warnings: p.warnings }));
+  }
+
+  /** Items given as hashes, all checked before anything is stored. */
+  addHashes(bankId: number, items: readonly ContentItemInput[]): AddedItem[] {
+    const prepared = items.map(({ signals, ...fields }, i) => {
+      const parsed = parseSignals(signals, `items[${i}].signals`);
+      return newItem(
+        fields,
+        parsed.map((s, j) => ({ type: s.type.name, hash: s.hash, quality: signals[j].quality ?? null })),
+      );
+    });
+    const { contentIds } = this.services.store.addContent(bankId, prepared);
+    return prepared.map((item, i) => ({ id: contentIds[i], signals: item.signals!.map(signalText) }));
+  }
+
+  /** A bank's items in id order, `limit` after `after`; `nextAfter` names the next page, null on the last. */
+  listContent(bankId: number, limit: number, after = 0): { items: ContentItem[]; nextAfter: number | null } {
+    // One more than asked tells whether another page exists.
+    const items = this.services.store.listContent(bankId, { limit: limit + 1, afterId: after });
+    const page = items.slice(0, limit);
+    return { items: page, nextAfter: items.length > limit ? page[page.length - 1].id : null };
+  }
+
+  getContent(id: number): { item: ContentItem; signals: SignalText[] } {
+    const item = this.services.store.getContent(id);
+    return { item, signals: this.services.store.listSignals({ kind: 'content', contentId: id }).map(signalText) };
+  }
+
+  /** Corrects provenance, metadata or note; null clears a field; the hashes stay. */
+  updateContent(id: number, patch: ProvenanceInput): { item: ContentItem; signals: SignalText[] } {
+    const { store } = this.services;
+    const changesProvenance = [patch.platform, patch.group, patch.messageUrl, patch.capturedAt].some((v) => v !== undefined);
+    const provenance = changesProvenance ? toNewProvenance(patch, store.getContent(id).provenance) : undefined;
+    store.updateContent(id, { provenance, metadata: patch.metadata, note: patch.note });
+    return this.getContent(id);
+  }
+
+  deleteContent(id: number): void {
+    this.services.store.deleteContent(id);
+  }
+}
+
+/**
+ * `threshold` and `thresholds` combined into one override set. `threshold`
+ * is the PDQ threshold for whole-image and region hashes alike (robust
+ * matching, the default, finds most copies through regions: a bank made
+ * strict must be strict there too). Values above a type's ceiling are refused
+ * here rather than silently lowered at every match: a bank's owner should
+ * know the bank cannot match that loosely.
+ */
+function overrides(threshold: number | undefined, thresholds: Partial<Record<string, number>> | undefined, base: ThresholdsByType): Record<string, number> {
+  for (const type of ['pdq', 'pdq-region']) {
+    if (threshold !== undefined && thresholds?.[type] !== undefined && threshold !== thresholds[type]) {
+      throw new ServiceError('INVALID_REQUEST', `"threshold" and "thresholds.${type}" disagree; send one of them.`);
+    }
+  }
+  const merged = { ...base, ...thresholds, ...(threshold === undefined ? {} : { pdq: threshold, 'pdq-region': threshold }) } as Record<string, number>;
+  for (const [name, value] of Object.entries(merged)) {
+    const type = findSignalType(name);
+    if (!type || type.comparison !== 'hamming') throw new ServiceError('INVALID_REQUEST', `${name} has no threshold: only perceptual types do.`);
+    if (value > type.maxThreshold) throw new ServiceError('INVALID_REQUEST', `The ${name} threshold ${value} is above this service's ceiling of ${type.maxThreshold}.`);
+  }
+  return merged;
+}
