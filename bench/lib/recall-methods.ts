@@ -14,8 +14,12 @@
  * project's exact Hamming index, one per signal type, and search a little
  * past every threshold so that the closest wrong photo is seen too.
  */
-import { pdqDihedralFromDct, PDQ_MATCH_THRESHOLD } from '../../src/hashing/pdq.js';
+import { pdqDihedralFromDct, pdqHashRaster, PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY } from '../../src/hashing/pdq.js';
+import { PDQ_NORM_MATCH_THRESHOLD, pdqNormHashRaster } from '../../src/hashing/pdq-norm.js';
+import { decodeForHashing } from '../../src/image/decode.js';
 import { hashImage } from '../../src/image/hash-image.js';
+import { exifOrientation } from '../../src/robust/orientation.js';
+import { contentRegions, queryRegions } from '../../src/robust/regions.js';
 import { MultiIndexHashing } from '../../src/index/multi-index-hashing.js';
 
 export interface TypedHash {
@@ -127,4 +131,50 @@ export const robustGridRecallMethod: RecallMethod = {
   caseHashes: pdqDihedral,
 };
 
-export const RECALL_METHODS: RecallMethod[] = [pdqRecallMethod, robustGridRecallMethod];
+/**
+ * Whole-image hashes as the service would match them with pdq-norm: PDQ when
+ * its quality is 50 or more, else pdq-norm when the stretched photo reaches
+ * quality 50 (dark and low-contrast photos), else nothing (flat).
+ */
+function wholeImage(raster: Parameters<typeof pdqNormHashRaster>[0], pdq: { hash: Uint8Array; quality: number; dct: Float32Array }, turns: boolean): TypedHash[] {
+  if (pdq.quality >= PDQ_MIN_QUALITY) return (turns ? pdqDihedralFromDct(pdq.dct) : [pdq.hash]).map((hash) => ({ type: 'pdq', hash }));
+  const norm = pdqNormHashRaster(raster);
+  if (norm.quality < PDQ_MIN_QUALITY) return [];
+  return (turns ? pdqDihedralFromDct(norm.dct) : [norm.hash]).map((hash) => ({ type: 'pdq-norm', hash }));
+}
+
+/** Query regions with the frame's 8 turns and mirrors, as the Matcher expands them. */
+function regionQueryHashes(regions: ReturnType<typeof queryRegions>): TypedHash[] {
+  return regions.flatMap((region) => (region.dct ? pdqDihedralFromDct(region.dct) : [region.hash]).map((hash) => ({ type: 'pdq-region', hash })));
+}
+
+/** One decode (the service's fast path): the raster, its PDQ and its EXIF orientation. */
+async function decoded(bytes: Uint8Array) {
+  const { raster } = await decodeForHashing(bytes, 'fast');
+  return { raster, pdq: pdqHashRaster(raster), orientation: exifOrientation(bytes) };
+}
+
+/**
+ * The robust matching of issue 18: region hashes judged against the photo's
+ * own contrast (dark photos keep their regions), pdq-norm for the whole of a
+ * dark photo, and a case storing what a query searches with, so that both
+ * directions find the same reposts.
+ */
+export const robustRecallMethod: RecallMethod = {
+  name: 'robust',
+  thresholds: { pdq: PDQ_MATCH_THRESHOLD, 'pdq-norm': PDQ_NORM_MATCH_THRESHOLD, 'pdq-region': PDQ_MATCH_THRESHOLD },
+  async content(bytes) {
+    const { raster, pdq, orientation } = await decoded(bytes);
+    const whole = pdq.quality >= PDQ_MIN_QUALITY ? [{ type: 'pdq', hash: pdq.hash }] : wholeImage(raster, pdq, false);
+    return [...whole, ...contentRegions(raster, orientation).map((r) => ({ type: 'pdq-region', hash: r.hash }))];
+  },
+  async query(bytes) {
+    const { raster, pdq, orientation } = await decoded(bytes);
+    return [...wholeImage(raster, pdq, true), ...regionQueryHashes(queryRegions(raster, { orientation }))];
+  },
+  async caseHashes(bytes) {
+    return this.query(bytes);
+  },
+};
+
+export const RECALL_METHODS: RecallMethod[] = [pdqRecallMethod, robustGridRecallMethod, robustRecallMethod];

@@ -2,6 +2,7 @@
 import { blockhashRaster, blockhashRasterFromBlocks } from '../hashing/blockhash.js';
 import { md5, sha256 } from '../hashing/digest.js';
 import { PDQ_MIN_QUALITY, pdqDihedralFromDct, pdqHashRaster } from '../hashing/pdq.js';
+import { pdqNormHashRaster } from '../hashing/pdq-norm.js';
 import { type Orientation, exifOrientation } from '../robust/orientation.js';
 import { contentRegions, queryRegions, queryRegionsInSlices, type RegionSignal } from '../robust/regions.js';
 import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
@@ -9,7 +10,7 @@ import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHas
 /** Chosen from bench/hash: see the README's "Decode paths" table. */
 export const DEFAULT_DECODE_PATH: DecodePath = 'fast';
 
-export type ImageSignalName = 'pdq' | 'blockhash' | 'md5' | 'sha256';
+export type ImageSignalName = 'pdq' | 'blockhash' | 'md5' | 'sha256' | 'pdq-norm';
 export const ALL_IMAGE_SIGNALS: readonly ImageSignalName[] = ['pdq', 'blockhash', 'md5', 'sha256'];
 
 export interface HashImageOptions {
@@ -17,7 +18,11 @@ export interface HashImageOptions {
   limits?: DecodeLimits;
   /** Also derive PDQ's 8 dihedral variants (orig, rot90, ..., flipminus1). */
   dihedral?: boolean;
-  /** Which signals to compute; all by default. */
+  /**
+   * Which signals to compute; all of ALL_IMAGE_SIGNALS by default. `pdq-norm`
+   * (see src/hashing/pdq-norm.ts) is also computed, unasked, whenever PDQ is
+   * and comes out under quality 50: it is how a dark photo is matched.
+   */
   signals?: readonly ImageSignalName[];
   /**
    * Also hash regions (pdq-region): the few stored for captured `content`, or
@@ -46,6 +51,8 @@ export interface ImageSignals {
   height: number;
   decodePath: DecodePath;
   pdq?: PdqSignal;
+  /** PDQ after the contrast is stretched: asked for, or PDQ was under quality 50 (its own lowQuality: still under 50 once stretched). */
+  pdqNorm?: PdqSignal;
   blockhash?: Uint8Array;
   md5?: Uint8Array;
   sha256?: Uint8Array;
@@ -78,6 +85,10 @@ export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {
     const { hash, quality, dct } = pdqHashRaster(raster);
     result.pdq = { hash, quality, lowQuality: quality < PDQ_MIN_QUALITY, dct };
     if (options.dihedral) result.pdq.dihedral = pdqDihedralFromDct(dct);
+  }
+  if (wanted.has('pdq-norm') || result.pdq?.lowQuality) {
+    const { hash, quality, dct } = pdqNormHashRaster(raster);
+    result.pdqNorm = { hash, quality, lowQuality: quality < PDQ_MIN_QUALITY, dct, ...(options.dihedral ? { dihedral: pdqDihedralFromDct(dct) } : {}) };
   }
   if (blockhashHash) result.blockhash = blockhashHash;
   if (options.regions) {

@@ -15,6 +15,7 @@
 import { hammingDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
+import { stretchContrast } from '../hashing/pdq-norm.js';
 import { IntegralImage, type Rect, type RegionHash, fullFrame, hasAlphaChannel, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
 import { type Orientation, orientPlane, uprightPoint } from './orientation.js';
 import { findStickers, paintOver, type StickerBox } from './stickers.js';
@@ -90,8 +91,21 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
  * other only in that orientation.
  */
 export function uprightLuma(raster: Raster, orientation: Orientation = 1): { luma: Float32Array; width: number; height: number } {
-  const { luma, width, height } = workingLuma(raster);
+  const { luma, width, height } = stretchedLuma(raster);
   return orientPlane(luma, width, height, orientation);
+}
+
+/**
+ * The working luma with the image's contrast stretched (its 1st to 99th
+ * percentile to 0-255, see pdq-norm.ts): region bits do not change with the
+ * grey levels' scale, but their quality does, and a photo taken in dim light
+ * would otherwise keep no region at all. Quality is thus judged against the
+ * photo's own range, on both sides.
+ */
+function stretchedLuma(raster: Raster, background?: number): { luma: Float32Array; width: number; height: number } {
+  // workingLuma makes a new plane every time: stretched in place.
+  const plane = workingLuma(raster, undefined, background);
+  return { ...plane, luma: stretchContrast(plane.luma, undefined, plane.luma) };
 }
 
 /** A sticker box of the stored frame in the upright frame. */
@@ -134,10 +148,10 @@ const EDGE_SUM_MAX = 0.11;
  * grid already covers are left out.
  */
 const CENTRED_SCALES = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1];
-const CENTRED_PAIRS = CENTRED_SCALES.flatMap((sx) => CENTRED_SCALES.filter((sy) => Math.min(sx, sy) < 0.85).map((sy) => [sx, sy] as const));
+const CENTRED_PAIRS = CENTRED_SCALES.flatMap((sx) => CENTRED_SCALES.filter((sy) => Math.min(sx, sy) < 0.9).map((sy) => [sx, sy] as const));
 /** Degrees, both directions; with the corners cropped away at these scales of the largest clean rectangle. */
-const ROTATION_DEGREES = [2, 3, 4, 5, 6, 7, 8];
-const ROTATION_SCALES = [1, 0.9];
+const ROTATION_DEGREES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const ROTATION_SCALES = [0.98, 0.93];
 
 function edgePairs(step: number): Array<[number, number]> {
   const pairs: Array<[number, number]> = [];
@@ -203,11 +217,11 @@ const STEP_HASHES = 64;
 function* queryRegionSteps(raster: Raster, { orientation = 1, stored = true }: QueryRegionOptions, out: RegionSignal[]): Generator<void> {
   const stepper = { taken: 0 };
   const view = (plane: { luma: Float32Array; width: number; height: number }) => new IntegralImage(plane.luma, plane.width, plane.height);
-  const working = workingLuma(raster);
+  const working = stretchedLuma(raster);
   yield* viewRegionSteps(view(orientPlane(working.luma, working.width, working.height, orientation)), FULL_VIEW, out, stepper);
   if (stored && orientation !== 1) yield* viewRegionSteps(view(working), STORED_VIEW, out, stepper);
   for (const background of flattenBackgrounds(raster)) {
-    const flat = workingLuma(raster, undefined, background);
+    const flat = stretchedLuma(raster, background);
     yield* viewRegionSteps(view(orientPlane(flat.luma, flat.width, flat.height, orientation)), FLATTENED_VIEW, out, stepper);
   }
 }
