@@ -4,6 +4,7 @@
  * directions the service matches, with false matches among unrelated pairs.
  *
  *   npm run bench:quality [-- --quick] [--split test|tune|all] [--photos N] [--method NAMES] [--seed S]
+ *   npm run bench:quality -- --cost [--items N]   (where a query's time goes: bench/lib/query-cost.ts)
  *
  * Edits: bench/lib/random-edits.ts, which imports nothing of the method (no
  * region grid, threshold or hash), every draw seeded; cached under
@@ -38,6 +39,7 @@ import sharp from 'sharp';
 import { hashImage } from '../src/image/hash-image.js';
 import { QUALITY_DIR, type QualityPhoto, loadQualityManifest, readQualityPhoto } from './lib/quality-corpus.js';
 import { RECALL_METHODS, type RecallMethod, TypedIndex, type TypedHash, pdqRecallMethod } from './lib/recall-methods.js';
+import { queryCost } from './lib/query-cost.js';
 import { DARK_KINDS, type Edit, FAMILIES, type Family, type Photo, darkEdit, darkOriginal, decodePhoto, makeEdit, seededRandom } from './lib/random-edits.js';
 
 /** Bumped whenever random-edits changes what it draws, so stale cached edits are not reused. */
@@ -71,6 +73,13 @@ const count = Math.min(pool.length, Number(option('photos') ?? (quick ? QUICK_PH
 const photos = Array.from({ length: count }, (_, i) => pool[Math.floor((i * pool.length) / count)]);
 const dimPhotos = (manifest.dim ?? []).filter(inSplit);
 const editsDir = join(QUALITY_DIR, 'random', EDITS_VERSION);
+
+/** Region hashes a captured image keeps on average (bench figure), for --cost's index. */
+const COST_REGIONS_PER_ITEM = 15;
+if (process.argv.includes('--cost')) {
+  await queryCost(photos, Number(option('items') ?? 1_000_000), COST_REGIONS_PER_ITEM);
+  process.exit(0);
+}
 
 console.log(
   `quality bench (random edits ${EDITS_VERSION}, seed ${seed}): ${photos.length} photos of the ${split} split (${manifest.photos.length} in the corpus), ${dimPhotos.length} real dim ones; methods ${methods.map((m) => m.name).join(', ')}${quick ? ' (quick)' : ''}`,

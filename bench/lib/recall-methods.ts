@@ -105,14 +105,15 @@ export const pdqRecallMethod: RecallMethod = {
 };
 
 /**
- * The service's robust matching before issue 18 (mode robust, the default):
- * content stores PDQ and up to 19 pdq-region hashes; an image query searches
- * PDQ's 8 turns and mirrors and some 700 query regions (the frame's also
- * turned and mirrored); a case stores whole-image PDQ with its 8 turns and
- * mirrors only. A query under PDQ quality 50 is matched on digests only.
+ * Robust matching as the service wires it (mode robust, the default):
+ * content stores PDQ and up to 19 pdq-region hashes (hashImage 'content');
+ * an image query searches PDQ's 8 turns and mirrors and its query regions
+ * (the frame's also turned and mirrored); a case stores whole-image PDQ with
+ * its 8 turns and mirrors only; a query under PDQ quality 50 is matched on
+ * digests only. Before issue 18 (commit 556c224) this was the whole method.
  */
-export const robustGridRecallMethod: RecallMethod = {
-  name: 'robust-grid',
+export const robustServiceRecallMethod: RecallMethod = {
+  name: 'robust-service',
   thresholds: { pdq: PDQ_MATCH_THRESHOLD, 'pdq-region': PDQ_MATCH_THRESHOLD },
   async content(bytes) {
     const hashed = await hashImage(bytes, { signals: ['pdq'], regions: 'content' });
@@ -177,4 +178,4 @@ export const robustRecallMethod: RecallMethod = {
   },
 };
 
-export const RECALL_METHODS: RecallMethod[] = [pdqRecallMethod, robustGridRecallMethod, robustRecallMethod];
+export const RECALL_METHODS: RecallMethod[] = [pdqRecallMethod, robustServiceRecallMethod, robustRecallMethod];
