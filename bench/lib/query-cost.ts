@@ -27,8 +27,8 @@ function realisticCodes(count: number): Uint8Array {
   const { indexed } = loadPhotoHashes();
   const codes = new Uint8Array(count * 32);
   for (let i = 0; i < count; i++) {
-    const from = i < indexed.length ? indexed[i] : codes.subarray(below(i) * 32, below(i) * 32 + 32);
-    codes.set(from, i * 32);
+    const parent = below(i) * 32;
+    codes.set(i < indexed.length ? indexed[i] : codes.subarray(parent, parent + 32), i * 32);
     if (i >= indexed.length) swapBits(codes, i * 32, 4 + (random32() % 13));
   }
   return codes;
