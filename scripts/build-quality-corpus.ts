@@ -21,7 +21,9 @@
  *     mirrors) are within DUPLICATE_DISTANCE bits are the same photo, and only
  *     the larger is kept (gcompris ships some monuments twice, at two sizes);
  *   - candidates whose PDQ quality is under 50 (too featureless for PDQ to
- *     match on, as upstream says) are reported and left out.
+ *     match on, as upstream says) are left out of the main set and listed
+ *     apart as `dim`: real dim or low-contrast photos, which bench/quality
+ *     asks as dark originals.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -270,12 +272,15 @@ function dihedralDistance(a: Measured, b: Measured): number {
 
 const all: Candidate[] = SOURCES.flatMap(candidates);
 const measured: Measured[] = [];
+const dim: Measured[] = [];
 const left: string[] = [];
 for (const candidate of all) {
   const result = await measure(candidate);
   if (typeof result === 'string') left.push(`${candidate.pkg} ${candidate.file}: ${result}`);
-  else if (result.quality < MIN_PDQ_QUALITY) left.push(`${candidate.pkg} ${candidate.file}: PDQ quality ${result.quality}`);
-  else measured.push(result);
+  else if (result.quality < MIN_PDQ_QUALITY) {
+    left.push(`${candidate.pkg} ${candidate.file}: PDQ quality ${result.quality} (kept as dim)`);
+    dim.push(result);
+  } else measured.push(result);
 }
 
 // Largest first, so each duplicate group keeps its largest member.
@@ -291,23 +296,25 @@ for (const candidate of bySize) {
 kept.sort((a, b) => a.pkg.localeCompare(b.pkg) || a.file.localeCompare(b.file));
 
 mkdirSync(photosDir, { recursive: true });
-const photos: QualityPhoto[] = [];
 const extensions: Record<string, string> = { jpeg: '.jpg', png: '.png', webp: '.webp' };
-for (const photo of kept) {
+function entryOf(photo: Measured): QualityPhoto {
   const id = photoId(photo.pkg, photo.file);
   const path = join(photosDir, `${id}${extensions[photo.format] ?? `.${photo.format}`}`);
   if (!existsSync(path) || !readFileSync(path).equals(photo.bytes)) writeFileSync(path, photo.bytes);
   const entry: QualityPhoto = { id, package: photo.pkg, version: photo.version, file: photo.file, width: photo.width, height: photo.height, path: relative(root, path) };
   if (PEOPLE.some((pattern) => pattern.test(photo.file))) entry.people = true;
-  photos.push(entry);
+  return entry;
 }
-if (new Set(photos.map((p) => p.id)).size !== photos.length) throw new Error('photo ids collide');
+const photos = kept.map(entryOf);
+const dimPhotos = dim.filter((photo) => !kept.some((other) => dihedralDistance(photo, other) <= DUPLICATE_DISTANCE)).map(entryOf);
+if (new Set([...photos, ...dimPhotos].map((p) => p.id)).size !== photos.length + dimPhotos.length) throw new Error('photo ids collide');
 
 const manifest: QualityManifest = {
   description:
     'Distinct real photographs from Debian packages for bench/quality (scripts/build-quality-corpus.ts). Images stay out of git; package, version and file say where each came from.',
   duplicateDistance: DUPLICATE_DISTANCE,
   photos,
+  dim: dimPhotos,
 };
 writeFileSync(MANIFEST_PATH, `${JSON.stringify(manifest, null, 2)}\n`);
 
@@ -323,7 +330,7 @@ for (let i = 0; i < kept.length; i++) {
 console.log(`left out (${left.length}):`);
 for (const line of left) console.log(`  ${line}`);
 if (close.length) console.log(`kept pairs within 80 bits (distinct by eye; over ${DUPLICATE_DISTANCE}):\n${close.join('\n')}`);
-console.log(`\n${photos.length} distinct photos (${photos.filter((p) => p.people).length} with people) -> ${relative(root, MANIFEST_PATH)}`);
+console.log(`\n${photos.length} distinct photos (${photos.filter((p) => p.people).length} with people) and ${dimPhotos.length} dim ones -> ${relative(root, MANIFEST_PATH)}`);
 const perPackage = new Map<string, number>();
 for (const photo of photos) perPackage.set(`${photo.package} ${photo.version}`, (perPackage.get(`${photo.package} ${photo.version}`) ?? 0) + 1);
 for (const [pkg, count] of perPackage) console.log(`  ${String(count).padStart(4)}  ${pkg}`);

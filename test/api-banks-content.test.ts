@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { toHex } from '../src/hashing/hex.js';
@@ -66,7 +67,7 @@ t.test('banks: create, read, list, update, delete', async (t) => {
   t.equal(renamed.statusCode, 200);
   t.match(renamed.json(), { name: 'March sweep', description: 'weekly capture' });
   t.same(renamed.json().thresholds, { blockhash: 8 }, '`thresholds` replaces every override');
-  t.same((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { threshold: 20 })).json().thresholds, { blockhash: 8, pdq: 20, 'pdq-region': 20 }, '`threshold` changes PDQ (whole image and regions) only');
+  t.same((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { threshold: 20 })).json().thresholds, { blockhash: 8, pdq: 20, 'pdq-norm': 20, 'pdq-region': 20 }, '`threshold` changes the PDQ family only (whole image, dark photos, regions)');
   t.same((await send('PATCH', `/v1/banks/${bank.id}`, takedown, { thresholds: null })).json().thresholds, {}, 'null clears');
 
   const other = await newBank('taken name');
@@ -103,7 +104,9 @@ t.test('bank thresholds above the ceiling are refused, and matching uses the ban
   const res = (await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq', hash: near.toString('hex') }], banks: [tight.id] })).json();
   t.same(res.matches, [], 'the bank threshold of 5 applies');
   t.match(res.thresholds[0], { type: 'pdq', bankId: tight.id, source: 'bank', applied: 5 });
-  t.same(tight.thresholds, { pdq: 5, 'pdq-region': 5 }, '`threshold` is the PDQ threshold for regions too');
+  t.same(tight.thresholds, { pdq: 5, 'pdq-norm': 5, 'pdq-region': 5 }, '`threshold` is the PDQ threshold for regions and dark photos too');
+  const loose31 = (await send('POST', '/v1/banks', takedown, { name: 'loose 31', threshold: 31 })).json();
+  t.same(loose31.thresholds, { pdq: 31, 'pdq-norm': 24, 'pdq-region': 31 }, 'but never loosens pdq-norm past its own stricter ceiling');
 
   // Robust matching finds copies through region hashes: the bank's threshold holds there too.
   const region: string = item.signals.find((s: { type: string }) => s.type === 'pdq-region').hash;
@@ -199,14 +202,24 @@ t.test('content from images: every signal stored, matchable at once, provenance 
   t.same(got.json().signals, items[1].signals, 'GET returns the signals as hex');
 });
 
-t.test('a low-quality image is stored by its exact hashes, with a warning', async (t) => {
+t.test('a dark image is stored by its stretched-contrast PDQ and regions, a featureless one by its exact hashes; each with a warning', async (t) => {
   const bank = await newBank('low quality');
-  const res = await postForm(`/v1/banks/${bank}/content`, [imagePart('q0003.jpg'), field('platform', 'whatsapp')]);
-  t.equal(res.statusCode, 201);
-  const [item] = res.json().items;
-  t.same(item.signals.map((s: { type: string }) => s.type), ['md5', 'sha256']);
+  const dark = await postForm(`/v1/banks/${bank}/content`, [imagePart('q0003.jpg'), field('platform', 'whatsapp')]);
+  t.equal(dark.statusCode, 201);
+  const [item] = dark.json().items;
+  const types = item.signals.map((s: { type: string }) => s.type);
+  t.same(types.slice(0, 3), ['pdq-norm', 'md5', 'sha256'], 'no featureless PDQ or blockhash; PDQ of the stretched photo');
+  t.ok(types.slice(3).every((type: string) => type === 'pdq-region'), 'and its regions');
+  t.ok(item.signals.find((s: { type: string }) => s.type === 'pdq-norm').quality >= 50);
   t.same(item.warnings.map((w: { code: string }) => w.code), ['LOW_QUALITY']);
+  t.match(item.warnings[0].message, /stretched contrast/);
   t.equal((await send('GET', `/v1/content/${item.id}`)).json().platform, 'whatsapp');
+
+  const grey = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 120, g: 120, b: 120 } } }).png().toBuffer();
+  const flat = await postForm(`/v1/banks/${bank}/content`, [{ name: 'image', filename: 'grey.png', bytes: grey, contentType: 'image/png' }]);
+  t.equal(flat.statusCode, 201);
+  t.same(flat.json().items[0].signals.map((s: { type: string }) => s.type), ['md5', 'sha256'], 'a flat image: its exact hashes only');
+  t.match(flat.json().items[0].warnings[0].message, /only exact copies/);
 });
 
 t.test('one bad image fails the whole request, naming it, and stores nothing', async (t) => {

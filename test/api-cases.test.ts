@@ -190,14 +190,21 @@ t.test('create by client-computed hashes', async (t) => {
   t.equal(app.services.store.countSignals('pdq', 'case'), 1, 'nothing stored by refused requests');
 });
 
-t.test('images: low quality and broken files are refused by name, nothing registered', async (t) => {
+t.test('images: every photo that decodes is registered, saying what can be watched for; broken files are refused by name', async (t) => {
   const app = await newApp(t);
   let res = await app.inject({ method: 'POST', url: '/v1/cases', ...images('bridge-1-original.jpg', 'q0003.jpg', 'small.jpg') });
-  t.equal(res.statusCode, 422);
-  t.equal(res.json().error.code, 'LOW_QUALITY');
-  t.match(res.json().error.message, /image 2 \(q0003\.jpg\): quality 3.*image 3 \(small\.jpg\): quality 0/);
-  t.notMatch(res.json().error.message, /bridge/);
-  t.equal(app.services.store.countSignals('pdq', 'case'), 0);
+  t.equal(res.statusCode, 201, res.body);
+  const warnings = res.json().warnings as { code: string; message: string }[];
+  t.same(warnings.map((w) => w.code), ['LOW_QUALITY', 'LOW_QUALITY'], 'one warning per featureless photo');
+  t.match(warnings[0].message, /^image 2 \(q0003\.jpg\): /);
+  t.match(warnings[1].message, /^image 3 \(small\.jpg\): .*only exact copies/);
+  t.notMatch(JSON.stringify(warnings), /bridge/);
+  const victimCase = app.services.store.findCaseByNumber(res.json().caseNumber)!;
+  const stored = app.services.store.listSignals({ kind: 'case', caseId: victimCase.id });
+  t.equal(stored.filter((s) => s.type === 'md5').length, 3, 'every photo is kept, at least as its exact digest');
+  t.ok(stored.filter((s) => s.type === 'pdq').every((s) => s.quality! >= 50), 'no featureless PDQ hash is kept');
+  t.equal(app.services.store.countSignals('pdq', 'case'), 8, "only the clear photo's PDQ and its rotations");
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/cases/${res.json().caseNumber}`, headers: { 'x-case-pin': res.json().pin } })).statusCode, 204);
 
   res = await app.inject({
     method: 'POST',

@@ -42,7 +42,7 @@ t.test('hamming distance counts differing bits', async (t) => {
 });
 
 t.test('signal types: one registry, each type one module with everything about it', async (t) => {
-  t.same(SIGNAL_TYPE_NAMES, ['pdq', 'blockhash', 'md5', 'sha256', 'pdq-region']);
+  t.same(SIGNAL_TYPE_NAMES, ['pdq', 'blockhash', 'md5', 'sha256', 'pdq-norm', 'pdq-region']);
   t.equal(findSignalType('pdq-region'), pdqRegion);
   for (const type of SIGNAL_TYPES) {
     t.equal(type.bytes * 8, type.bits, `${type.name}: bytes`);

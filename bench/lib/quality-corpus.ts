@@ -31,6 +31,12 @@ export interface QualityManifest {
   /** PDQ distance at or under which two candidates count as the same photo. */
   duplicateDistance: number;
   photos: QualityPhoto[];
+  /**
+   * Real photos whose whole-image PDQ quality is under 50 (dim or
+   * low-contrast), kept apart from `photos`: bench/quality asks them as dark
+   * originals only.
+   */
+  dim?: QualityPhoto[];
 }
 
 export function loadQualityManifest(): QualityManifest {

@@ -43,7 +43,7 @@ export const SignalInput = Type.Object(
 /** POST /v1/hash: each whole-image type's hash as it writes it, and PDQ's quality (and rotations). */
 export const ImageHashes = Type.Object({
   ...Object.fromEntries(
-    WHOLE_IMAGE_TYPES.flatMap((t) => [
+    WHOLE_IMAGE_TYPES.filter((t) => !('fallbackFor' in t)).flatMap((t) => [
       [t.name, Type.String({ pattern: `^[0-9a-f]{${t.bits / 4}}$`, description: t.description })],
       ...(t.name === 'pdq' ? [['pdqQuality', Type.Integer({ minimum: 0, maximum: 100, description: 'PDQ quality; under 50 is too featureless to match reliably.' })]] : []),
     ]),

@@ -7,12 +7,13 @@
 import { blockhash } from './blockhash.js';
 import { md5 } from './md5.js';
 import { pdq } from './pdq.js';
+import { pdqNorm } from './pdq-norm.js';
 import { pdqRegion } from './pdq-region.js';
 import { sha256 } from './sha256.js';
 import type { SignalType } from './signal-type.js';
 
 /** Of the whole image: every image is hashed with each of these. */
-export const WHOLE_IMAGE_TYPES = [pdq, blockhash, md5, sha256] as const satisfies readonly SignalType[];
+export const WHOLE_IMAGE_TYPES = [pdq, blockhash, md5, sha256, pdqNorm] as const satisfies readonly SignalType[];
 /** Of regions of the image (robust matching). */
 export const REGION_TYPES = [pdqRegion] as const satisfies readonly SignalType[];
 
@@ -46,5 +47,5 @@ export function listSignalTypeNames(names: readonly string[] = SIGNAL_TYPE_NAMES
   return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
-export { blockhash, md5, pdq, pdqRegion, sha256 };
+export { blockhash, md5, pdq, pdqNorm, pdqRegion, sha256 };
 export type { SignalType } from './signal-type.js';

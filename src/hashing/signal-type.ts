@@ -38,6 +38,11 @@ export interface SignalTypeInfo<Name extends string = string> {
   readonly interoperable: boolean;
   /** Of the whole image, or of a region of it (robust matching). */
   readonly scope: 'whole' | 'region';
+  /**
+   * Computed only for images whose hash of this other type is too featureless
+   * (under its minQuality): the way such an image is matched instead.
+   */
+  readonly fallbackFor?: string;
   /** One line for people: what the hash is of and how it matches. */
   readonly description: string;
   distance(a: Uint8Array, b: Uint8Array): number;

@@ -10,7 +10,7 @@
  * the same pixels.
  */
 import { DIHEDRAL_NAMES, type DihedralName, pdqDihedralFromDct } from '../hashing/pdq.js';
-import { findSignalType, type KnownSignalType, listSignalTypeNames, pdqRegion, SIGNAL_TYPE_NAMES, type SignalTypeName, WHOLE_IMAGE_TYPES, type WholeImageSignalName } from '../hashing/registry.js';
+import { findSignalType, type KnownSignalType, listSignalTypeNames, pdqNorm, pdqRegion, SIGNAL_TYPE_NAMES, type SignalTypeName, WHOLE_IMAGE_TYPES, type WholeImageSignalName } from '../hashing/registry.js';
 import { type ImageSignals, wholeImageHash } from '../robust/image-signals.js';
 import { REGION_KINDS, type RegionKind } from '../robust/regions.js';
 
@@ -152,14 +152,9 @@ function requestThresholds(options: QueryOptions, mode: MatchMode, present: Read
     if (!type || type.comparison !== 'hamming') throw invalid(`thresholds.${name}: only perceptual types have thresholds (${listSignalTypeNames(hammingNames())}); exact types always match exactly.`);
     if (!Number.isInteger(value) || value < 0 || value > type.bits) throw invalid(`thresholds.${name} must be a whole number from 0 to ${type.bits}.`);
   }
-  const implied: Record<string, number> = {};
-  if (options.threshold !== undefined) {
-    // `threshold` is the PDQ threshold for whole images and, when regions are matched, for regions alike.
-    const covered = mode === 'robust' ? ['pdq', 'pdq-region'] : ['pdq'];
-    for (const name of covered) {
-      if (given[name] !== undefined && given[name] !== options.threshold) throw invalid(`"threshold" and "thresholds.${name}" disagree; send one of them.`);
-      implied[name] = options.threshold;
-    }
+  const implied = options.threshold === undefined ? {} : thresholdShorthand(options.threshold, mode);
+  for (const [name, value] of Object.entries(implied)) {
+    if (given[name] !== undefined && given[name] !== value && name !== 'pdq-norm') throw invalid(`"threshold" and "thresholds.${name}" disagree; send one of them.`);
   }
   const thresholds: Thresholds = {};
   const warnings: QueryWarning[] = [];
@@ -168,6 +163,19 @@ function requestThresholds(options: QueryOptions, mode: MatchMode, present: Read
     else if (warnUnused && (name in given || name === 'pdq')) warnings.push({ code: 'THRESHOLD_NOT_USED', message: `A ${name} threshold was given but the query has no ${name} hash.` });
   }
   return { thresholds, warnings };
+}
+
+/**
+ * What `threshold`, the PDQ threshold, sets: PDQ's and, when regions are
+ * matched, the region hashes' alike; and it tightens pdq-norm (dark photos)
+ * but never loosens it past that type's own stricter ceiling.
+ */
+export function thresholdShorthand(threshold: number, mode: MatchMode = DEFAULT_MODE): Thresholds {
+  return {
+    pdq: threshold,
+    'pdq-norm': Math.min(threshold, pdqNorm.maxThreshold),
+    ...(mode === 'robust' ? { 'pdq-region': threshold } : {}),
+  };
 }
 
 const hammingNames = () => SIGNAL_TYPE_NAMES.filter((name) => findSignalType(name)!.comparison === 'hamming');
@@ -226,12 +234,15 @@ export function queryFromHashes(signals: readonly WireSignal[], options: QueryOp
   return assemble(parsed, options, false, origin === 'client', []);
 }
 
-export function lowQualityWarning(quality: number): QueryWarning {
+/** What a featureless PDQ means for a query: matched by its stretched-contrast hash and regions, or by exact copies only. */
+export function lowQualityWarning(quality: number, fallback: boolean): QueryWarning {
   return {
     code: 'LOW_QUALITY',
-    message:
-      `The image has too little detail for perceptual matching (PDQ quality ${quality}, under 50): ` +
-      'only exact copies (MD5, SHA-256) were looked for. A sharper or larger copy of the photo may match.',
+    message: fallback
+      ? `The photo is dark or has little contrast (PDQ quality ${quality}, under 50): it was matched by PDQ of its stretched contrast ` +
+        '(pdq-norm, at a stricter threshold), its regions and exact copies (MD5, SHA-256).'
+      : `The image has too little detail for perceptual matching (PDQ quality ${quality}, under 50): only exact copies (MD5, SHA-256) ` +
+        'were looked for. A sharper or larger copy of the photo may match.',
   };
 }
 
@@ -249,21 +260,25 @@ export function imageHashingFor(mode: MatchMode = DEFAULT_MODE): { regions?: 'qu
 export function queryFromImage(image: ImageSignals, options: QueryOptions = {}): Query {
   const mode = options.mode ?? DEFAULT_MODE;
   const signal = (type: KnownSignalType, hash: Uint8Array, region: RegionKind | null = null, dct?: Float32Array): QuerySignal => ({ type, hash, region, variant: null, ...(dct ? { dct } : {}) });
-  const whole = (type: KnownSignalType) => {
-    const hash = wholeImageHash(image, type.name as WholeImageSignalName);
+  const whole = (type: KnownSignalType): QuerySignal[] => {
+    const name = type.name as WholeImageSignalName;
+    const hash = wholeImageHash(image, name);
+    if (!hash && 'fallbackFor' in type) return [];
     if (!hash) throw new Error(`queryFromImage needs the image hashed with every whole-image signal; ${type.name} is missing`);
-    return signal(type, hash, null, type.name === 'pdq' ? image.pdq!.dct : undefined);
+    const withQuality = name === 'pdq' || name === 'pdq-norm' ? image[name] : undefined;
+    return withQuality?.lowQuality ? [] : [signal(type, hash, null, withQuality?.dct)];
   };
   // Exact copies first: they are evidence even when nothing else is.
-  const signals = WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'exact').map(whole);
+  const signals = WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'exact').flatMap(whole);
   const warnings: QueryWarning[] = [];
-  if (image.pdq?.lowQuality) warnings.push(lowQualityWarning(image.pdq.quality));
-  else {
-    signals.push(...WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'hamming').map(whole));
-    if (mode === 'robust') {
-      if (!image.regions) throw new Error('a robust query needs the image hashed with its query regions');
-      for (const r of image.regions) signals.push(signal(pdqRegion, r.hash, r.kind, r.dct));
-    }
+  const featureless = image.pdq?.lowQuality ?? false;
+  // A featureless photo's PDQ and blockhash sit close to every other featureless image's; a fallback type (pdq-norm) may still serve.
+  const perceptual = WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'hamming' && ('fallbackFor' in t ? featureless : !featureless)).flatMap(whole);
+  signals.push(...perceptual);
+  if (featureless) warnings.push(lowQualityWarning(image.pdq!.quality, perceptual.length > 0));
+  if (mode === 'robust' && (!featureless || perceptual.length > 0)) {
+    if (!image.regions) throw new Error('a robust query needs the image hashed with its query regions');
+    for (const r of image.regions) signals.push(signal(pdqRegion, r.hash, r.kind, r.dct));
   }
   return assemble(signals, options, mode === 'robust' || (options.dihedral ?? false), false, warnings);
 }

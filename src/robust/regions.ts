@@ -15,6 +15,7 @@
 import { hammingDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
+import { stretchContrast } from '../hashing/pdq-norm.js';
 import { IntegralImage, type Rect, type RegionHash, fullFrame, hasAlphaChannel, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
 import { type Orientation, orientPlane, uprightPoint } from './orientation.js';
 import { findStickers, paintOver, type StickerBox } from './stickers.js';
@@ -36,6 +37,10 @@ export interface RegionSignal {
 const SEGMENT_SHORT_SIDE = 256;
 const SEGMENT_LONG_SIDE = 512;
 const MAX_PARTS = 6;
+/** Parts kept before a collage's cells. */
+const FIRST_PARTS = 3;
+/** A collage of up to 9 photos keeps every cell (as cut, and trimmed where that differs). */
+const MAX_CELLS = 12;
 /** With the image's PDQ hash, at most 20 index entries per captured image. */
 export const MAX_CONTENT_REGIONS = 19;
 /** Region hashes closer than this to one already kept add nothing. */
@@ -56,16 +61,17 @@ function keepHash(out: RegionSignal[], { hash, quality }: RegionHash, kind: Regi
   return signal;
 }
 
-/** Quadrants and thirds (3 strips across, 3 down) of a rectangle. */
-function quadrantsAndStrips(out: RegionSignal[], image: IntegralImage, r: Rect): void {
+/** Quadrants and thirds (3 strips across, 3 down) of a rectangle, through `add` (default: kept). */
+function quadrantsAndStrips(out: RegionSignal[], image: IntegralImage, r: Rect, add = (from: IntegralImage, rect: Rect, kind: RegionKind) => keep(out, from, rect, kind)): void {
+  const keep = add;
   const half = { width: r.width / 2, height: r.height / 2 };
   for (let i = 0; i < 2; i++) {
-    for (let j = 0; j < 2; j++) keep(out, image, { x: r.x + j * half.width, y: r.y + i * half.height, ...half }, 'quadrant');
+    for (let j = 0; j < 2; j++) keep(image, { x: r.x + j * half.width, y: r.y + i * half.height, ...half }, 'quadrant');
   }
   const third = { width: r.width / 3, height: r.height / 3 };
   for (let k = 0; k < 3; k++) {
-    keep(out, image, { x: r.x, y: r.y + k * third.height, width: r.width, height: third.height }, 'strip');
-    keep(out, image, { x: r.x + k * third.width, y: r.y, width: third.width, height: r.height }, 'strip');
+    keep(image, { x: r.x, y: r.y + k * third.height, width: r.width, height: third.height }, 'strip');
+    keep(image, { x: r.x + k * third.width, y: r.y, width: third.width, height: r.height }, 'strip');
   }
 }
 
@@ -78,8 +84,8 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   const sx = image.width / width;
   const sy = image.height / height;
   const toFrame = (r: Rect): Rect => ({ x: r.x * sx, y: r.y * sy, width: r.width * sx, height: r.height * sy });
-  const { trimmed, parts } = findPhotoRegions({ luma, width, height });
-  return { trimmed: toFrame(trimmed), parts: parts.map(toFrame) };
+  const { trimmed, parts, cells } = findPhotoRegions({ luma, width, height });
+  return { trimmed: toFrame(trimmed), parts: parts.map(toFrame), cells: cells.map(toFrame) };
 }
 
 /**
@@ -90,8 +96,21 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
  * other only in that orientation.
  */
 export function uprightLuma(raster: Raster, orientation: Orientation = 1): { luma: Float32Array; width: number; height: number } {
-  const { luma, width, height } = workingLuma(raster);
+  const { luma, width, height } = stretchedLuma(raster);
   return orientPlane(luma, width, height, orientation);
+}
+
+/**
+ * The working luma with the image's contrast stretched (its 1st to 99th
+ * percentile to 0-255, see pdq-norm.ts): region bits do not change with the
+ * grey levels' scale, but their quality does, and a photo taken in dim light
+ * would otherwise keep no region at all. Quality is thus judged against the
+ * photo's own range, on both sides.
+ */
+function stretchedLuma(raster: Raster, background?: number): { luma: Float32Array; width: number; height: number } {
+  // workingLuma makes a new plane every time: stretched in place.
+  const plane = workingLuma(raster, undefined, background);
+  return { ...plane, luma: stretchContrast(plane.luma, undefined, plane.luma) };
 }
 
 /** A sticker box of the stored frame in the upright frame. */
@@ -109,17 +128,23 @@ export function contentRegions(raster: Raster, orientation: Orientation = 1): Re
   const { luma, width, height } = uprightLuma(raster, orientation);
   const image = new IntegralImage(luma, width, height);
   const out: RegionSignal[] = [];
-  keep(out, image, fullFrame(image), 'frame');
-  const { trimmed, parts } = photoRegions(image);
-  for (const part of parts.slice(0, MAX_PARTS)) keep(out, image, part, 'part');
-  quadrantsAndStrips(out, image, trimmed);
-  // Stickers painted over: the frame and its quadrants once more.
+  const add = (from: IntegralImage, rect: Rect, kind: RegionKind) => {
+    if (out.length < MAX_CONTENT_REGIONS) keep(out, from, rect, kind);
+  };
+  add(image, fullFrame(image), 'frame');
+  // Stickers painted over: the frame once more first, its quadrants last.
   const stickers = findStickers(raster).map((box) => uprightBox(box, orientation));
-  if (stickers.length > 0) {
-    const cleaned = new IntegralImage(paintOver(luma, width, height, stickers), width, height);
+  const cleaned = stickers.length > 0 ? new IntegralImage(paintOver(luma, width, height, stickers), width, height) : undefined;
+  if (cleaned) add(cleaned, fullFrame(cleaned), 'frame');
+  const { trimmed, parts, cells } = photoRegions(image);
+  // The most photo-like parts first (a screenshot's photo), then a collage's cells, every one: the photo may be any of them.
+  for (const part of parts.slice(0, FIRST_PARTS)) add(image, part, 'part');
+  for (const cell of cells.slice(0, MAX_CELLS)) add(image, cell, 'part');
+  for (const part of parts.slice(FIRST_PARTS, MAX_PARTS)) add(image, part, 'part');
+  quadrantsAndStrips(out, image, trimmed, add);
+  if (cleaned) {
     const half = { width: width / 2, height: height / 2 };
-    const rects = [fullFrame(cleaned), ...[0, 1, 2, 3].map((k) => ({ x: (k % 2) * half.width, y: (k >> 1) * half.height, ...half }))];
-    for (const rect of rects) if (out.length < MAX_CONTENT_REGIONS) keep(out, cleaned, rect, rect === rects[0] ? 'frame' : 'quadrant');
+    for (let k = 0; k < 4; k++) add(cleaned, { x: (k % 2) * half.width, y: (k >> 1) * half.height, ...half }, 'quadrant');
   }
   return out;
 }
@@ -134,10 +159,18 @@ const EDGE_SUM_MAX = 0.11;
  * grid already covers are left out.
  */
 const CENTRED_SCALES = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1];
-const CENTRED_PAIRS = CENTRED_SCALES.flatMap((sx) => CENTRED_SCALES.filter((sy) => Math.min(sx, sy) < 0.85).map((sy) => [sx, sy] as const));
+/**
+ * A photo cropped to fill a collage cell of another shape loses a centred
+ * band of one axis only: those crops also halfway between the scales above.
+ */
+const ONE_AXIS_SCALES = [0.725, 0.775, 0.825, 0.875, 0.925, 0.975];
+const CENTRED_PAIRS = [
+  ...CENTRED_SCALES.flatMap((sx) => CENTRED_SCALES.filter((sy) => Math.min(sx, sy) < 0.9).map((sy) => [sx, sy] as const)),
+  ...ONE_AXIS_SCALES.flatMap((s) => [[s, 1] as const, [1, s] as const]),
+];
 /** Degrees, both directions; with the corners cropped away at these scales of the largest clean rectangle. */
-const ROTATION_DEGREES = [2, 3, 4, 5, 6, 7, 8];
-const ROTATION_SCALES = [1, 0.9];
+const ROTATION_DEGREES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const ROTATION_SCALES = [0.98, 0.93];
 
 function edgePairs(step: number): Array<[number, number]> {
   const pairs: Array<[number, number]> = [];
@@ -203,11 +236,11 @@ const STEP_HASHES = 64;
 function* queryRegionSteps(raster: Raster, { orientation = 1, stored = true }: QueryRegionOptions, out: RegionSignal[]): Generator<void> {
   const stepper = { taken: 0 };
   const view = (plane: { luma: Float32Array; width: number; height: number }) => new IntegralImage(plane.luma, plane.width, plane.height);
-  const working = workingLuma(raster);
+  const working = stretchedLuma(raster);
   yield* viewRegionSteps(view(orientPlane(working.luma, working.width, working.height, orientation)), FULL_VIEW, out, stepper);
   if (stored && orientation !== 1) yield* viewRegionSteps(view(working), STORED_VIEW, out, stepper);
   for (const background of flattenBackgrounds(raster)) {
-    const flat = workingLuma(raster, undefined, background);
+    const flat = stretchedLuma(raster, background);
     yield* viewRegionSteps(view(orientPlane(flat.luma, flat.width, flat.height, orientation)), FLATTENED_VIEW, out, stepper);
   }
 }

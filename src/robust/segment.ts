@@ -27,6 +27,8 @@ const EDGE_STEP = 18;
 const MIN_PART = 0.12;
 const MIN_PART_PX = 24;
 const MAX_DEPTH = 3;
+/** Cuts of the frame into rows (or columns) and of those into cells: the layout of a collage. */
+const CELL_DEPTH = 2;
 /** Splits with more cut boundaries than this are textures, not layout: spans between them are not tried. */
 const MAX_BOUNDARIES = 16;
 const BOUNDARY_MERGE = 3;
@@ -224,6 +226,12 @@ export interface PhotoRegions {
   trimmed: Rect;
   /** Candidate photo rectangles, most photo-like first (dense with detail, then large). */
   parts: Rect[];
+  /**
+   * The cells of the frame's layout (a collage's cells, a screenshot's
+   * photo): the parts of its first two levels of cuts, rows then the cells
+   * of a row, largest first; empty when the frame is not cut into several.
+   */
+  cells: Rect[];
 }
 
 /**
@@ -238,6 +246,7 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRe
   const frameArea = plane.width * plane.height;
   const stats = new PlaneStats(plane);
   const found: IntRect[] = [];
+  const leaves: IntRect[] = [];
   const add = (rect: IntRect | null): IntRect | null => {
     if (!rect || rect.w * rect.h < frameArea * minAreaShare) return null;
     if (!found.some((r) => sameRect(r, rect))) found.push(rect);
@@ -245,7 +254,11 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRe
   };
   const visit = (rect: IntRect, depth: number, axis: Axis) => {
     const trimmed = add(trim(stats, rect, ['rows', 'cols']));
-    if (!trimmed || depth === MAX_DEPTH) return;
+    if (!trimmed) return;
+    // A cell: a part of the frame's own layout (rows, then the cells of a row),
+    // whatever cuts divide it further; as cut and as trimmed (a photo's own flat sky or wall trims away).
+    if (depth === CELL_DEPTH) leaves.push(rect, trimmed);
+    if (depth === MAX_DEPTH) return;
     for (const first of [axis, other(axis)]) {
       const { parts, boundaries } = split(stats, trimmed, first);
       if (parts.length > 1 || (parts.length === 1 && !sameRect(parts[0], trimmed))) {
@@ -263,13 +276,15 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRe
         return;
       }
     }
+    if (depth > 0 && depth < CELL_DEPTH) leaves.push(trimmed);
   };
   visit({ x: 0, y: 0, w: plane.width, h: plane.height }, 0, 'rows');
   const toRect = (r: IntRect): Rect => ({ x: r.x, y: r.y, width: r.w, height: r.h });
   const frame = { x: 0, y: 0, w: plane.width, h: plane.height };
   const scored = found.map((r) => ({ r, score: busyDensity(stats, r) ** 2 * r.w * r.h }));
   scored.sort((a, b) => b.score - a.score);
-  return { trimmed: toRect(found[0] ?? frame), parts: scored.map((s) => toRect(s.r)) };
+  const cells = leaves.filter((r, i) => r.w * r.h >= frameArea * minAreaShare && leaves.findIndex((o) => sameRect(o, r)) === i).sort((a, b) => b.w * b.h - a.w * a.h);
+  return { trimmed: toRect(found[0] ?? frame), parts: scored.map((s) => toRect(s.r)), cells: cells.length > 1 ? cells.map(toRect) : [] };
 }
 
 /** The rectangle from the start of `a` to the end of `b` (parts of one split, in order). */

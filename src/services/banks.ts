@@ -5,7 +5,7 @@
  * returns) and stops matching as soon as it is deleted.
  */
 import { findSignalType, type SignalTypeName } from '../hashing/registry.js';
-import { parseSignals, type WireSignal } from '../match/query.js';
+import { parseSignals, thresholdShorthand, type WireSignal } from '../match/query.js';
 import { MAX_CONTENT_REGIONS } from '../robust/regions.js';
 import { type ImageSignals, WHOLE_IMAGE_SIGNALS, WHOLE_IMAGE_TYPES, wholeImageHash } from '../robust/image-signals.js';
 import type { Bank, ContentItem, NewContentItem, NewProvenance, NewSignal, Signal, ThresholdsByType } from '../store/store.js';
@@ -91,17 +91,20 @@ function newItem(fields: ProvenanceInput, signals: NewSignal[]): NewContentItem 
  * digests, since its perceptual hashes would match strangers' featureless
  * images, and the answer says so.
  */
-function imageItemSignals(hashed: ImageSignals): { signals: NewSignal[]; warnings: { code: string; message: string }[] } {
+export function capturedImageSignals(hashed: ImageSignals): { signals: NewSignal[]; warnings: { code: string; message: string }[] } {
   const pdq = hashed.pdq!;
+  const fallback = hashed['pdq-norm'];
   const of = (types: readonly (typeof WHOLE_IMAGE_TYPES)[number][]): NewSignal[] =>
-    types.map((t) => ({ type: t.name, hash: wholeImageHash(hashed, t.name)!, ...(t.name === 'pdq' ? { quality: pdq.quality } : {}) }));
+    types.map((t) => ({ type: t.name, hash: wholeImageHash(hashed, t.name)!, ...(t.name === 'pdq' || t.name === 'pdq-norm' ? { quality: hashed[t.name]!.quality } : {}) }));
   const exact = of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'exact'));
-  if (pdq.lowQuality) {
-    const message = `PDQ quality ${pdq.quality} is under 50: too little detail for perceptual matching, so only exact copies of this image will match.`;
-    return { signals: exact, warnings: [{ code: 'LOW_QUALITY', message }] };
-  }
   const regions = (hashed.regions ?? []).map((r) => ({ type: 'pdq-region', hash: r.hash, quality: r.quality }));
-  return { signals: [...of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'hamming')), ...exact, ...regions], warnings: [] };
+  if (!pdq.lowQuality) return { signals: [...of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'hamming' && !('fallbackFor' in t))), ...exact, ...regions], warnings: [] };
+  if (fallback && !fallback.lowQuality) {
+    const message = `PDQ quality ${pdq.quality} is under 50 (a dark or low-contrast image): stored as PDQ of its stretched contrast (pdq-norm), its regions and exact hashes.`;
+    return { signals: [...of(WHOLE_IMAGE_TYPES.filter((t) => 'fallbackFor' in t)), ...exact, ...regions], warnings: [{ code: 'LOW_QUALITY', message }] };
+  }
+  const message = `PDQ quality ${pdq.quality} is under 50: too little detail for perceptual matching, so only exact copies of this image will match.`;
+  return { signals: exact, warnings: [{ code: 'LOW_QUALITY', message }] };
 }
 
 export class BankService {
@@ -147,7 +150,7 @@ export class BankService {
     for (const [i, file] of files.entries()) {
       const name = `images[${i}] (${JSON.stringify(file.filename.slice(0, 200))})`;
       // Region hashes too, so that robust queries find crops, screenshots and the like of this image.
-      prepared.push(imageItemSignals(await this.services.hashing.hashNamed(file.bytes, name, 'Nothing was stored.', { regions: 'content' })));
+      prepared.push(capturedImageSignals(await this.services.hashing.hashNamed(file.bytes, name, 'Nothing was stored.', { regions: 'content' })));
     }
     const { contentIds } = this.services.store.addContent(bankId, prepared.map((p) => newItem(fields, p.signals)));
     return prepared.map((p, i) => ({ id: contentIds[i], signals: p.signals.map(signalText), warnings: p.warnings }));
@@ -207,7 +210,7 @@ function overrides(threshold: number | undefined, thresholds: Partial<Record<str
       throw new ServiceError('INVALID_REQUEST', `"threshold" and "thresholds.${type}" disagree; send one of them.`);
     }
   }
-  const merged = { ...base, ...thresholds, ...(threshold === undefined ? {} : { pdq: threshold, 'pdq-region': threshold }) } as Record<string, number>;
+  const merged = { ...base, ...thresholds, ...(threshold === undefined ? {} : thresholdShorthand(threshold)) } as Record<string, number>;
   for (const [name, value] of Object.entries(merged)) {
     const type = findSignalType(name);
     if (!type || type.comparison !== 'hamming') throw new ServiceError('INVALID_REQUEST', `${name} has no threshold: only perceptual types do.`);

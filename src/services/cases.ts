@@ -7,10 +7,11 @@
  * A case holds what a robust query of each photo searches with: PDQ with its
  * rotations and mirrors, blockhash, the digests, and the photo's query region
  * hashes (crops, rotations, parts), so a case is matched exactly as
- * /v1/match matches her photo. Photos too featureless to match reliably (PDQ
- * quality under 50) are refused with LOW_QUALITY, naming them, and nothing
- * is registered: registering them silently would promise protection the
- * service cannot give.
+ * /v1/match matches her photo. Every photo that decodes is accepted: a dark
+ * one is kept as its stretched-contrast PDQ (pdq-norm) and regions, a
+ * featureless one as its exact digests, and the answer says so for each
+ * (registering them silently would promise protection the service cannot
+ * give).
  *
  * PIN guessing (see SECURITY.md): an unknown case number and a wrong PIN get
  * the same answer after the same scrypt work, so numbers cannot be probed.
@@ -27,7 +28,8 @@
 import { hashPin, verifyPin } from '../store/pin.js';
 import { StoreError } from '../store/errors.js';
 import type { NewSignal, Provenance, VictimCase } from '../store/store.js';
-import { queryFromHashes, queryFromImage, queryFromSignals, type Query, searchedSignals, MAX_QUERY_SIGNALS } from '../match/query.js';
+import { MAX_QUERY_SIGNALS, type Query, queryFromHashes, queryFromImage, queryFromSignals, searchedSignals } from '../match/query.js';
+import type { ImageSignals } from '../robust/image-signals.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import { AttemptLimiter } from './attempt-limiter.js';
 import { newCaseNumber, newPin, normalizeCaseNumber, normalizePin } from './case-credentials.js';
@@ -56,6 +58,8 @@ export interface CaseCreated {
   pin: string;
   /** How many hashes were registered. */
   hashes: number;
+  /** Photos the service can watch for only in part (LOW_QUALITY), each named. */
+  warnings?: { code: string; message: string }[];
 }
 
 export interface CaseReport {
@@ -86,24 +90,24 @@ export class CaseService {
     this.unknownPerClient = new AttemptLimiter(config.PIN_UNKNOWN_CASE_ATTEMPTS_PER_HOUR, HOUR_MS);
   }
 
-  /** Registers photos (all hashed first, so the answer names every one with a problem); nothing is stored if one fails. */
+  /**
+   * Registers photos (all hashed first; a file that cannot be read fails the
+   * request, naming it, and nothing is stored). Every photo that decodes is
+   * accepted; `warnings` says plainly what the service can watch for where
+   * that is less than edited copies (a dark photo; a featureless one).
+   */
   async createFromImages(files: readonly { filename: string; bytes: Uint8Array }[]): Promise<CaseCreated> {
     const signals: NewSignal[] = [];
-    const lowQuality: string[] = [];
+    const warnings: { code: string; message: string }[] = [];
     for (const [i, file] of files.entries()) {
       const name = describeFile(i, file.filename);
       const hashed = await this.services.hashing.hashNamed(file.bytes, name, 'Nothing was registered.', { regions: 'query' });
-      if (hashed.pdq!.lowQuality) lowQuality.push(`${name}: quality ${hashed.pdq!.quality}`);
-      else signals.push(...storedSignals(queryFromImage(hashed), hashed.pdq!.quality));
+      const query = queryFromImage(hashed);
+      signals.push(...storedSignals(query, hashed));
+      const featureless = query.warnings.find((w) => w.code === 'LOW_QUALITY');
+      if (featureless) warnings.push({ code: 'LOW_QUALITY', message: `${name}: ${watchedFor(query)}` });
     }
-    if (lowQuality.length > 0) {
-      throw new ServiceError(
-        'LOW_QUALITY',
-        `These images have too little detail to be recognised reliably (PDQ quality under ${PDQ_MIN_QUALITY}): ${lowQuality.join('; ')}. ` +
-          'Nothing was registered. Send the others again, and if you can, a clearer or larger copy of these.',
-      );
-    }
-    return this.create(signals);
+    return { ...(await this.create(signals)), ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   /** Registers hashes computed on her own device. */
@@ -194,9 +198,21 @@ export class CaseService {
   }
 }
 
-/** The hashes a case keeps of one photo: every hash its robust query searches with. */
-function storedSignals(query: Query, pdqQuality: number): NewSignal[] {
-  return searchedSignals(query).map(({ type, code }) => ({ type: type.name, hash: code, quality: type.name === 'pdq' ? pdqQuality : null }));
+/** The hashes a case keeps of one photo: every hash its robust query searches with (PDQ-like ones with their quality). */
+function storedSignals(query: Query, hashed: ImageSignals): NewSignal[] {
+  return searchedSignals(query).map(({ type, code }) => ({
+    type: type.name,
+    hash: code,
+    quality: type.name === 'pdq' || type.name === 'pdq-norm' ? (hashed[type.name]?.quality ?? null) : null,
+  }));
+}
+
+/** What a case can watch for of a photo whose PDQ is featureless, in words. */
+function watchedFor(query: Query): string {
+  const perceptual = query.signals.some((s) => s.type.comparison === 'hamming');
+  return perceptual
+    ? 'a dark or low-contrast photo: it is watched for by PDQ of its stretched contrast (a stricter match) and by its regions, and as exact copies.'
+    : 'too little detail to recognise edited copies: only exact copies of this file (MD5, SHA-256) can be watched for. A sharper or larger copy of the photo, registered too, would let the service find edited copies.';
 }
 
 /** Counts by platform and by group, most first: never other people's content, ids or message links. */

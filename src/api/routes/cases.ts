@@ -37,6 +37,11 @@ const CaseCreatedBody = Type.Object(
     caseNumber: Type.String({ description: 'Shown once: keep it with the PIN. Groups of four characters; dashes optional when typed.' }),
     pin: Type.String({ description: 'Shown once: 12 digits in groups of four (dashes optional when typed). Needed with the case number to check or withdraw the case.' }),
     hashes: Type.Integer({ description: 'How many hashes were registered.' }),
+    warnings: Type.Optional(
+      Type.Array(Type.Object({ code: Type.String(), message: Type.String() }), {
+        description: 'LOW_QUALITY, naming each photo the service can watch for only in part (a dark photo, or only its exact copies) and why.',
+      }),
+    ),
   },
   { description: 'The case is registered: write down the case number and PIN now, they are not shown again.' },
 );
@@ -88,7 +93,9 @@ export async function caseRoutes(instance: FastifyInstance, { services }: { serv
         description:
           `multipart/form-data with up to ${CASE_MAX_IMAGES} photos in \`image\` parts (hashed in memory, never stored), or JSON ` +
           `\`{signals: [{type, hash, quality?, region?, variant?}]}\` with up to ${CASE_MAX_SIGNALS} hashes computed on your own device ` +
-          '(a robust query of each photo). Photos too featureless to match reliably are refused with LOW_QUALITY and nothing is registered.',
+          '(a robust query of each photo). Every photo that decodes is registered; `warnings` names each one the service can watch for only in ' +
+          'part (a dark photo: by its stretched contrast and regions; a featureless one: exact copies only). A PDQ hash sent with a quality ' +
+          'under 50 is refused with LOW_QUALITY.',
         body: { content: { 'application/json': { schema: CreateCaseJson }, 'multipart/form-data': { schema: CreateCaseMultipart } } },
         response: { 201: CaseCreatedBody, ...errorResponses(400, 401, 413, 415, 422) },
       },
