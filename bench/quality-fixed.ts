@@ -348,7 +348,10 @@ class Answers {
     transforms.forEach((transform, t) => {
       if (kind !== 'edit' && transform.category === 'easy') return;
       perTransform[transform.name] = round3(mean(found[t].map((m) => (m ? 1 : 0))));
-      if (transform.category !== 'easy') (hits += found[t].filter(Boolean).length), (of += photos.length);
+      if (transform.category !== 'easy') {
+        hits += found[t].filter(Boolean).length;
+        of += photos.length;
+      }
     });
     for (const category of CATEGORIES) {
       const pairs = transforms.flatMap((transform, t) => (transform.category === category && (kind === 'edit' || category !== 'easy') ? found[t].map((m) => (m ? 1 : 0)) : []));
@@ -367,7 +370,10 @@ async function evaluate(method: QualityMethod): Promise<MethodResult> {
     const t0 = performance.now();
     const added = await engine.add(item.contentId, bytes);
     // Entries and ingest time are those of the ordinary edits, as before the EXIF items.
-    if (item.kind === 'edit') (ingest += performance.now() - t0), (entries += added.entries);
+    if (item.kind === 'edit') {
+      ingest += performance.now() - t0;
+      entries += added.entries;
+    }
   }
   const byId = new Map(items.map((item) => [item.contentId, item]));
   const upright = new Answers(byId, ['edit']);

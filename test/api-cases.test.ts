@@ -160,7 +160,7 @@ t.test('create by image, status with matches, no leaks, withdrawal', async (t) =
 t.test('create by client-computed hashes', async (t) => {
   const app = await newApp(t);
   const pdq = expectedPdq('bridge-1-original.jpg');
-  let res = await app.inject({
+  const res = await app.inject({
     method: 'POST',
     url: '/v1/cases',
     payload: { signals: [{ type: 'pdq', hash: pdq.toUpperCase(), quality: 100 }, { type: 'md5', hash: 'a'.repeat(32) }, { type: 'pdq', hash: pdq }] },

@@ -91,6 +91,7 @@ t.test('keys: create shows the key once on the last line, list and revoke', asyn
   const evil = cli(['keys', 'create', '--role', 'ngo', '--name', 'evil\u001b[2Jname\u0007'], env);
   t.equal(evil.status, 0);
   const listed = cli(['keys', 'list'], env).stdout;
+  // eslint-disable-next-line no-control-regex -- the test looks for control characters
   const controls = /[\u0000-\u0008\u000b-\u001f\u007f]/;
   t.notMatch(listed, controls, 'terminal control characters in names are not printed');
   t.match(listed, /evil \[2Jname /);

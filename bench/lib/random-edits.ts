@@ -510,7 +510,10 @@ function placePhoto(random: Random, photo: Photo, W: number, H: number, u: numbe
   }
   let width = Math.round(W * uniform(random, 0.5, 0.85));
   let height = Math.round(width / aspect);
-  if (height > H * 0.55) (height = Math.round(H * 0.55)), (width = Math.round(height * aspect));
+  if (height > H * 0.55) {
+    height = Math.round(H * 0.55);
+    width = Math.round(height * aspect);
+  }
   const x = random() < 0.5 ? Math.round(40 * u) : W - width - Math.round(40 * u);
   const y = Math.round(uniform(random, 0.12 * H, Math.max(0.12 * H, 0.86 * H - height)));
   return { x, y, width, height, over: '', layout };

@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 import { type Config, trustProxySetting } from '../config.js';
 import { errorHandling } from './errors.js';
@@ -69,70 +69,54 @@ function documentCommonAnswers(route: RouteOptions): void {
   (schema as { security?: unknown }).security = !permission || ROLE_PERMISSIONS.anonymous.has(permission) ? [{}, { apiKey: [] }] : [{ apiKey: [] }];
 }
 
-export async function buildApp({ config, loadIndexes = true, logger = true, logStream }: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: logger && {
+/**
+ * Requests that are not HTTP never reach a route: answered in the API's error
+ * shape, and logged by code only (Fastify's own handler logs the raw bytes,
+ * keys and PINs included).
+ */
+function answerClientError(app: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive.']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large.']
+        : [400, 'BAD_REQUEST', 'The request is not valid HTTP.'];
+  app.log.trace({ code: err.code }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify({ error: { code, message } });
+    const headers = SECURITY_HEADERS.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}Connection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+/** Errors raised before routing (a broken percent-escape in the path) skip every hook: answered here in the API's own shape. */
+function answerFrameworkError(error: FastifyError, rawReply: unknown): void {
+  // Typed for no route in particular (no response schema), so any body is allowed.
+  const reply = rawReply as FastifyReply;
+  for (const [name, value] of SECURITY_HEADERS) reply.header(name, value);
+  const badUrl = error.code === 'FST_ERR_BAD_URL';
+  void reply
+    .code(400)
+    .send({ error: { code: badUrl ? 'BAD_URL' : 'BAD_REQUEST', message: badUrl ? 'The address has a broken percent-escape (a % not followed by two hex digits).' : 'The request could not be routed.' } });
+}
+
+function loggerOptions({ config, logger = true, logStream }: AppOptions) {
+  return (
+    logger && {
       level: config.LOG_LEVEL,
       ...(logStream ? { stream: logStream } : {}),
       // Plugins log request headers at trace level: never any (keys, PINs, forwarded client addresses).
       redact: { paths: ['headers', '*.headers'], censor: '[redacted]' },
       // Never log bodies, uploads, keys, PINs or client addresses (victims use this service).
-      serializers: {
-        req: (req: FastifyRequest) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }),
-      },
-    },
-    trustProxy: trustProxySetting(config.TRUST_PROXY),
-    // Requests that are not HTTP never reach a route: answered in the API's error shape, and
-    // logged by code only (Fastify's own handler logs the raw bytes, keys and PINs included).
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (err.code === 'ECONNRESET' || socket.destroyed) return;
-      const [status, code, message] =
-        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive.']
-          : err.code === 'HPE_HEADER_OVERFLOW'
-            ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large.']
-            : [400, 'BAD_REQUEST', 'The request is not valid HTTP.'];
-      app.log.trace({ code: err.code }, 'client error');
-      if (socket.writable) {
-        const body = JSON.stringify({ error: { code, message } });
-        const headers = SECURITY_HEADERS.map(([name, value]) => `${name}: ${value}\r\n`).join('');
-        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}Connection: close\r\n\r\n${body}`);
-      }
-      socket.destroy();
-    },
-    bodyLimit: 10 * 1024 * 1024,
-    routerOptions: { maxParamLength: 200 },
-    // verbose: a refusal carries the value refused, so a message can name it (see errors.ts).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, verbose: true } },
-    schemaController: { compilersFactory: { buildValidator } },
-    // Errors raised before routing (a broken percent-escape in the path) skip every hook: answered here in the API's own shape.
-    frameworkErrors: (error, _request, rawReply) => {
-      // Typed for no route in particular (no response schema), so any body is allowed.
-      const reply = rawReply as unknown as FastifyReply;
-      for (const [name, value] of SECURITY_HEADERS) reply.header(name, value);
-      const badUrl = error.code === 'FST_ERR_BAD_URL';
-      void reply
-        .code(400)
-        .send({ error: { code: badUrl ? 'BAD_URL' : 'BAD_REQUEST', message: badUrl ? 'The address has a broken percent-escape (a % not followed by two hex digits).' : 'The request could not be routed.' } });
-    },
-  }).withTypeProvider<TypeBoxTypeProvider>();
-  // Bodies are JSON or multipart; a text/plain body would reach JSON handlers as a string.
-  app.removeContentTypeParser('text/plain');
+      serializers: { req: (req: FastifyRequest) => ({ method: req.method, url: req.routeOptions?.url ?? 'unmatched', id: req.id }) },
+    }
+  );
+}
 
-  const services = new Services(config, app.log);
-  app.decorate('services', services);
-  // Batch items in flight finish and are recorded before the store closes.
-  app.addHook('preClose', async () => services.batchRunner.close());
-  app.addHook('onClose', async () => services.close());
-  if (loadIndexes) await services.loadIndexes();
-
-  const routeTable: RouteEntry[] = [];
-  app.decorate('routeTable', routeTable);
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, permission: route.config?.permission, ignoresCredentials: route.config?.ignoresCredentials ?? false });
-    documentCommonAnswers(route);
-  });
-
+/** Cross-cutting plugins first (errors, OpenAPI, protection, auth, audit, metrics, uploads), then one plugin per resource. */
+async function registerPlugins(app: FastifyInstance, services: Services, config: Config): Promise<void> {
   app.addSchema(ErrorResponse);
   await app.register(errorHandling);
   await app.register(openapi);
@@ -150,13 +134,38 @@ export async function buildApp({ config, loadIndexes = true, logger = true, logS
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes]) await app.register(routes, { services });
+}
 
-  await app.register(healthRoutes, { services });
-  await app.register(hashRoutes, { services });
-  await app.register(matchRoutes, { services });
-  await app.register(bankRoutes, { services });
-  await app.register(contentRoutes, { services });
-  await app.register(caseRoutes, { services });
-  await app.register(batchRoutes, { services });
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, loadIndexes = true } = options;
+  const app: FastifyInstance = Fastify({
+    logger: loggerOptions(options),
+    trustProxy: trustProxySetting(config.TRUST_PROXY),
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(app, err, socket),
+    bodyLimit: 10 * 1024 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    // verbose: a refusal carries the value refused, so a message can name it (see errors.ts).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, verbose: true } },
+    schemaController: { compilersFactory: { buildValidator } },
+    frameworkErrors: (error, _request, reply) => answerFrameworkError(error, reply),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are JSON or multipart; a text/plain body would reach JSON handlers as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const services = new Services(config, app.log);
+  app.decorate('services', services);
+  // Batch items in flight finish and are recorded before the store closes.
+  app.addHook('preClose', async () => services.batchRunner.close());
+  app.addHook('onClose', async () => services.close());
+  if (loadIndexes) await services.loadIndexes();
+
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, permission: route.config?.permission, ignoresCredentials: route.config?.ignoresCredentials ?? false });
+    documentCommonAnswers(route);
+  });
+  await registerPlugins(app, services, config);
   return app;
 }

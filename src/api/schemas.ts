@@ -136,7 +136,10 @@ export const AppliedThreshold = Type.Object({
   clamped: Type.Boolean(),
 });
 
-/** A success body with a description, for the OpenAPI document. */
-export function described<T extends object>(schema: T, description: string): T {
-  return { ...schema, description };
+/** A DELETE /…/:id route's options: its permission, and an empty 204 once the thing is gone. */
+export function deleteRoute<P extends string>(permission: P, tag: string, operationId: string, summary: string) {
+  return {
+    config: { permission },
+    schema: { tags: [tag], operationId, summary, params: IdParam, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(400, 401, 403, 404) } },
+  };
 }

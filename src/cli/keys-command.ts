@@ -15,6 +15,7 @@ key alone on its last line; it is stored hashed and cannot be shown again.`;
 
 /** A name as one safe cell of the table: tabs, line breaks and terminal control characters become spaces. */
 function printable(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
   return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 

@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../services/errors.js';
 import { type CliIo, UsageError } from './io.js';
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { DEFAULT_DECODE_LIMITS } from '../image/decode.js';
 import { hashImage } from '../image/hash-image.js';
-import { bankList, imageHashingFor, type MatchMode, queryFromImage, toWireSignals } from '../match/query.js';
+import { bankList, imageHashingFor, type QueryOptions, queryFromImage, toWireSignals } from '../match/query.js';
 import { errorRow, readLimited } from './hash-command.js';
 import type { CliIo } from './io.js';
 import { UsageError } from './io.js';
@@ -40,6 +40,38 @@ const REQUEST_TIMEOUT_MS = 60_000;
 
 type MatchRow = { file: string; matches: unknown[]; warnings: unknown[] } | { file: string; error: { code: string; message: string } };
 
+interface Lookup {
+  options: QueryOptions;
+  endpoint: URL;
+  key: string | undefined;
+}
+
+/** The command line as the lookup it asks for; usage errors for anything malformed. */
+function parseLookup(values: { mode: string; url?: string; key?: string; threshold?: string; banks?: string; dihedral: boolean }): Lookup {
+  const mode = values.mode;
+  if (mode !== 'robust' && mode !== 'pdq') throw new UsageError(`--mode must be robust or pdq, got "${mode}"`);
+  const options: QueryOptions = { mode, ...(values.dihedral ? { dihedral: true } : {}) };
+  if (values.threshold !== undefined) {
+    // Digits only: Number() reads "" and " " as 0, "0x1f" as 31.
+    const threshold = /^\d{1,3}$/.test(values.threshold) ? Number(values.threshold) : NaN;
+    if (!Number.isInteger(threshold) || threshold < 0 || threshold > 256) throw new UsageError(`--threshold must be a whole number from 0 to 256, got "${values.threshold}"`);
+    options.threshold = threshold;
+  }
+  if (values.banks !== undefined) {
+    try {
+      options.banks = bankList(values.banks, '--banks');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const base = values.url ?? process.env.NCII_MATCH_URL ?? 'http://127.0.0.1:3000';
+  try {
+    return { options, endpoint: new URL('/v1/match', base), key: values.key ?? process.env.NCII_MATCH_KEY };
+  } catch {
+    throw new UsageError(`--url is not a URL: "${base}"`);
+  }
+}
+
 export async function runMatchCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -58,33 +90,8 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
     io.stdout.write(`${MATCH_USAGE}\n`);
     return 0;
   }
-  const mode = values.mode;
-  if (mode !== 'robust' && mode !== 'pdq') throw new UsageError(`--mode must be robust or pdq, got "${mode}"`);
+  const lookup = parseLookup(values);
   if (positionals.length === 0) throw new UsageError('give at least one image file or directory');
-  let threshold: number | undefined;
-  if (values.threshold !== undefined) {
-    // Digits only: Number() reads "" and " " as 0, "0x1f" as 31.
-    threshold = /^\d{1,3}$/.test(values.threshold) ? Number(values.threshold) : NaN;
-    if (!Number.isInteger(threshold) || threshold < 0 || threshold > 256) throw new UsageError(`--threshold must be a whole number from 0 to 256, got "${values.threshold}"`);
-  }
-  let banks: number[] | undefined;
-  if (values.banks !== undefined) {
-    try {
-      banks = bankList(values.banks, '--banks');
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
-  const base = values.url ?? process.env.NCII_MATCH_URL ?? 'http://127.0.0.1:3000';
-  let endpoint: URL;
-  try {
-    endpoint = new URL('/v1/match', base);
-  } catch {
-    throw new UsageError(`--url is not a URL: "${base}"`);
-  }
-  const key = values.key ?? process.env.NCII_MATCH_KEY;
-  const limits = DEFAULT_DECODE_LIMITS;
-
   const files = await expandPaths(positionals);
   const bar = io.stderr.isTTY
     ? new cliProgress.SingleBar({ stream: io.stderr, format: 'matching [{bar}] {value}/{total} files | {eta_formatted} left', hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -92,43 +99,40 @@ export async function runMatchCommand(argv: string[], io: CliIo): Promise<number
   bar?.start(files.length, 0);
   let failed = 0;
   for (const file of files) {
-    const row = await matchOne(file);
+    const row = await matchOne(file, lookup);
     if ('error' in row) failed++;
     io.stdout.write(`${JSON.stringify(row)}\n`);
     bar?.increment();
   }
   bar?.stop();
   return failed > 0 ? 1 : 0;
+}
 
-  async function matchOne(file: string): Promise<MatchRow> {
-    const options = { mode: mode as MatchMode, ...(threshold === undefined ? {} : { threshold }), ...(banks ? { banks } : {}), ...(values.dihedral ? { dihedral: true } : {}) };
-    let query;
-    try {
-      // Hashed here exactly as the service hashes an upload, and sent as the hashes its query searches with.
-      const hashed = await hashImage(await readLimited(file, limits), { limits, ...imageHashingFor(options.mode) });
-      query = queryFromImage(hashed, options);
-    } catch (err) {
-      return errorRow(file, err) as MatchRow;
-    }
-    // The thresholds as the query resolved them (for the hashes it has), so the service applies exactly these.
-    const thresholds = Object.keys(query.thresholds).length > 0 ? { thresholds: query.thresholds } : {};
-    const body = { signals: toWireSignals(query), mode: query.mode, ...thresholds, ...(query.banks ? { banks: query.banks } : {}) };
-    try {
-      const res = await fetch(endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const reply = (await res.json().catch(() => null)) as { matches?: unknown[]; warnings?: unknown[]; error?: { code: string; message: string } } | null;
-      if (!res.ok || !reply?.matches) {
-        return { file, error: reply?.error ?? { code: 'SERVICE_ERROR', message: `The service answered ${res.status}.` } };
-      }
-      // What the query itself knows (a featureless photo's LOW_QUALITY), then what the service says.
-      return { file, matches: reply.matches, warnings: [...query.warnings, ...(reply.warnings ?? [])] };
-    } catch (err) {
-      return { file, error: { code: 'UNREACHABLE', message: `Could not reach ${endpoint.origin}: ${unreachableReason(err)}` } };
-    }
+/** One file: hashed here exactly as the service hashes an upload, and sent as the hashes its query searches with. */
+async function matchOne(file: string, { options, endpoint, key }: Lookup): Promise<MatchRow> {
+  const limits = DEFAULT_DECODE_LIMITS;
+  let query;
+  try {
+    query = queryFromImage(await hashImage(await readLimited(file, limits), { limits, ...imageHashingFor(options.mode) }), options);
+  } catch (err) {
+    return errorRow(file, err) as MatchRow;
+  }
+  // The thresholds as the query resolved them (for the hashes it has), so the service applies exactly these.
+  const thresholds = Object.keys(query.thresholds).length > 0 ? { thresholds: query.thresholds } : {};
+  const body = { signals: toWireSignals(query), mode: query.mode, ...thresholds, ...(query.banks ? { banks: query.banks } : {}) };
+  try {
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const reply = (await res.json().catch(() => null)) as { matches?: unknown[]; warnings?: unknown[]; error?: { code: string; message: string } } | null;
+    if (!res.ok || !reply?.matches) return { file, error: reply?.error ?? { code: 'SERVICE_ERROR', message: `The service answered ${res.status}.` } };
+    // What the query itself knows (a featureless photo's LOW_QUALITY), then what the service says.
+    return { file, matches: reply.matches, warnings: [...query.warnings, ...(reply.warnings ?? [])] };
+  } catch (err) {
+    return { file, error: { code: 'UNREACHABLE', message: `Could not reach ${endpoint.origin}: ${unreachableReason(err)}` } };
   }
 }
 

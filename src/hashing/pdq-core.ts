@@ -89,16 +89,18 @@ function instantiate(): CoreExports | null {
   return new wasmApi.Instance(new wasmApi.Module(bytes)).exports as CoreExports;
 }
 
-function createWasmCore(wasm: CoreExports): PdqWasmCore {
-  layout(PDQ_MAX_SIDE, PDQ_MAX_SIDE);
-  new Float32Array(wasm.memory.buffer, DCT_D_ADDRESS, 16 * 64).set(DCT_MATRIX);
-  const transposed = new Float32Array(wasm.memory.buffer, DCT_D_TRANSPOSED_ADDRESS, 64 * 16);
-  for (let i = 0; i < 16; i++) {
-    for (let k = 0; k < 64; k++) transposed[k * 16 + i] = DCT_MATRIX[i * 64 + k];
+class WasmCore implements PdqWasmCore {
+  constructor(private readonly wasm: CoreExports) {
+    this.layout(PDQ_MAX_SIDE, PDQ_MAX_SIDE);
+    new Float32Array(wasm.memory.buffer, DCT_D_ADDRESS, 16 * 64).set(DCT_MATRIX);
+    const transposed = new Float32Array(wasm.memory.buffer, DCT_D_TRANSPOSED_ADDRESS, 64 * 16);
+    for (let i = 0; i < 16; i++) {
+      for (let k = 0; k < 64; k++) transposed[k * 16 + i] = DCT_MATRIX[i * 64 + k];
+    }
   }
 
   /** Addresses of the scratch buffers for one image size (see blurAndDecimate in the .wat). */
-  function layout(width: number, height: number) {
+  private layout(width: number, height: number) {
     // Room for any image the passes make, rows padded by up to 8 floats.
     const paddedSide = Math.max(width, height, 64) + 8;
     const imageA = align16(LUMA_ADDRESS + width * height * 4);
@@ -109,83 +111,90 @@ function createWasmCore(wasm: CoreExports): PdqWasmCore {
     const rowSamples = sums + ((Math.max(width, height, 64) >> 2) + 1) * 16;
     const colSamples = rowSamples + 64 * 4;
     const end = colSamples + 64 * 4;
-    reserve(end);
+    this.reserve(end);
     return { imageA, imageB, columns, out, sums, rowSamples, colSamples, end };
   }
 
-  function reserve(end: number): void {
-    const missing = end - wasm.memory.buffer.byteLength;
-    if (missing > 0) wasm.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+  private reserve(end: number): void {
+    const missing = end - this.wasm.memory.buffer.byteLength;
+    if (missing > 0) this.wasm.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
   }
 
-  function writeDecimationIndices(address: number, n: number): void {
-    const indices = new Int32Array(wasm.memory.buffer, address, 64);
+  private writeDecimationIndices(address: number, n: number): void {
+    const indices = new Int32Array(this.wasm.memory.buffer, address, 64);
     for (let i = 0; i < 64; i++) indices[i] = Math.floor(((i + 0.5) * n) / 64);
   }
 
-  return {
-    luma(raster, rows, columnOffsets) {
-      const width = columnOffsets.length;
-      const height = rows.length;
-      if (width < 4) return null;
-      // Only the sampled rows are copied in, each once, consecutive ones in one set().
-      const rowBytes = raster.width * raster.channels;
-      let copiedRows = 0;
-      for (let y = 0; y < height; y++) if (y === 0 || rows[y] !== rows[y - 1]) copiedRows++;
-      if (copiedRows * rowBytes > MAX_LUMA_COPY_BYTES) return null;
-      const rowAddressesAt = align16(layout(width, height).end);
-      const columnOffsetsAt = align16(rowAddressesAt + height * 4);
-      const pixelsAt = align16(columnOffsetsAt + width * 4);
-      reserve(pixelsAt + copiedRows * rowBytes + RASTER_SLACK_BYTES);
-      const memory = wasm.memory.buffer;
-      const bytes = new Uint8Array(memory);
-      const rowAddresses = new Int32Array(memory, rowAddressesAt, height);
-      let next = pixelsAt;
-      let runStart = rows[0];
-      let runAt = pixelsAt;
-      for (let y = 0; y < height; y++) {
-        if (y > 0 && rows[y] === rows[y - 1]) {
-          rowAddresses[y] = rowAddresses[y - 1];
-          continue;
-        }
-        if (y > 0 && rows[y] !== rows[y - 1] + 1) {
-          bytes.set(raster.data.subarray(runStart * rowBytes, (rows[y - 1] + 1) * rowBytes), runAt);
-          runStart = rows[y];
-          runAt = next;
-        }
-        rowAddresses[y] = next;
-        next += rowBytes;
+  luma(raster: Raster, rows: Int32Array, columnOffsets: Int32Array): Float32Array | null {
+    const width = columnOffsets.length;
+    const height = rows.length;
+    if (width < 4) return null;
+    // Only the sampled rows are copied in, each once, consecutive ones in one set().
+    const rowBytes = raster.width * raster.channels;
+    let copiedRows = 0;
+    for (let y = 0; y < height; y++) if (y === 0 || rows[y] !== rows[y - 1]) copiedRows++;
+    if (copiedRows * rowBytes > MAX_LUMA_COPY_BYTES) return null;
+    const rowAddressesAt = align16(this.layout(width, height).end);
+    const columnOffsetsAt = align16(rowAddressesAt + height * 4);
+    const pixelsAt = align16(columnOffsetsAt + width * 4);
+    this.reserve(pixelsAt + copiedRows * rowBytes + RASTER_SLACK_BYTES);
+    this.copyRows(raster, rows, rowAddressesAt, pixelsAt);
+    const memory = this.wasm.memory.buffer;
+    new Int32Array(memory, columnOffsetsAt, width).set(columnOffsets);
+    this.wasm.luma(rowAddressesAt, columnOffsetsAt, width, height, raster.channels, LUMA_ADDRESS);
+    return new Float32Array(memory, LUMA_ADDRESS, width * height);
+  }
+
+  /** Copies the sampled rows to `pixelsAt` (runs of consecutive rows in one set()), their addresses to `rowAddressesAt`. */
+  private copyRows(raster: Raster, rows: Int32Array, rowAddressesAt: number, pixelsAt: number): void {
+    const height = rows.length;
+    const rowBytes = raster.width * raster.channels;
+    const memory = this.wasm.memory.buffer;
+    const bytes = new Uint8Array(memory);
+    const rowAddresses = new Int32Array(memory, rowAddressesAt, height);
+    let next = pixelsAt;
+    let runStart = rows[0];
+    let runAt = pixelsAt;
+    for (let y = 0; y < height; y++) {
+      if (y > 0 && rows[y] === rows[y - 1]) {
+        rowAddresses[y] = rowAddresses[y - 1];
+        continue;
       }
-      bytes.set(raster.data.subarray(runStart * rowBytes, (rows[height - 1] + 1) * rowBytes), runAt);
-      new Int32Array(memory, columnOffsetsAt, width).set(columnOffsets);
-      wasm.luma(rowAddressesAt, columnOffsetsAt, width, height, raster.channels, LUMA_ADDRESS);
-      return new Float32Array(memory, LUMA_ADDRESS, width * height);
-    },
-    lumaBuffer(width, height) {
-      layout(width, height);
-      return new Float32Array(wasm.memory.buffer, LUMA_ADDRESS, width * height);
-    },
-    blurAndDecimate(luma, width, height) {
-      const at = layout(width, height);
-      if (luma.buffer !== wasm.memory.buffer || luma.byteOffset !== LUMA_ADDRESS) {
-        new Float32Array(wasm.memory.buffer, LUMA_ADDRESS, width * height).set(luma.subarray(0, width * height));
+      if (y > 0 && rows[y] !== rows[y - 1] + 1) {
+        bytes.set(raster.data.subarray(runStart * rowBytes, (rows[y - 1] + 1) * rowBytes), runAt);
+        runStart = rows[y];
+        runAt = next;
       }
-      writeDecimationIndices(at.rowSamples, height);
-      writeDecimationIndices(at.colSamples, width);
-      wasm.blurAndDecimate(
-        LUMA_ADDRESS, width, height, at.imageA, at.imageB, at.columns, at.out, at.sums, at.rowSamples, at.colSamples,
-      );
-      return new Float32Array(wasm.memory.buffer, at.out, 64 * 64).slice();
-    },
-    dct16(a) {
-      new Float32Array(wasm.memory.buffer, DCT_INPUT_ADDRESS, 64 * 64).set(a);
-      wasm.dct16(DCT_INPUT_ADDRESS, DCT_D_ADDRESS, DCT_D_TRANSPOSED_ADDRESS, DCT_T_ADDRESS, DCT_B_ADDRESS);
-      return new Float32Array(wasm.memory.buffer, DCT_B_ADDRESS, 256).slice();
-    },
-  };
+      rowAddresses[y] = next;
+      next += rowBytes;
+    }
+    bytes.set(raster.data.subarray(runStart * rowBytes, (rows[height - 1] + 1) * rowBytes), runAt);
+  }
+
+  lumaBuffer(width: number, height: number): Float32Array {
+    this.layout(width, height);
+    return new Float32Array(this.wasm.memory.buffer, LUMA_ADDRESS, width * height);
+  }
+
+  blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array {
+    const at = this.layout(width, height);
+    if (luma.buffer !== this.wasm.memory.buffer || luma.byteOffset !== LUMA_ADDRESS) {
+      new Float32Array(this.wasm.memory.buffer, LUMA_ADDRESS, width * height).set(luma.subarray(0, width * height));
+    }
+    this.writeDecimationIndices(at.rowSamples, height);
+    this.writeDecimationIndices(at.colSamples, width);
+    this.wasm.blurAndDecimate(LUMA_ADDRESS, width, height, at.imageA, at.imageB, at.columns, at.out, at.sums, at.rowSamples, at.colSamples);
+    return new Float32Array(this.wasm.memory.buffer, at.out, 64 * 64).slice();
+  }
+
+  dct16(a: Float32Array): Float32Array {
+    new Float32Array(this.wasm.memory.buffer, DCT_INPUT_ADDRESS, 64 * 64).set(a);
+    this.wasm.dct16(DCT_INPUT_ADDRESS, DCT_D_ADDRESS, DCT_D_TRANSPOSED_ADDRESS, DCT_T_ADDRESS, DCT_B_ADDRESS);
+    return new Float32Array(this.wasm.memory.buffer, DCT_B_ADDRESS, 256).slice();
+  }
 }
 
 const wasm = instantiate();
 
 /** The WebAssembly blur and DCT, or null where WebAssembly SIMD is unavailable. */
-export const pdqWasmCore: PdqWasmCore | null = wasm && createWasmCore(wasm);
+export const pdqWasmCore: PdqWasmCore | null = wasm && new WasmCore(wasm);

@@ -643,6 +643,20 @@ export class MultiIndexHashing implements HammingRangeIndex {
     this.deadSlots = 0;
   }
 
+  /**
+   * The `b`-bit substring at `position` of each of the first `n` codes, into
+   * `keys`: this.substring, unrolled for the build's 10M-element loops. The
+   * arena's tail grows while tables are built, so its view is taken afresh.
+   */
+  private substringKeys({ word, offset }: { word: number; offset: number }, b: number, n: number, keys: Uint32Array): void {
+    const spills = offset + b > 32;
+    const words = this.arena.words;
+    for (let slot = 0, p = word; slot < n; slot++, p += CODE_WORDS) {
+      const high = words[p] << offset;
+      keys[slot] = (spills ? high | (words[p + 1] >>> (32 - offset)) : high) >>> (32 - b);
+    }
+  }
+
   private buildTables(): void {
     const n = this.slotCount;
     this.indexedSlots = n;
@@ -672,15 +686,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     for (let t = 0; t < m; t++) {
       const entries = inArena ? sorted! : new Uint32Array(n);
       const position = { word: (t * b) >>> 5, offset: (t * b) & 31 };
-      // this.substring, unrolled for the build's 10M-element loops. The tail
-      // grows below, so the codes' view is taken afresh for each table.
-      const { word, offset } = position;
-      const spills = offset + b > 32;
-      const words = this.arena.words;
-      for (let slot = 0, p = word; slot < n; slot++, p += CODE_WORDS) {
-        const high = words[p] << offset;
-        keys[slot] = (spills ? high | (words[p + 1] >>> (32 - offset)) : high) >>> (32 - b);
-      }
+      this.substringKeys(position, b, n, keys);
       sortSlotsByKey(keys, b, entries, scratchKeys, scratchSlots);
       for (let k = 0, e = 0; k <= buckets; k++) {
         while (e < n && keys[e] < k) e++;

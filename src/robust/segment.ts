@@ -287,9 +287,6 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRe
   return { trimmed: toRect(found[0] ?? frame), parts: scored.map((s) => toRect(s.r)), cells: cells.length > 1 ? cells.map(toRect) : [] };
 }
 
-/** The rectangle from the start of `a` to the end of `b` (parts of one split, in order). */
-const span = (a: IntRect, b: IntRect): IntRect => ({ x: a.x, y: a.y, w: b.x + b.w - a.x, h: b.y + b.h - a.y });
-
 const other = (axis: Axis): Axis => (axis === 'rows' ? 'cols' : 'rows');
 
 /** Within 2% of each side: the same part for hashing purposes. */

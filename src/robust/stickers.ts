@@ -31,13 +31,18 @@ export interface StickerBox {
 }
 
 export function findStickers(raster: Raster): StickerBox[] {
+  const plane = saturatedMask(raster);
+  return plane ? compactComponents(plane.mask, plane.w, plane.h) : [];
+}
+
+/** Cells of the block-averaged plane that are bright and saturated (1), or null when the raster is grey or too small. */
+function saturatedMask(raster: Raster): { mask: Uint8Array; w: number; h: number } | null {
   const { width, height, channels, data } = raster;
-  if (channels < 3) return [];
+  if (channels < 3) return null;
   const factor = Math.max(1, Math.ceil(Math.max(width, height) / PLANE_SIDE));
   const w = Math.floor(width / factor);
   const h = Math.floor(height / factor);
-  if (w < 8 || h < 8) return [];
-  // Mask of bright saturated cells of the block-averaged plane.
+  if (w < 8 || h < 8) return null;
   const mask = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -58,32 +63,35 @@ export function findStickers(raster: Raster): StickerBox[] {
       if (hi - lo >= MIN_SATURATION && hi >= MIN_BRIGHTNESS) mask[y * w + x] = 1;
     }
   }
+  return { mask, w, h };
+}
+
+/** Boxes of the mask's connected regions (4-neighbours) that are compact enough to be stickers; none if there are too many. */
+function compactComponents(mask: Uint8Array, w: number, h: number): StickerBox[] {
   const boxes: StickerBox[] = [];
   const stack: number[] = [];
   const total = w * h;
+  const visit = (i: number) => {
+    // Visited cells are marked 2.
+    if (mask[i] !== 1) return;
+    mask[i] = 2;
+    stack.push(i);
+  };
   for (let start = 0; start < total; start++) {
     if (mask[start] !== 1) continue;
-    // Flood fill (4-neighbours); visited cells are marked 2.
     let area = 0;
-    let x0 = w;
-    let y0 = h;
-    let x1 = -1;
-    let y1 = -1;
-    mask[start] = 2;
-    stack.push(start);
+    let [x0, y0, x1, y1] = [w, h, -1, -1];
+    visit(start);
     while (stack.length > 0) {
       const i = stack.pop()!;
       const x = i % w;
       const y = (i - x) / w;
       area++;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      if (x > 0 && mask[i - 1] === 1) (mask[i - 1] = 2), stack.push(i - 1);
-      if (x + 1 < w && mask[i + 1] === 1) (mask[i + 1] = 2), stack.push(i + 1);
-      if (y > 0 && mask[i - w] === 1) (mask[i - w] = 2), stack.push(i - w);
-      if (y + 1 < h && mask[i + w] === 1) (mask[i + w] = 2), stack.push(i + w);
+      [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
+      if (x > 0) visit(i - 1);
+      if (x + 1 < w) visit(i + 1);
+      if (y > 0) visit(i - w);
+      if (y + 1 < h) visit(i + w);
     }
     const bw = x1 - x0 + 1;
     const bh = y1 - y0 + 1;

@@ -10,7 +10,7 @@ import { MAX_CONTENT_REGIONS } from '../robust/regions.js';
 import { type ImageSignals, WHOLE_IMAGE_SIGNALS, WHOLE_IMAGE_TYPES, wholeImageHash } from '../robust/image-signals.js';
 import type { Bank, ContentItem, NewContentItem, NewProvenance, NewSignal, Signal, ThresholdsByType } from '../store/store.js';
 import { ServiceError } from './errors.js';
-import type { Services } from './services.js';
+import type { ServiceContext } from './context.js';
 
 /**
  * Hashes of one item sent as JSON: everything an image ingest stores (its
@@ -108,7 +108,7 @@ export function capturedImageSignals(hashed: ImageSignals): { signals: NewSignal
 }
 
 export class BankService {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: ServiceContext) {}
 
   create(input: BankInput): Bank {
     return this.services.store.createBank({ name: input.name, description: input.description, thresholds: overrides(input.threshold, input.thresholds, {}) });

@@ -21,7 +21,7 @@ import type { BatchItem, NewBatchItem, StoredBatchMatch } from '../store/batches
 import type { ContentItem } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { presentMatch, type MatchedItem, type Viewer } from './matching.js';
-import type { Services } from './services.js';
+import type { ServiceContext } from './context.js';
 
 export { BATCH_ID_PATTERN } from '../store/batches.js';
 
@@ -67,6 +67,17 @@ export function storedMatch({ contentId, bankId, signalType, distance, via, regi
   return { contentId, bankId, signalType, distance, via, region, variant, ...(fromHashes ? { signalIndex } : {}) };
 }
 
+/** The item `make` gives, or the item's own error if it has one (an image that cannot be read, a hash not valid for its type). */
+async function itemOrError(make: () => NewBatchItem | Promise<NewBatchItem>): Promise<NewBatchItem> {
+  try {
+    return await make();
+  } catch (err) {
+    const error = inputErrorOf(err);
+    if (!error) throw err;
+    return { error };
+  }
+}
+
 /** Runs `work` on every input with at most `limit` at once; results in input order. */
 async function mapBounded<T, R>(inputs: readonly T[], limit: number, work: (input: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(inputs.length);
@@ -82,7 +93,7 @@ async function mapBounded<T, R>(inputs: readonly T[], limit: number, work: (inpu
 }
 
 export class BatchService {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: ServiceContext) {}
 
   /** Images with the options of their form fields; each hashed now into the hashes its query searches with. */
   async createFromImages(keyId: number, files: readonly BatchUpload[], fields: Readonly<Record<string, string | undefined>>): Promise<{ batchId: string; total: number }> {
@@ -92,36 +103,26 @@ export class BatchService {
     const maxMb = Math.round(this.services.config.MAX_IMAGE_BYTES / 1048576);
     const items = await mapBounded(files, this.services.config.BATCH_CONCURRENCY, async (file): Promise<NewBatchItem> => {
       if (file.tooLarge) return { error: { code: 'IMAGE_TOO_LARGE', message: `The image is larger than the limit of ${maxMb} MB.` } };
-      try {
+      return itemOrError(async () => {
         const query = queryFromImage(await this.services.hashing.hashForQuery(file.bytes, options.mode), options);
         // Kept as hashes: rotations and mirrors go in as hashes of their own, so the stored query needs no image.
         return { query: toWireSignals(query, Infinity), warnings: query.warnings.filter((w) => w.code === 'LOW_QUALITY') };
-      } catch (err) {
-        const error = inputErrorOf(err);
-        if (!error) throw err;
-        return { error };
-      }
+      });
     });
     return this.create(keyId, options, items, true);
   }
 
   /** Hashes, one item each (`signals`) or grouped per image (`items`); an item whose hash is not valid for its type fails alone. */
-  createFromHashes(keyId: number, { signals, items, ...options }: HashBatchRequest): { batchId: string; total: number } {
+  async createFromHashes(keyId: number, { signals, items, ...options }: HashBatchRequest): Promise<{ batchId: string; total: number }> {
     if ((signals === undefined) === (items === undefined)) throw new ServiceError('INVALID_REQUEST', 'Send exactly one of "signals" and "items".');
     checkQueryOptions(options, true);
     this.requireBanks(options.banks);
     const groups = signals ? signals.map((s) => [s]) : items!.map((item) => item.signals);
     const hashes = groups.reduce((n, g) => n + g.length, 0);
     if (hashes > BATCH_MAX_HASHES) throw new ServiceError('TOO_MANY_HASHES', `At most ${BATCH_MAX_HASHES} hashes per batch; this one has ${hashes}.`);
-    const newItems = groups.map((group): NewBatchItem => {
-      try {
-        return { query: toWireSignals(queryFromHashes(group, options, group.length === 1 && signals ? 'signal' : 'signals'), MAX_QUERY_SIGNALS) };
-      } catch (err) {
-        const error = inputErrorOf(err);
-        if (!error) throw err;
-        return { error };
-      }
-    });
+    const newItems = await Promise.all(
+      groups.map((group) => itemOrError(() => ({ query: toWireSignals(queryFromHashes(group, options, group.length === 1 && signals ? 'signal' : 'signals'), MAX_QUERY_SIGNALS) }))),
+    );
     return this.create(keyId, options, newItems);
   }
 

@@ -35,7 +35,8 @@ import { AttemptLimiter } from './attempt-limiter.js';
 import { newCaseNumber, newPin, normalizeCaseNumber, normalizePin } from './case-credentials.js';
 import { ServiceError } from './errors.js';
 import { describeFile } from './hashing.js';
-import type { Services } from './services.js';
+import type { ServiceContext } from './context.js';
+import type { MatchingService } from './matching.js';
 
 /** Enough for a handful of photos of oneself; cases are not bulk intake. */
 export const CASE_MAX_IMAGES = 20;
@@ -83,7 +84,10 @@ export class CaseService {
   /** Verified against when the case does not exist, so both answers cost the same scrypt work. */
   private readonly dummyPinHash = hashPin(normalizePin(newPin()));
 
-  constructor(private readonly services: Services) {
+  constructor(
+    private readonly services: ServiceContext,
+    private readonly matching: MatchingService,
+  ) {
     const { config } = services;
     this.perCase = new AttemptLimiter(config.PIN_ATTEMPTS_PER_CASE_PER_HOUR, HOUR_MS);
     this.perClientAndCase = new AttemptLimiter(config.PIN_ATTEMPTS_PER_HOUR, HOUR_MS);
@@ -124,7 +128,7 @@ export class CaseService {
   async read(typedNumber: string, typedPin: string, client: string): Promise<{ report: CaseReport; matchCount: number }> {
     const victimCase = await this.open(typedNumber, typedPin, client);
     const signals = this.services.store.listSignals({ kind: 'case', caseId: victimCase.id });
-    const matches = signals.length === 0 ? [] : (await this.services.matching.search(queryFromSignals(signals))).matches;
+    const matches = signals.length === 0 ? [] : (await this.matching.search(queryFromSignals(signals))).matches;
     // Withdrawn while the search ran: answered as withdrawn, not as still open.
     this.current(victimCase.caseNumber);
     const seen = matches.map(({ contentId, provenance }) => provenance.capturedAt ?? this.services.store.getContent(contentId).createdAt).sort();

@@ -22,3 +22,6 @@ export class ServiceError extends Error {
     this.name = 'ServiceError';
   }
 }
+
+/** The store's refusals (an unknown key id, a name too long, a database of a newer schema), as callers outside the services meet them. */
+export { StoreError } from '../store/errors.js';

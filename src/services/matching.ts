@@ -7,7 +7,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { BankThreshold, ContentMatch, MatchAnswer } from '../match/matcher.js';
 import { type Query, type QueryOptions, type QueryWarning, queryFromHashes, queryFromImage, queryOptionsFromFields, type WireSignal } from '../match/query.js';
 import type { Provenance } from '../store/store.js';
-import type { Services } from './services.js';
+import type { ServiceContext } from './context.js';
 
 /** What the caller may see of a match. */
 export interface Viewer {
@@ -81,7 +81,7 @@ export function presentMatch(
 }
 
 export class MatchingService {
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: ServiceContext) {}
 
   /** Hashes a client computed (its own photo, or a robust query of it): no key needed. */
   byHashes({ signals, ...options }: HashMatchRequest, viewer: Viewer): Promise<MatchResponse> {

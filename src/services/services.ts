@@ -22,6 +22,7 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
+import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
@@ -40,7 +41,7 @@ export interface ServiceLog {
   error(details: object, message: string): void;
 }
 
-export class Services {
+export class Services implements ServiceContext {
   readonly store: SqliteStore;
   readonly keys: SqliteApiKeyStore;
   readonly audit: SqliteAuditLog;
@@ -69,7 +70,7 @@ export class Services {
     this.batchStore = new SqliteBatchStore(this.store.db);
     this.hashing = new ImageHashing(config);
     this.matching = new MatchingService(this);
-    this.cases = new CaseService(this);
+    this.cases = new CaseService(this, this.matching);
     this.banks = new BankService(this);
     this.batches = new BatchService(this);
     this.batchRunner = new BatchRunner(

@@ -122,14 +122,9 @@ export function newBatchId(): string {
 
 export const BATCH_ID_PATTERN = '^bat_[A-Za-z0-9_-]{22}$';
 
-export class SqliteBatchStore {
-  private readonly statements;
-  private readonly createTx;
-  private readonly finishTx;
-  private readonly expireTx;
-
-  constructor(private readonly db: Database.Database) {
-    this.statements = {
+/** Every statement the batch store runs, prepared once per connection. */
+function prepareStatements(db: Database.Database) {
+  return {
       insertBatch: db.prepare(
         `INSERT INTO batches (id, key_id, status, options, total, done, created_at, updated_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -160,6 +155,16 @@ export class SqliteBatchStore {
       forget: db.prepare<[string]>("DELETE FROM batches WHERE status = 'expired' AND expires_at <= ?"),
       existingBanks: db.prepare<[string], number>('SELECT id FROM banks WHERE id IN (SELECT value FROM json_each(?))').pluck(),
     };
+}
+
+export class SqliteBatchStore {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly createTx;
+  private readonly finishTx;
+  private readonly expireTx;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = prepareStatements(db);
 
     this.createTx = db.transaction((batch: BatchRow, items: NewBatchItem[]) => {
       this.statements.insertBatch.run(

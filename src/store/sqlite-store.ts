@@ -216,45 +216,9 @@ class BatchCollector {
   }
 }
 
-/**
- * SQLite implementation of `Store` on better-sqlite3 (synchronous, one
- * connection per store). Only one process should write a database at a time:
- * listeners see the writes of this connection only.
- *
- * Durability: WAL with synchronous=FULL fsyncs the WAL at every commit, so an
- * acknowledged write survives both a killed process and a power cut. NORMAL
- * would survive only the former; the cost of FULL is one fsync per
- * transaction, which bulk writes amortise over their batch.
- */
-export class SqliteStore implements Store {
-  /** The connection, for tests and tools; writes through it bypass validation, listeners and the bank cache. */
-  readonly db: Database.Database;
-  private readonly listeners = new Set<SignalChangeListener>();
-  private readonly statements;
-  /**
-   * The banks as last committed, read on every match: loaded when first needed
-   * outside a transaction, dropped by every write to the banks table (committed
-   * or not). This connection is the database's only writer, as for the indexes.
-   */
-  private bankCache: { list: readonly Bank[]; byId: Map<number, Bank> } | undefined;
-
-  constructor(path: string, options: SqliteStoreOptions = {}) {
-    this.db = new Database(path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      // Deleted rows are overwritten with zeros, not left in free pages: a withdrawn case's hashes must not be recoverable from the file.
-      this.db.pragma('secure_delete = ON');
-      migrate(this.db);
-      scrubDeletedRowsOnce(this.db);
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
-    const db = this.db;
-    this.statements = {
+/** Every statement the store runs, prepared once per connection. */
+function prepareStatements(db: Database.Database) {
+  return {
       insertBank: db.prepare('INSERT INTO banks (name, description, thresholds, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'),
       bankById: db.prepare<[number], BankRow>('SELECT * FROM banks WHERE id = ?'),
       bankByName: db.prepare<[string], BankRow>('SELECT * FROM banks WHERE name = ?'),
@@ -310,6 +274,46 @@ export class SqliteStore implements Store {
          FROM json_each(?) j JOIN signals s ON s.id = j.value JOIN victim_cases v ON v.id = s.victim_case_id`,
       ).raw(),
     };
+}
+
+/**
+ * SQLite implementation of `Store` on better-sqlite3 (synchronous, one
+ * connection per store). Only one process should write a database at a time:
+ * listeners see the writes of this connection only.
+ *
+ * Durability: WAL with synchronous=FULL fsyncs the WAL at every commit, so an
+ * acknowledged write survives both a killed process and a power cut. NORMAL
+ * would survive only the former; the cost of FULL is one fsync per
+ * transaction, which bulk writes amortise over their batch.
+ */
+export class SqliteStore implements Store {
+  /** The connection, for tests and tools; writes through it bypass validation, listeners and the bank cache. */
+  readonly db: Database.Database;
+  private readonly listeners = new Set<SignalChangeListener>();
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  /**
+   * The banks as last committed, read on every match: loaded when first needed
+   * outside a transaction, dropped by every write to the banks table (committed
+   * or not). This connection is the database's only writer, as for the indexes.
+   */
+  private bankCache: { list: readonly Bank[]; byId: Map<number, Bank> } | undefined;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.db = new Database(path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      // Deleted rows are overwritten with zeros, not left in free pages: a withdrawn case's hashes must not be recoverable from the file.
+      this.db.pragma('secure_delete = ON');
+      migrate(this.db);
+      scrubDeletedRowsOnce(this.db);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.statements = prepareStatements(this.db);
   }
 
   subscribe(listener: SignalChangeListener): () => void {

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { KeyRole } from '../../store/api-keys.js';
+import type { KeyRole } from '../../services/keys.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../../services/services.js';
 
@@ -73,7 +73,7 @@ export function requirePermission(principal: Principal, permission: Permission):
   throw new ApiError(403, 'FORBIDDEN', `A ${principal.role} key may not do this.`);
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_\-]{1,200})$/;
+const BEARER = /^Bearer ([A-Za-z0-9_-]{1,200})$/;
 
 /**
  * The network a client address stands for, for per-client limits: an IPv4

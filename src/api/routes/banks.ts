@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Bank } from '../../services/banks.js';
 import type { Services } from '../../services/services.js';
-import { errorResponses, IdParam, PerceptualThresholds } from '../schemas.js';
+import { deleteRoute, errorResponses, IdParam, PerceptualThresholds } from '../schemas.js';
 
 const BankName = Type.String({ minLength: 1, maxLength: 200, description: 'Unique.' });
 const BankDescription = Type.String({ maxLength: 10_000 });
@@ -94,16 +94,7 @@ const updateBank = {
   },
 };
 
-const deleteBank = {
-  ...common,
-  schema: {
-    tags,
-    operationId: 'deleteBank',
-    summary: 'Delete a bank with all its content; its hashes stop matching at once',
-    params: IdParam,
-    response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(400, 401, 403, 404) },
-  },
-};
+const deleteBank = deleteRoute('banks', 'banks', 'deleteBank', 'Delete a bank with all its content; its hashes stop matching at once');
 
 export async function bankRoutes(untyped: FastifyInstance, { services }: { services: Services }) {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();

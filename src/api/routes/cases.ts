@@ -78,71 +78,64 @@ const PIN_LIMITS = (services: Services) =>
   `After ${services.config.PIN_ATTEMPTS_PER_HOUR} wrong PINs in an hour for one case from one client, or ${services.config.PIN_ATTEMPTS_PER_CASE_PER_HOUR} ` +
   'from everyone, attempts on that case get 429 with Retry-After; other cases are not affected.';
 
+const tags = ['cases'];
+
+const createCaseRoute = {
+  config: { permission: 'cases' as const },
+  schema: {
+    tags,
+    operationId: 'createCase',
+    summary: 'Register your own photos (or their hashes) as a case; get a case number and PIN, shown once',
+    description:
+      `multipart/form-data with up to ${CASE_MAX_IMAGES} photos in \`image\` parts (hashed in memory, never stored), or JSON ` +
+      `\`{signals: [{type, hash, quality?, region?, variant?}]}\` with up to ${CASE_MAX_SIGNALS} hashes computed on your own device ` +
+      '(a robust query of each photo). Every photo that decodes is registered; `warnings` names each one the service can watch for only in ' +
+      'part (a dark photo: by its stretched contrast and regions; a featureless one: exact copies only). A PDQ hash sent with a quality ' +
+      'under 50 is refused with LOW_QUALITY.',
+    body: { content: { 'application/json': { schema: CreateCaseJson }, 'multipart/form-data': { schema: CreateCaseMultipart } } },
+    response: { 201: CaseCreatedBody, ...errorResponses(400, 401, 413, 415, 422) },
+  },
+};
+
+const getCaseRoute = (pinLimits: string) => ({
+  config: { permission: 'cases' as const },
+  schema: {
+    tags,
+    operationId: 'getCase',
+    summary: 'What was found for a case: counts, platforms, group names, first and last seen',
+    description: `Needs the PIN in the header \`X-Case-Pin\`. An unknown case number and a wrong PIN get the same 404. ${pinLimits}`,
+    params: CaseNumberParam,
+    headers: PinHeader,
+    response: { 200: CaseReportBody, ...errorResponses(400, 401, 404) },
+  },
+});
+
+const withdrawCaseRoute = (pinLimits: string) => ({
+  config: { permission: 'cases' as const },
+  schema: {
+    tags,
+    operationId: 'withdrawCase',
+    summary: 'Withdraw a case: every hash of it is deleted and can no longer match, at once',
+    description: `Needs the PIN in the header \`X-Case-Pin\`; refused and limited like reading the case. ${pinLimits}`,
+    params: CaseNumberParam,
+    headers: PinHeader,
+    response: { 204: Type.Null({ description: 'Withdrawn: the case and all its hashes are gone.' }), ...errorResponses(400, 401, 404) },
+  },
+});
+
 export async function caseRoutes(instance: FastifyInstance, { services }: { services: Services }) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const schema = { tags: ['cases'] };
-
-  app.post(
-    '/v1/cases',
-    {
-      config: { permission: 'cases' },
-      schema: {
-        ...schema,
-        operationId: 'createCase',
-        summary: 'Register your own photos (or their hashes) as a case; get a case number and PIN, shown once',
-        description:
-          `multipart/form-data with up to ${CASE_MAX_IMAGES} photos in \`image\` parts (hashed in memory, never stored), or JSON ` +
-          `\`{signals: [{type, hash, quality?, region?, variant?}]}\` with up to ${CASE_MAX_SIGNALS} hashes computed on your own device ` +
-          '(a robust query of each photo). Every photo that decodes is registered; `warnings` names each one the service can watch for only in ' +
-          'part (a dark photo: by its stretched contrast and regions; a featureless one: exact copies only). A PDQ hash sent with a quality ' +
-          'under 50 is refused with LOW_QUALITY.',
-        body: { content: { 'application/json': { schema: CreateCaseJson }, 'multipart/form-data': { schema: CreateCaseMultipart } } },
-        response: { 201: CaseCreatedBody, ...errorResponses(400, 401, 413, 415, 422) },
-      },
-    },
-    async (request, reply) => reply.code(201).send(await createCase(services, request)),
-  );
-
-  app.get(
-    '/v1/cases/:caseNumber',
-    {
-      config: { permission: 'cases' },
-      schema: {
-        ...schema,
-        operationId: 'getCase',
-        summary: 'What was found for a case: counts, platforms, group names, first and last seen',
-        description: `Needs the PIN in the header \`X-Case-Pin\`. An unknown case number and a wrong PIN get the same 404. ${PIN_LIMITS(services)}`,
-        params: CaseNumberParam,
-        headers: PinHeader,
-        response: { 200: CaseReportBody, ...errorResponses(400, 401, 404) },
-      },
-    },
-    async (request, reply) => {
-      const { report, matchCount } = await services.cases.read(request.params.caseNumber, request.headers['x-case-pin'], pinClient(request));
-      reply.matchCount = matchCount;
-      return report;
-    },
-  );
-
-  app.delete(
-    '/v1/cases/:caseNumber',
-    {
-      config: { permission: 'cases' },
-      schema: {
-        ...schema,
-        operationId: 'withdrawCase',
-        summary: 'Withdraw a case: every hash of it is deleted and can no longer match, at once',
-        description: `Needs the PIN in the header \`X-Case-Pin\`; refused and limited like reading the case. ${PIN_LIMITS(services)}`,
-        params: CaseNumberParam,
-        headers: PinHeader,
-        response: { 204: Type.Null({ description: 'Withdrawn: the case and all its hashes are gone.' }), ...errorResponses(400, 401, 404) },
-      },
-    },
-    async (request, reply) => {
-      await services.cases.withdraw(request.params.caseNumber, request.headers['x-case-pin'], pinClient(request));
-      return reply.code(204).send(null);
-    },
-  );
+  const pinLimits = PIN_LIMITS(services);
+  app.post('/v1/cases', createCaseRoute, async (request, reply) => reply.code(201).send(await createCase(services, request)));
+  app.get('/v1/cases/:caseNumber', getCaseRoute(pinLimits), async (request, reply) => {
+    const { report, matchCount } = await services.cases.read(request.params.caseNumber, request.headers['x-case-pin'], pinClient(request));
+    reply.matchCount = matchCount;
+    return report;
+  });
+  app.delete('/v1/cases/:caseNumber', withdrawCaseRoute(pinLimits), async (request, reply) => {
+    await services.cases.withdraw(request.params.caseNumber, request.headers['x-case-pin'], pinClient(request));
+    return reply.code(204).send(null);
+  });
 }
 
 async function createCase(services: Services, request: FastifyRequest): Promise<CaseCreated> {

@@ -9,7 +9,7 @@ import { type Static, Type } from 'typebox';
 import { type AddedItem, type ContentItem, DEFAULT_PLATFORM, MAX_SIGNALS_PER_ITEM, type ProvenanceInput, type SignalText } from '../../services/banks.js';
 import type { Services } from '../../services/services.js';
 import { badRequest, noBody } from '../errors.js';
-import { errorResponses, HashText, IdParam, SignalOutput, SignalTypeName, Warning } from '../schemas.js';
+import { deleteRoute, errorResponses, HashText, IdParam, SignalOutput, SignalTypeName, Warning } from '../schemas.js';
 import { multipartBody, readUploads } from '../uploads.js';
 
 /** Content items in one JSON request. */
@@ -210,16 +210,7 @@ const updateContentRoute = {
   },
 };
 
-const deleteContentRoute = {
-  ...common,
-  schema: {
-    tags,
-    operationId: 'deleteContent',
-    summary: 'Delete a content item; its hashes stop matching at once',
-    params: IdParam,
-    response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(400, 401, 403, 404) },
-  },
-};
+const deleteContentRoute = deleteRoute('content', 'content', 'deleteContent', 'Delete a content item; its hashes stop matching at once');
 
 export async function contentRoutes(untyped: FastifyInstance, { services }: { services: Services }) {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();

@@ -1,0 +1,21 @@
+/**
+ * What each service object works with: the store, the matcher and the other
+ * parts the Services container owns. Services take this (not the container),
+ * so the container depends on them and not the other way round.
+ */
+import type { BatchRunner } from '../batches/runner.js';
+import type { Config } from '../config.js';
+import type { Matcher } from '../match/matcher.js';
+import type { SqliteBatchStore } from '../store/batches.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
+import type { ImageHashing } from './hashing.js';
+
+export interface ServiceContext {
+  readonly config: Config;
+  readonly store: SqliteStore;
+  readonly batchStore: SqliteBatchStore;
+  readonly batchRunner: BatchRunner;
+  readonly hashing: ImageHashing;
+  /** Throws NOT_READY until the indexes are loaded, INDEX_UNAVAILABLE once their worker failed. */
+  readonly matcher: Matcher;
+}
