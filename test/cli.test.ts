@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { hashImage } from '../src/image/hash-image.js';
 import { regionSignals } from './helpers/queries.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected } from './helpers/fixtures.js';
+import { TS_NODE_ARGS } from './helpers/node-args.js';
 
 interface Run {
   code: number;
@@ -155,7 +156,7 @@ t.test('limits and usage errors', async (t) => {
 
 t.test('the real executable: exit codes and output through a process', async (t) => {
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+    spawnSync(process.execPath, [...TS_NODE_ARGS, 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
   const ok = cli(['hash', '--reference', PDQ_DIR + 'rgb.jpeg']);
   t.equal(ok.status, 0, ok.stderr);
   t.equal(JSON.parse(ok.stdout).pdq, expectedPdq.get('rgb.jpeg')!.hash);
@@ -165,7 +166,7 @@ t.test('the real executable: exit codes and output through a process', async (t)
   t.equal(cli(['hash', '--format']).status, 2);
   // Output that cannot be written (a full disk): one line and exit 1, not a stack trace.
   const full = openSync('/dev/full', 'w');
-  const noSpace = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'hash', PDQ_DIR + 'rgb.jpeg'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', full, 'pipe'] });
+  const noSpace = spawnSync(process.execPath, [...TS_NODE_ARGS, 'src/cli/main.ts', 'hash', PDQ_DIR + 'rgb.jpeg'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', full, 'pipe'] });
   closeSync(full);
   t.equal(noSpace.status, 1);
   t.equal(noSpace.stderr, 'ncii-match: cannot write the output: ENOSPC: no space left on device, write\n');
@@ -174,7 +175,7 @@ t.test('the real executable: exit codes and output through a process', async (t)
   const bin = mkdtempSync(join(tmpdir(), 'ncii-bin-'));
   t.teardown(() => rmSync(bin, { recursive: true, force: true }));
   symlinkSync(join(process.cwd(), 'src/cli/main.ts'), join(bin, 'ncii-match'));
-  const linked = spawnSync(process.execPath, ['--import', 'tsx', join(bin, 'ncii-match'), 'hash', '--reference', PDQ_DIR + 'rgb.jpeg'], { encoding: 'utf8', timeout: 60_000 });
+  const linked = spawnSync(process.execPath, [...TS_NODE_ARGS, join(bin, 'ncii-match'), 'hash', '--reference', PDQ_DIR + 'rgb.jpeg'], { encoding: 'utf8', timeout: 60_000 });
   t.equal(linked.status, 0, linked.stderr);
   t.equal(JSON.parse(linked.stdout).pdq, expectedPdq.get('rgb.jpeg')!.hash, 'run through the link, it hashes (it printed nothing and exited 0)');
 });

@@ -50,6 +50,11 @@ const cropped = await sharp(bridge)
   .extract({ left: Math.round(meta.width! * 0.06), top: Math.round(meta.height! * 0.02), width: Math.round(meta.width! * 0.86), height: Math.round(meta.height! * 0.9) })
   .jpeg({ quality: 80 })
   .toBuffer();
+// Turned a quarter and framed: its whole-image hashes are far from the photo's; its inner part is the turned photo.
+const framedTurned = await sharp(await sharp(bridge).rotate(90).toBuffer())
+  .extend({ top: 60, bottom: 60, left: 60, right: 60, background: '#ffffff' })
+  .jpeg({ quality: 85 })
+  .toBuffer();
 const captioned = await sharp(bridge)
   .extend({ top: Math.round(meta.height! * 0.15), background: '#f4d03f' })
   .jpeg({ quality: 85 })
@@ -72,6 +77,7 @@ const crop = await ingest(loose, 'crop.jpg', cropped, 'crop');
 const caption = await ingest(strict, 'caption.jpg', captioned, 'caption');
 const mirrored = await ingest(strict, 'mirrored.jpg', photo('bridge-5-flipx.jpg'), 'mirrored');
 const unrelated = await ingest(loose, 'unrelated.jpg', photo('q2821.jpg'), 'unrelated');
+const turnedFramed = await ingest(loose, 'turned-framed.jpg', framedTurned, 'turned framed');
 // An exact copy of the featureless photo, stored by its digest.
 app.services.store.addContent(loose, [{ provenance: { platform: 'telegram', channel: 'exact' }, signals: [{ type: 'md5', hash: new Uint8Array(createHash('md5').update(dark).digest()) }] }]);
 
@@ -132,7 +138,12 @@ for (const { name, fields, flags } of CASES) {
 
 t.test('what each case finds is what its options say', async (t) => {
   const found = async (fields: Record<string, string>) => (await viaMatch(bridge, fields)).matches.map((m) => m.contentId).sort((a, b) => a - b);
-  t.same(await found({}), [turned, crop, caption, mirrored], 'robust: turned, cropped, captioned and mirrored copies');
+  t.same(await found({}), [turned, crop, caption, mirrored, turnedFramed], 'robust: turned, cropped, captioned, mirrored, and turned and framed copies');
+  const viaTurnedRegion = (await viaMatch(bridge, {})).matches.find((m) => m.contentId === turnedFramed)!;
+  t.match(viaTurnedRegion, { via: 'region', region: 'frame' }, 'the framed, turned copy is found by a turn of the frame region');
+  t.not(viaTurnedRegion.variant, 'orig');
+  const cli = await viaCli(files.bridge, []);
+  t.ok(cli.matches.some((m) => m.contentId === turnedFramed), "the CLI finds it too: the client's query keeps the frame region's rotations");
   t.same(await found({ mode: 'pdq' }), [], 'pdq without rotations: none of these edits is within 31 bits as a whole image');
   t.same(await found({ mode: 'pdq', dihedral: 'true' }), [turned, mirrored], 'pdq with rotations: the turned and mirrored copies');
   t.same(await found({ banks: String(strict) }), [caption, mirrored], 'the strict bank only');

@@ -9,6 +9,7 @@ import { buildApp } from '../src/api/app.js';
 import { Services } from '../src/services/services.js';
 import { loadConfig } from '../src/config.js';
 import { startServer, startMetricsListener } from '../src/server.js';
+import { TS_NODE_ARGS } from './helpers/node-args.js';
 
 const tempDir = (t: { teardown: (fn: () => void) => void }) => {
   const dir = mkdtempSync(join(tmpdir(), 'ncii-server-'));
@@ -17,7 +18,7 @@ const tempDir = (t: { teardown: (fn: () => void) => void }) => {
 };
 
 const cli = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  spawnSync(process.execPath, [...TS_NODE_ARGS, 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -142,7 +143,7 @@ t.test('OpenAPI document lists every route with its responses', async (t) => {
 
 t.test('serve (what npm start runs): it listens, gets ready, and stops cleanly on SIGTERM', async (t) => {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, 'src/cli/main.ts', 'serve'], {
     env: { ...process.env, PORT: String(port), DATA_DIR: tempDir(t), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -164,7 +165,7 @@ t.test('serve exits 1 when it cannot listen, instead of exiting 0 or staying up'
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => taken.close());
   const port = (taken.address() as { port: number }).port;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, 'src/cli/main.ts', 'serve'], {
     env: { ...process.env, PORT: String(port), DATA_DIR: tempDir(t), LOG_LEVEL: 'fatal' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

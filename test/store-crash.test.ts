@@ -7,6 +7,7 @@ import t from 'tap';
 import { SignalIndexes } from '../src/match/signal-indexes.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { crashBatch, ITEMS_PER_BATCH, SIGNALS_PER_BATCH } from './helpers/crash-batches.js';
+import { TS_NODE_ARGS } from './helpers/node-args.js';
 
 const ACKS_BEFORE_KILL = 10;
 const writer = fileURLToPath(new URL('./helpers/crash-writer.ts', import.meta.url));
@@ -20,7 +21,7 @@ interface Ack {
 /** Runs the writer until it has acknowledged ACKS_BEFORE_KILL batches, then SIGKILLs it. */
 function runAndKill(dbPath: string): Promise<{ acks: Ack[]; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, writer, dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acks: Ack[] = [];
     let pending = '';
     let stderr = '';

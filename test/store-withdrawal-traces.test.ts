@@ -1,14 +1,19 @@
 /**
- * A withdrawn case leaves no trace in the database's files: its hashes, case
- * number and PIN hash are found neither in the database file nor in its
- * write-ahead log, while the store is open or after it closes; and a database
- * written before deleted rows were zeroed is scrubbed once when opened.
+ * What the service deletes for privacy leaves no trace in the database's
+ * files: a withdrawn case's hashes, case number and PIN hash, and a finished
+ * batch's query hashes, are found neither in the database file nor in its
+ * write-ahead log (nor its index), while the store is open or after it
+ * closes; and a database written before deleted rows were zeroed is scrubbed
+ * once when opened.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { buildApp } from '../src/api/app.js';
+import { loadConfig } from '../src/config.js';
+import { DATABASE_FILE } from '../src/services/services.js';
 import { hashPin } from '../src/store/pin.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 
@@ -33,9 +38,9 @@ async function registerCase(store: SqliteStore) {
   return { id: created.id, caseNumber, needles };
 }
 
-/** Which of the database's files hold the bytes (`-shm` holds only the log's index, never page content). */
+/** Which of the database's files (the database, its write-ahead log and the log's index) hold the bytes. */
 function filesHolding(path: string, bytes: Buffer): string[] {
-  return [path, `${path}-wal`].filter((file) => existsSync(file) && readFileSync(file).includes(bytes)).map((file) => file.slice(path.length) || '.db');
+  return [path, `${path}-wal`, `${path}-shm`].filter((file) => existsSync(file) && readFileSync(file).includes(bytes)).map((file) => file.slice(path.length) || '.db');
 }
 
 t.test('after a withdrawal, neither the database file nor its log holds the case, open or closed', async (t) => {
@@ -75,4 +80,37 @@ t.test('a database with deleted rows left in free pages is scrubbed once when op
   t.same(left.filter(({ bytes }) => filesHolding(path, bytes).length > 0).map(({ label }) => label), [], 'none is left after opening');
   t.ok(store.getCase(cases[0].id), 'the case not withdrawn is intact');
   t.equal(store.db.pragma('user_version', { simple: true }), 1, 'marked done: not rewritten at every start');
+});
+
+t.test("a batch's query hashes are in no file once it is done", async (t) => {
+  const dataDir = join(root, 'batches');
+  // Indexes not loaded: the batch waits, stored, so the search can first find its hashes on disk.
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: dataDir }), loadIndexes: false, logger: false });
+  t.teardown(() => app.close());
+  const path = join(dataDir, DATABASE_FILE);
+  const ngo = { authorization: `Bearer ${app.services.keys.create({ name: 'ngo', role: 'ngo' }).secret}` };
+  const item = () => [
+    { type: 'pdq', hash: randomBytes(32).toString('hex') },
+    { type: 'md5', hash: randomBytes(16).toString('hex') },
+    { type: 'sha256', hash: randomBytes(32).toString('hex') },
+    { type: 'pdq-region', hash: randomBytes(32).toString('hex') },
+  ];
+  const items = Array.from({ length: 40 }, () => ({ signals: item() }));
+  const created = await app.inject({ method: 'POST', url: '/v1/batches', headers: ngo, payload: { items } });
+  t.equal(created.statusCode, 202, created.body);
+  const needles = items.flatMap(({ signals }) => signals.flatMap(({ type, hash }) => [
+    { label: `a ${type} hash as text`, bytes: Buffer.from(hash) },
+    { label: `a ${type} hash as bytes`, bytes: Buffer.from(hash, 'hex') },
+  ]));
+  t.ok(needles.some(({ bytes }) => filesHolding(path, bytes).length > 0), 'before it runs, its hashes are on disk (the search can find them)');
+
+  await app.services.loadIndexes();
+  for (let until = Date.now() + 60_000; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (app.services.batchStore.get(created.json().batchId)?.status === 'done') break;
+  }
+  t.equal(app.services.batchStore.get(created.json().batchId)?.status, 'done');
+  const left = needles.filter(({ bytes }) => filesHolding(path, bytes).length > 0);
+  t.same(left.map(({ label }) => label), [], 'open: no query hash in any file');
+  await app.close();
+  t.same(needles.filter(({ bytes }) => filesHolding(path, bytes).length > 0).map(({ label }) => label), [], 'closed: none either');
 });

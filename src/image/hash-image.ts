@@ -1,5 +1,5 @@
 /** From upload bytes to every signal the service uses: one decode (here, with sharp), then the pure hashing of src/robust. */
-import { digestSignals, type ImageSignalOptions, type ImageSignals, pixelSignals, WHOLE_IMAGE_SIGNALS } from '../robust/image-signals.js';
+import { digestSignals, type ImageSignalOptions, type ImageSignals, pixelSignals, WHOLE_IMAGE_SIGNALS, WHOLE_IMAGE_TYPES } from '../robust/image-signals.js';
 import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHashing } from './decode.js';
 
 /** Chosen from bench/hash: see docs/decoding.md. */
@@ -22,9 +22,9 @@ export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {
   const wanted = options.signals ?? WHOLE_IMAGE_SIGNALS;
   const decoding = decodeForHashing(bytes, decodePath, {
     limits: options.limits ?? DEFAULT_DECODE_LIMITS,
-    // The reference path hands blockhash-core every pixel as RGBA; the fast path
-    // sums blocks from the raster as decoded (no alpha channel added).
-    rgba: decodePath === 'reference' && wanted.includes('blockhash'),
+    // The reference path hands types with a reference route of their own (blockhash-core) every pixel as
+    // RGBA; the fast path has them hash the raster as decoded (blockhash sums blocks; no alpha added).
+    rgba: decodePath === 'reference' && WHOLE_IMAGE_TYPES.some((t) => 'hashRasterAsDecoded' in t && wanted.includes(t.name)),
   });
   // The digests need only the bytes: made while libvips decodes on its own thread.
   const [digests, { format, width, height, raster }] = await Promise.all([digestSignals(bytes, wanted), decoding]);

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { ImageError } from '../image/errors.js';
 import { type HashedImage, type HashImageOptions, hashImage } from '../image/hash-image.js';
 import { imageHashingFor, type MatchMode, queryOptionsFromFields } from '../match/query.js';
-import { type ImageHashesText, imageHashesText } from '../robust/image-signals.js';
+import { type ImageHashesText, imageHashesText, WHOLE_IMAGE_SIGNALS, wholeImageHash } from '../robust/image-signals.js';
 
 export class ImageHashing {
   /** Hashes computed since start, by signal type. */
@@ -21,7 +21,8 @@ export class ImageHashing {
       // A query's hundreds of region hashes are made a slice at a time, so other requests are answered meanwhile.
       ...(options.regions === 'query' ? { pause: yieldToEventLoop } : {}),
     });
-    for (const type of ['pdq', 'blockhash', 'md5', 'sha256']) this.count(type, 1);
+    for (const name of WHOLE_IMAGE_SIGNALS) if (wholeImageHash(hashed, name)) this.count(name, 1);
+    if (hashed['pdq-norm']) this.count('pdq-norm', 1);
     if (hashed.regions) this.count('pdq-region', hashed.regions.length);
     return hashed;
   }
