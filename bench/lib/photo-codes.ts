@@ -54,3 +54,47 @@ export function seededCodeTools(seed: number) {
   };
   return { random32, below, flipBits, swapBits };
 }
+
+/** Codes generated in one sequential run before blocks are handed to threads, and per block after. */
+const BLOCK = 1 << 20;
+
+export type CodeData = 'realistic' | 'clustered' | 'random';
+
+/**
+ * Fills `codes` (n codes of 32 bytes) with block `block` of a data set, from
+ * seeded edits, the same whatever thread makes it. `realistic` grows a random
+ * recursive tree from the fixture hashes: each code is a swap-edit of a
+ * uniformly chosen earlier code (from block 2 on, one at least a block
+ * earlier, so threads can make blocks side by side), like reposts of reposts
+ * with edits. `clustered`: every code a swap-edit of a fixture hash.
+ * `random`: uniform codes.
+ */
+export function makeCodeBlock(codes: Uint8Array, n: number, block: number, data: CodeData, roots: Uint8Array[]): void {
+  const { random32, below, swapBits } = seededCodeTools(0x9e3779b9 ^ Math.imul(block + 1, 0x85ebca6b));
+  const from = block === 0 ? 0 : (block + 1) * BLOCK;
+  const to = Math.min(n, block === 0 ? 2 * BLOCK : from + BLOCK);
+  const words = new Uint32Array(codes.buffer, codes.byteOffset, n * 8);
+  for (let i = from; i < to; i++) {
+    if (data === 'random') {
+      for (let j = 0; j < 8; j++) words[i * 8 + j] = random32();
+      continue;
+    }
+    if (data === 'clustered' || i < roots.length) {
+      codes.set(roots[i < roots.length ? i : below(roots.length)], i * 32);
+    } else {
+      const parent = block === 0 ? below(i) : below(from - BLOCK);
+      words.copyWithin(i * 8, parent * 8, parent * 8 + 8);
+    }
+    swapBits(codes, i * 32, 4 + below(13));
+  }
+}
+
+/** Blocks of a data set of n codes: block 0 covers the first two block lengths, made in one run. */
+export function codeBlockCount(n: number): number {
+  return n <= 2 * BLOCK ? 1 : Math.ceil(n / BLOCK) - 1;
+}
+
+/** Blocks a block's parents lie in (realistic data): every block up to two before it. */
+export function blockNeeds(block: number): number {
+  return block - 2;
+}
