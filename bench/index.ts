@@ -28,6 +28,7 @@
  * the first n of the largest point's. The last line is one JSON object.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -36,22 +37,23 @@ import { CodeArena, CODE_WORDS, SCAN_CHUNK, readCodeWords } from '../src/index/c
 import { MultiIndexHashing, type IndexHandle } from '../src/index/multi-index-hashing.js';
 import { WorkerSignalIndexes } from '../src/match/worker-indexes.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
-import { blockNeeds, codeBlockCount, loadPhotoHashes, makeCodeBlock, seededCodeTools, type CodeData } from './lib/photo-codes.js';
+import { CodePages, blockNeeds, codeBlockCount, loadPhotoHashes, makeCodeBlock, seededCodeTools, type CodeData } from './lib/photo-codes.js';
 
 /** A bench thread: makes blocks of codes, or searches its share of the queries in an attached index. */
 type ThreadTask =
-  | { task: 'codes'; codes: Uint8Array; n: number; data: CodeData; next: SharedArrayBuffer; done: SharedArrayBuffer }
+  | { task: 'codes'; pages: SharedArrayBuffer[]; n: number; data: CodeData; next: SharedArrayBuffer; done: SharedArrayBuffer }
   | { task: 'search'; handle: IndexHandle; queries: Uint8Array[]; radius: number };
 
 function runThread(task: ThreadTask): void {
   if (task.task === 'codes') {
     const { indexed } = loadPhotoHashes();
+    const codes = new CodePages(task.n, task.pages);
     const next = new Int32Array(task.next);
     const done = new Int32Array(task.done);
     const blocks = codeBlockCount(task.n);
     for (let block = Atomics.add(next, 0, 1); block < blocks; block = Atomics.add(next, 0, 1)) {
       for (let need = 1; need <= blockNeeds(block); need++) while (Atomics.load(done, need) === 0) Atomics.wait(done, need, 0, 100);
-      makeCodeBlock(task.codes, task.n, block, task.data, indexed);
+      makeCodeBlock(codes, block, task.data, indexed);
       Atomics.store(done, block, 1);
       Atomics.notify(done, block);
     }
@@ -112,25 +114,25 @@ const log = (line: string) => console.error(line);
 const seconds = (from: number) => (performance.now() - from) / 1000;
 
 /** The data set, made by two threads into shared memory (it is bigger than an ArrayBuffer may be). */
-async function makeCodes(n: number, data: CodeData): Promise<Uint8Array> {
-  const codes = new Uint8Array(new SharedArrayBuffer(n * 32));
-  makeCodeBlock(codes, n, 0, data, loadPhotoHashes().indexed);
+async function makeCodes(n: number, data: CodeData): Promise<CodePages> {
+  const codes = new CodePages(n);
+  makeCodeBlock(codes, 0, data, loadPhotoHashes().indexed);
   const next = new SharedArrayBuffer(4);
   new Int32Array(next)[0] = 1;
   const done = new SharedArrayBuffer(4 * codeBlockCount(n));
   new Int32Array(done)[0] = 1;
-  const threads = [0, 1].map(() => startThread({ task: 'codes', codes, n, data, next, done }));
+  const threads = [0, 1].map(() => startThread({ task: 'codes', pages: codes.buffers, n, data, next, done }));
   await Promise.all(threads.map(message));
   await Promise.all(threads.map((thread) => thread.terminate()));
   return codes;
 }
 
 /** Planted near-duplicates of indexed codes (distance i % 32) among the first `n`, and unrelated codes. */
-function makeQueries(codes: Uint8Array, n: number, data: CodeData, perKind: number, seed: number): { planted: Uint8Array[]; unrelated: Uint8Array[] } {
+function makeQueries(codes: CodePages, n: number, data: CodeData, perKind: number, seed: number): { planted: Uint8Array[]; unrelated: Uint8Array[] } {
   const { below, flipBits, swapBits } = seededCodeTools(seed);
   const planted = Array.from({ length: perKind }, (_, i) => {
     const target = below(n);
-    const query = codes.slice(target * 32, target * 32 + 32);
+    const query = codes.code(target).slice();
     flipBits(query, 0, i % 32);
     return query;
   });
@@ -145,12 +147,12 @@ function makeQueries(codes: Uint8Array, n: number, data: CodeData, perKind: numb
 }
 
 /** Appends codes [from, to) to the store as PDQ signals of one content item, in multi-row inserts (not what is timed). */
-function fillStore(store: SqliteStore, contentId: number, codes: Uint8Array, from: number, to: number): void {
+function fillStore(store: SqliteStore, contentId: number, codes: CodePages, from: number, to: number): void {
   const rows = 256;
   const values = Array.from({ length: rows }, () => `(${contentId}, 'pdq', ?, 100)`).join(', ');
   const insertMany = store.db.prepare(`INSERT INTO signals (content_item_id, type, hash, quality) VALUES ${values}`);
   const insertOne = store.db.prepare(`INSERT INTO signals (content_item_id, type, hash, quality) VALUES (${contentId}, 'pdq', ?, 100)`);
-  const hash = (i: number) => codes.subarray(i * 32, i * 32 + 32);
+  const hash = (i: number) => codes.code(i);
   const fill = store.db.transaction((start: number, end: number) => {
     let i = start;
     for (; i + rows <= end; i += rows) insertMany.run(Array.from({ length: rows }, (_, k) => hash(i + k)));
@@ -169,7 +171,7 @@ function hitKeys(hits: { owner: number; distance: number }[]): number[] {
  * with the WebAssembly popcount scan, a chunk of codes at a time (each chunk
  * converted once, then scanned for every query). Signal ids are 1 + position.
  */
-function bruteForce(codes: Uint8Array, n: number, queries: Uint8Array[], radius: number): { truth: number[][]; seconds: number } {
+function bruteForce(codes: CodePages, n: number, queries: Uint8Array[], radius: number): { truth: number[][]; seconds: number } {
   const start = performance.now();
   const arena = new CodeArena(SCAN_CHUNK, true);
   const words = queries.map((query) => {
@@ -180,7 +182,7 @@ function bruteForce(codes: Uint8Array, n: number, queries: Uint8Array[], radius:
   const truth: number[][] = queries.map(() => []);
   for (let first = 0; first < n; first += SCAN_CHUNK) {
     const count = Math.min(SCAN_CHUNK, n - first);
-    for (let i = 0; i < count; i++) readCodeWords(codes.subarray((first + i) * 32, (first + i) * 32 + 32), arena.words, i * CODE_WORDS);
+    for (let i = 0; i < count; i++) readCodeWords(codes.code(first + i), arena.words, i * CODE_WORDS);
     words.forEach((q, k) => {
       const found = arena.scanChunk(0, count, q, radius);
       for (let h = 0; h < found; h++) truth[k].push((first + arena.hits[h] + 1) * 512 + arena.distance(arena.hits[h], q));
@@ -236,7 +238,7 @@ async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius
   return { qps, qps2Threads, results };
 }
 
-async function measurePoint(store: SqliteStore, codes: Uint8Array, n: number, s: Settings, collect: () => void): Promise<Point> {
+async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: Settings, collect: () => void): Promise<Point> {
   const { planted, unrelated } = makeQueries(codes, n, s.data, s.queriesPerKind, 0x51ed + n);
   const queries = [...planted, ...unrelated];
   collect();
@@ -332,6 +334,8 @@ async function main(): Promise<void> {
       data: s.data,
       radius: s.radius,
       generateSeconds: round(generateSeconds, 1),
+      // Other work on the machine at the end (1-minute load average, 2 cores): the thread speed-up depends on it.
+      loadAverage: round(loadavg()[0], 2),
       qps: last.qps,
       qps2Threads: last.qps2Threads,
       speedup: last.speedup,

@@ -57,35 +57,63 @@ export function seededCodeTools(seed: number) {
 
 /** Codes generated in one sequential run before blocks are handed to threads, and per block after. */
 const BLOCK = 1 << 20;
+const PAGE_BITS = 26;
 
 export type CodeData = 'realistic' | 'clustered' | 'random';
 
 /**
- * Fills `codes` (n codes of 32 bytes) with block `block` of a data set, from
- * seeded edits, the same whatever thread makes it. `realistic` grows a random
- * recursive tree from the fixture hashes: each code is a swap-edit of a
- * uniformly chosen earlier code (from block 2 on, one at least a block
- * earlier, so threads can make blocks side by side), like reposts of reposts
- * with edits. `clustered`: every code a swap-edit of a fixture hash.
- * `random`: uniform codes.
+ * n codes of 32 bytes in shared memory, in pages of 2^26 codes (2 GiB): a
+ * typed array holds under 4 GiB, and 150M codes are 4.8 GB.
  */
-export function makeCodeBlock(codes: Uint8Array, n: number, block: number, data: CodeData, roots: Uint8Array[]): void {
-  const { random32, below, swapBits } = seededCodeTools(0x9e3779b9 ^ Math.imul(block + 1, 0x85ebca6b));
+export class CodePages {
+  readonly pages: Uint8Array[];
+
+  constructor(
+    readonly n: number,
+    buffers?: SharedArrayBuffer[],
+  ) {
+    const pageCount = Math.ceil(n / 2 ** PAGE_BITS);
+    this.pages = Array.from({ length: pageCount }, (_, p) => {
+      const codes = Math.min(2 ** PAGE_BITS, n - p * 2 ** PAGE_BITS);
+      return new Uint8Array(buffers?.[p] ?? new SharedArrayBuffer(codes * 32));
+    });
+  }
+
+  get buffers(): SharedArrayBuffer[] {
+    return this.pages.map((page) => page.buffer as SharedArrayBuffer);
+  }
+
+  /** Code i, as a view. */
+  code(i: number): Uint8Array {
+    const at = (i % 2 ** PAGE_BITS) * 32;
+    return this.pages[Math.floor(i / 2 ** PAGE_BITS)].subarray(at, at + 32);
+  }
+}
+
+/**
+ * Fills block `block` of a data set, from seeded edits, the same whatever
+ * thread makes it. `realistic` grows a random recursive tree from the fixture
+ * hashes: each code is a swap-edit of a uniformly chosen earlier code (from
+ * block 1 on, one at least a block earlier, so threads can make blocks side
+ * by side), like reposts of reposts with edits. `clustered`: every code a
+ * swap-edit of a fixture hash. `random`: uniform codes.
+ */
+export function makeCodeBlock(codes: CodePages, block: number, data: CodeData, roots: Uint8Array[]): void {
+  const { below, swapBits } = seededCodeTools(0x9e3779b9 ^ Math.imul(block + 1, 0x85ebca6b));
   const from = block === 0 ? 0 : (block + 1) * BLOCK;
-  const to = Math.min(n, block === 0 ? 2 * BLOCK : from + BLOCK);
-  const words = new Uint32Array(codes.buffer, codes.byteOffset, n * 8);
+  const to = Math.min(codes.n, block === 0 ? 2 * BLOCK : from + BLOCK);
   for (let i = from; i < to; i++) {
+    const code = codes.code(i);
     if (data === 'random') {
-      for (let j = 0; j < 8; j++) words[i * 8 + j] = random32();
+      for (let j = 0; j < 32; j++) code[j] = below(256);
       continue;
     }
     if (data === 'clustered' || i < roots.length) {
-      codes.set(roots[i < roots.length ? i : below(roots.length)], i * 32);
+      code.set(roots[i < roots.length ? i : below(roots.length)]);
     } else {
-      const parent = block === 0 ? below(i) : below(from - BLOCK);
-      words.copyWithin(i * 8, parent * 8, parent * 8 + 8);
+      code.set(codes.code(block === 0 ? below(i) : below(from - BLOCK)));
     }
-    swapBits(codes, i * 32, 4 + below(13));
+    swapBits(code, 0, 4 + below(13));
   }
 }
 
@@ -94,7 +122,7 @@ export function codeBlockCount(n: number): number {
   return n <= 2 * BLOCK ? 1 : Math.ceil(n / BLOCK) - 1;
 }
 
-/** Blocks a block's parents lie in (realistic data): every block up to two before it. */
+/** Blocks a block's parents lie in (realistic data): every block up to two before it (and block 0). */
 export function blockNeeds(block: number): number {
   return block - 2;
 }

@@ -32,6 +32,7 @@ const indexes = setup.role === 'writer' ? writerSet() : searchSet(setup.port);
 function writerSet(): IndexSet {
   const shards: ShardNews[] = [];
   const set = new IndexSet({
+    shardCapacity: setup.role === 'writer' ? setup.shardCapacity : undefined,
     onShardCreated: (owner, type, memory) => {
       shards.push({ owner, type, memory });
       for (const searcher of searcherPorts) searcher.postMessage({ owner, type, memory } satisfies ShardNews);

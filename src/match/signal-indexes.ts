@@ -33,6 +33,8 @@ export interface SignalSearcher {
 export interface SignalIndexesOptions {
   /** Signals read from the store per chunk while loading. */
   chunkSize?: number;
+  /** Codes per shard of each perceptual index (default and most: what fits in wasm32 memory; tests set less). */
+  shardCapacity?: number;
 }
 
 type TypeIndex = { kind: 'hamming'; index: MultiIndexHashing } | { kind: 'exact'; index: ExactHashIndex };
@@ -49,6 +51,7 @@ export interface TableRef {
 }
 
 export interface IndexSetOptions {
+  shardCapacity?: number;
   /** Told of each shard a perceptual index makes (the writer tells its search threads). */
   onShardCreated?: (owner: SignalOwnerKind, type: string, memory: SharedMemory) => void;
 }
@@ -75,7 +78,9 @@ export class IndexSet {
           if (!attached) byType.set(type.name, { kind: 'exact', index: new ExactHashIndex(type.bytes) });
           continue;
         }
-        const index = attached ? MultiIndexHashing.attach(attached.handles[key(owner, type.name)], attached.thread) : new MultiIndexHashing();
+        const index = attached
+          ? MultiIndexHashing.attach(attached.handles[key(owner, type.name)], attached.thread)
+          : new MultiIndexHashing({ shardCapacity: options.shardCapacity });
         if (attached) index.onShardsBehind = attached.onShardsBehind;
         const onShardCreated = options.onShardCreated;
         if (onShardCreated) index.onShardCreated = (memory) => onShardCreated(owner, type.name, memory);
@@ -177,10 +182,11 @@ export class IndexSet {
  * write of this process can fall between the load and the subscription.
  */
 export class SignalIndexes implements SignalSearcher {
-  private readonly set = new IndexSet();
+  private readonly set: IndexSet;
   private readonly unsubscribe: () => void;
 
   private constructor(store: Store, options: SignalIndexesOptions) {
+    this.set = new IndexSet({ shardCapacity: options.shardCapacity });
     forEachStoredChunk(store, options, (owner, type, codes, ids) => this.set.load(owner, type, codes, ids));
     this.set.finishLoad();
     this.unsubscribe = store.subscribe((change) => this.set.apply(change));

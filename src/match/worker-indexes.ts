@@ -53,7 +53,7 @@ export type WorkerRequest =
 
 /** What a worker starts with (workerData). */
 export type WorkerSetup =
-  | { role: 'writer'; applied: SharedArrayBuffer }
+  | { role: 'writer'; applied: SharedArrayBuffer; shardCapacity?: number }
   | { role: 'search'; applied: SharedArrayBuffer; thread: number; handles: IndexHandles; port: MessagePort };
 
 /**
@@ -125,12 +125,14 @@ interface Thread {
 export class WorkerSignalIndexes implements SignalSearcher {
   /** Where the writer publishes the number of the last write it applied. */
   private readonly applied = new SharedArrayBuffer(8);
-  private readonly writer: Thread = { worker: startWorker({ role: 'writer', applied: this.applied }), queries: 0 };
+  private readonly writer: Thread;
   /** The writer first, then the search threads. */
-  private readonly threads: Thread[] = [this.writer];
+  private readonly threads: Thread[];
   private readonly pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void }>();
   private readonly sizes = new Map<string, number>();
   private nextId = 0;
+  /** Where the search for a thread to take a message starts. */
+  private turn = 0;
   /** Writes sent to the writer so far. */
   private sentWrites = 0;
   /** Writes committed while the tables are built, sent once they are. */
@@ -144,7 +146,12 @@ export class WorkerSignalIndexes implements SignalSearcher {
     case: this.batchOf('case'),
   };
 
-  private constructor(private readonly onFailure: (err: Error) => void) {
+  private constructor(
+    private readonly onFailure: (err: Error) => void,
+    shardCapacity: number | undefined,
+  ) {
+    this.writer = { worker: startWorker({ role: 'writer', applied: this.applied, shardCapacity }), queries: 0 };
+    this.threads = [this.writer];
     this.watch(this.writer.worker);
   }
 
@@ -160,7 +167,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
     if (!Number.isInteger(searchThreads) || searchThreads < 0 || searchThreads >= THREAD_SLOTS) {
       throw new RangeError(`searchThreads must be an integer in 0..${THREAD_SLOTS - 1}`);
     }
-    const indexes = new WorkerSignalIndexes(options.onFailure ?? (() => {}));
+    const indexes = new WorkerSignalIndexes(options.onFailure ?? (() => {}), options.shardCapacity);
     try {
       const ready = await indexes.firstReply(indexes.writer.worker);
       if (ready.op !== 'ready') throw new Error(`the index writer started with ${ready.op}`);
@@ -274,10 +281,17 @@ export class WorkerSignalIndexes implements SignalSearcher {
     return results;
   }
 
-  /** The thread with the fewest queries in hand; the writer for exact types, which only it holds. */
+  /** The thread with the fewest queries in hand, taking turns among equals; the writer for exact types, which only it holds. */
   private threadFor(queries: readonly IndexQuery[]): Thread {
     if (queries.some((query) => STORED_SIGNAL_TYPES.get(query.type)?.comparison !== 'hamming')) return this.writer;
-    return this.threads.reduce((best, thread) => (thread.queries < best.queries ? thread : best));
+    const count = this.threads.length;
+    let best = this.threads[this.turn % count];
+    for (let k = 1; k < count; k++) {
+      const thread = this.threads[(this.turn + k) % count];
+      if (thread.queries < best.queries) best = thread;
+    }
+    this.turn++;
+    return best;
   }
 
   private follow(change: SignalChange): void {
