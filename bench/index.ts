@@ -35,6 +35,7 @@ import { runInNewContext } from 'node:vm';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CodeArena, CODE_WORDS, SCAN_CHUNK, readCodeWords } from '../src/index/code-arena.js';
 import { MultiIndexHashing, type IndexHandle } from '../src/index/multi-index-hashing.js';
+import { forEachStoredChunk } from '../src/match/signal-indexes.js';
 import { WorkerSignalIndexes } from '../src/match/worker-indexes.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { CodePages, blockNeeds, codeBlockCount, loadPhotoHashes, makeCodeBlock, seededCodeTools, type CodeData } from './lib/photo-codes.js';
@@ -194,6 +195,8 @@ function bruteForce(codes: CodePages, n: number, queries: Uint8Array[], radius: 
 interface Point {
   n: number;
   loadSeconds: number;
+  /** The floor of any load that reads the store: one pass over its signals, nothing done with them. */
+  storeReadSeconds: number;
   qps: number;
   qps2Threads: number;
   speedup: number;
@@ -241,6 +244,11 @@ async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius
 async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: Settings, collect: () => void): Promise<Point> {
   const { planted, unrelated } = makeQueries(codes, n, s.data, s.queriesPerKind, 0x51ed + n);
   const queries = [...planted, ...unrelated];
+  const readStart = performance.now();
+  let read = 0;
+  forEachStoredChunk(store, {}, (_, __, ___, ids) => (read += ids.length));
+  const storeReadSeconds = seconds(readStart);
+  if (read !== n) throw new Error(`read ${read} of ${n} signals`);
   collect();
   const rssBefore = process.memoryUsage().rss;
   const loadStart = performance.now();
@@ -250,7 +258,7 @@ async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: 
   if (indexes.size('content', 'pdq') !== n) throw new Error(`loaded ${indexes.size('content', 'pdq')} of ${n} codes`);
   const handle = (await indexes.handles())['content:pdq'];
   const shape = MultiIndexHashing.attach(handle, 2);
-  log(`  ${n}: store to ready index ${loadSeconds.toFixed(1)} s; ${JSON.stringify(shape.shape)}`);
+  log(`  ${n}: store to ready index ${loadSeconds.toFixed(1)} s (one pass over the store alone: ${storeReadSeconds.toFixed(1)} s); ${JSON.stringify(shape.shape)}`);
   const { qps, qps2Threads, results } = await measureThreads(handle, queries, s.radius);
   log(`  ${n}: ${qps.toFixed(0)} q/s on one thread, ${qps2Threads.toFixed(0)} on two`);
 
@@ -273,6 +281,7 @@ async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: 
   const point: Point = {
     n,
     loadSeconds: round(loadSeconds, 2),
+    storeReadSeconds: round(storeReadSeconds, 2),
     qps: Math.round(qps),
     qps2Threads: Math.round(qps2Threads),
     speedup: round(qps2Threads / qps, 2),
@@ -342,6 +351,7 @@ async function main(): Promise<void> {
       bytesPerCode: last.bytesPerCode,
       rssBytesPerCode: last.rssBytesPerCode,
       loadSeconds: last.loadSeconds,
+      storeReadSeconds: last.storeReadSeconds,
       recall: Math.min(...curve.map((point) => point.recall)),
       bruteForceQps: last.bruteForceQps,
       ...(at10M && last.n > at10M.n ? { qpsRatio10M: round(at10M.qps / last.qps, 2) } : {}),

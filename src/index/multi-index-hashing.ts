@@ -82,6 +82,12 @@ export class MultiIndexHashing implements HammingRangeIndex {
   onShardCreated: ((memory: SharedMemory) => void) | null = null;
   /** Search thread: called when the writer has made shards this thread has not attached; must attach them. */
   onShardsBehind: (() => void) | null = null;
+  /**
+   * Writer, during a bulk load: offered the m tables of a full shard to build
+   * in other threads (`buildTable`); returns how many, from table 0, it handed
+   * out, the writer building the rest.
+   */
+  onBuildTables: ((shard: number, tables: number) => number) | null = null;
 
   constructor(options: MultiIndexHashingOptions = {}, attached?: { handle: IndexHandle; thread: number }) {
     const m = options.tableCount;
@@ -154,55 +160,55 @@ export class MultiIndexHashing implements HammingRangeIndex {
 
   /**
    * Bulk load without duplicate checks, for entries known to be new and
-   * distinct (the store's signals: each id once): appends only; `finishLoad`
-   * (after `buildShard` for each of `unbuiltShards`, in any threads) makes the
-   * index ready.
+   * distinct (the store's signals: each id once): appends, building each
+   * shard it fills; `finishLoad` (after `buildTable` for each of
+   * `prepareBuilds`, in any threads) makes the index ready.
    */
   load(codes: Uint8Array, owners: ArrayLike<number>): void {
     checkBatch(codes, owners);
     this.requireWriter();
     const words = new Uint32Array(owners.length * CODE_WORDS);
     for (let i = 0; i < owners.length; i++) readCodeWords(codes.subarray(i * 32, i * 32 + 32), words, i * CODE_WORDS);
-    for (let done = 0; done < owners.length; ) done += this.activeShard().append(words, done, owners, done, owners.length - done);
+    for (let done = 0; done < owners.length; ) done += this.activeShard(true).append(words, done, owners, done, owners.length - done);
   }
 
   /**
-   * After a bulk load: readies the tables of every shard without tables (all
-   * of a fresh load's) to be built in place, a table at a time in any threads
-   * attached to the index (`buildTable`); returns them as (shard, table).
+   * After a bulk load: readies the tables of every shard without tables (the
+   * last a load filled) to be built in place, a table at a time in any
+   * threads attached to the index (`buildTable`); returns them as (shard, table).
    */
   prepareBuilds(): { shard: number; table: number }[] {
     this.requireWriter();
     return this.shards.flatMap((shard, i) => {
-      if (shard.hasTables || !this.tablesWanted(shard.slots)) return [];
+      if (shard.hasTables || shard.buildPending || !this.tablesWanted(shard.slots)) return [];
       const m = shard.prepareInPlace(this.options.tableCount);
       return Array.from({ length: m }, (_, table) => ({ shard: i, table }));
     });
   }
 
-  /** Builds one table that `prepareBuilds` readied (any thread attached to the index). */
+  /** Builds one readied table (any thread attached to the index); the thread that builds a shard's last table makes them searched. */
   buildTable(shard: number, table: number): void {
     this.catchUp();
-    this.shards[shard].buildTableInPlace(table);
+    if (this.shards[shard].buildTableInPlace(table)) this.lock.exclusive(() => this.shards[shard].publishInPlace());
   }
 
-  /** After a bulk load: builds what `prepareBuilds` readied and no thread built, makes every new table searched, and indexes each shard's delta by owner. */
+  /** After a bulk load, once every readied table is built: builds what is left, and indexes each shard's delta by owner. */
   finishLoad(): void {
     this.requireWriter();
     this.shards.forEach((shard, i) => {
-      if (!shard.buildPending) return;
-      this.lock.exclusive(() => shard.publishInPlace());
-      this.indexDelta(i);
-    });
-    this.shards.forEach((shard, i) => {
+      shard.awaitBuild();
       if (!shard.hasTables && this.tablesWanted(shard.slots)) this.rebuildShard(i);
       else this.indexDelta(i);
     });
     releaseBuildScratch();
   }
 
-  /** New tables over all of shard i's slots: in place for a shard without tables, else beside the ones searched and then swapped in. */
-  private buildShard(i: number): void {
+  /**
+   * New tables over all of shard i's slots: in place for a shard without
+   * tables, else beside the ones searched and then swapped in. While loading,
+   * other threads may take some of the tables (onBuildTables).
+   */
+  private buildShard(i: number, loading = false): void {
     const shard = this.shards[i];
     if (shard.hasTables) {
       const built = shard.buildTables(this.options.tableCount);
@@ -210,8 +216,9 @@ export class MultiIndexHashing implements HammingRangeIndex {
       return;
     }
     const m = shard.prepareInPlace(this.options.tableCount);
-    for (let t = 0; t < m; t++) shard.buildTableInPlace(t);
-    this.lock.exclusive(() => shard.publishInPlace());
+    // Tables other threads take are built there while this thread goes on loading; the last table built publishes them.
+    const handedOut = loading ? (this.onBuildTables?.(i, m) ?? 0) : 0;
+    for (let t = handedOut; t < m; t++) this.buildTable(i, t);
     releaseBuildScratch();
   }
 
@@ -223,9 +230,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const shard = this.shards[i];
     shard.kill(slot);
     const delta = this.deltaByOwner[i].get(owner);
-    if (delta) {
-      delta.splice(delta.indexOf(slot), 1);
-      if (delta.length === 0) this.deltaByOwner[i].delete(owner);
+    const at = delta ? delta.indexOf(slot) : -1;
+    if (at >= 0) {
+      delta!.splice(at, 1);
+      if (delta!.length === 0) this.deltaByOwner[i].delete(owner);
     }
     if (shard.dead > Math.max(MIN_TABLE_CODES, shard.slots >>> 2)) this.compactShard(i);
     return true;
@@ -285,11 +293,12 @@ export class MultiIndexHashing implements HammingRangeIndex {
     return null;
   }
 
-  /** The shard that takes new codes: the last, or a new one when the last is full. */
-  private activeShard(): Shard {
+  /** The shard that takes new codes: the last, or a new one when the last is full (whose tables are built first, by other threads too while loading). */
+  private activeShard(loading = false): Shard {
     const last = this.shards.at(-1);
     if (last && last.slots < last.capacity) return last;
-    if (last && last.slots > last.indexed) this.rebuildShard(this.shards.length - 1);
+    if (last && last.slots > last.indexed && loading) this.buildShard(this.shards.length - 1, true);
+    else if (last && last.slots > last.indexed) this.rebuildShard(this.shards.length - 1);
     const memory = Shard.createMemory(this.shardCapacity, this.options.tableCount);
     this.attachShard(memory);
     this.deltaByOwner.push(new Map());

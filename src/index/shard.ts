@@ -52,6 +52,8 @@ const H_BUILD_TABLES = 9;
 const H_BUILD_SLOTS = 10;
 const H_BUILD_BITS = 11;
 const H_BUILD_PACKED = 12;
+/** Tables of the in-place build done so far. */
+const H_BUILD_DONE = 13;
 /** Where each table's offsets and entries are: two words per table from here. */
 const H_TABLE_AT = 16;
 const HEADER_BYTES = 1024;
@@ -312,15 +314,17 @@ export class Shard {
     const m = tableCount ?? tableCountFor(slots);
     const bits = Math.floor(256 / m);
     this.growTo(tablePlace(this.tablesAt, m, slots, bits, 0).end);
-    h[H_BUILD_TABLES] = m;
     h[H_BUILD_SLOTS] = slots;
     h[H_BUILD_BITS] = bits;
     Atomics.store(h, H_BUILD_PACKED, 0);
+    Atomics.store(h, H_BUILD_DONE, 0);
+    // Stored last: a thread that sees the count sees the rest.
+    Atomics.store(h, H_BUILD_TABLES, m);
     return m;
   }
 
-  /** Builds table t of the prepared build where it belongs. */
-  buildTableInPlace(t: number): void {
+  /** Builds table t of the prepared build where it belongs; true when it was the build's last table to be done. */
+  buildTableInPlace(t: number): boolean {
     const h = this.header;
     const m = h[H_BUILD_TABLES];
     const slots = h[H_BUILD_SLOTS];
@@ -331,18 +335,25 @@ export class Shard {
     const { offsets, packed } = buildTable(this.words, CODES_AT / 4, slots, t, bits, sorted, scratchFor(slots, bits));
     this.words.set(offsets, offsetsAt / 4);
     if (packed) Atomics.or(h, H_BUILD_PACKED, 1 << t);
+    return Atomics.add(h, H_BUILD_DONE, 1) + 1 === m;
   }
 
   /** Makes the prepared build's tables the ones searched: the caller holds the write lock, and every table is built. */
   publishInPlace(): void {
     const h = this.header;
     this.setTables(h[H_BUILD_TABLES], h[H_BUILD_SLOTS], h[H_BUILD_BITS], Atomics.load(h, H_BUILD_PACKED));
-    h[H_BUILD_TABLES] = 0;
+    Atomics.store(h, H_BUILD_TABLES, 0);
+    Atomics.notify(h, H_BUILD_TABLES);
   }
 
-  /** Whether an in-place build was prepared and not yet published. */
+  /** Whether an in-place build was readied and its tables are not yet all built. */
   get buildPending(): boolean {
-    return this.header[H_BUILD_TABLES] > 0;
+    return Atomics.load(this.header, H_BUILD_TABLES) > 0;
+  }
+
+  /** Waits until an in-place build under way (tables in other threads) is published. */
+  awaitBuild(): void {
+    for (let m = Atomics.load(this.header, H_BUILD_TABLES); m > 0; m = Atomics.load(this.header, H_BUILD_TABLES)) Atomics.wait(this.header, H_BUILD_TABLES, m, 100);
   }
 
   /**

@@ -9,7 +9,7 @@
  * tables while loading.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { IndexSet, type IndexHit } from './signal-indexes.js';
+import { IndexSet, type IndexHit, type TableRef } from './signal-indexes.js';
 import { unpackQueries, type SearchError, type WorkerReply, type WorkerRequest, type WorkerSetup } from './worker-indexes.js';
 import { releaseBuildScratch, type SharedMemory } from '../index/shard.js';
 import type { SignalOwnerKind } from '../store/store.js';
@@ -19,23 +19,28 @@ const port = parentPort;
 const setup = workerData as WorkerSetup;
 const applied = new Int32Array(setup.applied);
 
-/** A shard the writer made, as it tells its search threads. */
-interface ShardNews {
-  owner: SignalOwnerKind;
-  type: string;
-  memory: SharedMemory;
-}
+/** What the writer tells its search threads: a shard it made, or a table of a full shard to build while it loads on. */
+type WriterNews = { kind: 'shard'; owner: SignalOwnerKind; type: string; memory: SharedMemory } | ({ kind: 'build' } & TableRef);
 
 const searcherPorts: MessagePort[] = [];
 const indexes = setup.role === 'writer' ? writerSet() : searchSet(setup.port);
 
 function writerSet(): IndexSet {
-  const shards: ShardNews[] = [];
+  const shards: WriterNews[] = [];
   const set = new IndexSet({
     shardCapacity: setup.role === 'writer' ? setup.shardCapacity : undefined,
     onShardCreated: (owner, type, memory) => {
-      shards.push({ owner, type, memory });
-      for (const searcher of searcherPorts) searcher.postMessage({ owner, type, memory } satisfies ShardNews);
+      const news: WriterNews = { kind: 'shard', owner, type, memory };
+      shards.push(news);
+      for (const searcher of searcherPorts) searcher.postMessage(news);
+    },
+    onBuildTables: (owner, type, shard, tables) => {
+      // Two tables in three go to the search threads: this thread also appends what the loader sends meanwhile.
+      const handedOut = searcherPorts.length === 0 ? 0 : Math.floor((2 * tables) / 3);
+      for (let table = 0; table < handedOut; table++) {
+        searcherPorts[table % searcherPorts.length].postMessage({ kind: 'build', owner, type, shard, table } satisfies WriterNews);
+      }
+      return handedOut;
     },
   });
   port.on('message', (request: WorkerRequest) => {
@@ -46,15 +51,18 @@ function writerSet(): IndexSet {
   return set;
 }
 
-function searchSet(news: MessagePort): IndexSet {
+function searchSet(port: MessagePort): IndexSet {
   if (setup.role !== 'search') throw new Error('not a search thread');
+  const hear = (news: WriterNews, now: boolean): void => {
+    if (news.kind === 'shard') set.attachShard(news.owner, news.type, news.memory);
+    else if (now) set.buildTable(news);
+    else setImmediate(() => set.buildTable(news));
+  };
   const set: IndexSet = IndexSet.attach(setup.handles, setup.thread, () => {
-    // The writer posted each shard's news before counting the shard, so it is there to take now.
-    for (let message = receiveMessageOnPort(news); message; message = receiveMessageOnPort(news)) {
-      const { owner, type, memory } = message.message as ShardNews;
-      set.attachShard(owner, type, memory);
-    }
+    // The writer posted each shard's news before counting the shard, so it is there to take now; a table to build waits for this search to end.
+    for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) hear(message.message as WriterNews, false);
   });
+  port.on('message', (news: WriterNews) => hear(news, true));
   return set;
 }
 

@@ -52,6 +52,8 @@ export interface TableRef {
 
 export interface IndexSetOptions {
   shardCapacity?: number;
+  /** While loading: offered a full shard's tables to build in other threads; returns how many it handed out, from table 0 (see MultiIndexHashing.onBuildTables). */
+  onBuildTables?: (owner: SignalOwnerKind, type: string, shard: number, tables: number) => number;
   /** Told of each shard a perceptual index makes (the writer tells its search threads). */
   onShardCreated?: (owner: SignalOwnerKind, type: string, memory: SharedMemory) => void;
 }
@@ -82,8 +84,9 @@ export class IndexSet {
           ? MultiIndexHashing.attach(attached.handles[key(owner, type.name)], attached.thread)
           : new MultiIndexHashing({ shardCapacity: options.shardCapacity });
         if (attached) index.onShardsBehind = attached.onShardsBehind;
-        const onShardCreated = options.onShardCreated;
+        const { onShardCreated, onBuildTables } = options;
         if (onShardCreated) index.onShardCreated = (memory) => onShardCreated(owner, type.name, memory);
+        if (onBuildTables) index.onBuildTables = (shard, tables) => onBuildTables(owner, type.name, shard, tables);
         byType.set(type.name, { kind: 'hamming', index });
       }
     }
