@@ -10,7 +10,7 @@
  * candidates by full distance finds every match. Bits past m * b stay out of
  * the tables (their buckets would double the offsets memory) but are verified.
  *
- * A wasm32 memory holds 4 GiB, about 38M codes with their tables, so the codes
+ * A wasm32 memory holds 4 GiB, about 48M codes with their tables, so the codes
  * are split into shards (shard.ts), each with tables of its own, filled one
  * after the other; a search visits every shard. Each (code, owner) entry has
  * a slot of its own. Slots added since a shard's tables were built (its delta)
