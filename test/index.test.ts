@@ -125,7 +125,7 @@ t.test('MIH equals brute force on random codes and queries near them', async (t)
         });
       },
     ),
-    { numRuns: 150 },
+    { numRuns: 100 },
   );
   t.pass();
 });
