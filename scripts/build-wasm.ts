@@ -25,9 +25,12 @@ function watFilesUnder(dir: string): string[] {
 export async function generateWasmModule(watPath: string): Promise<{ tsPath: string; source: string }> {
   const wabt = await wabtInit();
   const name = basename(watPath, '.wat');
-  const module = wabt.parseWat(basename(watPath), readFileSync(watPath, 'utf8'), { simd: true, bulk_memory: true });
+  // Threads: the index's shard memories are shared between search threads.
+  const features = { simd: true, bulk_memory: true, threads: true };
+  const module = wabt.parseWat(basename(watPath), readFileSync(watPath, 'utf8'), features);
   try {
-    module.validate();
+    // wabt's typings omit validate's features argument, without which it refuses shared memories.
+    (module as unknown as { validate(features: object): void }).validate(features);
     const { buffer } = module.toBinary({});
     const constant = `${name.toUpperCase().replaceAll('-', '_')}_WASM_BASE64`;
     const source = [

@@ -323,8 +323,8 @@ t.test('a failed index worker leaves batch items pending; they are matched after
   before.services.store.addContent(bank.id, [{ provenance: { platform: 'telegram' }, signals: [{ type: 'pdq', hash: fromHex(BRIDGE, 256) }] }]);
   const ngo = { authorization: `Bearer ${before.services.keys.create({ name: 'ngo', role: 'ngo' }).secret}` };
 
-  // Broken as a bug in the worker would break it (as in worker-indexes.test.ts).
-  const worker = (before.services.indexes as unknown as { worker: Worker }).worker;
+  // The index writer, broken as a bug in it would break it (as in worker-indexes.test.ts).
+  const worker = (before.services.indexes as unknown as { threads: { worker: Worker }[] }).threads[0].worker;
   const exited = new Promise((resolve) => worker.once('exit', resolve));
   worker.postMessage({ op: 'change', change: { op: 'add', batches: [{ owner: 'content', type: 'nope', codes: new Uint8Array(32), ids: [1], count: 1 }] } });
   await exited;

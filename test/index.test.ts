@@ -4,6 +4,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { BruteForceIndex } from '../src/index/brute-force.js';
 import { MultiIndexHashing, tableCountFor } from '../src/index/multi-index-hashing.js';
+import type { SharedMemory } from '../src/index/shard.js';
 import { wasmScanAvailable } from '../src/index/code-arena.js';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import type { HammingRangeIndex, RangeHit } from '../src/index/types.js';
@@ -73,11 +74,13 @@ function packCodes(codes: Uint8Array[]): Uint8Array {
 }
 
 const radii = fc.constantFrom(0, 1, 7, 31, 32, 40, 64);
+/** The default (every code in one shard) or shards of 150 codes (each shard's tables cost 2^b buckets to build, so few shards). */
+const shardCapacities = fc.constantFrom(undefined, 150);
 const tableCounts = fc.constantFrom(12, 16, 21, 32);
 
 t.test('the WebAssembly scan is current, present, and agrees with the JS scan', async (t) => {
   // Every committed WebAssembly module must still be what its .wat source assembles to.
-  for (const wat of ['../src/index/popcount-scan.wat', '../src/hashing/pdq-core.wat']) {
+  for (const wat of ['../src/index/popcount-scan.wat', '../src/index/shard-search.wat', '../src/hashing/pdq-core.wat']) {
     const { tsPath, source } = await generateWasmModule(fileURLToPath(new URL(wat, import.meta.url)));
     t.equal(readFileSync(tsPath, 'utf8'), source, `${wat} is assembled`);
   }
@@ -108,10 +111,10 @@ t.test('MIH equals brute force on random codes and queries near them', async (t)
       tableCounts,
       radii,
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 70 }), fc.nat()), { minLength: 1, maxLength: 10 }),
-      fc.boolean(),
-      (codes, tableCount, radius, probes, wasm) => {
-        // Tables in the WebAssembly arena (probe and verify in the module) or in JS arrays.
-        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false, wasm });
+      shardCapacities,
+      (codes, tableCount, radius, probes, shardCapacity) => {
+        // One shard, or several: each with tables of its own, every one searched.
+        const index = new MultiIndexHashing({ tableCount, scanWhenCheaper: false, shardCapacity });
         const oracle = new BruteForceIndex();
         fill(codes, index, oracle);
         index.rebuild();
@@ -122,7 +125,7 @@ t.test('MIH equals brute force on random codes and queries near them', async (t)
         });
       },
     ),
-    { numRuns: 150 },
+    { numRuns: 100 },
   );
   t.pass();
 });
@@ -196,9 +199,9 @@ t.test('add, remove and re-add take effect at once, across rebuilds', async (t) 
   fc.assert(
     // 12 tables of 21 bits rebuild 2M-bucket tables at every one of the many
     // rebuilds here; the other tests cover that split.
-    fc.property(fc.array(code, { minLength: 40, maxLength: 40 }), fc.array(op, { minLength: 1, maxLength: 150 }), fc.constantFrom(16, 21, 32), radii, fc.boolean(), (pool, ops, tableCount, radius, wasm) => {
-      // A tiny delta forces frequent rebuilds and compactions.
-      const index = new MultiIndexHashing({ tableCount, deltaLimit: 5, scanWhenCheaper: false, wasm });
+    fc.property(fc.array(code, { minLength: 40, maxLength: 40 }), fc.array(op, { minLength: 1, maxLength: 150 }), fc.constantFrom(16, 21, 32), radii, fc.constantFrom(undefined, 16), (pool, ops, tableCount, radius, shardCapacity) => {
+      // A tiny delta forces frequent rebuilds and compactions; tiny shards, new shards and compactions of full ones.
+      const index = new MultiIndexHashing({ tableCount, deltaLimit: 5, scanWhenCheaper: false, shardCapacity });
       const oracle = new BruteForceIndex();
       for (const [kind, which, owner] of ops) {
         const c = pool[which];
@@ -225,8 +228,8 @@ t.test('add, remove and re-add take effect at once, across rebuilds', async (t) 
 });
 
 t.test('removing an entry twice removes it once', async (t) => {
-  for (const wasm of [true, false]) {
-    const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasm });
+  for (const shardCapacity of [undefined, 1]) {
+    const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, shardCapacity });
     const code = flip(new Uint8Array(32), [255]);
     index.add(new Uint8Array(32), 1);
     index.add(code, 2);
@@ -239,30 +242,30 @@ t.test('removing an entry twice removes it once', async (t) => {
   }
 });
 
-t.test('identical codes are stored once with all their owners', async (t) => {
-  const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false });
-  const shared = flip(new Uint8Array(32), [1, 50, 200]);
-  const others = Array.from({ length: 5000 }, (_, i) => flip(new Uint8Array(32), positions(100, i + 1)));
-  const bytes = new Uint8Array((others.length + 3) * 32);
-  others.forEach((c, i) => bytes.set(c, i * 32));
-  for (let i = 0; i < 3; i++) bytes.set(shared, (others.length + i) * 32);
-  const owners = [...others.map((_, i) => i), 7001, 7002, 7003];
-  index.addMany(bytes, owners);
-  index.add(shared, 7004);
-  index.add(shared, 7002); // already there: no change
-  t.equal(index.size, 5004);
-  t.equal(index.shape.indexedCodes + index.shape.deltaCodes, 5001, 'one slot for the shared code');
-  const ownersOf = (q: Uint8Array) => sorted(index.search(q, 0)).map((h) => h.owner);
-  t.same(ownersOf(shared), [7001, 7002, 7003, 7004]);
-  t.ok(index.remove(shared, 7001));
-  t.notOk(index.remove(shared, 7001));
-  t.same(ownersOf(shared), [7002, 7003, 7004]);
-  for (const owner of [7002, 7003, 7004]) t.ok(index.remove(shared, owner));
-  t.same(ownersOf(shared), []);
-  t.same(sorted(index.search(flip(shared, [9]), 1)), []);
-  index.add(shared, 42);
-  t.same(index.search(flip(shared, [9]), 1), [{ owner: 42, distance: 1 }]);
-  t.equal(index.size, 5001);
+t.test('a code with many owners answers with each, and loses them one at a time', async (t) => {
+  for (const shardCapacity of [undefined, 2000]) {
+    const index = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, shardCapacity });
+    const shared = flip(new Uint8Array(32), [1, 50, 200]);
+    const others = Array.from({ length: 5000 }, (_, i) => flip(new Uint8Array(32), positions(100, i + 1)));
+    // The shared code's owners land in different shards when shards are small: loaded first and last, and added after.
+    index.load(packCodes([shared, ...others, shared, shared]), [7001, ...others.map((_, i) => i), 7002, 7003]);
+    index.finishLoad();
+    index.add(shared, 7004);
+    index.add(shared, 7002); // already there: no change
+    index.addMany(packCodes([shared, shared]), [7005, 7005]); // twice in one batch: once
+    t.equal(index.size, 5005);
+    const ownersOf = (q: Uint8Array) => sorted(index.search(q, 0)).map((h) => h.owner);
+    t.same(ownersOf(shared), [7001, 7002, 7003, 7004, 7005]);
+    t.ok(index.remove(shared, 7001));
+    t.notOk(index.remove(shared, 7001));
+    t.same(ownersOf(shared), [7002, 7003, 7004, 7005]);
+    for (const owner of [7002, 7003, 7004, 7005]) t.ok(index.remove(shared, owner));
+    t.same(ownersOf(shared), []);
+    t.same(sorted(index.search(flip(shared, [9]), 1)), []);
+    index.add(shared, 42);
+    t.same(index.search(flip(shared, [9]), 1), [{ owner: 42, distance: 1 }]);
+    t.equal(index.size, 5001);
+  }
 });
 
 t.test('growth past re-tune points keeps answers exact', async (t) => {
@@ -292,10 +295,10 @@ t.test('growth past re-tune points keeps answers exact', async (t) => {
   t.equal(index.size, codes.length);
   // No tables below 4,096 codes, then m re-tuned at each size the batches reach.
   t.ok(seen.has(0) && seen.size >= 4 && seen.has(tableCountFor(80000)), `table counts used: ${[...seen]}`);
-  t.ok(tableCountFor(1e6) === 12 && tableCountFor(1e7) === 11 && tableCountFor(1e8) === 10);
+  t.ok(tableCountFor(1e6) === 12 && tableCountFor(1e7) === 11 && tableCountFor(1e8) === 11);
 });
 
-t.test('a probe with more candidates than the scratch holds grows it and stays exact; codes growing past capacity move the tables', async (t) => {
+t.test('a probe with more candidates than the scratch holds is verified in JS and stays exact, before and after rebuilds', async (t) => {
   // 70,000 codes sharing their first 8 bits: table 0 of 32 puts them all in one bucket.
   const { next, randomCode, codes } = codesWithPrefix(777, [0x5a], 70_000);
   const bytes = packCodes(codes);
@@ -310,39 +313,41 @@ t.test('a probe with more candidates than the scratch holds grows it and stays e
     }
   };
   check('one bucket of 70,000');
-  // Single adds reserve code capacity a quarter at a time; each time the tables behind the codes move.
+  // Single adds past the delta limit rebuild the tables while the bucket stays over-full.
   for (let i = 0; i < 20_000; i++) {
     const c = randomCode();
     codes.push(c);
     index.add(c, codes.length - 1);
     oracle.add(c, codes.length - 1);
   }
-  check('after single adds past capacity');
+  check('after single adds and rebuilds');
 });
 
-t.test('a search right after an add that grows the codes (moving the tables) is exact', async (t) => {
-  // A bulk load reserves exactly (as the server's start does), so the next single add grows the arena.
-  for (const options of [{}, { tableCount: 16 }]) {
+t.test('a search right after an add that starts a new shard is exact', async (t) => {
+  for (const options of [{ shardCapacity: 20_000 }, { tableCount: 16, shardCapacity: 20_000 }]) {
     const { next, codes } = codesWithPrefix(4242, [], 20_000) as { next: () => number; codes: Uint8Array[] };
     const index = new MultiIndexHashing(options);
     const oracle = new BruteForceIndex();
     index.addMany(packCodes(codes), codes.map((_, i) => i));
     oracle.addMany(packCodes(codes), codes.map((_, i) => i));
+    t.equal(index.shape.shards, 1, 'the first shard is full');
     for (let grown = 0; grown < 3; grown++) {
       const c = flip(codes[next() % codes.length], positions(3, next()));
       const owner = codes.push(c) - 1;
       index.add(c, owner);
       oracle.add(c, owner);
-      // Before any other add or remove: the search alone must see the arena as it is now.
+      // Before any other add or remove: the search alone must see the new shard.
       const queries = Array.from({ length: 20 }, () => flip(codes[next() % codes.length], positions(next() % 20, next())));
+      queries.push(c);
       t.ok(queries.every((query) => sameHits(index, oracle, query, 31)), `${JSON.stringify(options)}: after growth ${grown + 1}`);
-      for (let i = 0; i < 5_000; i++) {
+      for (let i = 0; i < 20_000; i++) {
         const fresh = flip(codes[next() % codes.length], positions(40, next()));
         const id = codes.push(fresh) - 1;
         index.add(fresh, id);
         oracle.add(fresh, id);
       }
     }
+    t.equal(index.shape.shards, 5, '80,003 codes in shards of 20,000');
   }
 });
 
@@ -361,53 +366,68 @@ t.test('an index too small for tables finds every code to remove or to give anot
   t.same(index.search(codes[4_500], 0), [], 'and is gone');
   index.add(codes[4_600], 99_999);
   oracle.add(codes[4_600], 99_999);
-  t.equal(index.size, oracle.size, 'a second owner of a loaded code is one entry more, in its slot');
+  t.equal(index.size, oracle.size, 'a second owner of a loaded code is one entry more');
   t.ok(sameHits(index, oracle, codes[4_600], 0));
-  t.same({ ...index.shape, tablesIn: index.shape.tablesIn }, { ...index.shape, indexedCodes: 903, deltaCodes: 0, tablesIn: 'none' }, 'no second slot for the same code');
+  t.same(index.shape, { shards: 1, tableCount: 0, substringBits: 0, indexedCodes: 0, deltaCodes: 904 }, 'compacted to the 903 live codes, then one more, without tables');
 });
 
-t.test('tables that do not fit beside the codes in WebAssembly memory move to JS arrays and answers stay exact', async (t) => {
-  // Codes sharing their first 16 bits: table 0 of 16 holds them all in one bucket.
-  const { next, codes } = codesWithPrefix(4242, [0x12, 0x34], 70_000);
-  const bytes = packCodes(codes);
-  const owners = codes.map((_, i) => i);
+t.test('shards: a bulk load fills them in turn, tables are built a table at a time, and removals compact each on its own', async (t) => {
+  // Each shard a bulk load fills gets its tables at once (the writer builds while the loader reads on); the last is left to build a table at a time.
+  const { next, codes } = codesWithPrefix(777, [], 30_000);
+  const owners = codes.map((_, i) => i + 1);
+  const index = new MultiIndexHashing({ shardCapacity: 8_000 });
+  index.load(packCodes(codes), owners);
+  const m = tableCountFor(8_000);
+  t.same(index.shape, { shards: 4, tableCount: m, substringBits: Math.floor(256 / m), indexedCodes: 24_000, deltaCodes: 6_000 }, 'the last shard not built: searches scan it');
   const oracle = new BruteForceIndex();
-  oracle.addMany(bytes, owners);
+  oracle.addMany(packCodes(codes), owners);
   const query = () => flip(codes[next() % codes.length], positions(next() % 40, next()));
-
-  // What codes and tables take with room to spare, then a limit just above it.
-  const roomy = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: 64 << 20 });
-  roomy.addMany(bytes, owners);
-  t.equal(roomy.shape.tablesIn, 'wasm');
-  const capacity = codes.length;
-  // The arena's memory: its query and hit list (262,208 bytes), up to 64 bytes of alignment, codes and tail.
-  const memoryUsed = 262_208 + 64 + roomy.byteLength - capacity * 4 - Math.ceil(capacity / 32) * 4;
-  const tight = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: memoryUsed + (128 << 10) });
-  tight.addMany(bytes, owners);
-  t.equal(tight.shape.tablesIn, 'wasm', 'the tables fit at first');
-  // A query probing table 0 has 70,000 candidates: more than the scratch holds, and growing it does not fit.
-  for (const radius of [31, 0, 64]) t.ok(sameHits(tight, oracle, query(), radius), `radius ${radius} across the move`);
-  t.equal(tight.shape.tablesIn, 'js', 'moved to JS when the scratch could not grow');
-
-  // Too big from the start: built as JS arrays.
-  const small = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: 4 << 20 });
-  small.addMany(bytes, owners);
-  t.equal(small.shape.tablesIn, 'js');
-  for (const radius of [0, 31, 64]) t.ok(sameHits(small, oracle, query(), radius), `JS tables, radius ${radius}`);
-
-  // Codes outgrowing the room behind them move the tables out when the code capacity grows.
-  const growing = new MultiIndexHashing({ tableCount: 16, scanWhenCheaper: false, wasmMemoryLimit: memoryUsed + (128 << 10) });
-  const first = 69_000;
-  growing.addMany(bytes.subarray(0, first * 32), owners.slice(0, first));
-  const partial = new BruteForceIndex();
-  partial.addMany(bytes.subarray(0, first * 32), owners.slice(0, first));
-  t.equal(growing.shape.tablesIn, 'wasm');
-  for (let i = first; i < codes.length; i++) {
-    growing.add(codes[i], i);
-    partial.add(codes[i], i);
+  t.ok(sameHits(index, oracle, query(), 31), 'exact before the tables are built');
+  const tables = index.prepareBuilds();
+  t.same(tables, Array.from({ length: tableCountFor(6_000) }, (_, table) => ({ shard: 3, table })), 'tables for its own size');
+  for (const { shard, table } of tables.reverse()) index.buildTable(shard, table);
+  index.finishLoad();
+  t.same(index.shape, { shards: 4, tableCount: tableCountFor(6_000), substringBits: Math.floor(256 / tableCountFor(6_000)), indexedCodes: 30_000, deltaCodes: 0 });
+  for (const radius of [0, 31, 64]) for (let k = 0; k < 5; k++) t.ok(sameHits(index, oracle, query(), radius), `built, radius ${radius}`);
+  // Most of the second shard goes: it is compacted (to 3,903 codes, too few for tables), the others keep their slots and tables.
+  for (let i = 8_000; i < 13_000; i++) {
+    t.ok(index.remove(codes[i], owners[i]) && oracle.remove(codes[i], owners[i]));
   }
-  t.equal(growing.shape.tablesIn, 'js', 'moved to JS when the codes grew');
-  for (const radius of [0, 31, 64]) t.ok(sameHits(growing, partial, query(), radius), `after growth, radius ${radius}`);
+  t.same([index.shape.indexedCodes, index.shape.deltaCodes], [22_000, 3_903], 'the second shard compacted once, when 4,097 were dead');
+  for (const radius of [0, 31]) for (let k = 0; k < 5; k++) t.ok(sameHits(index, oracle, query(), radius), `after compaction, radius ${radius}`);
+  t.notOk(index.remove(codes[9_000], owners[9_000]), 'a removed entry stays removed');
+  t.equal(index.size, 25_000);
+});
+
+t.test('a thread attached to the index searches the same shared memory, and sees each write once it is made', async (t) => {
+  const index = new MultiIndexHashing({ shardCapacity: 5_000 });
+  const { next, codes } = codesWithPrefix(31337, [], 6_000);
+  index.addMany(packCodes(codes), codes.map((_, i) => i));
+  const news: SharedMemory[] = [];
+  index.onShardCreated = (memory) => news.push(memory);
+  const reader = MultiIndexHashing.attach(index.handle, 1);
+  reader.onShardsBehind = () => {
+    for (const memory of news.splice(0)) reader.attachShard(memory);
+  };
+  const oracle = new BruteForceIndex();
+  oracle.addMany(packCodes(codes), codes.map((_, i) => i));
+  const query = () => flip(codes[next() % codes.length], positions(next() % 40, next()));
+  for (let k = 0; k < 5; k++) t.ok(sameHits(reader, oracle, query(), 31));
+  t.throws(() => reader.add(codes[0], 99), /only the thread that made the index writes to it/);
+  // A write that makes a new shard: the reader learns of it when it next searches.
+  for (let i = 0; i < 5_000; i++) {
+    const c = flip(codes[i], positions(5, i));
+    index.add(c, 10_000 + i);
+    oracle.add(c, 10_000 + i);
+  }
+  t.equal(index.shape.shards, 3);
+  const fresh = flip(codes[1], positions(5, 1));
+  t.same(reader.search(fresh, 0), [{ owner: 10_001, distance: 0 }], 'an entry in the newest shard');
+  index.remove(fresh, 10_001);
+  oracle.remove(fresh, 10_001);
+  t.same(reader.search(fresh, 0), [], 'and its removal');
+  for (let k = 0; k < 5; k++) t.ok(sameHits(reader, oracle, query(), 31));
+  t.equal(reader.size, index.size);
 });
 
 t.test('rejects malformed input', async (t) => {

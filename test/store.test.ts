@@ -347,6 +347,24 @@ t.test('bulk insert, then chunks stream back exactly what was inserted', async (
   t.equal(caseChunks[0].count, 1);
   t.same([...store.iterateSignalChunks('md5')], [], 'no signals, no chunks');
   t.throws(() => [...store.iterateSignalChunks('pdq', { chunkSize: 0 })], { code: 'INVALID_INPUT' });
+
+  // One pass over every kind: each signal once, in its own type and owner kind's batch, its hash byte for byte.
+  const byKind = new Map<string, { ids: number[]; codes: Buffer[] }>();
+  for (const batches of store.iterateAllSignalChunks({ chunkSize: 999 })) {
+    for (const batch of batches) {
+      const kind = byKind.get(`${batch.owner}:${batch.type}`) ?? { ids: [], codes: [] };
+      byKind.set(`${batch.owner}:${batch.type}`, kind);
+      t.equal(batch.codes.length, batch.count * 32);
+      kind.ids.push(...batch.ids);
+      kind.codes.push(Buffer.from(batch.codes));
+    }
+  }
+  t.same([...byKind.keys()].sort(), ['case:pdq', 'content:blockhash', 'content:pdq']);
+  t.same(byKind.get('content:pdq')!.ids, ids, 'content pdq ids in id order');
+  t.ok(Buffer.concat(byKind.get('content:pdq')!.codes).equals(Buffer.from(codes)), 'codes paired with their ids, zero bytes and all');
+  t.equal(byKind.get('content:blockhash')!.ids.length, count / 50);
+  t.same(byKind.get('case:pdq')!.ids, [caseChunks[0].ids[0]]);
+  t.throws(() => [...store.iterateAllSignalChunks({ chunkSize: 0 })], { code: 'INVALID_INPUT' });
 });
 
 t.test('audit log: entries are written in one group per event-loop turn, and before any read', async (t) => {

@@ -54,3 +54,75 @@ export function seededCodeTools(seed: number) {
   };
   return { random32, below, flipBits, swapBits };
 }
+
+/** Codes generated in one sequential run before blocks are handed to threads, and per block after. */
+const BLOCK = 1 << 20;
+const PAGE_BITS = 26;
+
+export type CodeData = 'realistic' | 'clustered' | 'random';
+
+/**
+ * n codes of 32 bytes in shared memory, in pages of 2^26 codes (2 GiB): a
+ * typed array holds under 4 GiB, and 150M codes are 4.8 GB.
+ */
+export class CodePages {
+  readonly pages: Uint8Array[];
+
+  constructor(
+    readonly n: number,
+    buffers?: SharedArrayBuffer[],
+  ) {
+    const pageCount = Math.ceil(n / 2 ** PAGE_BITS);
+    this.pages = Array.from({ length: pageCount }, (_, p) => {
+      const codes = Math.min(2 ** PAGE_BITS, n - p * 2 ** PAGE_BITS);
+      return new Uint8Array(buffers?.[p] ?? new SharedArrayBuffer(codes * 32));
+    });
+  }
+
+  get buffers(): SharedArrayBuffer[] {
+    return this.pages.map((page) => page.buffer as SharedArrayBuffer);
+  }
+
+  /** Code i, as a view. */
+  code(i: number): Uint8Array {
+    const at = (i % 2 ** PAGE_BITS) * 32;
+    return this.pages[Math.floor(i / 2 ** PAGE_BITS)].subarray(at, at + 32);
+  }
+}
+
+/**
+ * Fills block `block` of a data set, from seeded edits, the same whatever
+ * thread makes it. `realistic` grows a random recursive tree from the fixture
+ * hashes: each code is a swap-edit of a uniformly chosen earlier code (from
+ * block 1 on, one at least a block earlier, so threads can make blocks side
+ * by side), like reposts of reposts with edits. `clustered`: every code a
+ * swap-edit of a fixture hash. `random`: uniform codes.
+ */
+export function makeCodeBlock(codes: CodePages, block: number, data: CodeData, roots: Uint8Array[]): void {
+  const { below, swapBits } = seededCodeTools(0x9e3779b9 ^ Math.imul(block + 1, 0x85ebca6b));
+  const from = block === 0 ? 0 : (block + 1) * BLOCK;
+  const to = Math.min(codes.n, block === 0 ? 2 * BLOCK : from + BLOCK);
+  for (let i = from; i < to; i++) {
+    const code = codes.code(i);
+    if (data === 'random') {
+      for (let j = 0; j < 32; j++) code[j] = below(256);
+      continue;
+    }
+    if (data === 'clustered' || i < roots.length) {
+      code.set(roots[i < roots.length ? i : below(roots.length)]);
+    } else {
+      code.set(codes.code(block === 0 ? below(i) : below(from - BLOCK)));
+    }
+    swapBits(code, 0, 4 + below(13));
+  }
+}
+
+/** Blocks of a data set of n codes: block 0 covers the first two block lengths, made in one run. */
+export function codeBlockCount(n: number): number {
+  return n <= 2 * BLOCK ? 1 : Math.ceil(n / BLOCK) - 1;
+}
+
+/** Blocks a block's parents lie in (realistic data): every block up to two before it (and block 0). */
+export function blockNeeds(block: number): number {
+  return block - 2;
+}

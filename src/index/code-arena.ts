@@ -1,10 +1,9 @@
 /**
- * Packed storage for 256-bit codes: 8 Uint32 words per code, each word the
- * big-endian value of 4 hash bytes, so bit i of the hash is bit (31 - i % 32)
- * of word i / 32. When WebAssembly is available the words live in the popcount
- * scan module's memory, so a brute-force scan reads them in place, and a tail
- * after them holds the caller's own data (multi-index hashing's tables), so
- * the module's probe and verify steps find tables and codes in one memory.
+ * Packed storage for 256-bit codes, for the brute-force oracle: 8 Uint32 words
+ * per code, each word the big-endian value of 4 hash bytes, so bit i of the
+ * hash is bit (31 - i % 32) of word i / 32 (the layout multi-index hashing's
+ * shards use too). When WebAssembly is available the words live in the
+ * popcount scan module's memory, so a scan reads them in place.
  */
 import { POPCOUNT_SCAN_WASM_BASE64 } from './popcount-scan-wasm.js';
 import { popcount32 } from '../hashing/hamming.js';
@@ -34,20 +33,11 @@ interface WasmApi {
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 type ScanExport = (codes: number, first: number, count: number, query: number, radius: number, out: number) => number;
-type ProbeExport = (offsets: number, packed: number, key: number, bits: number, radius: number, ranges: number) => number;
-type GatherExport = (entries: number, ranges: number, count: number, cand: number, capacity: number) => number;
-type VerifyExport = (codes: number, cand: number, count: number, query: number, radius: number, out: number) => number;
 
 interface WasmScan {
   memory: WasmMemory;
   scan: ScanExport;
-  probe: ProbeExport;
-  gather: GatherExport;
-  verify: VerifyExport;
 }
-
-/** The tail starts on a cache line. */
-const TAIL_ALIGN = 64;
 
 let wasmModule: object | null | undefined;
 
@@ -78,21 +68,16 @@ export function readCodeWords(code: Uint8Array, into: Uint32Array, at = 0): void
 
 export class CodeArena {
   // Set in the constructor, directly or through renewViews.
-  /** 8 words per code; replaced (not resized) when the memory grows, so re-read after `reserve` or `resizeTail`. */
+  /** 8 words per code; replaced (not resized) when the memory grows, so re-read after `reserve`. */
   words!: Uint32Array;
   /** Relative indices of the last `scanChunk` hits. */
   hits!: Uint32Array;
   private capacityCodes: number;
   private readonly wasm: WasmScan | null;
   private wasmQuery: Uint32Array | null;
-  private tailBytes = 0;
-  private layoutGeneration = 0;
-  /** The most the WebAssembly memory may grow to: wasm32's 4 GiB (less in tests). */
-  private readonly memoryLimit: number;
 
-  constructor(initialCapacity: number, useWasm: boolean, memoryLimit = WASM_MAX_BYTES) {
+  constructor(initialCapacity: number, useWasm: boolean) {
     this.capacityCodes = Math.max(1, initialCapacity);
-    this.memoryLimit = Math.min(memoryLimit, WASM_MAX_BYTES);
     const module = useWasm ? compileScanModule() : null;
     if (module) {
       const instance = new wasmApi!.Instance(module, {});
@@ -100,9 +85,6 @@ export class CodeArena {
       this.wasm = {
         memory,
         scan: instance.exports.scan as ScanExport,
-        probe: instance.exports.probe as ProbeExport,
-        gather: instance.exports.gather as GatherExport,
-        verify: instance.exports.verify as VerifyExport,
       };
       this.growWasmMemory();
       this.wasmQuery = null;
@@ -123,20 +105,15 @@ export class CodeArena {
     return this.capacityCodes;
   }
 
-  /**
-   * Makes room for at least `codes` codes, keeping the first `used`. With
-   * WebAssembly the tail moves up behind the codes, contents kept.
-   */
+  /** Makes room for at least `codes` codes, keeping the first `used`. */
   reserve(codes: number, used: number): void {
     if (codes <= this.capacityCodes) return;
     if (this.wasm) {
-      const maxCodes = Math.floor((this.memoryLimit - CODES_OFFSET) / CODE_BYTES);
+      const maxCodes = Math.floor((WASM_MAX_BYTES - CODES_OFFSET) / CODE_BYTES);
       if (codes > maxCodes) throw new RangeError(`more than ${maxCodes} codes do not fit in wasm32 memory`);
-      const oldTail = this.tailOffset;
       this.capacityCodes = codes;
       // Growing a WebAssembly memory keeps its contents; only the views must be renewed.
       this.growWasmMemory();
-      if (this.tailBytes > 0) new Uint8Array(this.wasm.memory.buffer).copyWithin(this.tailOffset, oldTail, oldTail + this.tailBytes);
       this.renewViews();
     } else {
       const words = new Uint32Array(codes * CODE_WORDS);
@@ -146,65 +123,9 @@ export class CodeArena {
     }
   }
 
-  /**
-   * Sizes the tail to `bytes`, keeping what it held up to the smaller size
-   * (WebAssembly only). Views on the memory taken before are invalid after.
-   */
-  resizeTail(bytes: number): void {
-    if (!this.wasm) throw new Error('the tail needs WebAssembly');
-    this.tailBytes = bytes;
-    this.growWasmMemory();
-    this.renewViews();
-  }
-
-  /** Byte address of the tail in the WebAssembly memory. */
-  get tailOffset(): number {
-    return tailOffsetFor(this.capacityCodes);
-  }
-
-  /** Whether a tail of `bytes` fits in the memory behind `codes` codes (default: the present capacity). */
-  tailFits(bytes: number, codes = this.capacityCodes): boolean {
-    return this.wasm !== null && tailOffsetFor(Math.max(codes, this.capacityCodes)) + bytes <= this.memoryLimit;
-  }
-
-  /** The tail's size in bytes. */
-  get tailLength(): number {
-    return this.tailBytes;
-  }
-
-  /** The WebAssembly memory, for views on the tail. */
-  get buffer(): ArrayBuffer {
-    if (!this.wasm) throw new Error('no WebAssembly memory');
-    return this.wasm.memory.buffer;
-  }
-
-  /** Changes whenever the memory is replaced or the tail moves: views on the tail must then be taken again. */
-  get generation(): number {
-    return this.layoutGeneration;
-  }
-
-  /** Sets the query that `verify` compares with (8 words). */
-  setQuery(query: Uint32Array): void {
-    this.wasmQuery!.set(query);
-  }
-
-  /** The module's steps of multi-index hashing over a table in the tail, at absolute byte addresses; see popcount-scan.wat. */
-  probe(offsetsAt: number, packed: boolean, key: number, bits: number, radius: number, rangesAt: number): number {
-    return this.wasm!.probe(offsetsAt, packed ? 1 : 0, key, bits, radius, rangesAt);
-  }
-
-  gather(entriesAt: number, rangesAt: number, ranges: number, candAt: number, capacity: number): number {
-    return this.wasm!.gather(entriesAt, rangesAt, ranges, candAt, capacity);
-  }
-
-  /** The module's verify step: candidates' slots at `candAt`, (slot, distance) pairs of hits to `outAt`; returns the hit count. */
-  verify(candAt: number, count: number, radius: number, outAt: number): number {
-    return this.wasm!.verify(CODES_OFFSET, candAt, count, QUERY_OFFSET, radius, outAt);
-  }
-
-  /** Bytes held for codes (capacity, not just used) and the tail. */
+  /** Bytes held for codes (capacity, not just used). */
   get byteLength(): number {
-    return this.capacityCodes * CODE_BYTES + this.tailBytes;
+    return this.capacityCodes * CODE_BYTES;
   }
 
   /**
@@ -254,9 +175,8 @@ export class CodeArena {
 
   private growWasmMemory(): void {
     const memory = this.wasm!.memory;
-    const needed = Math.ceil((this.tailOffset + this.tailBytes) / WASM_PAGE);
+    const needed = Math.ceil((CODES_OFFSET + this.capacityCodes * CODE_BYTES) / WASM_PAGE);
     const pages = memory.buffer.byteLength / WASM_PAGE;
-    if (needed * WASM_PAGE > this.memoryLimit) throw new RangeError('codes and tables do not fit in wasm32 memory');
     if (needed > pages) memory.grow(needed - pages);
   }
 
@@ -266,10 +186,5 @@ export class CodeArena {
     this.words = new Uint32Array(buffer, CODES_OFFSET, this.capacityCodes * CODE_WORDS);
     this.hits = new Uint32Array(buffer, HITS_OFFSET, SCAN_CHUNK);
     this.wasmQuery = new Uint32Array(buffer, QUERY_OFFSET, CODE_WORDS);
-    this.layoutGeneration++;
   }
-}
-
-function tailOffsetFor(codes: number): number {
-  return Math.ceil((CODES_OFFSET + codes * CODE_BYTES) / TAIL_ALIGN) * TAIL_ALIGN;
 }

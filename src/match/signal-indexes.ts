@@ -1,6 +1,6 @@
-import { MultiIndexHashing } from '../index/multi-index-hashing.js';
-import type { HammingRangeIndex } from '../index/types.js';
-import { type KnownSignalType, SIGNAL_TYPES } from '../hashing/registry.js';
+import { MultiIndexHashing, type IndexHandle } from '../index/multi-index-hashing.js';
+import type { SharedMemory } from '../index/shard.js';
+import { SIGNAL_TYPES } from '../hashing/registry.js';
 import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import { ExactHashIndex } from './exact-index.js';
 
@@ -33,36 +33,101 @@ export interface SignalSearcher {
 export interface SignalIndexesOptions {
   /** Signals read from the store per chunk while loading. */
   chunkSize?: number;
+  /** Codes per shard of each perceptual index (default and most: what fits in wasm32 memory; tests set less). */
+  shardCapacity?: number;
 }
 
-type TypeIndex = { kind: 'hamming'; index: HammingRangeIndex } | { kind: 'exact'; index: ExactHashIndex };
+type TypeIndex = { kind: 'hamming'; index: MultiIndexHashing } | { kind: 'exact'; index: ExactHashIndex };
+
+/** The shared parts of a set's perceptual indexes, by `owner:type`, for search threads to attach to. */
+export type IndexHandles = Record<string, IndexHandle>;
+
+/** A table of one shard of one index, as the loader hands tables out to build. */
+export interface TableRef {
+  owner: SignalOwnerKind;
+  type: string;
+  shard: number;
+  table: number;
+}
+
+export interface IndexSetOptions {
+  shardCapacity?: number;
+  /** While loading: offered a full shard's tables to build in other threads; returns how many it handed out, from table 0 (see MultiIndexHashing.onBuildTables). */
+  onBuildTables?: (owner: SignalOwnerKind, type: string, shard: number, tables: number) => number;
+  /** Told of each shard a perceptual index makes (the writer tells its search threads). */
+  onShardCreated?: (owner: SignalOwnerKind, type: string, memory: SharedMemory) => void;
+}
 
 /**
  * One in-memory index per signal type and owner kind, with no store of its
  * own: multi-index hashing for perceptual types, a hash map for exact ones.
  * Content signals and victims' signals live in separate indexes so that a
- * search for one can never return the other.
+ * search for one can never return the other. A set made with `new` writes;
+ * `IndexSet.attach` gives another thread a set that searches the same
+ * perceptual indexes (shared memory, not a copy); exact types stay with the
+ * writer.
  */
 export class IndexSet {
   /** By owner kind, then type name (two lookups rather than a key string made on every search). */
   private readonly indexes = new Map<SignalOwnerKind, Map<string, TypeIndex>>();
 
-  constructor() {
+  constructor(options: IndexSetOptions = {}, attached?: { handles: IndexHandles; thread: number; onShardsBehind: () => void }) {
     for (const owner of ['content', 'case'] as const) {
       const byType = new Map<string, TypeIndex>();
       this.indexes.set(owner, byType);
       for (const type of SIGNAL_TYPES) {
-        byType.set(
-          type.name,
-          type.comparison === 'hamming' ? { kind: 'hamming', index: new MultiIndexHashing() } : { kind: 'exact', index: new ExactHashIndex(type.bytes) },
-        );
+        if (type.comparison === 'exact') {
+          if (!attached) byType.set(type.name, { kind: 'exact', index: new ExactHashIndex(type.bytes) });
+          continue;
+        }
+        const index = attached
+          ? MultiIndexHashing.attach(attached.handles[key(owner, type.name)], attached.thread)
+          : new MultiIndexHashing({ shardCapacity: options.shardCapacity });
+        if (attached) index.onShardsBehind = attached.onShardsBehind;
+        const { onShardCreated, onBuildTables } = options;
+        if (onShardCreated) index.onShardCreated = (memory) => onShardCreated(owner, type.name, memory);
+        if (onBuildTables) index.onBuildTables = (shard, tables) => onBuildTables(owner, type.name, shard, tables);
+        byType.set(type.name, { kind: 'hamming', index });
       }
     }
   }
 
-  /** Adds many signals of one type and owner kind at once (one table build). */
-  fill(owner: SignalOwnerKind, type: string, codes: Uint8Array, ids: ArrayLike<number>): void {
-    this.get(owner, type).index.addMany(codes, ids);
+  /** A set searching the perceptual indexes of `handles` from this thread (scratch slot `thread`). */
+  static attach(handles: IndexHandles, thread: number, onShardsBehind: () => void): IndexSet {
+    return new IndexSet({}, { handles, thread, onShardsBehind });
+  }
+
+  handles(): IndexHandles {
+    const handles: IndexHandles = {};
+    for (const [owner, byType] of this.indexes) {
+      for (const [type, entry] of byType) if (entry.kind === 'hamming') handles[key(owner, type)] = entry.index.handle;
+    }
+    return handles;
+  }
+
+  /** Adds a chunk of the store's signals of one type and owner kind while loading (`finishLoad` after the last). */
+  load(owner: SignalOwnerKind, type: string, codes: Uint8Array, ids: ArrayLike<number>): void {
+    const entry = this.get(owner, type);
+    if (entry.kind === 'hamming') entry.index.load(codes, ids);
+    else entry.index.addMany(codes, ids);
+  }
+
+  /** After loading: readies the tables to build, for any threads of the set to build (`buildTable`) before `finishLoad`. */
+  prepareBuilds(): TableRef[] {
+    return this.hammingIndexes().flatMap(({ owner, type, index }) => index.prepareBuilds().map(({ shard, table }) => ({ owner, type, shard, table })));
+  }
+
+  buildTable({ owner, type, shard, table }: TableRef): void {
+    this.hamming(owner, type).buildTable(shard, table);
+  }
+
+  finishLoad(): void {
+    for (const { index } of this.hammingIndexes()) index.finishLoad();
+  }
+
+  /** A search thread learns of a shard its writer made. */
+  attachShard(owner: SignalOwnerKind, type: string, memory: SharedMemory): void {
+    this.hamming(owner, type).attachShard(memory);
   }
 
   /** Applies one committed store write. */
@@ -93,6 +158,18 @@ export class IndexSet {
     return queries.map(({ type, code, radius }) => this.search(owner, type, code, radius));
   }
 
+  private hammingIndexes(): { owner: SignalOwnerKind; type: string; index: MultiIndexHashing }[] {
+    return [...this.indexes].flatMap(([owner, byType]) =>
+      [...byType].flatMap(([type, entry]) => (entry.kind === 'hamming' ? [{ owner, type, index: entry.index }] : [])),
+    );
+  }
+
+  private hamming(owner: SignalOwnerKind, type: string): MultiIndexHashing {
+    const entry = this.get(owner, type);
+    if (entry.kind !== 'hamming') throw new RangeError(`${type} is not a perceptual signal type`);
+    return entry.index;
+  }
+
   private get(owner: SignalOwnerKind, type: string): TypeIndex {
     const entry = this.indexes.get(owner)?.get(type);
     if (!entry) throw new RangeError(`no index for signal type ${JSON.stringify(type)}`);
@@ -108,11 +185,13 @@ export class IndexSet {
  * write of this process can fall between the load and the subscription.
  */
 export class SignalIndexes implements SignalSearcher {
-  private readonly set = new IndexSet();
+  private readonly set: IndexSet;
   private readonly unsubscribe: () => void;
 
   private constructor(store: Store, options: SignalIndexesOptions) {
-    forEachStoredIndex(store, options, (owner, type, codes, ids) => this.set.fill(owner, type.name, codes, ids));
+    this.set = new IndexSet({ shardCapacity: options.shardCapacity });
+    forEachStoredChunk(store, options, (owner, type, codes, ids) => this.set.load(owner, type, codes, ids));
+    this.set.finishLoad();
     this.unsubscribe = store.subscribe((change) => this.set.apply(change));
   }
 
@@ -139,37 +218,22 @@ export class SignalIndexes implements SignalSearcher {
 }
 
 /**
- * Every signal of the store, one (owner kind, type) at a time, in two arrays:
- * one `addMany` lets the index build its tables once (adding chunk by chunk
- * made multi-index hashing re-tune repeatedly: 11 s instead of about 2 s for
- * 1M codes).
+ * Every signal of the store, in one pass and a chunk at a time, as batches of
+ * one type and owner kind: the indexes append chunks as they come and build
+ * their tables once at the end (adding chunk by chunk with rebuilds made
+ * multi-index hashing re-tune repeatedly: 11 s instead of about 2 s for 1M
+ * codes), and no copy of all the codes is ever held beside the index.
  */
-export function forEachStoredIndex(
+export function forEachStoredChunk(
   store: Store,
   options: SignalIndexesOptions,
-  visit: (owner: SignalOwnerKind, type: KnownSignalType, codes: Uint8Array, ids: Uint32Array) => void,
+  visit: (owner: SignalOwnerKind, type: string, codes: Uint8Array, ids: Uint32Array) => void,
 ): void {
-  for (const owner of ['content', 'case'] as const) {
-    for (const type of SIGNAL_TYPES) {
-      const { codes, ids } = readAll(store, type, owner, options.chunkSize);
-      visit(owner, type, codes, ids);
-    }
+  for (const batches of store.iterateAllSignalChunks({ chunkSize: options.chunkSize })) {
+    for (const batch of batches) visit(batch.owner, batch.type, batch.codes, batch.ids);
   }
 }
 
-function readAll(store: Store, type: KnownSignalType, owner: SignalOwnerKind, chunkSize: number | undefined): { codes: Uint8Array; ids: Uint32Array } {
-  const expected = store.countSignals(type.name, owner);
-  const codes = new Uint8Array(expected * type.bytes);
-  const ids = new Uint32Array(expected);
-  let count = 0;
-  for (const chunk of store.iterateSignalChunks(type.name, { owner, chunkSize })) {
-    if (count + chunk.count > expected) {
-      // Loading is synchronous, so only another process can have written: then the index cannot follow the store.
-      throw new Error(`${type.name} ${owner} signals grew while loading: another process is writing to the store`);
-    }
-    codes.set(chunk.codes, count * type.bytes);
-    ids.set(chunk.ids, count);
-    count += chunk.count;
-  }
-  return { codes: codes.subarray(0, count * type.bytes), ids: ids.subarray(0, count) };
+export function key(owner: SignalOwnerKind, type: string): string {
+  return `${owner}:${type}`;
 }

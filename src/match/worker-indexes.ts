@@ -1,30 +1,60 @@
 /**
- * The signal indexes in a worker thread (index-worker.ts), for the server: a
- * search runs on the second core while the event loop goes on parsing,
- * checking and answering other requests, and robust image queries (hundreds
- * of searches) no longer take turns with everyone else.
+ * The signal indexes in worker threads, for the server: searches run on both
+ * cores while the event loop goes on parsing, checking and answering other
+ * requests, and robust image queries (hundreds of searches) no longer take
+ * turns with everyone else.
  *
- * The worker gets the store's signals, then every committed store write, then
- * searches, in the order they happen here: a search asked for after a write
- * (a victim withdrawing her case, say) was acknowledged sees that write.
+ * One worker, the writer, holds the indexes: it gets the store's signals,
+ * then every committed store write, in order. Search threads (by default one
+ * more) attach to the writer's perceptual indexes, which live in shared
+ * memory: every thread searches the same codes and tables, not a copy. A
+ * search asked for after a write (a victim withdrawing her case, say) was
+ * acknowledged sees that write: each write is numbered as it is sent to the
+ * writer, which publishes the number of the last one it applied in shared
+ * memory; a search carries the number of the last write sent before it, and
+ * the thread that takes it waits until the writer has applied that far. The
+ * writer, handling its messages in order, never waits. Exact types (md5,
+ * sha256) are searched by the writer only.
  *
- * Searches asked for in one turn of the event loop travel to the worker in one
+ * Searches asked for in one turn of the event loop travel to a worker in one
  * message and come back in one: under load each turn starts many requests, and
  * a message per search (a wake-up of the other thread and back, about as dear
  * on these machines as the search itself) was a large part of a match's cost.
+ * Each message goes to the thread with the fewest queries in hand.
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import DataLoader from 'dataloader';
+import { THREAD_SLOTS } from '../index/shard.js';
+import { findSignalType } from '../hashing/registry.js';
 import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
-import { forEachStoredIndex, type IndexHit, type IndexQuery, type SignalIndexesOptions, type SignalSearcher } from './signal-indexes.js';
+import {
+  forEachStoredChunk,
+  key,
+  type IndexHandles,
+  type IndexHit,
+  type IndexQuery,
+  type TableRef,
+  type SignalIndexesOptions,
+  type SignalSearcher,
+} from './signal-indexes.js';
 
 export type WorkerRequest =
   | { op: 'fill'; owner: SignalOwnerKind; type: string; codes: Uint8Array; ids: Uint32Array }
-  | { op: 'change'; change: SignalChange }
-  | { op: 'search'; id: number; owner: SignalOwnerKind; queries: PackedQueries }
+  | { op: 'searcher'; port: MessagePort }
+  | { op: 'prepare'; id: number }
+  | { op: 'build'; id: number; table: TableRef; last: boolean }
+  | { op: 'finish'; id: number }
+  | { op: 'change'; seq: number; change: SignalChange }
+  | { op: 'search'; id: number; seq: number; owner: SignalOwnerKind; queries: PackedQueries }
+  | { op: 'handles'; id: number }
   | { op: 'sync'; id: number };
+
+/** What a worker starts with (workerData). */
+export type WorkerSetup =
+  | { role: 'writer'; applied: SharedArrayBuffer; shardCapacity?: number }
+  | { role: 'search'; applied: SharedArrayBuffer; thread: number; handles: IndexHandles; port: MessagePort };
 
 /**
  * A search's queries travel packed: their codes copied into one buffer (a
@@ -59,31 +89,54 @@ export interface SearchError {
 
 /** A search's hits come back flat: per query its hit count, then (signal id, distance) pairs in query order. */
 export type WorkerReply =
+  | { op: 'ready'; handles: IndexHandles }
+  | { op: 'handles'; id: number; handles: IndexHandles }
   | { op: 'found'; id: number; counts: Uint32Array; pairs: Uint32Array; errors: SearchError[] }
+  | { op: 'prepared'; id: number; tables: TableRef[] }
   | { op: 'synced'; id: number };
 
 /** Most queries in one search message: robust image queries send slices of 64, so a few of them share one. */
 const MAX_QUERIES_PER_MESSAGE = 1024;
 
 export interface WorkerSignalIndexesOptions extends SignalIndexesOptions {
-  /** Called once if the worker fails; every search fails from then on. */
+  /** Called once if a worker fails; every search fails from then on. */
   onFailure?: (err: Error) => void;
+  /** Search threads besides the writer, which searches too (default 1: both cores of the machines this runs on). */
+  searchThreads?: number;
 }
 
-function startWorker(): Worker {
+function startWorker(setup: WorkerSetup): Worker {
   const entry = new URL(`./index-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const transferList = setup.role === 'search' ? [setup.port] : [];
   if (entry.pathname.endsWith('.ts')) {
     // Run from TypeScript sources (tests, benches through tsx): the worker registers tsx before loading its entry.
-    return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true });
+    const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+    return new Worker(code, { eval: true, workerData: setup, transferList });
   }
-  return new Worker(entry);
+  return new Worker(entry, { workerData: setup, transferList });
+}
+
+/** A worker and the queries it has in hand. */
+interface Thread {
+  worker: Worker;
+  queries: number;
 }
 
 export class WorkerSignalIndexes implements SignalSearcher {
-  private readonly worker = startWorker();
+  /** Where the writer publishes the number of the last write it applied. */
+  private readonly applied = new SharedArrayBuffer(8);
+  private readonly writer: Thread;
+  /** The writer first, then the search threads. */
+  private readonly threads: Thread[];
   private readonly pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void }>();
   private readonly sizes = new Map<string, number>();
   private nextId = 0;
+  /** Where the search for a thread to take a message starts. */
+  private turn = 0;
+  /** Writes sent to the writer so far. */
+  private sentWrites = 0;
+  /** Writes committed while the tables are built, sent once they are. */
+  private heldWrites: SignalChange[] | null = null;
   private failure: Error | null = null;
   private closed = false;
   private unsubscribe: () => void = () => {};
@@ -93,27 +146,41 @@ export class WorkerSignalIndexes implements SignalSearcher {
     case: this.batchOf('case'),
   };
 
-  private constructor(private readonly onFailure: (err: Error) => void) {
-    this.worker.on('message', (reply: WorkerReply) => this.settle(reply));
-    this.worker.on('error', (err) => this.fail(new Error(`the index worker failed: ${err.message}`)));
-    this.worker.on('exit', (code) => this.fail(new Error(`the index worker stopped (exit code ${code})`)));
+  private constructor(
+    private readonly onFailure: (err: Error) => void,
+    shardCapacity: number | undefined,
+  ) {
+    this.writer = { worker: startWorker({ role: 'writer', applied: this.applied, shardCapacity }), queries: 0 };
+    this.threads = [this.writer];
+    this.watch(this.writer.worker);
   }
 
   /**
-   * Reads every signal of the store and hands them to a new worker, then
+   * Reads every signal of the store and hands them to the writer, then
    * follows the store's writes (reading and subscribing are synchronous, so no
-   * write of this process falls between); resolves when the worker has built
-   * its indexes.
+   * write of this process falls between); the writer and the search threads
+   * then build the shards' tables between them. Resolves when the indexes are
+   * ready.
    */
   static async load(store: Store, options: WorkerSignalIndexesOptions = {}): Promise<WorkerSignalIndexes> {
-    const indexes = new WorkerSignalIndexes(options.onFailure ?? (() => {}));
+    const searchThreads = options.searchThreads ?? 1;
+    if (!Number.isInteger(searchThreads) || searchThreads < 0 || searchThreads >= THREAD_SLOTS) {
+      throw new RangeError(`searchThreads must be an integer in 0..${THREAD_SLOTS - 1}`);
+    }
+    const indexes = new WorkerSignalIndexes(options.onFailure ?? (() => {}), options.shardCapacity);
     try {
-      forEachStoredIndex(store, options, (owner, type, codes, ids) => {
-        indexes.sizes.set(key(owner, type.name), ids.length);
-        indexes.worker.postMessage({ op: 'fill', owner, type: type.name, codes, ids } satisfies WorkerRequest, [codes.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
-      });
+      const ready = await indexes.firstReply(indexes.writer.worker);
+      if (ready.op !== 'ready') throw new Error(`the index writer started with ${ready.op}`);
+      for (let thread = 1; thread <= searchThreads; thread++) indexes.startSearchThread(thread, ready.handles);
+      indexes.fill(store, options);
+      // From here until the tables are built, writes wait (the builders read the shards they would change).
+      indexes.heldWrites = [];
       indexes.unsubscribe = store.subscribe((change) => indexes.follow(change));
-      await indexes.request((id) => ({ op: 'sync', id }));
+      await indexes.buildTables();
+      const held = indexes.heldWrites;
+      indexes.heldWrites = null;
+      for (const change of held) indexes.follow(change);
+      await indexes.request(indexes.writer, (id) => ({ op: 'sync', id }));
       return indexes;
     } catch (err) {
       indexes.close();
@@ -131,6 +198,56 @@ export class WorkerSignalIndexes implements SignalSearcher {
     return results as IndexHit[][];
   }
 
+  /**
+   * The perceptual indexes' shared parts as they are now, for a tool to attach
+   * threads of its own to (bench/index.ts measures search threads so).
+   */
+  async handles(): Promise<IndexHandles> {
+    const reply = await this.request(this.writer, (id) => ({ op: 'handles', id }));
+    if (reply.op !== 'handles') throw new Error(`the index writer answered with ${reply.op}`);
+    return reply.handles;
+  }
+
+  /** Stops following the store and ends the workers; searches still waiting fail. */
+  close(): void {
+    this.unsubscribe();
+    this.closed = true;
+    this.fail(new Error('the index worker was closed'));
+    for (const { worker } of this.threads) void worker.terminate();
+  }
+
+  private startSearchThread(thread: number, handles: IndexHandles): void {
+    const { port1, port2 } = new MessageChannel();
+    // The writer tells this thread of each shard it makes through the channel.
+    this.writer.worker.postMessage({ op: 'searcher', port: port1 } satisfies WorkerRequest, [port1]);
+    const worker = startWorker({ role: 'search', applied: this.applied, thread, handles, port: port2 });
+    this.watch(worker);
+    this.threads.push({ worker, queries: 0 });
+  }
+
+  private fill(store: Store, options: SignalIndexesOptions): void {
+    forEachStoredChunk(store, options, (owner, type, codes, ids) => {
+      this.sizes.set(key(owner, type), this.size(owner, type) + ids.length);
+      // The store made these arrays for this chunk: handed over, not copied.
+      this.writer.worker.postMessage({ op: 'fill', owner, type, codes, ids } satisfies WorkerRequest, [codes.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Every thread builds tables, one at a time, until none is left; then the writer makes them searched. */
+  private async buildTables(): Promise<void> {
+    const reply = await this.request(this.writer, (id) => ({ op: 'prepare', id }));
+    if (reply.op !== 'prepared') throw new Error(`the index writer answered with ${reply.op}`);
+    const queue = reply.tables;
+    await Promise.all(
+      this.threads.map(async (thread) => {
+        for (let table = queue.shift(); table; table = queue.shift()) {
+          await this.request(thread, (id) => ({ op: 'build', id, table: table!, last: queue.length < this.threads.length }));
+        }
+      }),
+    );
+    await this.request(this.writer, (id) => ({ op: 'finish', id }));
+  }
+
   private batchOf(owner: SignalOwnerKind): DataLoader<IndexQuery, IndexHit[]> {
     return new DataLoader((queries) => this.searchNow(owner, queries), {
       cache: false,
@@ -140,10 +257,18 @@ export class WorkerSignalIndexes implements SignalSearcher {
     });
   }
 
-  /** One message to the worker; per query its hits, or the error that query alone failed with. */
+  /** One message to a worker; per query its hits, or the error that query alone failed with. */
   private async searchNow(owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<(IndexHit[] | Error)[]> {
+    const thread = this.threadFor(queries);
     const packed = packQueries(queries);
-    const reply = await this.request((id) => ({ op: 'search', id, owner, queries: packed }), [packed.radii.buffer, packed.ends.buffer, packed.codes.buffer]);
+    thread.queries += queries.length;
+    let reply: WorkerReply;
+    try {
+      const seq = this.sentWrites;
+      reply = await this.request(thread, (id) => ({ op: 'search', id, seq, owner, queries: packed }), [packed.radii.buffer, packed.ends.buffer, packed.codes.buffer]);
+    } finally {
+      thread.queries -= queries.length;
+    }
     if (reply.op !== 'found') throw new Error(`the index worker answered a search with ${reply.op}`);
     const results: (IndexHit[] | Error)[] = [];
     let at = 0;
@@ -156,45 +281,69 @@ export class WorkerSignalIndexes implements SignalSearcher {
     return results;
   }
 
-  /** Stops following the store and ends the worker; searches still waiting fail. */
-  close(): void {
-    this.unsubscribe();
-    this.closed = true;
-    this.fail(new Error('the index worker was closed'));
-    void this.worker.terminate();
+  /** The thread with the fewest queries in hand, taking turns among equals; the writer for exact types, which only it holds. */
+  private threadFor(queries: readonly IndexQuery[]): Thread {
+    if (queries.some((query) => findSignalType(query.type)?.comparison !== 'hamming')) return this.writer;
+    const count = this.threads.length;
+    let best = this.threads[this.turn % count];
+    for (let k = 1; k < count; k++) {
+      const thread = this.threads[(this.turn + k) % count];
+      if (thread.queries < best.queries) best = thread;
+    }
+    this.turn++;
+    return best;
   }
 
   private follow(change: SignalChange): void {
+    if (this.heldWrites) {
+      this.heldWrites.push(change);
+      return;
+    }
     const sign = change.op === 'add' ? 1 : -1;
     for (const batch of change.batches) this.sizes.set(key(batch.owner, batch.type), this.size(batch.owner, batch.type) + sign * batch.count);
-    this.worker.postMessage({ op: 'change', change } satisfies WorkerRequest);
+    this.writer.worker.postMessage({ op: 'change', seq: ++this.sentWrites, change } satisfies WorkerRequest);
   }
 
-  private request(make: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+  private request(thread: Thread, make: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(make(id), transfer);
+      thread.worker.postMessage(make(id), transfer);
     });
   }
 
+  private firstReply(worker: Worker): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('exit', () => reject(this.failure ?? new Error('the index writer stopped while starting')));
+    });
+  }
+
+  private watch(worker: Worker): void {
+    worker.on('message', (reply: WorkerReply) => this.settle(reply));
+    worker.on('error', (err) => this.fail(new Error(`an index worker failed: ${err.message}`)));
+    worker.on('exit', (code) => this.fail(new Error(`an index worker stopped (exit code ${code})`)));
+  }
+
   private settle(reply: WorkerReply): void {
+    if (reply.op === 'ready') return;
     const waiting = this.pending.get(reply.id);
     if (!waiting) return;
     this.pending.delete(reply.id);
     waiting.resolve(reply);
   }
 
-  /** From now on every search fails: indexes that may have missed a write must not answer. */
+  /**
+   * From now on every search fails: indexes that may have missed a write must
+   * not answer, and a search thread may wait for a write a dead writer will
+   * never apply. The other workers are ended.
+   */
   private fail(err: Error): void {
     if (!this.failure && !this.closed) this.onFailure(err);
+    if (!this.failure) for (const { worker } of this.threads) void worker.terminate();
     this.failure ??= err;
     for (const { reject } of this.pending.values()) reject(this.failure);
     this.pending.clear();
   }
-}
-
-function key(owner: SignalOwnerKind, type: string): string {
-  return `${owner}:${type}`;
 }

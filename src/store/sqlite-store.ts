@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { isPinHash } from './pin.js';
-import { findSignalType, type KnownSignalType, listSignalTypeNames } from '../hashing/registry.js';
+import { findSignalType, type KnownSignalType, listSignalTypeNames, SIGNAL_TYPES } from '../hashing/registry.js';
 import { truncateWal } from './sqlite-files.js';
 import { migrate } from './sqlite-migrations.js';
 import type {
@@ -297,6 +297,8 @@ export class SqliteStore implements Store {
    * or not). This connection is the database's only writer, as for the indexes.
    */
   private bankCache: { list: readonly Bank[]; byId: Map<number, Bank> } | undefined;
+  /** Prepared when the indexes are first loaded. */
+  private allSignalsPage: ReturnType<typeof allSignalsQuery> | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = new Database(path);
@@ -611,13 +613,28 @@ export class SqliteStore implements Store {
     const page = owner === 'case' ? this.statements.caseChunk : this.statements.contentChunk;
     let afterId = 0;
     for (;;) {
-      const [count, lastId, idsBigEndian, codes] = page.get(type, afterId, chunkSize)!;
+      const [count, lastId, idList, codes] = page.get(type, afterId, chunkSize)!;
       if (count === 0) return;
-      const view = new DataView(idsBigEndian.buffer, idsBigEndian.byteOffset, idsBigEndian.length);
-      const ids = new Uint32Array(count);
-      for (let i = 0; i < count; i++) ids[i] = view.getUint32(i * 4);
+      const ids = parseIdList(idList, count);
       afterId = lastId;
       yield { type, owner, count, ids, codes: new Uint8Array(codes.buffer, codes.byteOffset, count * stored.bytes) };
+      if (count < chunkSize) return;
+    }
+  }
+
+  *iterateAllSignalChunks(options: { chunkSize?: number } = {}): Generator<SignalBatch[]> {
+    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw invalid('chunkSize must be a positive integer');
+    const { page, kinds, lastSignal } = (this.allSignalsPage ??= allSignalsQuery(this.db));
+    // Read between statements, pages cannot see another page's writes of this connection; rows past the last at the start can only be another process's.
+    const lastAtStart = lastSignal.get() ?? 0;
+    let afterId = 0;
+    for (;;) {
+      const [count, lastId, idList, kindList, hashes] = page.get(afterId, chunkSize)!;
+      if (count === 0) return;
+      if (lastId > lastAtStart) throw new Error('signals were added while all were read: another process is writing to the store');
+      yield splitByKind(count, parseIdList(idList, count), kindList, hashes, kinds);
+      afterId = lastId;
       if (count < chunkSize) return;
     }
   }
@@ -665,20 +682,88 @@ export class SqliteStore implements Store {
 }
 
 /**
- * One page of signals as a single row: ids as big-endian 32-bit words and the
- * hashes back to back, each aggregated into one BLOB. better-sqlite3 makes a
- * Buffer per BLOB value, so reading row by row costs several microseconds a
- * row; this reads 1M signals in about 0.35 s instead of 3-7 s. Both aggregates
- * consume the same rows, so ids[i] always belongs to code i; pages are keyset
- * pages in id order (resuming by rowid seek), each its own short query.
+ * One page of signals as a single row: the ids as one comma-separated text and
+ * the hashes back to back in one BLOB (group_concat copies a BLOB's bytes as
+ * they are; the cast keeps them a BLOB). better-sqlite3 makes a Buffer per
+ * BLOB value, so reading row by row costs several microseconds a row; this
+ * reads 1M signals in about 0.25 s (hex-encoding both, as before, took twice
+ * as long). Both aggregates consume the same rows, so ids[i] always belongs to
+ * code i; pages are keyset pages in id order (resuming by rowid seek), each
+ * its own short query.
  */
 function chunkQuery(db: Database.Database, ownerColumn: 'content_item_id' | 'victim_case_id') {
   return db
-    .prepare<[string, number, number], [number, number, Buffer, Buffer]>(
-      `SELECT count(*), max(id), unhex(group_concat(printf('%08X', id), '')), unhex(group_concat(hex(hash), ''))
+    .prepare<[string, number, number], [number, number, string, Buffer]>(
+      `SELECT count(*), max(id), group_concat(id), CAST(group_concat(hash, '') AS BLOB)
        FROM (SELECT id, hash FROM signals WHERE type = ? AND ${ownerColumn} IS NOT NULL AND id > ? ORDER BY id LIMIT ?)`,
     )
     .raw();
+}
+
+/**
+ * One page of signals of every type and owner kind, as chunkQuery's pages,
+ * with each row's kind as one character: A, B, ... for the stored types in
+ * order, upper case for content, lower case for cases.
+ */
+function allSignalsQuery(db: Database.Database) {
+  const types: readonly KnownSignalType[] = SIGNAL_TYPES;
+  const letters = types.map((type, i) => `WHEN ${sqlString(type.name)} THEN ${i}`).join(' ');
+  const page = db
+    .prepare<[number, number], [number, number, string, string, Buffer]>(
+      `SELECT count(*), max(id), group_concat(id), group_concat(char(iif(content_item_id IS NULL, 97, 65) + CASE type ${letters} END), ''),
+         CAST(group_concat(hash, '') AS BLOB)
+       FROM (SELECT id, type, content_item_id, hash FROM signals WHERE id > ? ORDER BY id LIMIT ?)`,
+    )
+    .raw();
+  const kinds = [
+    ...types.map((type) => ({ type, owner: 'content' as const })),
+    ...types.map((type) => ({ type, owner: 'case' as const })),
+  ];
+  const lastSignal = db.prepare<[], number | null>('SELECT max(id) FROM signals').pluck();
+  return { page, kinds, lastSignal };
+}
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A page of rows of mixed kinds as one batch per kind present, in the page's order. */
+function splitByKind(count: number, ids: Uint32Array, kindList: string, hashes: Buffer, kinds: { type: KnownSignalType; owner: SignalOwnerKind }[]): SignalBatch[] {
+  const kindOf = new Uint8Array(count);
+  const counts = new Uint32Array(kinds.length);
+  const typeCount = kinds.length / 2;
+  for (let i = 0; i < count; i++) {
+    const c = kindList.charCodeAt(i);
+    const kind = c >= 97 ? typeCount + c - 97 : c - 65;
+    kindOf[i] = kind;
+    counts[kind]++;
+  }
+  const batches = kinds.map(({ type, owner }, k) => ({ type: type.name, owner, count: 0, ids: new Uint32Array(counts[k]), codes: new Uint8Array(counts[k] * type.bytes) }));
+  for (let i = 0, at = 0; i < count; i++) {
+    const batch = batches[kindOf[i]];
+    const bytes = kinds[kindOf[i]].type.bytes;
+    batch.ids[batch.count] = ids[i];
+    batch.codes.set(hashes.subarray(at, at + bytes), batch.count * bytes);
+    batch.count++;
+    at += bytes;
+  }
+  return batches.filter((batch) => batch.count > 0);
+}
+
+/** `count` ids from their comma-separated decimal text. */
+function parseIdList(text: string, count: number): Uint32Array {
+  const ids = new Uint32Array(count);
+  let id = 0;
+  let at = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      ids[at++] = id;
+      id = 0;
+    } else id = id * 10 + (c - 48);
+  }
+  ids[at] = id;
+  return ids;
 }
 
 function requireTextOrEmpty(value: unknown, field: string): string {

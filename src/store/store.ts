@@ -58,7 +58,7 @@ export interface ContentItem {
 }
 
 export interface NewSignal {
-  /** A name from STORED_SIGNAL_TYPES. */
+  /** A name from the signal-type registry (src/hashing/registry.ts). */
   type: string;
   hash: Uint8Array;
   /** 0-100 where the algorithm defines one (PDQ). */
@@ -198,6 +198,14 @@ export interface Store {
    * between chunks (their changes reach listeners, not necessarily the chunks).
    */
   iterateSignalChunks(type: string, options?: { owner?: SignalOwnerKind; chunkSize?: number }): Iterable<SignalBatch>;
+  /**
+   * Every signal of every type and owner kind in one pass, in id order,
+   * about `chunkSize` signals at a time, each chunk as one batch per (type,
+   * owner kind) it holds: loading the indexes so reads the signals once,
+   * rather than once per type and owner kind. The batches' arrays are made for
+   * the caller, who may keep or hand them over.
+   */
+  iterateAllSignalChunks(options?: { chunkSize?: number }): Iterable<SignalBatch[]>;
   /** Owners of the given content signals; ids that are not content signals are left out. */
   contentSignalOwners(signalIds: number[]): ContentSignalOwner[];
   caseSignalOwners(signalIds: number[]): CaseSignalOwner[];
