@@ -67,7 +67,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return config;
 }
 
-/** Every setting with its default and description, for the README and `--help`. */
+/** Every setting with its default and description, for docs/settings.md and `--help`. */
 export function describeSettings(): { name: string; default: unknown; description: string }[] {
   return Object.entries(ConfigSchema.properties).map(([name, schema]) => ({
     name,

@@ -1,7 +1,7 @@
 /**
  * The signal indexes in worker threads, for the server: searches run on both
  * cores while the event loop goes on parsing, checking and answering other
- * requests, and robust image queries (hundreds of searches) no longer take
+ * requests, and robust image queries (hundreds of searches) do not take
  * turns with everyone else.
  *
  * One worker, the writer, holds the indexes: it gets the store's signals,
