@@ -5,6 +5,7 @@
  * each command's option parser).
  */
 import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { HASH_USAGE } from '../src/cli/hash-command.js';
 import { KEYS_USAGE } from '../src/cli/keys-command.js';
@@ -25,9 +26,9 @@ function section(name: string): string {
 const options = (text: string) => [...new Set([...text.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]).filter((o) => o !== '--help'))].sort();
 
 async function mainUsage(): Promise<string> {
-  let out = '';
-  await main(['--help'], { stdout: { write: (s: string) => (out += s) } as NodeJS.WritableStream, stderr: process.stderr });
-  return out;
+  const stdout = new PassThrough();
+  await main(['--help'], { stdout, stderr: process.stderr });
+  return stdout.read()?.toString() ?? '';
 }
 
 t.test('every command has a section in docs/cli.md', async (t) => {
