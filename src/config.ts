@@ -42,6 +42,16 @@ export const ConfigSchema = Type.Object({
     description: 'When not 0, GET /metrics is also served on this port without a key (on the API port it needs an admin key); bind it to your monitoring network only.',
   }),
   METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'Address the metrics listener (METRICS_PORT) listens on.' }),
+  WEBHOOK_ALLOW_HOSTS: Type.String({
+    default: '',
+    description:
+      'Comma-separated host names (or IP addresses) webhooks may reach even though they are loopback, private or link-local ' +
+      '(e.g. a receiver on your own network). Every other webhook must resolve to public addresses only.',
+  }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 30, description: 'Attempts per webhook delivery before it is marked failed.' }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 30_000, minimum: 1, description: 'Pause after a failed webhook attempt; it doubles after each further failure.' }),
+  WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 3_600_000, minimum: 1, description: 'Longest pause between webhook attempts.' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'How long one webhook attempt may take, connecting included.' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 

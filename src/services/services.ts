@@ -19,6 +19,9 @@ import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { SqliteWebhookStore } from '../store/webhooks.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { systemResolver } from '../webhooks/send.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
@@ -26,6 +29,7 @@ import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
+import { allowedHosts, WebhookService } from './webhooks.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -53,6 +57,9 @@ export class Services implements ServiceContext {
   readonly cases: CaseService;
   readonly banks: BankService;
   readonly batches: BatchService;
+  readonly webhooks: WebhookService;
+  /** Sends webhook deliveries in the background; what the scans' events are handed to. */
+  readonly webhookDispatcher: WebhookDispatcher;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -73,6 +80,17 @@ export class Services implements ServiceContext {
     this.cases = new CaseService(this, this.matching);
     this.banks = new BankService(this);
     this.batches = new BatchService(this);
+    const webhookStore = new SqliteWebhookStore(this.store.db);
+    this.webhooks = new WebhookService(webhookStore, config, systemResolver);
+    this.webhookDispatcher = new WebhookDispatcher(webhookStore, {
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      allowHosts: allowedHosts(config),
+      onError: (err) => log.error({ err }, 'webhook dispatcher failed'),
+    });
+    this.webhookDispatcher.start();
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
