@@ -174,7 +174,7 @@ t.test('deliveries are signed, retried after 500s and logged', async (t) => {
   const { app: a, key } = await app(t);
   const takedown = key('takedown');
   const { id, secret } = (await a.inject({ method: 'POST', url: '/v1/webhooks', headers: takedown, payload: { url: `http://127.0.0.1:${port}/hook`, events: ['scan.run.finished'] } })).json<{ id: number; secret: string }>();
-  a.services.webhookDispatcher.notify('match.status.changed', { matchId: 1, from: 'new', to: 'reported' });
+  a.services.webhookDispatcher.notify('match.status.changed', { matchId: 1, runId: 7, scanId: 3, from: 'new', to: 'reported' });
   a.services.webhookDispatcher.notify('scan.run.finished', { runId: 7, scanId: 3, newMatches: 12 });
   const deliveries = await eventually('delivered', () => {
     const page = a.services.webhooks.deliveries({ keyId: 0, admin: true }, id, { limit: 10 }).deliveries;
@@ -202,7 +202,7 @@ t.test('a delivery out of attempts is failed; a redirect is not followed', async
   const { app: a, key } = await app(t, { WEBHOOK_MAX_ATTEMPTS: '2' });
   const takedown = key('takedown');
   const { id } = (await a.inject({ method: 'POST', url: '/v1/webhooks', headers: takedown, payload: { url: `http://127.0.0.1:${port}/hook`, events: ['match.status.changed'] } })).json<{ id: number }>();
-  a.services.webhookDispatcher.notify('match.status.changed', { matchId: 5, from: 'reported', to: 'removed' });
+  a.services.webhookDispatcher.notify('match.status.changed', { matchId: 5, runId: 7, scanId: 3, from: 'reported', to: 'removed' });
   const deliveries = await eventually('failed', () => {
     const page = a.services.webhooks.deliveries({ keyId: 0, admin: true }, id, { limit: 10 });
     return page.deliveries[0]?.state === 'failed' && page.deliveries;

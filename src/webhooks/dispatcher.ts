@@ -19,7 +19,7 @@ export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
  */
 export interface WebhookEventData {
   'scan.run.finished': { runId: number | string; scanId: number | string; newMatches: number };
-  'match.status.changed': { matchId: number | string; from: string; to: string };
+  'match.status.changed': { matchId: number | string; runId: number | string; scanId: number | string; from: string; to: string };
 }
 
 /** What the scans' event hook calls. */
