@@ -42,6 +42,14 @@ export const ConfigSchema = Type.Object({
     description: 'When not 0, GET /metrics is also served on this port without a key (on the API port it needs an admin key); bind it to your monitoring network only.',
   }),
   METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'Address the metrics listener (METRICS_PORT) listens on.' }),
+  WEB_DIR: Type.String({
+    default: '',
+    description: "Where the built web page is (npm run build writes it to dist/public); empty: the package's own dist/public. See docs/web.md.",
+  }),
+  HELP_RESOURCES_FILE: Type.String({
+    default: '',
+    description: 'A JSON file of the help the victim page offers per country (helplines, legal aid, where to report); empty: the built-in international list. See docs/web.md.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 
