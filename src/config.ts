@@ -52,6 +52,14 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 30_000, minimum: 1, description: 'Pause after a failed webhook attempt; it doubles after each further failure.' }),
   WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 3_600_000, minimum: 1, description: 'Longest pause between webhook attempts.' }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'How long one webhook attempt may take, connecting included.' }),
+  WEB_DIR: Type.String({
+    default: '',
+    description: "Where the built web page is (npm run build writes it to dist/public); empty: the package's own dist/public. See docs/web.md.",
+  }),
+  HELP_RESOURCES_FILE: Type.String({
+    default: '',
+    description: 'A JSON file of the help the victim page offers per country (helplines, legal aid, where to report); empty: the built-in international list. See docs/web.md.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 

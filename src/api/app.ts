@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { webPages } from './plugins/web.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from '../services/services.js';
 import { uploadMemory } from './uploads.js';
@@ -136,6 +137,7 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     fileHwm: config.MAX_REQUEST_BYTES,
   });
   for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, webhookRoutes]) await app.register(routes, { services });
+  await app.register(webPages, { config });
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
