@@ -16,6 +16,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WEB_ENTRIES: Record<string, string> = {
   app: 'src/web/main.ts',
   worker: 'src/web/worker.ts',
+  dashboard: 'src/web/dashboard/main.ts',
 };
 
 export async function buildWeb(outdir = join(ROOT, 'dist/public')): Promise<string> {

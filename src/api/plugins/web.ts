@@ -44,7 +44,7 @@ function pageHeaders(reply: FastifyReply): void {
   reply.header('permissions-policy', PERMISSIONS_POLICY);
 }
 
-/** Registers GET /, /assets/* and /help-resources.json. A page not built answers 503 WEB_NOT_BUILT, the API runs on. */
+/** Registers GET /, /dashboard, /assets/* and /help-resources.json. A page not built answers 503 WEB_NOT_BUILT, the API runs on. */
 export async function webPages(app: FastifyInstance, { config }: { config: Config }) {
   const root = config.WEB_DIR || DEFAULT_WEB_DIR;
   const help: HelpResources = loadHelpResources(config.HELP_RESOURCES_FILE);
@@ -66,6 +66,12 @@ export async function webPages(app: FastifyInstance, { config }: { config: Confi
     if (!built) throw new ApiError(503, 'WEB_NOT_BUILT', 'The web page is not built on this server; run npm run build (see docs/web.md).');
     pageHeaders(reply);
     return reply.sendFile('index.html', root);
+  });
+  // The takedown dashboard (docs/dashboard.md), under the same CSP: its key lives in the tab's session storage, never in a cookie.
+  app.get('/dashboard', { schema: { hide: true } }, async (_request, reply) => {
+    if (!built) throw new ApiError(503, 'WEB_NOT_BUILT', 'The web pages are not built on this server; run npm run build (see docs/web.md).');
+    pageHeaders(reply);
+    return reply.sendFile('dashboard.html', root);
   });
   app.get('/help-resources.json', { schema: { hide: true } }, async () => help);
 }
