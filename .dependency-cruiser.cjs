@@ -22,9 +22,10 @@ module.exports = {
     layer('match', 'match', ['hashing/', 'robust/', 'index/', 'store/']),
     layer('batches', 'batches', ['hashing/', 'match/', 'store/', 'image/errors']),
     layer('webhooks', 'webhooks', ['store/']),
+    layer('scans', 'scans', ['hashing/', 'match/', 'store/']),
     // The browser page: the hashing core and the query module, nothing of the server.
     layer('web', 'web', ['hashing/', 'robust/', 'match/query\\.ts$']),
-    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'match/', 'batches/', 'webhooks/', 'config']),
+    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'match/', 'batches/', 'scans/', 'webhooks/', 'config']),
     {
       name: 'routes-through-services',
       comment: 'A route declares its schema and calls a service: it reaches the store, the signals and the matcher only through src/services.',

@@ -175,7 +175,7 @@ t.test('deliveries are signed, retried after 500s and logged', async (t) => {
   const takedown = key('takedown');
   const { id, secret } = (await a.inject({ method: 'POST', url: '/v1/webhooks', headers: takedown, payload: { url: `http://127.0.0.1:${port}/hook`, events: ['scan.run.finished'] } })).json<{ id: number; secret: string }>();
   a.services.webhookDispatcher.notify('match.status.changed', { matchId: 1, runId: 7, scanId: 3, from: 'new', to: 'reported' });
-  a.services.webhookDispatcher.notify('scan.run.finished', { runId: 7, scanId: 3, newMatches: 12 });
+  a.services.webhookDispatcher.notify('scan.run.finished', { runId: 7, scanId: 3, status: 'done', newMatches: 12 });
   const deliveries = await eventually('delivered', () => {
     const page = a.services.webhooks.deliveries({ keyId: 0, admin: true }, id, { limit: 10 }).deliveries;
     return page[0]?.state === 'delivered' && page;
@@ -194,7 +194,7 @@ t.test('deliveries are signed, retried after 500s and logged', async (t) => {
     t.equal(r.headers['x-ncii-delivery'], String(deliveries[0].id), 'the same delivery id on every attempt');
     t.equal(r.headers['content-type'], 'application/json');
   }
-  t.match(JSON.parse(received[0].body), { event: 'scan.run.finished', occurredAt: String, data: { runId: 7, scanId: 3, newMatches: 12 } });
+  t.match(JSON.parse(received[0].body), { event: 'scan.run.finished', occurredAt: String, data: { runId: 7, scanId: 3, status: 'done', newMatches: 12 } });
 });
 
 t.test('a delivery out of attempts is failed; a redirect is not followed', async (t) => {
@@ -218,7 +218,7 @@ t.test('a restart resumes pending deliveries', async (t) => {
   const first = await app(t, { WEBHOOK_RETRY_BASE_MS: '600000' }, dir);
   const takedown = first.key('takedown');
   const { id } = (await first.app.inject({ method: 'POST', url: '/v1/webhooks', headers: takedown, payload: { url: `http://127.0.0.1:${port}/`, events: ['scan.run.finished'] } })).json<{ id: number }>();
-  first.app.services.webhookDispatcher.notify('scan.run.finished', { runId: 1, scanId: 1, newMatches: 1 });
+  first.app.services.webhookDispatcher.notify('scan.run.finished', { runId: 1, scanId: 1, status: 'done', newMatches: 1 });
   await eventually('first attempt', () => received.length === 1 && first.app.services.webhooks.deliveries({ keyId: 0, admin: true }, id, { limit: 1 }).deliveries[0].attempts === 1);
   await first.close();
 

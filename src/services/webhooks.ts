@@ -6,12 +6,14 @@
  * refused address) so a mistake is told at once, and again at every delivery,
  * where it counts (src/webhooks/send.ts).
  */
+import type Database from 'better-sqlite3';
 import type { Config } from '../config.js';
-import type { Delivery, DeliveryAttempt, SqliteWebhookStore, Webhook } from '../store/webhooks.js';
+import { type Delivery, type DeliveryAttempt, SqliteWebhookStore, type Webhook } from '../store/webhooks.js';
 import { refusedAddress } from '../webhooks/addresses.js';
-import { type Resolver, refusedUrl, urlHost } from '../webhooks/send.js';
-import { type WebhookEvent } from '../webhooks/dispatcher.js';
+import { type Resolver, refusedUrl, systemResolver, urlHost } from '../webhooks/send.js';
+import { WebhookDispatcher, type WebhookEvent } from '../webhooks/dispatcher.js';
 import { ServiceError } from './errors.js';
+import type { ServiceEvents } from './events.js';
 
 export { WEBHOOK_EVENTS, type WebhookEvent } from '../webhooks/dispatcher.js';
 
@@ -124,4 +126,27 @@ export class WebhookService {
       if (why) throw refuse(`${host} resolves to ${address}, a ${why} address`);
     }
   }
+}
+
+/**
+ * The webhook service and its dispatcher over the service's database, started
+ * and listening to the service's events: a finished run that found new
+ * matches, and every change of a match's status.
+ */
+export function startWebhooks(db: Database.Database, config: Config, events: ServiceEvents, onError: (err: unknown) => void): { service: WebhookService; dispatcher: WebhookDispatcher } {
+  const store = new SqliteWebhookStore(db);
+  const dispatcher = new WebhookDispatcher(store, {
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowHosts: allowedHosts(config),
+    onError,
+  });
+  events.on('run.finished', ({ runId, scanId, status, newMatches }) => {
+    if (newMatches > 0) dispatcher.notify('scan.run.finished', { runId, scanId, status, newMatches });
+  });
+  events.on('match.status', ({ matchId, runId, scanId, from, to }) => dispatcher.notify('match.status.changed', { matchId, runId, scanId, from, to }));
+  dispatcher.start();
+  return { service: new WebhookService(store, config, systemResolver), dispatcher };
 }

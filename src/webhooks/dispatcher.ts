@@ -18,8 +18,9 @@ export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
  * everything; the team reads the details through the API with its key).
  */
 export interface WebhookEventData {
-  'scan.run.finished': { runId: number | string; scanId: number | string; newMatches: number };
-  'match.status.changed': { matchId: number | string; runId: number | string; scanId: number | string; from: string; to: string };
+  /** `status`: failed when the run stopped on an error after recording matches (a later run resumes it). */
+  'scan.run.finished': { runId: number; scanId: number; status: 'done' | 'failed'; newMatches: number };
+  'match.status.changed': { matchId: number; runId: number; scanId: number; from: string; to: string };
 }
 
 /** What the scans' event hook calls. */

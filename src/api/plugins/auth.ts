@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'banks',
   'content',
   'provenance:full',
+  'scans',
   'webhooks',
   'keys',
   'audit',
@@ -32,7 +33,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
 const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
-const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'webhooks'];
+const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans', 'webhooks'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   anonymous: new Set(ANONYMOUS),
