@@ -23,6 +23,8 @@ export const PERMISSIONS = [
   'banks',
   'content',
   'provenance:full',
+  'scans',
+  'webhooks',
   'keys',
   'audit',
   'metrics',
@@ -31,7 +33,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
 const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
-const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full'];
+const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans', 'webhooks'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   anonymous: new Set(ANONYMOUS),
