@@ -2,6 +2,7 @@
 /** The `ncii-match` command line. */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { AUDIT_USAGE, runAuditCommand } from './audit-command.js';
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
 import { StoreError } from '../services/errors.js';
 import { type CliIo, UsageError } from './io.js';
@@ -16,6 +17,7 @@ Commands:
   hash     hash image files and directories (PDQ, blockhash, MD5, SHA-256)
   match    look images up in a running service, sending only their hashes
   keys     create, list and revoke API keys
+  audit    check the audit log's hash chain (verify) and read it (list)
 
 Run "ncii-match <command> --help" for a command's options.`;
 
@@ -24,6 +26,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   hash: { run: runHashCommand, usage: HASH_USAGE },
   match: { run: runMatchCommand, usage: MATCH_USAGE },
   keys: { run: runKeysCommand, usage: KEYS_USAGE },
+  audit: { run: runAuditCommand, usage: AUDIT_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

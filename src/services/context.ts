@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Matcher } from '../match/matcher.js';
 import type { SqliteBatchStore } from '../store/batches.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
+import type { AuditTrail } from './audit-trail.js';
 import type { ImageHashing } from './hashing.js';
 
 export interface ServiceContext {
@@ -16,6 +17,7 @@ export interface ServiceContext {
   readonly batchStore: SqliteBatchStore;
   readonly batchRunner: BatchRunner;
   readonly hashing: ImageHashing;
+  readonly trail: AuditTrail;
   /** Throws NOT_READY until the indexes are loaded, INDEX_UNAVAILABLE once their worker failed. */
   readonly matcher: Matcher;
 }

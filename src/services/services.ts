@@ -19,6 +19,7 @@ import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { AuditTrail } from './audit-trail.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
@@ -45,6 +46,8 @@ export class Services implements ServiceContext {
   readonly store: SqliteStore;
   readonly keys: SqliteApiKeyStore;
   readonly audit: SqliteAuditLog;
+  /** What the service did, on behalf of whom (the request being served). */
+  readonly trail: AuditTrail;
   readonly batchStore: SqliteBatchStore;
   /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
   readonly batchRunner: BatchRunner;
@@ -67,6 +70,7 @@ export class Services implements ServiceContext {
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
     this.audit = new SqliteAuditLog(this.store.db, { maxDelayMs: AUDIT_MAX_DELAY_MS });
+    this.trail = new AuditTrail(this.audit);
     this.batchStore = new SqliteBatchStore(this.store.db);
     this.hashing = new ImageHashing(config);
     this.matching = new MatchingService(this);
