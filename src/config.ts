@@ -42,6 +42,11 @@ export const ConfigSchema = Type.Object({
     description: 'When not 0, GET /metrics is also served on this port without a key (on the API port it needs an admin key); bind it to your monitoring network only.',
   }),
   METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'Address the metrics listener (METRICS_PORT) listens on.' }),
+  EVIDENCE_SIGNING_KEY_FILE: Type.String({
+    default: '',
+    description:
+      'Ed25519 private key (PKCS#8 PEM) that signs evidence packages. Empty: one is created at first start as DATA_DIR/evidence-signing-key.pem (mode 0600) and replaced by `ncii-match keys rotate-signing`.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 

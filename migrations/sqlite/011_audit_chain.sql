@@ -22,3 +22,17 @@ ALTER TABLE audit_log ADD COLUMN hash TEXT;
 CREATE INDEX audit_log_by_case ON audit_log (case_id) WHERE case_id IS NOT NULL;
 CREATE INDEX audit_log_by_target ON audit_log (target) WHERE target IS NOT NULL;
 CREATE INDEX audit_log_by_actor ON audit_log (actor, id);
+
+-- Public keys that have signed evidence packages (Ed25519, SPKI PEM), so a
+-- package signed before a rotation can still be checked after it. The key id
+-- is the SHA-256 of the key's DER encoding (what `openssl pkey -pubin
+-- -outform DER | sha256sum` prints). The private key never enters the
+-- database: it lives in a file under DATA_DIR (mode 0600) or where the
+-- configuration says.
+CREATE TABLE signing_keys (
+  key_id     TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  -- Set when another key took over; the key still verifies what it signed.
+  retired_at TEXT
+);

@@ -20,6 +20,7 @@ import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { AuditTrail } from './audit-trail.js';
+import { SigningKeys } from './signing.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
@@ -48,6 +49,8 @@ export class Services implements ServiceContext {
   readonly audit: SqliteAuditLog;
   /** What the service did, on behalf of whom (the request being served). */
   readonly trail: AuditTrail;
+  /** The Ed25519 key evidence packages are signed with, and every public key that signed before. */
+  readonly signing: SigningKeys;
   readonly batchStore: SqliteBatchStore;
   /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
   readonly batchRunner: BatchRunner;
@@ -71,6 +74,7 @@ export class Services implements ServiceContext {
     this.keys = new SqliteApiKeyStore(this.store.db);
     this.audit = new SqliteAuditLog(this.store.db, { maxDelayMs: AUDIT_MAX_DELAY_MS });
     this.trail = new AuditTrail(this.audit);
+    this.signing = new SigningKeys(config, this.store.db, this.trail);
     this.batchStore = new SqliteBatchStore(this.store.db);
     this.hashing = new ImageHashing(config);
     this.matching = new MatchingService(this);
