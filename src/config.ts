@@ -35,6 +35,12 @@ export const ConfigSchema = Type.Object({
   PIN_UNKNOWN_CASE_ATTEMPTS_PER_HOUR: Type.Integer({ default: 20, minimum: 1, description: 'Tries per client with case numbers that do not exist (typos, or a spray of made-up numbers).' }),
   BATCH_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Batch items processed at once.' }),
   BATCH_RESULT_TTL_HOURS: Type.Integer({ default: 7 * 24, minimum: 1, description: 'How long batch results are kept.' }),
+  SCAN_LOCK_STALE_SECONDS: Type.Integer({
+    default: 120,
+    minimum: 1,
+    description: "A scan's lock not renewed for this long is taken over by another runner (a runner on the same host that is gone is taken over at once).",
+  }),
+  SCANS_ENABLED: Type.Boolean({ default: true, description: 'Whether this process runs scans on their schedules and resumes interrupted runs.' }),
   METRICS_PORT: Type.Integer({
     default: 0,
     minimum: 0,

@@ -17,8 +17,8 @@ import { multipartBody } from './helpers/form-data.js';
 const CONTRACT: Record<Role, Permission[]> = {
   anonymous: ['hash', 'match:hashes', 'cases'],
   ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image'],
-  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full'],
-  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'keys', 'audit', 'metrics'],
+  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'scans'],
+  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'scans', 'keys', 'audit', 'metrics'],
 };
 
 /** What each /v1 path needs, by the most specific matching prefix. */
@@ -30,6 +30,9 @@ const ROUTE_PERMISSIONS: [prefix: string, permission: Permission][] = [
   ['/v1/content', 'content'],
   ['/v1/cases', 'cases'],
   ['/v1/batches', 'batches'],
+  ['/v1/scans', 'scans'],
+  ['/v1/scan-runs', 'scans'],
+  ['/v1/matches', 'scans'],
   ['/v1/keys', 'keys'],
   ['/v1/audit', 'audit'],
 ];

@@ -23,6 +23,8 @@ import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
 import { auditRoutes } from './routes/audit.js';
+import { matchesRoutes } from './routes/matches.js';
+import { scanRoutes } from './routes/scans.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from '../services/services.js';
 import { uploadMemory } from './uploads.js';
@@ -135,7 +137,9 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
-  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, auditRoutes]) await app.register(routes, { services });
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, auditRoutes]) {
+    await app.register(routes, { services });
+  }
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -157,7 +161,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const services = new Services(config, app.log);
   app.decorate('services', services);
   // Batch items in flight finish and are recorded before the store closes.
-  app.addHook('preClose', async () => services.batchRunner.close());
+  app.addHook('preClose', async () => {
+    await services.scans.close();
+    await services.batchRunner.close();
+  });
   app.addHook('onClose', async () => services.close());
   if (loadIndexes) await services.loadIndexes();
 

@@ -18,6 +18,8 @@ import { WorkerSignalIndexes } from '../match/worker-indexes.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
+import { SqliteMatchStore } from '../store/scan-matches.js';
+import { SqliteScanStore } from '../store/scans.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { AuditTrail } from './audit-trail.js';
 import { SigningKeys } from './signing.js';
@@ -26,8 +28,11 @@ import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
+import { ServiceEvents } from './events.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
+import { MatchService } from './matches.js';
+import { ScanService } from './scans.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -59,6 +64,11 @@ export class Services implements ServiceContext {
   readonly cases: CaseService;
   readonly banks: BankService;
   readonly batches: BatchService;
+  readonly scanStore: SqliteScanStore;
+  readonly matchStore: SqliteMatchStore;
+  readonly events: ServiceEvents;
+  readonly scans: ScanService;
+  readonly matches: MatchService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -67,7 +77,7 @@ export class Services implements ServiceContext {
 
   constructor(
     readonly config: Config,
-    private readonly log: ServiceLog,
+    readonly log: ServiceLog,
   ) {
     mkdirSync(config.DATA_DIR, { recursive: true });
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
@@ -76,11 +86,16 @@ export class Services implements ServiceContext {
     this.trail = new AuditTrail(this.audit);
     this.signing = new SigningKeys(config, this.store.db, this.trail);
     this.batchStore = new SqliteBatchStore(this.store.db);
+    this.scanStore = new SqliteScanStore(this.store.db);
+    this.matchStore = new SqliteMatchStore(this.store.db);
+    this.events = new ServiceEvents((err, event) => log.error({ err, event }, 'a service event listener failed'));
     this.hashing = new ImageHashing(config);
     this.matching = new MatchingService(this);
     this.cases = new CaseService(this, this.matching);
     this.banks = new BankService(this);
     this.batches = new BatchService(this);
+    this.scans = new ScanService(this);
+    this.matches = new MatchService(this);
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
@@ -126,6 +141,7 @@ export class Services implements ServiceContext {
     }).then((indexes) => {
       this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
       this.batchRunner.start();
+      this.scans.startBackground();
     });
     return this.loading;
   }
