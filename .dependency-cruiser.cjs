@@ -22,7 +22,8 @@ module.exports = {
     layer('match', 'match', ['hashing/', 'robust/', 'index/', 'store/']),
     layer('batches', 'batches', ['hashing/', 'match/', 'store/', 'image/errors']),
     layer('scans', 'scans', ['hashing/', 'match/', 'store/']),
-    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'match/', 'batches/', 'scans/', 'config']),
+    layer('evidence', 'evidence', ['store/audit-chain']),
+    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'evidence/', 'match/', 'batches/', 'scans/', 'config']),
     {
       name: 'routes-through-services',
       comment: 'A route declares its schema and calls a service: it reaches the store, the signals and the matcher only through src/services.',

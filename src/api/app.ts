@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
 import { auditRoutes } from './routes/audit.js';
+import { evidenceRoutes } from './routes/evidence.js';
 import { matchesRoutes } from './routes/matches.js';
 import { scanRoutes } from './routes/scans.js';
 import { ErrorResponse } from './schemas.js';
@@ -137,7 +138,7 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
-  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, auditRoutes]) {
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, auditRoutes, evidenceRoutes]) {
     await app.register(routes, { services });
   }
 }

@@ -9,6 +9,7 @@ import { type CliIo, UsageError } from './io.js';
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';
 import { SERVE_USAGE, runServeCommand } from './serve-command.js';
+import { runVerifyEvidenceCommand, VERIFY_EVIDENCE_USAGE } from './verify-evidence-command.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
   match    look images up in a running service, sending only their hashes
   keys     create, list and revoke API keys
   audit    check the audit log's hash chain (verify) and read it (list)
+  verify-evidence  check an evidence package offline
 
 Run "ncii-match <command> --help" for a command's options.`;
 
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   match: { run: runMatchCommand, usage: MATCH_USAGE },
   keys: { run: runKeysCommand, usage: KEYS_USAGE },
   audit: { run: runAuditCommand, usage: AUDIT_USAGE },
+  'verify-evidence': { run: runVerifyEvidenceCommand, usage: VERIFY_EVIDENCE_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

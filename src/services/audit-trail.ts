@@ -9,6 +9,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChainReport } from '../store/audit-chain.js';
 import type { AuditEntry, AuditFilter, SqliteAuditLog } from '../store/audit-log.js';
+import type { SqliteMatchStore } from '../store/scan-matches.js';
+import type { ServiceEvents } from './events.js';
 
 export type { AuditEntry, AuditFilter } from '../store/audit-log.js';
 
@@ -18,6 +20,8 @@ export interface AuditFacts {
   caseId?: number | null;
   details?: Record<string, unknown> | null;
   matchCount?: number | null;
+  /** Who, when not the caller of the request being served (a status change reported with its actor). */
+  actor?: string;
 }
 
 export interface AuditPage {
@@ -46,7 +50,7 @@ export class AuditTrail {
   record(action: string, facts: AuditFacts = {}): void {
     this.log.append({
       at: new Date().toISOString(),
-      actor: this.actor,
+      actor: facts.actor ?? this.actor,
       action,
       target: facts.target ?? null,
       status: 0,
@@ -68,4 +72,26 @@ export class AuditTrail {
   verify(): ChainReport {
     return this.log.verify();
   }
+}
+
+/**
+ * Scan runs and what they found, and each takedown status change, as audit
+ * entries: a finished run records itself and every match it recorded (each
+ * behind its case's commitment, erased if she withdraws).
+ */
+export function auditScans(trail: AuditTrail, events: ServiceEvents, matches: SqliteMatchStore): void {
+  events.on('run.finished', ({ runId, scanId, status, newMatches }) => {
+    trail.record('scan.run', { actor: `scan-run:${runId}`, target: `scan-run:${runId}`, matchCount: newMatches, details: { scanId, status } });
+    for (const m of matches.ofRun(runId)) {
+      trail.record('match.recorded', {
+        actor: `scan-run:${runId}`,
+        target: `match:${m.id}`,
+        caseId: m.caseId,
+        details: { contentId: m.contentId, signalType: m.signalType, distance: m.distance, via: m.via, foundAt: m.foundAt },
+      });
+    }
+  });
+  events.on('match.status', ({ matchId, from, to, actor }) => {
+    trail.record('match.status', { actor, target: `match:${matchId}`, caseId: matches.get(matchId).caseId, details: { from, to } });
+  });
 }

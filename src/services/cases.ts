@@ -187,7 +187,7 @@ export class CaseService {
   }
 
   /** The case, if number and PIN are right; the same refusal otherwise. `client` names who is trying (a key, or an address's network). */
-  private async open(typedNumber: string, typedPin: string, client: string): Promise<VictimCase> {
+  async open(typedNumber: string, typedPin: string, client: string): Promise<VictimCase> {
     const now = Date.now();
     const caseNumber = normalizeCaseNumber(typedNumber);
     const found = caseNumber === null ? undefined : this.services.store.findCaseByNumber(caseNumber);

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { type ApiKey, type KeyRole, SqliteApiKeyStore } from '../store/api-keys.js';
 import type { AuditTrail } from './audit-trail.js';
 import { withStore } from './offline.js';
+import { SigningKeys } from './signing.js';
 
 export { KEY_ROLES, type KeyRole } from '../store/api-keys.js';
 
@@ -33,4 +34,9 @@ export class KeyAdmin {
 /** Runs `work` with the key store of the database under DATA_DIR, closing it after. */
 export async function withKeyStore<T>(config: Config, work: (keys: KeyAdmin) => T | Promise<T>): Promise<T> {
   return withStore(config, (store, trail) => work(new KeyAdmin(new SqliteApiKeyStore(store.db), trail)));
+}
+
+/** Runs `work` with the evidence signing keys of the service under DATA_DIR (creating the first if there is none). */
+export async function withSigningKeys<T>(config: Config, work: (signing: SigningKeys) => T | Promise<T>): Promise<T> {
+  return withStore(config, (store, trail) => work(new SigningKeys(config, store.db, trail)));
 }

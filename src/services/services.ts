@@ -21,7 +21,8 @@ import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteMatchStore } from '../store/scan-matches.js';
 import { SqliteScanStore } from '../store/scans.js';
 import { SqliteStore } from '../store/sqlite-store.js';
-import { AuditTrail } from './audit-trail.js';
+import { AuditTrail, auditScans } from './audit-trail.js';
+import { EvidenceService } from './evidence.js';
 import { SigningKeys } from './signing.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
@@ -69,6 +70,7 @@ export class Services implements ServiceContext {
   readonly events: ServiceEvents;
   readonly scans: ScanService;
   readonly matches: MatchService;
+  readonly evidence: EvidenceService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -96,6 +98,8 @@ export class Services implements ServiceContext {
     this.batches = new BatchService(this);
     this.scans = new ScanService(this);
     this.matches = new MatchService(this);
+    this.evidence = new EvidenceService(this, this.cases);
+    auditScans(this.trail, this.events, this.matchStore);
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {

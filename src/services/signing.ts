@@ -81,9 +81,10 @@ export class SigningKeys {
     return this.loaded;
   }
 
-  sign(data: Uint8Array): { keyId: string; publicKey: string; signature: Buffer } {
+  /** The current key, to sign one package with. */
+  signer(): { keyId: string; publicKeyPem: string; sign(data: Uint8Array): Uint8Array } {
     const key = this.current();
-    return { keyId: key.keyId, publicKey: key.publicKey, signature: sign(null, data, key.privateKey) };
+    return { keyId: key.keyId, publicKeyPem: key.publicKey, sign: (data) => sign(null, data, key.privateKey) };
   }
 
   /** Every key that has signed, oldest first; `current` marks the one signing now. */

@@ -134,8 +134,8 @@ function prepare(db: Database.Database) {
     lastChainedBefore: db.prepare<[number], { hash: string }>('SELECT hash FROM audit_log WHERE id < ? AND hash IS NOT NULL ORDER BY id DESC LIMIT 1'),
     setChain: db.prepare('UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?'),
     redactCase: db.prepare('UPDATE audit_log SET case_id = NULL, details = NULL, salt = NULL WHERE case_id = ?'),
-    covering: db.prepare<[number | null, string], AuditRow>(
-      'SELECT * FROM audit_log WHERE case_id = ? OR target IN (SELECT value FROM json_each(?)) ORDER BY id',
+    covering: db.prepare<[string, string], AuditRow>(
+      'SELECT * FROM audit_log WHERE case_id IN (SELECT value FROM json_each(?)) OR target IN (SELECT value FROM json_each(?)) ORDER BY id',
     ),
   };
 }
@@ -252,10 +252,10 @@ export class SqliteAuditLog implements AuditLog {
     return head?.hash ? { id: head.id, hash: head.hash } : null;
   }
 
-  /** Every entry about the case or one of the targets (`content:5`, `match:3`), in full, oldest first. */
-  covering(caseId: number | null, targets: readonly string[]): ChainedEntry[] {
+  /** Every entry about one of the cases or targets (`content:5`, `match:3`), in full, oldest first. */
+  covering(caseIds: readonly number[], targets: readonly string[]): ChainedEntry[] {
     this.flush();
-    return this.statements.covering.all(caseId, JSON.stringify(targets)).map(chained);
+    return this.statements.covering.all(JSON.stringify(caseIds), JSON.stringify(targets)).map(chained);
   }
 
   /** A withdrawal: the case's private fields and their salts are erased (the caller empties the database's log after). */

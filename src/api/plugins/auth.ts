@@ -24,6 +24,7 @@ export const PERMISSIONS = [
   'content',
   'provenance:full',
   'scans',
+  'evidence',
   'keys',
   'audit',
   'metrics',
@@ -31,7 +32,7 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
-const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
+const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches', 'evidence'];
 const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
