@@ -66,6 +66,11 @@ export const ConfigSchema = Type.Object({
     default: '',
     description: 'A JSON file of the help the victim page offers per country (helplines, legal aid, where to report); empty: the built-in international list. See docs/web.md.',
   }),
+  EVIDENCE_SIGNING_KEY_FILE: Type.String({
+    default: '',
+    description:
+      'Ed25519 private key (PKCS#8 PEM) that signs evidence packages. Empty: one is created at first start as DATA_DIR/evidence-signing-key.pem (mode 0600) and replaced by `ncii-match keys rotate-signing`.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 

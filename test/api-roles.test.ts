@@ -16,13 +16,15 @@ import { multipartBody } from './helpers/form-data.js';
 /** The contract's roles, written out rather than derived, so a change to ROLE_PERMISSIONS has to change this too. */
 const CONTRACT: Record<Role, Permission[]> = {
   anonymous: ['hash', 'match:hashes', 'cases'],
-  ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image'],
-  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'scans', 'webhooks'],
-  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'keys', 'audit', 'metrics'],
+  ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence'],
+  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'webhooks'],
+  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'keys', 'audit', 'metrics'],
 };
 
-/** What each /v1 path needs, by the most specific matching prefix. */
-const ROUTE_PERMISSIONS: [prefix: string, permission: Permission][] = [
+/** What each /v1 path needs, by the most specific matching prefix (undefined: open to everyone). */
+const ROUTE_PERMISSIONS: [prefix: string, permission: Permission | undefined][] = [
+  ['/v1/evidence/public-key', undefined],
+  ['/v1/evidence', 'evidence'],
   ['/v1/hash', 'hash'],
   ['/v1/match', 'match:hashes'],
   ['/v1/banks/:id/content', 'content'],

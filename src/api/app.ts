@@ -24,6 +24,8 @@ import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { webPages } from './plugins/web.js';
+import { auditRoutes } from './routes/audit.js';
+import { evidenceRoutes } from './routes/evidence.js';
 import { matchesRoutes } from './routes/matches.js';
 import { scanRoutes } from './routes/scans.js';
 import { ErrorResponse } from './schemas.js';
@@ -138,7 +140,9 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
-  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, webhookRoutes]) await app.register(routes, { services });
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, webhookRoutes, auditRoutes, evidenceRoutes]) {
+    await app.register(routes, { services });
+  }
   await app.register(webPages, { config });
 }
 

@@ -161,6 +161,8 @@ export class CaseService {
   async withdraw(typedNumber: string, typedPin: string, client: string): Promise<void> {
     const victimCase = await this.open(typedNumber, typedPin, client);
     try {
+      // Erased before the case goes: deleting it empties the database's log of both.
+      this.services.trail.log.redactCase(victimCase.id);
       this.services.store.deleteCase(victimCase.id);
     } catch (err) {
       // Withdrawn by a request running alongside this one: the same answer as any unknown case.
@@ -176,6 +178,7 @@ export class CaseService {
     for (let attempt = 0; ; attempt++) {
       try {
         const created = this.services.store.createCase({ caseNumber: newCaseNumber(), pinHash, signals });
+        this.services.trail.record('case.created', { caseId: created.id, details: { hashes: signals.length } });
         return { caseNumber: created.caseNumber, pin, hashes: signals.length };
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'CONFLICT') || attempt >= 3) throw err;
@@ -184,7 +187,7 @@ export class CaseService {
   }
 
   /** The case, if number and PIN are right; the same refusal otherwise. `client` names who is trying (a key, or an address's network). */
-  private async open(typedNumber: string, typedPin: string, client: string): Promise<VictimCase> {
+  async open(typedNumber: string, typedPin: string, client: string): Promise<VictimCase> {
     const now = Date.now();
     const caseNumber = normalizeCaseNumber(typedNumber);
     const found = caseNumber === null ? undefined : this.services.store.findCaseByNumber(caseNumber);

@@ -10,6 +10,7 @@ import type { SqliteBatchStore } from '../store/batches.js';
 import type { SqliteMatchStore } from '../store/scan-matches.js';
 import type { SqliteScanStore } from '../store/scans.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
+import type { AuditTrail } from './audit-trail.js';
 import type { ServiceEvents } from './events.js';
 import type { ImageHashing } from './hashing.js';
 
@@ -19,6 +20,7 @@ export interface ServiceContext {
   readonly batchStore: SqliteBatchStore;
   readonly batchRunner: BatchRunner;
   readonly hashing: ImageHashing;
+  readonly trail: AuditTrail;
   readonly scanStore: SqliteScanStore;
   readonly matchStore: SqliteMatchStore;
   /** In-process events (a run finished, a match's status moved) for listeners such as webhooks. */

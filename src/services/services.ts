@@ -22,6 +22,9 @@ import { SqliteMatchStore } from '../store/scan-matches.js';
 import { SqliteScanStore } from '../store/scans.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { AuditTrail, auditScans } from './audit-trail.js';
+import { EvidenceService } from './evidence.js';
+import { SigningKeys } from './signing.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
@@ -52,6 +55,10 @@ export class Services implements ServiceContext {
   readonly store: SqliteStore;
   readonly keys: SqliteApiKeyStore;
   readonly audit: SqliteAuditLog;
+  /** What the service did, on behalf of whom (the request being served). */
+  readonly trail: AuditTrail;
+  /** The Ed25519 key evidence packages are signed with, and every public key that signed before. */
+  readonly signing: SigningKeys;
   readonly batchStore: SqliteBatchStore;
   /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
   readonly batchRunner: BatchRunner;
@@ -68,6 +75,7 @@ export class Services implements ServiceContext {
   readonly events: ServiceEvents;
   readonly scans: ScanService;
   readonly matches: MatchService;
+  readonly evidence: EvidenceService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -82,6 +90,8 @@ export class Services implements ServiceContext {
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
     this.audit = new SqliteAuditLog(this.store.db, { maxDelayMs: AUDIT_MAX_DELAY_MS });
+    this.trail = new AuditTrail(this.audit);
+    this.signing = new SigningKeys(config, this.store.db, this.trail);
     this.batchStore = new SqliteBatchStore(this.store.db);
     this.scanStore = new SqliteScanStore(this.store.db);
     this.matchStore = new SqliteMatchStore(this.store.db);
@@ -94,6 +104,8 @@ export class Services implements ServiceContext {
     this.scans = new ScanService(this);
     this.matches = new MatchService(this);
     ({ service: this.webhooks, dispatcher: this.webhookDispatcher } = startWebhooks(this.store.db, config, this.events, (err) => log.error({ err }, 'webhook dispatcher failed')));
+    this.evidence = new EvidenceService(this, this.cases);
+    auditScans(this.trail, this.events, this.matchStore);
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {

@@ -25,6 +25,7 @@ export const PERMISSIONS = [
   'provenance:full',
   'scans',
   'webhooks',
+  'evidence',
   'keys',
   'audit',
   'metrics',
@@ -32,7 +33,7 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
-const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
+const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches', 'evidence'];
 const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans', 'webhooks'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {

@@ -46,8 +46,8 @@ const CaseCreatedBody = Type.Object(
   { description: 'The case is registered: write down the case number and PIN now, they are not shown again.' },
 );
 
-const CaseNumberParam = Type.Object({ caseNumber: Type.String({ minLength: 1, maxLength: 40 }) });
-const PinHeader = Type.Object({ 'x-case-pin': Type.String({ minLength: 1, maxLength: 40, description: 'The PIN given when the case was created.' }) });
+export const CaseNumberParam = Type.Object({ caseNumber: Type.String({ minLength: 1, maxLength: 40 }) });
+export const PinHeader = Type.Object({ 'x-case-pin': Type.String({ minLength: 1, maxLength: 40, description: 'The PIN given when the case was created.' }) });
 
 const CaseReportBody = Type.Object(
   {
@@ -84,7 +84,7 @@ const CaseReportBody = Type.Object(
 );
 
 /** Who is trying PINs: a key, or an anonymous client's network. */
-function pinClient(request: FastifyRequest): string {
+export function pinClient(request: FastifyRequest): string {
   return request.principal.keyId === null ? clientNetwork(request.ip, PIN_CLIENT_IPV6_PREFIX_BITS) : request.principal.actor;
 }
 
