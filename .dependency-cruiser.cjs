@@ -21,7 +21,8 @@ module.exports = {
     layer('store', 'store', ['hashing/']),
     layer('match', 'match', ['hashing/', 'robust/', 'index/', 'store/']),
     layer('batches', 'batches', ['hashing/', 'match/', 'store/', 'image/errors']),
-    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'match/', 'batches/', 'config']),
+    layer('exchange', 'exchange', ['hashing/', 'store/store']),
+    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'match/', 'batches/', 'exchange/', 'config']),
     {
       name: 'routes-through-services',
       comment: 'A route declares its schema and calls a service: it reaches the store, the signals and the matcher only through src/services.',
