@@ -12,6 +12,7 @@ import {
   type ExportItem,
   fromStopnciiName,
   fromTeName,
+  modifiedAtOf,
   parsedSignal,
   type ReadItem,
   reasonOf,
@@ -110,13 +111,6 @@ export async function* writeHmaJson(items: AsyncIterable<ExportItem>, bank: { na
 
 const STOPNCII_STATUSES = ['Received', 'Active', 'Withdrawn', 'Deleted'];
 
-function modifiedAt(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return Date.parse(value);
-  if (value === undefined || value === null) return undefined;
-  throw new Error(`lastModtimestamp must be a number or a date-time, got ${JSON.stringify(value)}`);
-}
-
 function stopnciiRecord(value: unknown): ExchangeRecord {
   if (!isObject(value)) throw new Error('each hash record must be an object');
   const { hashValue, signalType, hashStatus = 'Active', caseNumbers = [], lastModtimestamp } = value;
@@ -127,7 +121,7 @@ function stopnciiRecord(value: unknown): ExchangeRecord {
     signals: [signal],
     metadata: { stopncii: { hashStatus, caseNumbers, lastModtimestamp: lastModtimestamp ?? null } },
     remove: hashStatus === 'Withdrawn' || hashStatus === 'Deleted',
-    modifiedAt: modifiedAt(lastModtimestamp),
+    modifiedAt: modifiedAtOf(lastModtimestamp),
   };
 }
 

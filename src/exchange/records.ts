@@ -89,3 +89,18 @@ export function typeOfBareHash(hash: string): KnownSignalType | undefined {
 export function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A StopNCII lastModtimestamp as milliseconds (numbers are taken as they are, date-times parsed); throws on anything else. */
+export function modifiedAtOf(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return Date.parse(value);
+  if (value === undefined || value === null) return undefined;
+  throw new Error(`lastModtimestamp must be a number or a date-time, got ${JSON.stringify(value)}`);
+}
+
+/** A stored signal's type (the store only holds registered types). */
+export function findExchangeType(name: string): KnownSignalType {
+  const type = findSignalType(name);
+  if (!type) throw new Error(`unknown signal type ${JSON.stringify(name)}`);
+  return type;
+}

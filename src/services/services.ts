@@ -18,12 +18,14 @@ import { WorkerSignalIndexes } from '../match/worker-indexes.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
+import { SqliteExchangeStaging } from '../store/exchange-staging.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
+import { ExchangeService } from './exchange.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
 
@@ -53,6 +55,7 @@ export class Services implements ServiceContext {
   readonly cases: CaseService;
   readonly banks: BankService;
   readonly batches: BatchService;
+  readonly exchange: ExchangeService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -73,6 +76,7 @@ export class Services implements ServiceContext {
     this.cases = new CaseService(this, this.matching);
     this.banks = new BankService(this);
     this.batches = new BatchService(this);
+    this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
