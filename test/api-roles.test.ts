@@ -17,8 +17,8 @@ import { multipartBody } from './helpers/form-data.js';
 const CONTRACT: Record<Role, Permission[]> = {
   anonymous: ['hash', 'match:hashes', 'cases'],
   ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image'],
-  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full'],
-  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'keys', 'audit', 'metrics'],
+  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'export'],
+  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'export', 'keys', 'audit', 'metrics'],
 };
 
 /** What each /v1 path needs, by the most specific matching prefix. */
@@ -26,6 +26,8 @@ const ROUTE_PERMISSIONS: [prefix: string, permission: Permission][] = [
   ['/v1/hash', 'hash'],
   ['/v1/match', 'match:hashes'],
   ['/v1/banks/:id/content', 'content'],
+  ['/v1/banks/:id/export', 'export'],
+  ['/v1/banks/:id/import', 'banks'],
   ['/v1/banks', 'banks'],
   ['/v1/content', 'content'],
   ['/v1/cases', 'cases'],

@@ -22,6 +22,7 @@ import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
+import { exchangeRoutes } from './routes/exchange.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from '../services/services.js';
 import { uploadMemory } from './uploads.js';
@@ -134,7 +135,7 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
-  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes]) await app.register(routes, { services });
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, exchangeRoutes]) await app.register(routes, { services });
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {

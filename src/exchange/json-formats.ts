@@ -52,6 +52,8 @@ async function* jsonRecords(
       }
     }
   } catch (err) {
+    // The source failing (a body over its limit, a dropped connection) is not the file's fault.
+    if (source.errored) throw err;
     // A syntax error ends the document: nothing after it can be read.
     yield { line: n + 1, error: `not valid JSON after record ${n}: ${reasonOf(err)}` };
   }

@@ -19,6 +19,8 @@ import {
 } from '../exchange/index.js';
 import type { SqliteExchangeStaging } from '../store/exchange-staging.js';
 import type { ContentWithSignals, ImportWriter } from '../store/store.js';
+
+export { EXCHANGE_FORMATS, type ExchangeFormat } from '../exchange/index.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError, StoreError } from './errors.js';
 import { deserializeRecords, serializeRecords } from './exchange-staging-records.js';

@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'banks',
   'content',
   'provenance:full',
+  'export',
   'keys',
   'audit',
   'metrics',
@@ -31,7 +32,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
 const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
-const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full'];
+const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'export'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   anonymous: new Set(ANONYMOUS),
