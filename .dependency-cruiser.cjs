@@ -26,7 +26,8 @@ module.exports = {
     // The browser page: the hashing core and the query module, nothing of the server.
     layer('web', 'web', ['hashing/', 'robust/', 'match/query\\.ts$']),
     layer('evidence', 'evidence', ['store/audit-chain']),
-    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'evidence/', 'match/', 'batches/', 'scans/', 'webhooks/', 'config']),
+    layer('exchange', 'exchange', ['hashing/', 'store/store']),
+    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'evidence/', 'exchange/', 'match/', 'batches/', 'scans/', 'webhooks/', 'config']),
     {
       name: 'routes-through-services',
       comment: 'A route declares its schema and calls a service: it reaches the store, the signals and the matcher only through src/services.',

@@ -28,6 +28,7 @@ import { auditRoutes } from './routes/audit.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import { matchesRoutes } from './routes/matches.js';
 import { scanRoutes } from './routes/scans.js';
+import { exchangeRoutes } from './routes/exchange.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from '../services/services.js';
 import { uploadMemory } from './uploads.js';
@@ -140,7 +141,7 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
-  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, webhookRoutes, auditRoutes, evidenceRoutes]) {
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, webhookRoutes, auditRoutes, evidenceRoutes, exchangeRoutes]) {
     await app.register(routes, { services });
   }
   await app.register(webPages, { config });

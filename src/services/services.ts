@@ -20,6 +20,7 @@ import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteMatchStore } from '../store/scan-matches.js';
 import { SqliteScanStore } from '../store/scans.js';
+import { SqliteExchangeStaging } from '../store/exchange-staging.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { AuditTrail, auditScans } from './audit-trail.js';
@@ -31,6 +32,7 @@ import { CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { ServiceEvents } from './events.js';
+import { ExchangeService } from './exchange.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
 import { MatchService } from './matches.js';
@@ -76,6 +78,7 @@ export class Services implements ServiceContext {
   readonly scans: ScanService;
   readonly matches: MatchService;
   readonly evidence: EvidenceService;
+  readonly exchange: ExchangeService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -106,6 +109,7 @@ export class Services implements ServiceContext {
     ({ service: this.webhooks, dispatcher: this.webhookDispatcher } = startWebhooks(this.store.db, config, this.events, (err) => log.error({ err }, 'webhook dispatcher failed')));
     this.evidence = new EvidenceService(this, this.cases);
     auditScans(this.trail, this.events, this.matchStore);
+    this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
