@@ -16,20 +16,28 @@ import { multipartBody } from './helpers/form-data.js';
 /** The contract's roles, written out rather than derived, so a change to ROLE_PERMISSIONS has to change this too. */
 const CONTRACT: Record<Role, Permission[]> = {
   anonymous: ['hash', 'match:hashes', 'cases'],
-  ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image'],
-  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full'],
-  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'banks', 'content', 'provenance:full', 'keys', 'audit', 'metrics'],
+  ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence'],
+  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'export'],
+  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'export', 'keys', 'audit', 'metrics'],
 };
 
-/** What each /v1 path needs, by the most specific matching prefix. */
-const ROUTE_PERMISSIONS: [prefix: string, permission: Permission][] = [
+/** What each /v1 path needs, by the most specific matching prefix (undefined: open to everyone). */
+const ROUTE_PERMISSIONS: [prefix: string, permission: Permission | undefined][] = [
+  ['/v1/evidence/public-key', undefined],
+  ['/v1/evidence', 'evidence'],
   ['/v1/hash', 'hash'],
   ['/v1/match', 'match:hashes'],
   ['/v1/banks/:id/content', 'content'],
+  ['/v1/banks/:id/export', 'export'],
+  ['/v1/banks/:id/import', 'banks'],
   ['/v1/banks', 'banks'],
   ['/v1/content', 'content'],
   ['/v1/cases', 'cases'],
   ['/v1/batches', 'batches'],
+  ['/v1/scans', 'scans'],
+  ['/v1/scan-runs', 'scans'],
+  ['/v1/matches', 'scans'],
+  ['/v1/webhooks', 'webhooks'],
   ['/v1/keys', 'keys'],
   ['/v1/audit', 'audit'],
 ];

@@ -47,6 +47,7 @@ const STORE_ERRORS: Record<Exclude<StoreError['code'], 'MIGRATION_MISMATCH'>, [n
 const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   INVALID_REQUEST: 400,
   NOT_FOUND: 404,
+  CONFLICT: 409,
   TOO_MANY_HASHES: 413,
   LOW_QUALITY: 422,
   RATE_LIMITED: 429,

@@ -8,7 +8,7 @@ import { findSignalType, type SignalTypeName } from '../hashing/registry.js';
 import { parseSignals, thresholdShorthand, type WireSignal } from '../match/query.js';
 import { MAX_CONTENT_REGIONS } from '../robust/regions.js';
 import { type ImageSignals, WHOLE_IMAGE_SIGNALS, WHOLE_IMAGE_TYPES, wholeImageHash } from '../robust/image-signals.js';
-import type { Bank, ContentItem, NewContentItem, NewProvenance, NewSignal, Signal, ThresholdsByType } from '../store/store.js';
+import type { AddedContent, Bank, ContentItem, NewContentItem, NewProvenance, NewSignal, Signal, ThresholdsByType } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import type { ServiceContext } from './context.js';
 
@@ -111,7 +111,9 @@ export class BankService {
   constructor(private readonly services: ServiceContext) {}
 
   create(input: BankInput): Bank {
-    return this.services.store.createBank({ name: input.name, description: input.description, thresholds: overrides(input.threshold, input.thresholds, {}) });
+    const bank = this.services.store.createBank({ name: input.name, description: input.description, thresholds: overrides(input.threshold, input.thresholds, {}) });
+    this.services.trail.record('bank.created', { target: `bank:${bank.id}` });
+    return bank;
   }
 
   list(): readonly Bank[] {
@@ -136,6 +138,7 @@ export class BankService {
 
   delete(id: number): void {
     this.services.store.deleteBank(id);
+    this.services.trail.record('bank.deleted', { target: `bank:${id}` });
   }
 
   /**
@@ -152,7 +155,7 @@ export class BankService {
       // Region hashes too, so that robust queries find crops, screenshots and the like of this image.
       prepared.push(capturedImageSignals(await this.services.hashing.hashNamed(file.bytes, name, 'Nothing was stored.', { regions: 'content' })));
     }
-    const { contentIds } = this.services.store.addContent(bankId, prepared.map((p) => newItem(fields, p.signals)));
+    const { contentIds } = this.ingest(bankId, prepared.map((p) => newItem(fields, p.signals)));
     return prepared.map((p, i) => ({ id: contentIds[i], signals: p.signals.map(signalText), warnings: p.warnings }));
   }
 
@@ -165,8 +168,15 @@ export class BankService {
         parsed.map((s, j) => ({ type: s.type.name, hash: s.hash, quality: signals[j].quality ?? null })),
       );
     });
-    const { contentIds } = this.services.store.addContent(bankId, prepared);
+    const { contentIds } = this.ingest(bankId, prepared);
     return prepared.map((item, i) => ({ id: contentIds[i], signals: item.signals!.map(signalText) }));
+  }
+
+  /** Stores the items, each ingestion an audit entry: evidence names who brought an item in, and when. */
+  private ingest(bankId: number, items: NewContentItem[]): AddedContent {
+    const added = this.services.store.addContent(bankId, items);
+    for (const id of added.contentIds) this.services.trail.record('content.ingested', { target: `content:${id}`, details: { bankId } });
+    return added;
   }
 
   /** A bank's items in id order, `limit` after `after`; `nextAfter` names the next page, null on the last. */
@@ -193,6 +203,7 @@ export class BankService {
 
   deleteContent(id: number): void {
     this.services.store.deleteContent(id);
+    this.services.trail.record('content.deleted', { target: `content:${id}` });
   }
 }
 

@@ -28,6 +28,7 @@
 import { hashPin, verifyPin } from '../store/pin.js';
 import { StoreError } from '../store/errors.js';
 import type { NewSignal, Provenance, VictimCase } from '../store/store.js';
+import type { CaseFindings } from '../store/scan-matches.js';
 import { MAX_QUERY_SIGNALS, type Query, queryFromHashes, queryFromImage, queryFromSignals, searchedSignals } from '../match/query.js';
 import type { ImageSignals } from '../robust/image-signals.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
@@ -75,6 +76,16 @@ export interface CaseReport {
     firstSeen: string | null;
     lastSeen: string | null;
   };
+  /** What scheduled scans found and what became of it: counts, platforms, group names and times only. */
+  takedown: CaseFindings & { status: CaseTakedownStatus };
+}
+
+/** open: nothing found by scans; found: copies found, not all removed yet; all removed: every copy found is gone. */
+export type CaseTakedownStatus = 'open' | 'found' | 'all removed';
+
+export function takedownStatus(findings: CaseFindings): CaseTakedownStatus {
+  if (findings.items === 0) return 'open';
+  return findings.removed === findings.items ? 'all removed' : 'found';
 }
 
 export class CaseService {
@@ -132,6 +143,7 @@ export class CaseService {
     // Withdrawn while the search ran: answered as withdrawn, not as still open.
     this.current(victimCase.caseNumber);
     const seen = matches.map(({ contentId, provenance }) => provenance.capturedAt ?? this.services.store.getContent(contentId).createdAt).sort();
+    const findings = this.services.matchStore.caseFindings(victimCase.id);
     return {
       report: {
         caseNumber: victimCase.caseNumber,
@@ -139,6 +151,7 @@ export class CaseService {
         createdAt: victimCase.createdAt,
         hashes: signals.length,
         found: { matches: matches.length, ...whereFound(matches.map((m) => m.provenance)), firstSeen: seen[0] ?? null, lastSeen: seen.at(-1) ?? null },
+        takedown: { ...findings, status: takedownStatus(findings) },
       },
       matchCount: matches.length,
     };
@@ -148,6 +161,8 @@ export class CaseService {
   async withdraw(typedNumber: string, typedPin: string, client: string): Promise<void> {
     const victimCase = await this.open(typedNumber, typedPin, client);
     try {
+      // Erased before the case goes: deleting it empties the database's log of both.
+      this.services.trail.log.redactCase(victimCase.id);
       this.services.store.deleteCase(victimCase.id);
     } catch (err) {
       // Withdrawn by a request running alongside this one: the same answer as any unknown case.
@@ -163,6 +178,7 @@ export class CaseService {
     for (let attempt = 0; ; attempt++) {
       try {
         const created = this.services.store.createCase({ caseNumber: newCaseNumber(), pinHash, signals });
+        this.services.trail.record('case.created', { caseId: created.id, details: { hashes: signals.length } });
         return { caseNumber: created.caseNumber, pin, hashes: signals.length };
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'CONFLICT') || attempt >= 3) throw err;
@@ -171,7 +187,7 @@ export class CaseService {
   }
 
   /** The case, if number and PIN are right; the same refusal otherwise. `client` names who is trying (a key, or an address's network). */
-  private async open(typedNumber: string, typedPin: string, client: string): Promise<VictimCase> {
+  async open(typedNumber: string, typedPin: string, client: string): Promise<VictimCase> {
     const now = Date.now();
     const caseNumber = normalizeCaseNumber(typedNumber);
     const found = caseNumber === null ? undefined : this.services.store.findCaseByNumber(caseNumber);

@@ -7,7 +7,11 @@ import type { BatchRunner } from '../batches/runner.js';
 import type { Config } from '../config.js';
 import type { Matcher } from '../match/matcher.js';
 import type { SqliteBatchStore } from '../store/batches.js';
+import type { SqliteMatchStore } from '../store/scan-matches.js';
+import type { SqliteScanStore } from '../store/scans.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
+import type { AuditTrail } from './audit-trail.js';
+import type { ServiceEvents } from './events.js';
 import type { ImageHashing } from './hashing.js';
 
 export interface ServiceContext {
@@ -16,6 +20,12 @@ export interface ServiceContext {
   readonly batchStore: SqliteBatchStore;
   readonly batchRunner: BatchRunner;
   readonly hashing: ImageHashing;
+  readonly trail: AuditTrail;
+  readonly scanStore: SqliteScanStore;
+  readonly matchStore: SqliteMatchStore;
+  /** In-process events (a run finished, a match's status moved) for listeners such as webhooks. */
+  readonly events: ServiceEvents;
+  readonly log: { error(details: object, message: string): void };
   /** Throws NOT_READY until the indexes are loaded, INDEX_UNAVAILABLE once their worker failed. */
   readonly matcher: Matcher;
 }

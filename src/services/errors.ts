@@ -5,6 +5,7 @@
 export type ServiceErrorCode =
   | 'INVALID_REQUEST'
   | 'NOT_FOUND'
+  | 'CONFLICT'
   | 'LOW_QUALITY'
   | 'RATE_LIMITED'
   | 'TOO_MANY_HASHES'

@@ -18,14 +18,26 @@ import { WorkerSignalIndexes } from '../match/worker-indexes.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
+import { SqliteMatchStore } from '../store/scan-matches.js';
+import { SqliteScanStore } from '../store/scans.js';
+import { SqliteExchangeStaging } from '../store/exchange-staging.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { AuditTrail, auditScans } from './audit-trail.js';
+import { EvidenceService } from './evidence.js';
+import { SigningKeys } from './signing.js';
 import { BankService } from './banks.js';
 import { BatchService, storedMatch } from './batches.js';
 import { CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
+import { ServiceEvents } from './events.js';
+import { ExchangeService } from './exchange.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
+import { MatchService } from './matches.js';
+import { ScanService } from './scans.js';
+import { startWebhooks, type WebhookService } from './webhooks.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -45,6 +57,10 @@ export class Services implements ServiceContext {
   readonly store: SqliteStore;
   readonly keys: SqliteApiKeyStore;
   readonly audit: SqliteAuditLog;
+  /** What the service did, on behalf of whom (the request being served). */
+  readonly trail: AuditTrail;
+  /** The Ed25519 key evidence packages are signed with, and every public key that signed before. */
+  readonly signing: SigningKeys;
   readonly batchStore: SqliteBatchStore;
   /** Matches batch items in the background once the indexes are loaded; the app closes it before the store. */
   readonly batchRunner: BatchRunner;
@@ -53,6 +69,16 @@ export class Services implements ServiceContext {
   readonly cases: CaseService;
   readonly banks: BankService;
   readonly batches: BatchService;
+  readonly webhooks: WebhookService;
+  /** Sends webhook deliveries in the background; what the scans' events are handed to. */
+  readonly webhookDispatcher: WebhookDispatcher;
+  readonly scanStore: SqliteScanStore;
+  readonly matchStore: SqliteMatchStore;
+  readonly events: ServiceEvents;
+  readonly scans: ScanService;
+  readonly matches: MatchService;
+  readonly evidence: EvidenceService;
+  readonly exchange: ExchangeService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -61,18 +87,29 @@ export class Services implements ServiceContext {
 
   constructor(
     readonly config: Config,
-    private readonly log: ServiceLog,
+    readonly log: ServiceLog,
   ) {
     mkdirSync(config.DATA_DIR, { recursive: true });
     this.store = new SqliteStore(join(config.DATA_DIR, DATABASE_FILE));
     this.keys = new SqliteApiKeyStore(this.store.db);
     this.audit = new SqliteAuditLog(this.store.db, { maxDelayMs: AUDIT_MAX_DELAY_MS });
+    this.trail = new AuditTrail(this.audit);
+    this.signing = new SigningKeys(config, this.store.db, this.trail);
     this.batchStore = new SqliteBatchStore(this.store.db);
+    this.scanStore = new SqliteScanStore(this.store.db);
+    this.matchStore = new SqliteMatchStore(this.store.db);
+    this.events = new ServiceEvents((err, event) => log.error({ err, event }, 'a service event listener failed'));
     this.hashing = new ImageHashing(config);
     this.matching = new MatchingService(this);
     this.cases = new CaseService(this, this.matching);
     this.banks = new BankService(this);
     this.batches = new BatchService(this);
+    this.scans = new ScanService(this);
+    this.matches = new MatchService(this);
+    ({ service: this.webhooks, dispatcher: this.webhookDispatcher } = startWebhooks(this.store.db, config, this.events, (err) => log.error({ err }, 'webhook dispatcher failed')));
+    this.evidence = new EvidenceService(this, this.cases);
+    auditScans(this.trail, this.events, this.matchStore);
+    this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
@@ -118,6 +155,7 @@ export class Services implements ServiceContext {
     }).then((indexes) => {
       this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
       this.batchRunner.start();
+      this.scans.startBackground();
     });
     return this.loading;
   }

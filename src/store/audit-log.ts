@@ -1,20 +1,52 @@
-/** The audit log: who did what and when, never what was looked up. */
+/**
+ * The audit log: who did what and when, never what was looked up; a hash
+ * chain (audit-chain.ts), so an entry altered, removed or moved afterwards
+ * shows. What ties an entry to a victim's case is kept apart and erased when
+ * she withdraws it, leaving the chain whole.
+ */
 import type Database from 'better-sqlite3';
+import { type ChainedEntry, type ChainReport, commit, entryHash, GENESIS_HASH, verifyChain } from './audit-chain.js';
 
 export interface AuditEntry {
   id: number;
   at: string;
-  /** `key:<id>` or `anonymous:<keyed hash of the client address>`. */
+  /** `key:<id>`, `anonymous:<keyed hash of the client address>`, `anonymous`, or `cli` / `service` for what no request did. */
   actor: string;
-  /** Method and route pattern, e.g. `POST /v1/match`. */
+  /** Method and route pattern (`POST /v1/match`), or what happened (`case.created`, `key.revoked`). */
   action: string;
-  /** The resource acted on (route parameters), if any. */
+  /** The resource acted on (`id=5` route parameters, or `content:5`, `key:3`), if any. */
   target: string | null;
   status: number;
   matchCount: number | null;
+  /** SHA-256 of the private fields with their salt, if the entry has any. */
+  commitment: string | null;
+  /** Whether its private fields were erased (a withdrawn case). */
+  redacted: boolean;
+  prevHash: string;
+  hash: string;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+export interface NewAuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  status: number;
+  matchCount: number | null;
+  /** Private: the victim's case concerned. */
+  caseId?: number | null;
+  /** Private: further facts about it, as a JSON object. */
+  details?: Record<string, unknown> | null;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  /** ISO-8601: entries at or after. */
+  since?: string;
+  /** ISO-8601: entries before. */
+  until?: string;
+}
 
 export interface AuditLog {
   /** Queued and written with others in one transaction shortly after (see `AuditLogOptions`). */
@@ -22,14 +54,61 @@ export interface AuditLog {
   /** Writes what is queued now (before reading, and before closing the store). */
   flush(): void;
   /** Newest first, `limit` entries before the entry with id `beforeId` (or the newest). */
-  list(options: { limit: number; beforeId?: number }): AuditEntry[];
+  list(options: { limit: number; beforeId?: number } & AuditFilter): AuditEntry[];
 }
 
 /** Entries per multi-row INSERT: one statement step writes them all, instead of a step per entry. */
 const ROWS_PER_INSERT = 64;
-const COLUMNS = '(at, actor, action, target, status, match_count)';
+const COLUMNS = '(id, at, actor, action, target, status, match_count, case_id, details, salt, commitment, prev_hash, hash)';
+const PLACEHOLDERS = `(${Array(13).fill('?').join(', ')})`;
 
-type AuditRow = { id: number; at: string; actor: string; action: string; target: string | null; status: number; match_count: number | null };
+type AuditRow = {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  status: number;
+  match_count: number | null;
+  case_id: number | null;
+  details: string | null;
+  salt: string | null;
+  commitment: string | null;
+  prev_hash: string | null;
+  hash: string | null;
+};
+
+const chained = (r: AuditRow): ChainedEntry => ({
+  id: r.id,
+  at: r.at,
+  actor: r.actor,
+  action: r.action,
+  target: r.target,
+  status: r.status,
+  matchCount: r.match_count,
+  caseId: r.case_id,
+  details: r.details,
+  salt: r.salt,
+  commitment: r.commitment,
+  prevHash: r.prev_hash ?? '',
+  hash: r.hash ?? '',
+});
+
+const publicEntry = (r: AuditRow): AuditEntry => ({
+  id: r.id,
+  at: r.at,
+  actor: r.actor,
+  action: r.action,
+  target: r.target,
+  status: r.status,
+  matchCount: r.match_count,
+  commitment: r.commitment,
+  redacted: r.commitment !== null && r.salt === null,
+  prevHash: r.prev_hash ?? '',
+  hash: r.hash ?? '',
+});
+
+const rowValues = (e: ChainedEntry) => [e.id, e.at, e.actor, e.action, e.target, e.status, e.matchCount, e.caseId, e.details, e.salt, e.commitment, e.prevHash, e.hash];
 
 export interface AuditLogOptions {
   /**
@@ -41,11 +120,34 @@ export interface AuditLogOptions {
   maxPending?: number;
 }
 
+function prepare(db: Database.Database) {
+  return {
+    insert: db.prepare(`INSERT INTO audit_log ${COLUMNS} VALUES ${PLACEHOLDERS}`),
+    insertMany: db.prepare(`INSERT INTO audit_log ${COLUMNS} VALUES ${Array(ROWS_PER_INSERT).fill(PLACEHOLDERS).join(', ')}`),
+    head: db.prepare<[], { id: number; hash: string | null }>('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1'),
+    page: db.prepare<Record<string, unknown>, AuditRow>(
+      `SELECT * FROM audit_log WHERE id < @before AND (@actor IS NULL OR actor = @actor) AND (@action IS NULL OR action = @action)
+       AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until) ORDER BY id DESC LIMIT @limit`,
+    ),
+    all: db.prepare<[], AuditRow>('SELECT * FROM audit_log ORDER BY id'),
+    unchained: db.prepare<[], AuditRow>('SELECT * FROM audit_log WHERE hash IS NULL ORDER BY id'),
+    lastChainedBefore: db.prepare<[number], { hash: string }>('SELECT hash FROM audit_log WHERE id < ? AND hash IS NOT NULL ORDER BY id DESC LIMIT 1'),
+    setChain: db.prepare('UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?'),
+    redactCase: db.prepare('UPDATE audit_log SET case_id = NULL, details = NULL, salt = NULL WHERE case_id = ?'),
+    covering: db.prepare<[string, string], AuditRow>(
+      'SELECT * FROM audit_log WHERE case_id IN (SELECT value FROM json_each(?)) OR target IN (SELECT value FROM json_each(?)) ORDER BY id',
+    ),
+  };
+}
+
 /**
  * Entries are written in groups: the store syncs every commit to disk, and one
  * sync per request would cost more than the lookup it records. An entry is
  * appended after its response was sent, so grouping only delays it; `flush`
- * (on every read and before the store closes) writes what is waiting.
+ * (on every read and before the store closes) writes what is waiting. Each
+ * group is chained onto the head read inside its own write transaction, so
+ * processes sharing the database (the service and the command line) extend
+ * one chain.
  *
  * With the default, one group per event-loop turn, a busy server still syncs
  * once per turn, i.e. every few requests: under load that sync (1 to 4 ms on
@@ -62,30 +164,52 @@ export class SqliteAuditLog implements AuditLog {
   private readonly maxPending: number;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(db: Database.Database, { maxDelayMs = 0, maxPending = 10_000 }: AuditLogOptions = {}) {
+  constructor(
+    private readonly db: Database.Database,
+    { maxDelayMs = 0, maxPending = 10_000 }: AuditLogOptions = {},
+  ) {
     this.maxDelayMs = maxDelayMs;
     this.maxPending = maxPending;
-    this.statements = {
-      insert: db.prepare(`INSERT INTO audit_log ${COLUMNS} VALUES (?, ?, ?, ?, ?, ?)`),
-      insertMany: db.prepare(`INSERT INTO audit_log ${COLUMNS} VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`),
-      page: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?'),
-    };
+    this.statements = prepare(db);
     const values: unknown[] = [];
-    this.writeAll = db.transaction((entries: NewAuditEntry[]) => {
+    const write = (entries: NewAuditEntry[]) => {
+      const head = this.statements.head.get();
+      let id = head?.id ?? 0;
+      let prevHash = head?.hash ?? GENESIS_HASH;
+      const rows = entries.map((e) => {
+        const caseId = e.caseId ?? null;
+        const details = e.details ? JSON.stringify(e.details) : null;
+        const row = { id: ++id, at: e.at, actor: e.actor, action: e.action, target: e.target, status: e.status, matchCount: e.matchCount, caseId, details, ...commit(caseId, details), prevHash };
+        prevHash = entryHash(row);
+        return { ...row, hash: prevHash };
+      });
       let i = 0;
-      for (; i + ROWS_PER_INSERT <= entries.length; i += ROWS_PER_INSERT) {
+      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
         values.length = 0;
-        for (let k = i; k < i + ROWS_PER_INSERT; k++) {
-          const e = entries[k];
-          values.push(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
-        }
+        for (let k = i; k < i + ROWS_PER_INSERT; k++) values.push(...rowValues(rows[k]));
         this.statements.insertMany.run(values);
       }
-      for (; i < entries.length; i++) {
-        const e = entries[i];
-        this.statements.insert.run(e.at, e.actor, e.action, e.target, e.status, e.matchCount);
-      }
-    });
+      for (; i < rows.length; i++) this.statements.insert.run(rowValues(rows[i]));
+    };
+    const transaction = db.transaction(write);
+    this.writeAll = (entries) => transaction.immediate(entries);
+    this.chainExisting();
+  }
+
+  /** Rows written before the log was a chain (migration 011) are chained once, in id order. */
+  private chainExisting(): void {
+    this.db
+      .transaction(() => {
+        const rows = this.statements.unchained.all();
+        if (rows.length === 0) return;
+        let prevHash = this.statements.lastChainedBefore.get(rows[0].id)?.hash ?? GENESIS_HASH;
+        for (const r of rows) {
+          const hash = entryHash({ ...chained(r), prevHash });
+          this.statements.setChain.run(prevHash, hash, r.id);
+          prevHash = hash;
+        }
+      })
+      .immediate();
   }
 
   append(entry: NewAuditEntry): void {
@@ -106,10 +230,37 @@ export class SqliteAuditLog implements AuditLog {
     this.writeAll(entries);
   }
 
-  list({ limit, beforeId }: { limit: number; beforeId?: number }): AuditEntry[] {
+  list({ limit, beforeId, actor, action, since, until }: { limit: number; beforeId?: number } & AuditFilter): AuditEntry[] {
     this.flush();
     return this.statements.page
-      .all(beforeId ?? Number.MAX_SAFE_INTEGER, limit)
-      .map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, target: r.target, status: r.status, matchCount: r.match_count }));
+      .all({ before: beforeId ?? Number.MAX_SAFE_INTEGER, limit, actor: actor ?? null, action: action ?? null, since: since ?? null, until: until ?? null })
+      .map(publicEntry);
+  }
+
+  /** Checks the whole chain from its first entry. */
+  verify(): ChainReport {
+    this.flush();
+    return verifyChain((function* (rows) {
+      for (const r of rows) yield chained(r);
+    })(this.statements.all.iterate()));
+  }
+
+  /** The newest entry, which vouches for every one before it. */
+  head(): { id: number; hash: string } | null {
+    this.flush();
+    const head = this.statements.head.get();
+    return head?.hash ? { id: head.id, hash: head.hash } : null;
+  }
+
+  /** Every entry about one of the cases or targets (`content:5`, `match:3`), in full, oldest first. */
+  covering(caseIds: readonly number[], targets: readonly string[]): ChainedEntry[] {
+    this.flush();
+    return this.statements.covering.all(JSON.stringify(caseIds), JSON.stringify(targets)).map(chained);
+  }
+
+  /** A withdrawal: the case's private fields and their salts are erased (the caller empties the database's log after). */
+  redactCase(caseId: number): number {
+    this.flush();
+    return this.statements.redactCase.run(caseId).changes;
   }
 }

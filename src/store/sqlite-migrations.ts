@@ -25,8 +25,9 @@ export function readMigrations(dir = SQLITE_MIGRATIONS_DIR): Migration[] {
       return { version: Number(version), name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     })
     .sort((a, b) => a.version - b.version);
+  // Numbers are handed out to pieces of work in parallel, so one may land before a lower one: gaps are allowed, repeats are not.
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new StoreError('MIGRATION_MISMATCH', `migration versions must run 1, 2, 3...; found ${m.version} at position ${i + 1}`);
+    if (i > 0 && m.version === migrations[i - 1].version) throw new StoreError('MIGRATION_MISMATCH', `two migrations are numbered ${m.version}`);
   });
   return migrations;
 }
@@ -58,7 +59,7 @@ export function migrate(db: Database.Database, migrations = readMigrations()): v
       checksum: string;
     }>;
   for (const row of applied()) {
-    const known = migrations[row.version - 1];
+    const known = migrations.find((m) => m.version === row.version);
     if (!known) {
       throw new StoreError('MIGRATION_MISMATCH', `database has migration ${row.version} (${row.name}), which this code does not know: it was migrated by a newer version`);
     }

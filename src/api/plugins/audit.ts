@@ -22,6 +22,11 @@ declare module 'fastify' {
 
 export const audit = fp(async (app: FastifyInstance, { services }: { services: Services }) => {
   app.decorateReply('matchCount', null);
+  // What the services record while serving a request is on its caller's behalf (after auth has named the caller).
+  app.addHook('onRequest', (request, _reply, done) => {
+    const isCase = request.routeOptions.url?.startsWith('/v1/cases') ?? false;
+    services.trail.runAs(isCase && request.principal.keyId === null ? 'anonymous' : request.principal.actor, done);
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     if (!route?.startsWith('/v1/') || !request.principal) return;

@@ -23,6 +23,10 @@ export const PERMISSIONS = [
   'banks',
   'content',
   'provenance:full',
+  'scans',
+  'webhooks',
+  'evidence',
+  'export',
   'keys',
   'audit',
   'metrics',
@@ -30,8 +34,8 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
-const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches'];
-const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full'];
+const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches', 'evidence'];
+const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'export'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   anonymous: new Set(ANONYMOUS),

@@ -46,8 +46,8 @@ const CaseCreatedBody = Type.Object(
   { description: 'The case is registered: write down the case number and PIN now, they are not shown again.' },
 );
 
-const CaseNumberParam = Type.Object({ caseNumber: Type.String({ minLength: 1, maxLength: 40 }) });
-const PinHeader = Type.Object({ 'x-case-pin': Type.String({ minLength: 1, maxLength: 40, description: 'The PIN given when the case was created.' }) });
+export const CaseNumberParam = Type.Object({ caseNumber: Type.String({ minLength: 1, maxLength: 40 }) });
+export const PinHeader = Type.Object({ 'x-case-pin': Type.String({ minLength: 1, maxLength: 40, description: 'The PIN given when the case was created.' }) });
 
 const CaseReportBody = Type.Object(
   {
@@ -65,12 +65,26 @@ const CaseReportBody = Type.Object(
       },
       { description: "Counts, platforms and group names only: never other people's content, ids or message links." },
     ),
+    takedown: Type.Object(
+      {
+        status: Type.Union([Type.Literal('open'), Type.Literal('found'), Type.Literal('all removed')], {
+          description: 'open: scans have found nothing yet; found: copies were found and not all are removed; all removed: every copy found is gone.',
+        }),
+        items: Type.Integer({ description: 'Captured copies scheduled scans found (false matches left out).' }),
+        removed: Type.Integer({ description: 'Of those, how many were taken down.' }),
+        platforms: Type.Array(Type.Object({ platform: Type.String(), matches: Type.Integer() })),
+        groups: Type.Array(Type.Object({ platform: Type.String(), group: Type.String(), matches: Type.Integer() })),
+        firstSeen: Type.Union([Type.String(), Type.Null()]),
+        lastSeen: Type.Union([Type.String(), Type.Null()]),
+      },
+      { description: 'What scheduled scans found and what became of it; counts, platforms, group names and times only.' },
+    ),
   },
   { description: 'The case and what was found for it.' },
 );
 
 /** Who is trying PINs: a key, or an anonymous client's network. */
-function pinClient(request: FastifyRequest): string {
+export function pinClient(request: FastifyRequest): string {
   return request.principal.keyId === null ? clientNetwork(request.ip, PIN_CLIENT_IPV6_PREFIX_BITS) : request.principal.actor;
 }
 
