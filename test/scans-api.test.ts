@@ -240,8 +240,8 @@ t.test('a withdrawn case takes its matches and their history with it', async (t)
   t.equal((await allMatches()).length, 1, "only the other case's match is left");
   const db = app.services.store.db;
   const ids = before.map((m) => m.id);
-  t.equal(db.prepare(`SELECT count(*) AS n FROM match_events WHERE match_id IN (${ids.join(',')})`).get().n, 0, 'no history left');
-  t.equal(db.prepare(`SELECT count(*) AS n FROM scan_matches WHERE id IN (${ids.join(',')})`).get().n, 0);
+  t.equal((db.prepare(`SELECT count(*) AS n FROM match_events WHERE match_id IN (${ids.join(',')})`).get() as { n: number }).n, 0, 'no history left');
+  t.equal((db.prepare(`SELECT count(*) AS n FROM scan_matches WHERE id IN (${ids.join(',')})`).get() as { n: number }).n, 0);
 });
 
 t.test('a slot missed while the service was down runs once when it starts', async (t) => {
