@@ -24,7 +24,7 @@ const MatchJsonBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'MatchRequest' },
 );
 
 const MatchMultipartBody = multipartBody({ image: Type.String({ contentEncoding: 'binary', description: 'The image (JPEG, PNG, WebP, AVIF, GIF, TIFF).' }), ...QueryOptionFormFields });
@@ -35,7 +35,7 @@ const MatchResponseSchema = Type.Object(
     thresholds: Type.Array(AppliedThreshold, { description: 'The threshold used for every queried signal type in every searched bank.' }),
     warnings: Type.Array(Warning, { description: 'e.g. LOW_QUALITY (PDQ not used), THRESHOLD_CLAMPED, THRESHOLD_NOT_USED.' }),
   },
-  { description: 'What was found, with the thresholds used.' },
+  { title: 'MatchResponse', description: 'What was found, with the thresholds used.' },
 );
 
 const DESCRIPTION =
