@@ -42,6 +42,12 @@ export const ConfigSchema = Type.Object({
     description: 'When not 0, GET /metrics is also served on this port without a key (on the API port it needs an admin key); bind it to your monitoring network only.',
   }),
   METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'Address the metrics listener (METRICS_PORT) listens on.' }),
+  SERVER_TIMING: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 1,
+    description: '1: image lookups (POST /v1/match with an image) answer a Server-Timing header with the milliseconds spent decoding, hashing the whole image, hashing regions and searching.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 
