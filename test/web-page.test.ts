@@ -27,6 +27,8 @@ import { multipart } from './helpers/multipart.js';
 const harness = await startWebHarness();
 /** The page left with results shown, for the case test. */
 let resultsPage: Page | null = null;
+/** Every hash the page sent. */
+const sentHashes: string[] = [];
 t.teardown(() => harness.close());
 const { app, origin, browser } = harness;
 const work = mkdtempSync(join(tmpdir(), 'ncii-web-files-'));
@@ -181,6 +183,7 @@ t.test('photos in a bank and a cropped screenshot are found as the CLI finds the
       }
     }
     t.match(request.headers()['content-type'], /^application\/json/, 'bodies are JSON hashes');
+    for (const signal of (JSON.parse(body.toString()).signals ?? []) as { hash: string }[]) sentHashes.push(signal.hash);
   }
   t.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, 'nothing in storage');
   t.equal(page.url(), `${origin}/`, 'nothing in the URL');
@@ -230,6 +233,10 @@ t.test('register the photos as a case, read it back, withdraw it', async (t) => 
   t.equal((await app.inject({ method: 'GET', url: `/v1/cases/${caseNumber}`, headers: { 'x-case-pin': pin } })).statusCode, 404, 'the case is gone');
   t.equal(await page.inputValue('#case-pin'), '', 'the PIN field is emptied');
   t.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, 'nothing in storage');
+  const logged = harness.logs.join('');
+  t.ok(logged.includes('/v1/cases/:caseNumber'), 'the case requests were logged');
+  t.notOk(logged.includes(caseNumber) || logged.includes(pin) || logged.includes(pin.replace(/-/g, '')), 'by route pattern: no case number or PIN in the logs');
+  t.notOk(sentHashes.some((hash) => logged.includes(hash)), 'no hash the page sent is in the logs');
 });
 
 t.test('the quick exit and Escape leave for the neutral site, replacing the page in the history', async (t) => {
