@@ -71,6 +71,9 @@ export function form(body: object): FormData {
 
 export type Batch = components['schemas']['Batch'];
 
+/** A hash list of one PDQ hash, as an NGO sends one (python-threatexchange's local file). */
+export const IMPORTED_PDQ = 'c3'.repeat(32);
+
 export function calls(baseUrl: string, key: string, image: Blob) {
   const api = createClient<paths>({ baseUrl, headers: { authorization: \`Bearer \${key}\` } });
   const anonymous = createClient<paths>({ baseUrl });
@@ -95,6 +98,34 @@ export function calls(baseUrl: string, key: string, image: Blob) {
     withdrawCase: (caseNumber, pin) => anonymous.DELETE('/v1/cases/{caseNumber}', { params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! } } }),
     createBatch: () => api.POST('/v1/batches', { body: { signals: [{ type: 'pdq', hash: '0'.repeat(64) }], mode: 'pdq' } }),
     getBatch: (id) => api.GET('/v1/batches/{id}', { params: { path: { id: String(id) } } }),
+    createScan: () => api.POST('/v1/scans', { body: { name: 'generated client', cron: '0 */4 * * *', timeZone: 'UTC', banks: 'all', cases: 'all' } }),
+    listScans: () => api.GET('/v1/scans'),
+    getScan: (id) => api.GET('/v1/scans/{id}', { params: { path: { id: Number(id) } } }),
+    updateScan: (id) => api.PATCH('/v1/scans/{id}', { params: { path: { id: Number(id) } }, body: { enabled: false, thresholds: { threshold: 31 } } }),
+    deleteScan: (id) => api.DELETE('/v1/scans/{id}', { params: { path: { id: Number(id) } } }),
+    runScan: (id) => api.POST('/v1/scans/{id}/run', { params: { path: { id: Number(id) } } }),
+    getScanRun: (id) => api.GET('/v1/scan-runs/{id}', { params: { path: { id: Number(id) } } }),
+    getScanRunReport: (id) => api.GET('/v1/scan-runs/{id}/report', { params: { path: { id: Number(id) }, query: { format: 'csv' } }, parseAs: 'text' }),
+    listScanMatches: () => api.GET('/v1/matches', { params: { query: { status: 'new', limit: 10 } } }),
+    getScanMatch: (id) => api.GET('/v1/matches/{id}', { params: { path: { id: Number(id) } } }),
+    updateScanMatch: (id) => api.PATCH('/v1/matches/{id}', { params: { path: { id: Number(id) } }, body: { status: 'reported', where: 'Telegram abuse form', reference: 'T-1' } }),
+    createWebhook: () => api.POST('/v1/webhooks', { body: { url: 'https://example.org/hook', events: ['scan.run.finished'] } }),
+    listWebhooks: () => api.GET('/v1/webhooks'),
+    listWebhookDeliveries: (id) => api.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id: Number(id) }, query: { limit: 10 } } }),
+    deleteWebhook: (id) => api.DELETE('/v1/webhooks/{id}', { params: { path: { id: Number(id) } } }),
+    listAudit: () => api.GET('/v1/audit', { params: { query: { action: 'content.ingested', limit: 10 } } }),
+    createEvidence: (caseNumber) => api.POST('/v1/evidence', { body: { caseNumber: String(caseNumber), language: 'es' }, parseAs: 'blob' }),
+    getCaseEvidence: (caseNumber, pin) =>
+      anonymous.GET('/v1/cases/{caseNumber}/evidence', { params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! } }, parseAs: 'blob' }),
+    listEvidenceKeys: () => anonymous.GET('/v1/evidence/public-key'),
+    importBank: (id) =>
+      api.POST('/v1/banks/{id}/import', {
+        params: { path: { id: Number(id) }, query: { format: 'te-file' } },
+        body: new Blob([\`pdq \${IMPORTED_PDQ}\\n\`], { type: 'text/plain' }),
+        bodySerializer: (file) => file,
+        headers: { 'content-type': 'text/plain' },
+      }),
+    exportBank: (id) => api.GET('/v1/banks/{id}/export', { params: { path: { id: Number(id) }, query: { format: 'csv' } }, parseAs: 'text' }),
   };
   return { api, anonymous, all };
 }
@@ -155,6 +186,7 @@ function typeCheck(files: string[]): ts.Diagnostic[] {
 
 /** What the test reads of the client module (which the compiler checked against the generated types above). */
 interface ClientModule {
+  IMPORTED_PDQ: string;
   calls(baseUrl: string, key: string, image: Blob): { all: Record<string, (id: number | string, pin?: string) => Promise<{ response: Response; data?: unknown }>> };
   hashThenMatch(baseUrl: string, key: string, image: Blob): Promise<{ pdq: string; quality: number; contentId?: number; platform?: string }>;
   batchImages(baseUrl: string, key: string, image: Blob): Promise<{ status: string; items: { matches?: { contentId: number }[] }[] } | undefined>;
@@ -191,6 +223,13 @@ t.test('the generated client works against a live server', async (t) => {
   t.equal(added.response.status, 201, 'addContent (multipart)');
   t.equal((await all.updateBank(bank.data!.id)).response.status, 200, 'updateBank');
   t.equal((await all.listContent(bank.data!.id)).response.status, 200, 'listContent (query params)');
+  const imported = (await all.importBank(bank.data!.id)) as { response: Response; data?: { added: number } };
+  t.equal(imported.response.status, 200, 'importBank (a streamed file body)');
+  t.equal(imported.data?.added, 1, 'the hash list added its item');
+  const exported = (await all.exportBank(bank.data!.id)) as { response: Response; data?: string };
+  t.equal(exported.response.status, 200, 'exportBank (a streamed answer, read as text)');
+  t.ok(exported.data?.includes(module.IMPORTED_PDQ), 'the export holds the imported hash');
+  t.equal((await all.listEvidenceKeys(0)).response.status, 200, 'listEvidenceKeys');
 
   const found = await module.hashThenMatch(address, takedown, image);
   t.match(found.pdq, /^[0-9a-f]{64}$/, 'hashImage (multipart) answers a typed PDQ hash');

@@ -46,7 +46,7 @@ const listAuditRoute = {
     description: 'Filter by actor, action and time; pass `nextBefore` as `before` for the next (older) page, null on the last.',
     querystring: AuditQuery,
     response: {
-      200: Type.Object({ entries: Type.Array(AuditEntryBody), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }, { description: 'A page of entries.' }),
+      200: Type.Object({ entries: Type.Array(AuditEntryBody), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }, { title: 'AuditPage', description: 'A page of entries.' }),
       ...errorResponses(400, 401, 403),
     },
   },

@@ -82,7 +82,7 @@ export async function evidenceRoutes(untyped: FastifyInstance, { services }: { s
         tags,
         operationId: 'listEvidenceKeys',
         summary: 'Every public key that has signed evidence packages; `current` marks the one signing now',
-        response: { 200: Type.Object({ keys: Type.Array(PublicKey) }), ...errorResponses(400) },
+        response: { 200: Type.Object({ keys: Type.Array(PublicKey) }, { title: 'EvidenceKeys', description: 'The public keys that check evidence packages.' }), ...errorResponses(400) },
       },
     },
     async () => ({ keys: services.signing.publicKeys() }),

@@ -30,8 +30,12 @@ const ImportReport = Type.Object(
     errors: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() }), { description: 'Why rows were rejected (the first 1,000), by line; JSON formats by record number.' }),
     nextPageToken: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'A StopNCII page: the token of the next page, null on the last.' })),
   },
-  { $id: 'ImportReport', title: 'ImportReport' },
+  { $id: 'ImportReport', title: 'ImportReport', description: 'What the import did: records added, duplicate, updated, removed and rejected (with why).' },
 );
+
+/** The body is read as a stream (never validated as a value), so its schema only documents it: a file, whatever its type. */
+const ImportFile = Type.Unsafe<unknown>({ contentEncoding: 'binary', description: 'The hash list file.' });
+const IMPORT_TYPES = ['application/json', 'text/csv', 'text/plain', 'application/octet-stream'];
 
 const importBank = {
   config: { permission: 'banks' as const },
@@ -45,6 +49,7 @@ const importBank = {
       'StopNCII records whose hashStatus is Withdrawn or Deleted remove the items holding that hash; a newer record updates the stored one in place.',
     params: IdParam,
     querystring: Type.Object({ format: Format, strict: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
+    body: { content: Object.fromEntries(IMPORT_TYPES.map((type) => [type, { schema: ImportFile }])) },
     response: { 200: Type.Ref('ImportReport'), ...errorResponses(400, 401, 403, 404, 413, 415) },
   },
 };
@@ -85,7 +90,7 @@ export async function exchangeRoutes(untyped: FastifyInstance, { services }: { s
   app.addSchema(ImportReport);
   // In this plugin only: bodies reach the route as streams, whatever their type.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], (request, payload, done) => {
+  app.addContentTypeParser(IMPORT_TYPES, (request, payload, done) => {
     try {
       done(null, limitedBody(request, payload, services.config.MAX_IMPORT_BYTES));
     } catch (err) {

@@ -37,7 +37,7 @@ const MatchBody = Type.Object(
     foundAt: Type.String(),
     updatedAt: Type.String(),
   },
-  { $id: 'ScanMatch', title: 'ScanMatch' },
+  { $id: 'ScanMatch', title: 'ScanMatch', description: 'A match a scan found, and where its takedown stands.' },
 );
 
 const EventBody = Type.Object({
@@ -96,7 +96,12 @@ const ReportBody = Type.Object({
     }),
     { description: 'One per group or channel, most matches first: one takedown request each.' },
   ),
-});
+}, { title: 'ScanRunReport', description: "A run's matches by group or channel, with counts by status." });
+const MatchPage = Type.Object(
+  { matches: Type.Array(Type.Ref('ScanMatch')), nextCursor: Type.Union([Type.String(), Type.Null()]) },
+  { title: 'ScanMatchPage', description: 'A page of matches, newest first; nextCursor fetches the next (null on the last).' },
+);
+const MatchWithEvents = Type.Object({ ...MatchBody.properties, events: Type.Array(EventBody) }, { title: 'ScanMatchWithEvents', description: 'A match with every change of its status.' });
 
 /** The CSV as a download, as it is (the JSON serializer is for the JSON answer). */
 function sendCsv(reply: FastifyReply, runId: number, csv: string) {
@@ -115,14 +120,14 @@ export async function matchesRoutes(instance: FastifyInstance, { services }: { s
         operationId: 'listScanMatches',
         summary: 'What scans found, newest first, with filters and cursor pages',
         querystring: ListQuery,
-        response: { 200: Type.Object({ matches: Type.Array(Type.Ref('ScanMatch')), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403) },
+        response: { 200: MatchPage, ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => services.matches.list(request.query),
   );
   app.get(
     '/v1/matches/:id',
-    { config, schema: { tags, operationId: 'getScanMatch', summary: 'A match with every change of its status', params: IdParam, response: { 200: Type.Object({ ...MatchBody.properties, events: Type.Array(EventBody) }), ...errorResponses(400, 401, 403, 404) } } },
+    { config, schema: { tags, operationId: 'getScanMatch', summary: 'A match with every change of its status', params: IdParam, response: { 200: MatchWithEvents, ...errorResponses(400, 401, 403, 404) } } },
     async (request) => services.matches.get(request.params.id),
   );
   app.patch(

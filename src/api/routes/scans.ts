@@ -50,7 +50,7 @@ const RunBody = Type.Object(
     startedAt: Type.String(),
     finishedAt: Type.Union([Type.String(), Type.Null()]),
   },
-  { $id: 'ScanRun', title: 'ScanRun' },
+  { $id: 'ScanRun', title: 'ScanRun', description: 'A run of a scan: its status and progress.' },
 );
 
 const scanBody = {
@@ -62,8 +62,12 @@ const scanBody = {
   createdAt: Type.String(),
   updatedAt: Type.String(),
 };
-const ScanBody = Type.Object(scanBody, { $id: 'Scan', title: 'Scan' });
-const ScanWithRuns = Type.Object({ ...scanBody, runs: Type.Array(Type.Ref('ScanRun'), { description: 'The latest runs, newest first.' }) });
+const ScanBody = Type.Object(scanBody, { $id: 'Scan', title: 'Scan', description: 'A scheduled scan: what it covers, when it runs and how close a match must be.' });
+const ScanWithRuns = Type.Object(
+  { ...scanBody, runs: Type.Array(Type.Ref('ScanRun'), { description: 'The latest runs, newest first.' }) },
+  { title: 'ScanWithRuns', description: 'A scan and its latest runs.' },
+);
+const ScanList = Type.Object({ scans: Type.Array(Type.Ref('Scan')) }, { title: 'ScanList', description: 'Every scan.' });
 
 const route = <S extends object>(operationId: string, summary: string, schema: S) => ({ config, schema: { tags, operationId, summary, ...schema } });
 
@@ -74,7 +78,7 @@ export async function scanRoutes(instance: FastifyInstance, { services }: { serv
   app.post('/v1/scans', route('createScan', 'Create a scheduled scan', { body: CreateScan, response: { 201: Type.Ref('Scan'), ...errorResponses(400, 401, 403, 404, 409) } }), async (request, reply) =>
     reply.code(201).send(services.scans.create(request.body, request.principal.actor)),
   );
-  app.get('/v1/scans', route('listScans', 'Every scan', { response: { 200: Type.Object({ scans: Type.Array(Type.Ref('Scan')) }), ...errorResponses(401, 403) } }), async () => ({ scans: services.scans.list() }));
+  app.get('/v1/scans', route('listScans', 'Every scan', { response: { 200: ScanList, ...errorResponses(401, 403) } }), async () => ({ scans: services.scans.list() }));
   app.get('/v1/scans/:id', route('getScan', 'A scan and its latest runs', { params: IdParam, response: { 200: ScanWithRuns, ...errorResponses(400, 401, 403, 404) } }), async (request) =>
     services.scans.get(request.params.id),
   );

@@ -56,7 +56,7 @@ const DeliveryBody = Type.Object(
       }),
     ),
   },
-  { title: 'WebhookDelivery' },
+  { title: 'WebhookDelivery', description: 'One event sent to the webhook, with every attempt.' },
 );
 
 const WebhookParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
@@ -82,7 +82,7 @@ export async function webhookRoutes(instance: FastifyInstance, { services }: { s
   );
   app.get(
     '/v1/webhooks',
-    { config, schema: { tags, operationId: 'listWebhooks', summary: "This key's webhooks (an admin's: every one)", response: { 200: Type.Object({ webhooks: Type.Array(Type.Ref('Webhook')) }, { title: 'WebhookList' }), ...errorResponses(401, 403) } } },
+    { config, schema: { tags, operationId: 'listWebhooks', summary: "This key's webhooks (an admin's: every one)", response: { 200: Type.Object({ webhooks: Type.Array(Type.Ref('Webhook')) }, { title: 'WebhookList', description: 'The webhooks (without their secrets).' }), ...errorResponses(401, 403) } } },
     async (request) => ({ webhooks: services.webhooks.list(owner(request)) }),
   );
   app.delete(
@@ -103,7 +103,7 @@ export async function webhookRoutes(instance: FastifyInstance, { services }: { s
         summary: "A webhook's deliveries, newest first, each with every attempt (status code or error, time)",
         params: WebhookParams,
         querystring: DeliveryPage,
-        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryBody), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }, { title: 'WebhookDeliveryLog' }), ...errorResponses(400, 401, 403, 404) },
+        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryBody), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }, { title: 'WebhookDeliveryLog', description: 'A page of deliveries, newest first; nextBefore fetches the next (null on the last).' }), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => services.webhooks.deliveries(owner(request), request.params.id, { limit: request.query.limit ?? 50, beforeId: request.query.before }),
