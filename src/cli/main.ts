@@ -9,6 +9,7 @@ import { BANK_USAGE, EXPORT_USAGE, IMPORT_USAGE, runBankCommand, runExportComman
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';
 import { SERVE_USAGE, runServeCommand } from './serve-command.js';
+import { runTelegramCommand, TELEGRAM_USAGE } from './telegram-command.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
 
@@ -20,6 +21,7 @@ Commands:
   bank     list and create banks
   import   read hash lists (HMA, ThreatExchange, StopNCII, CSV) into a bank or case
   export   write a bank's or case's hashes in those formats
+  import-telegram  read a Telegram Desktop chat export into a bank
 
 Run "ncii-match <command> --help" for a command's options.`;
 
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   bank: { run: runBankCommand, usage: BANK_USAGE },
   import: { run: runImportCommand, usage: IMPORT_USAGE },
   export: { run: runExportCommand, usage: EXPORT_USAGE },
+  'import-telegram': { run: runTelegramCommand, usage: TELEGRAM_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -28,6 +28,7 @@ import { ServiceError } from './errors.js';
 import { ExchangeService } from './exchange.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
+import { TelegramService } from './telegram.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -56,6 +57,7 @@ export class Services implements ServiceContext {
   readonly banks: BankService;
   readonly batches: BatchService;
   readonly exchange: ExchangeService;
+  readonly telegram: TelegramService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -77,6 +79,7 @@ export class Services implements ServiceContext {
     this.banks = new BankService(this);
     this.batches = new BatchService(this);
     this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
+    this.telegram = new TelegramService(this);
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
