@@ -36,6 +36,3 @@ CREATE TABLE signing_keys (
   -- Set when another key took over; the key still verifies what it signed.
   retired_at TEXT
 );
-
--- Finds rows still to be chained at start without reading the whole log (none, once chained).
-CREATE INDEX audit_log_unchained ON audit_log (id) WHERE hash IS NULL;
