@@ -21,9 +21,13 @@ module.exports = {
     layer('store', 'store', ['hashing/']),
     layer('match', 'match', ['hashing/', 'robust/', 'index/', 'store/']),
     layer('batches', 'batches', ['hashing/', 'match/', 'store/', 'image/errors']),
+    layer('webhooks', 'webhooks', ['store/']),
     layer('scans', 'scans', ['hashing/', 'match/', 'store/']),
+    // The browser page: the hashing core and the query module, nothing of the server.
+    layer('web', 'web', ['hashing/', 'robust/', 'match/query\\.ts$']),
     layer('evidence', 'evidence', ['store/audit-chain']),
-    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'evidence/', 'match/', 'batches/', 'scans/', 'config']),
+    layer('exchange', 'exchange', ['hashing/', 'store/store']),
+    layer('services', 'services', ['hashing/', 'robust/', 'image/', 'index/', 'store/', 'evidence/', 'exchange/', 'match/', 'batches/', 'scans/', 'webhooks/', 'config']),
     {
       name: 'routes-through-services',
       comment: 'A route declares its schema and calls a service: it reaches the store, the signals and the matcher only through src/services.',
@@ -47,9 +51,9 @@ module.exports = {
     },
     {
       name: 'browser-core-no-node',
-      comment: 'The core the browser bundle loads (hashing, robust, the query module) uses no Node built-in.',
+      comment: 'The browser page (src/web) and the core it loads (hashing, robust, the query module) use no Node built-in.',
       severity: 'error',
-      from: { path: '^src/(hashing|robust)/|^src/match/query\\.ts$' },
+      from: { path: '^src/(hashing|robust|web)/|^src/match/query\\.ts$' },
       to: { dependencyTypes: ['core'] },
     },
   ],

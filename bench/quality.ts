@@ -3,7 +3,7 @@
  * over realistic ranges, as curves over the amount of each edit, in both
  * directions the service matches, with false matches among unrelated pairs.
  *
- *   npm run bench:quality [-- --quick] [--split test|tune|all] [--photos N] [--method NAMES] [--seed S]
+ *   npm run bench:quality [-- --quick] [--split test|tune|all] [--photos N] [--method service,robust] [--seed S]
  *   npm run bench:quality -- --cost [--items N]   (where a query's time goes: bench/lib/query-cost.ts)
  *
  * Edits: bench/lib/random-edits.ts, which imports nothing of the method (no
@@ -18,11 +18,16 @@
  * under 50 (up to 6 draws), and reposted 4 ways (darkEdit); the real dim
  * photos the corpus left out of the main set (manifest `dim`) too.
  *
- * Directions (bench/lib/recall-methods.ts): `match`, each original (and dark
- * original) is a victim's image query against every repost ingested as
- * content; `case`, each original is registered as a case and every repost,
- * newly captured, is searched against the cases. A pair is found when any of
- * its hashes is within its type's threshold. A false match is any returned
+ * Directions: `match`, each original (and dark original) is a victim's
+ * image query against every repost ingested as content; `case`, each
+ * original is registered as a case and every repost, newly captured, is
+ * searched against the cases. Methods: `service` (the default, with the PDQ
+ * baseline) runs both through the service itself (bench/lib/service-directions.ts:
+ * BankService ingest, /v1/match's query, CaseService registration, and a
+ * scan's Matcher.matchCases over each item's stored hashes, in a real store
+ * and index); `robust` models the same hashes in an in-memory index
+ * (bench/lib/recall-methods.ts), faster, for tuning. A pair is found when any
+ * of its hashes is within its type's threshold. A false match is any returned
  * pair whose repost does not contain the query's photo (a collage contains its
  * other cells' photos too); the closest foreign margin is the largest
  * threshold - distance over those pairs (searched up to 10 past every
@@ -38,7 +43,8 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { hashImage } from '../src/image/hash-image.js';
 import { QUALITY_DIR, type QualityPhoto, loadQualityManifest, readQualityPhoto } from './lib/quality-corpus.js';
-import { RECALL_METHODS, type RecallMethod, TypedIndex, type TypedHash, pdqRecallMethod } from './lib/recall-methods.js';
+import { PROBE_MARGIN, RECALL_METHODS, type RecallMethod, TypedIndex, type TypedHash } from './lib/recall-methods.js';
+import { serviceDirections, type ServiceHit } from './lib/service-directions.js';
 import { queryCost } from './lib/query-cost.js';
 import { DARK_KINDS, type Edit, FAMILIES, type Family, type Photo, darkEdit, darkOriginal, decodePhoto, makeEdit, seededRandom } from './lib/random-edits.js';
 
@@ -59,9 +65,12 @@ const quick = process.argv.includes('--quick');
 const seed = option('seed') ?? 's1';
 const split = option('split') ?? 'test';
 if (!['test', 'tune', 'all'].includes(split)) throw new Error(`--split must be test, tune or all`);
-const wanted = (option('method') ?? RECALL_METHODS.map((m) => m.name).join(',')).split(',').filter(Boolean);
-for (const name of wanted) if (!RECALL_METHODS.some((m) => m.name === name)) throw new Error(`unknown method ${name}; known: ${RECALL_METHODS.map((m) => m.name).join(', ')}`);
-const methods: RecallMethod[] = [pdqRecallMethod, ...RECALL_METHODS.filter((m) => m !== pdqRecallMethod && wanted.includes(m.name))];
+/** The service end to end (bench/lib/service-directions.ts): both directions through its own services, store and indexes. */
+const SERVICE = 'service';
+const METHOD_NAMES = [...RECALL_METHODS.map((m) => m.name), SERVICE];
+const wanted = (option('method') ?? ['pdq', SERVICE].join(',')).split(',').filter(Boolean);
+for (const name of wanted) if (!METHOD_NAMES.includes(name)) throw new Error(`unknown method ${name}; known: ${METHOD_NAMES.join(', ')}`);
+const methods: string[] = ['pdq', ...METHOD_NAMES.filter((name) => name !== 'pdq' && wanted.includes(name))];
 
 /** About a third of the photos, fixed by their ids: the only ones a method may be tuned on. */
 export const isTunePhoto = (id: string) => createHash('sha256').update(`split/${id}`).digest()[0] < 86;
@@ -82,7 +91,7 @@ if (process.argv.includes('--cost')) {
 }
 
 console.log(
-  `quality bench (random edits ${EDITS_VERSION}, seed ${seed}): ${photos.length} photos of the ${split} split (${manifest.photos.length} in the corpus), ${dimPhotos.length} real dim ones; methods ${methods.map((m) => m.name).join(', ')}${quick ? ' (quick)' : ''}`,
+  `quality bench (random edits ${EDITS_VERSION}, seed ${seed}): ${photos.length} photos of the ${split} split (${manifest.photos.length} in the corpus), ${dimPhotos.length} real dim ones; methods ${methods.join(', ')}${quick ? ' (quick)' : ''}`,
 );
 
 // ---------------------------------------------------------------- queries and items
@@ -256,7 +265,7 @@ interface DirectionResult {
 }
 
 interface MethodResult {
-  method: RecallMethod;
+  name: string;
   directions: Record<Direction, DirectionResult>;
   contentEntries: number[];
   caseHashes: number[];
@@ -340,7 +349,7 @@ async function evaluate(method: RecallMethod): Promise<MethodResult> {
     for (const [owner, hit] of caseIndex.search(content[i])) account(caseSide, queries[owner], item, hit, foundCase);
   });
   return {
-    method,
+    name: method.name,
     directions: { match, case: caseSide },
     contentEntries: content.map((c) => c.length),
     caseHashes: caseHashes.map((c: TypedHash[]) => c.length),
@@ -383,7 +392,7 @@ function report(results: MethodResult[]): void {
     const bins = [...(results[0].directions.match.curves.get(family)?.keys() ?? [])];
     const order = spec ? spec.bins.filter((b) => bins.includes(b)) : bins;
     console.log(`\n${family} (${spec?.unit ?? 'repost of a dark original'}): recall per bin, match / case direction`);
-    console.log(`   ${'bin'.padEnd(12)} ${'pairs'.padStart(5)}  ${results.map((r) => r.method.name.padStart(25)).join(' ')}`);
+    console.log(`   ${'bin'.padEnd(12)} ${'pairs'.padStart(5)}  ${results.map((r) => r.name.padStart(25)).join(' ')}`);
     for (const bin of order) {
       const of = results[0].directions.match.curves.get(family)!.get(bin)!.of;
       const cells = results.map((r) => `${recall(r.directions.match.curves.get(family)!.get(bin)).toFixed(3)} / ${recall(r.directions.case.curves.get(family)!.get(bin)).toFixed(3)}`.padStart(25));
@@ -396,21 +405,33 @@ function report(results: MethodResult[]): void {
       const d = r.directions[direction];
       const near = d.closestForeign;
       console.log(
-        `${r.method.name} ${direction}: false matches ${d.falseMatches.length}; closest wrong photo ${near ? `margin ${near.margin} (${near.type}: ${near.query} -> ${near.item})` : 'none within the probe'}`,
+        `${r.name} ${direction}: false matches ${d.falseMatches.length}; closest wrong photo ${near ? `margin ${near.margin} (${near.type}: ${near.query} -> ${near.item})` : 'none within the probe'}`,
       );
       for (const f of d.falseMatches.slice(0, 5)) console.log(`   false match (${f.type}, margin ${f.margin}): ${f.query} -> ${f.item}`);
     }
     console.log(
-      `${r.method.name} cost: content ${meanOf(r.contentEntries).toFixed(2)} entries/item (max ${Math.max(...r.contentEntries)}), case ${meanOf(r.caseHashes).toFixed(1)} hashes (max ${Math.max(...r.caseHashes)}), query ${meanOf(r.queryHashes).toFixed(1)} hashes, ${median(r.queryMs).toFixed(1)} ms median to decode and hash a query`,
+      `${r.name} cost: content ${meanOf(r.contentEntries).toFixed(2)} entries/item (max ${Math.max(...r.contentEntries)}), case ${meanOf(r.caseHashes).toFixed(1)} hashes (max ${Math.max(...r.caseHashes)}), query ${meanOf(r.queryHashes).toFixed(1)} hashes, ${median(r.queryMs).toFixed(1)} ms median to decode and hash a query`,
     );
   }
 }
 
+/** Both directions through the service: /v1/match queries of the originals, and a scan of each repost against the originals' cases. */
+async function evaluateService(): Promise<MethodResult> {
+  const run = await serviceDirections(queries.length, items.length, { original: (q) => readFileSync(queries[q].path), repost: (i) => readFileSync(items[i].path) }, PROBE_MARGIN);
+  const match = emptyDirection();
+  const foundMatch = new Set<number>();
+  queries.forEach((query, q) => run.match[q].forEach((hit: ServiceHit) => account(match, query, items[hit.other], hit, foundMatch)));
+  const caseSide = emptyDirection();
+  const foundCase = new Set<number>();
+  items.forEach((item, i) => run.case[i].forEach((hit: ServiceHit) => account(caseSide, queries[hit.other], item, hit, foundCase)));
+  return { name: SERVICE, directions: { match, case: caseSide }, contentEntries: run.contentEntries, caseHashes: run.caseHashes, queryHashes: run.queryHashes, queryMs: run.queryMs };
+}
+
 const results: MethodResult[] = [];
-for (const method of methods) {
+for (const name of methods) {
   const started = performance.now();
-  results.push(await evaluate(method));
-  process.stderr.write(`${method.name}: evaluated in ${((performance.now() - started) / 1000).toFixed(1)} s          \n`);
+  results.push(name === SERVICE ? await evaluateService() : await evaluate(RECALL_METHODS.find((m) => m.name === name)!));
+  process.stderr.write(`${name}: evaluated in ${((performance.now() - started) / 1000).toFixed(1)} s          \n`);
 }
 report(results);
 
@@ -434,8 +455,8 @@ console.log(
     photos: photos.length,
     darkOriginals: queries.filter((q) => q.dark).length,
     reposts: items.length,
-    method: main.method.name,
+    method: main.name,
     ...brief(main),
-    baseline: { method: results[0].method.name, ...brief(results[0]) },
+    baseline: { method: results[0].name, ...brief(results[0]) },
   }),
 );

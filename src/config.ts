@@ -27,6 +27,7 @@ export const ConfigSchema = Type.Object({
     minimum: 1024,
     description: 'Uploads held in memory by all requests together; past it an upload gets 503 OVERLOADED. At least MAX_IMAGE_BYTES.',
   }),
+  MAX_IMPORT_BYTES: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 1024, description: 'Largest hash-list body POST /v1/banks/:id/import reads (it streams: this bounds time, not memory).' }),
   DECODE_PATH: Type.Union([Type.Literal('fast'), Type.Literal('reference')], { default: 'fast', description: 'How uploads are decoded for hashing.' }),
   ANONYMOUS_REQUESTS_PER_MINUTE: Type.Integer({ default: 60, minimum: 1, description: 'Rate limit per client without a key.' }),
   KEYED_REQUESTS_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1, description: 'Rate limit per API key.' }),
@@ -48,10 +49,34 @@ export const ConfigSchema = Type.Object({
     description: 'When not 0, GET /metrics is also served on this port without a key (on the API port it needs an admin key); bind it to your monitoring network only.',
   }),
   METRICS_HOST: Type.String({ default: '127.0.0.1', description: 'Address the metrics listener (METRICS_PORT) listens on.' }),
+  WEBHOOK_ALLOW_HOSTS: Type.String({
+    default: '',
+    description:
+      'Comma-separated host names (or IP addresses) webhooks may reach even though they are loopback, private or link-local ' +
+      '(e.g. a receiver on your own network). Every other webhook must resolve to public addresses only.',
+  }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 30, description: 'Attempts per webhook delivery before it is marked failed.' }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 30_000, minimum: 1, description: 'Pause after a failed webhook attempt; it doubles after each further failure.' }),
+  WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 3_600_000, minimum: 1, description: 'Longest pause between webhook attempts.' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'How long one webhook attempt may take, connecting included.' }),
+  WEB_DIR: Type.String({
+    default: '',
+    description: "Where the built web page is (npm run build writes it to dist/public); empty: the package's own dist/public. See docs/web.md.",
+  }),
+  HELP_RESOURCES_FILE: Type.String({
+    default: '',
+    description: 'A JSON file of the help the victim page offers per country (helplines, legal aid, where to report); empty: the built-in international list. See docs/web.md.',
+  }),
   EVIDENCE_SIGNING_KEY_FILE: Type.String({
     default: '',
     description:
       'Ed25519 private key (PKCS#8 PEM) that signs evidence packages. Empty: one is created at first start as DATA_DIR/evidence-signing-key.pem (mode 0600) and replaced by `ncii-match keys rotate-signing`.',
+  }),
+  SERVER_TIMING: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 1,
+    description: '1: image lookups (POST /v1/match with an image) answer a Server-Timing header with the milliseconds spent decoding, hashing the whole image, hashing regions and searching.',
   }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });

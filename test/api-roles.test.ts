@@ -17,8 +17,8 @@ import { multipartBody } from './helpers/form-data.js';
 const CONTRACT: Record<Role, Permission[]> = {
   anonymous: ['hash', 'match:hashes', 'cases'],
   ngo: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence'],
-  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans'],
-  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'keys', 'audit', 'metrics'],
+  takedown: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'export'],
+  admin: ['hash', 'match:hashes', 'cases', 'batches', 'match:image', 'evidence', 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'export', 'keys', 'audit', 'metrics'],
 };
 
 /** What each /v1 path needs, by the most specific matching prefix (undefined: open to everyone). */
@@ -28,6 +28,8 @@ const ROUTE_PERMISSIONS: [prefix: string, permission: Permission | undefined][] 
   ['/v1/hash', 'hash'],
   ['/v1/match', 'match:hashes'],
   ['/v1/banks/:id/content', 'content'],
+  ['/v1/banks/:id/export', 'export'],
+  ['/v1/banks/:id/import', 'banks'],
   ['/v1/banks', 'banks'],
   ['/v1/content', 'content'],
   ['/v1/cases', 'cases'],
@@ -35,6 +37,7 @@ const ROUTE_PERMISSIONS: [prefix: string, permission: Permission | undefined][] 
   ['/v1/scans', 'scans'],
   ['/v1/scan-runs', 'scans'],
   ['/v1/matches', 'scans'],
+  ['/v1/webhooks', 'webhooks'],
   ['/v1/keys', 'keys'],
   ['/v1/audit', 'audit'],
 ];

@@ -22,10 +22,13 @@ import { contentRoutes } from './routes/content.js';
 import { healthRoutes } from './routes/health.js';
 import { caseRoutes } from './routes/cases.js';
 import { batchRoutes } from './routes/batches.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { webPages } from './plugins/web.js';
 import { auditRoutes } from './routes/audit.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import { matchesRoutes } from './routes/matches.js';
 import { scanRoutes } from './routes/scans.js';
+import { exchangeRoutes } from './routes/exchange.js';
 import { ErrorResponse } from './schemas.js';
 import { Services } from '../services/services.js';
 import { uploadMemory } from './uploads.js';
@@ -138,9 +141,10 @@ async function registerPlugins(app: FastifyInstance, services: Services, config:
     // Content-Disposition) that fills its buffer before it flows: with a mark no chunk can reach, it never does.
     fileHwm: config.MAX_REQUEST_BYTES,
   });
-  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, auditRoutes, evidenceRoutes]) {
+  for (const routes of [healthRoutes, hashRoutes, matchRoutes, bankRoutes, contentRoutes, caseRoutes, batchRoutes, scanRoutes, matchesRoutes, webhookRoutes, auditRoutes, evidenceRoutes, exchangeRoutes]) {
     await app.register(routes, { services });
   }
+  await app.register(webPages, { config });
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -165,6 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     await services.scans.close();
     await services.batchRunner.close();
+    await services.webhookDispatcher.close();
   });
   app.addHook('onClose', async () => services.close());
   if (loadIndexes) await services.loadIndexes();

@@ -4,8 +4,9 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { AUDIT_USAGE, runAuditCommand } from './audit-command.js';
 import { HASH_USAGE, runHashCommand } from './hash-command.js';
-import { StoreError } from '../services/errors.js';
+import { ServiceError, StoreError } from '../services/errors.js';
 import { type CliIo, UsageError } from './io.js';
+import { BANK_USAGE, EXPORT_USAGE, IMPORT_USAGE, runBankCommand, runExportCommand, runImportCommand } from './exchange-command.js';
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';
 import { SERVE_USAGE, runServeCommand } from './serve-command.js';
@@ -20,6 +21,9 @@ Commands:
   hash     hash image files and directories (PDQ, blockhash, MD5, SHA-256)
   match    look images up in a running service, sending only their hashes
   keys     create, list and revoke API keys
+  bank     list and create banks
+  import   read hash lists (HMA, ThreatExchange, StopNCII, CSV) into a bank or case
+  export   write a bank's or case's hashes in those formats
   audit    check the audit log's hash chain (verify) and read it (list)
   verify-evidence  check an evidence package offline
   scan     create, list and run scheduled scans (takedown teams)
@@ -33,6 +37,9 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   hash: { run: runHashCommand, usage: HASH_USAGE },
   match: { run: runMatchCommand, usage: MATCH_USAGE },
   keys: { run: runKeysCommand, usage: KEYS_USAGE },
+  bank: { run: runBankCommand, usage: BANK_USAGE },
+  import: { run: runImportCommand, usage: IMPORT_USAGE },
+  export: { run: runExportCommand, usage: EXPORT_USAGE },
   audit: { run: runAuditCommand, usage: AUDIT_USAGE },
   'verify-evidence': { run: runVerifyEvidenceCommand, usage: VERIFY_EVIDENCE_USAGE },
   scan: { run: runScanCommand, usage: SCAN_USAGE },
@@ -65,7 +72,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     // The store refusing what was asked (an unknown key id, a name too long, a newer schema): said plainly, no stack.
-    if (err instanceof StoreError) {
+    if (err instanceof StoreError || err instanceof ServiceError) {
       io.stderr.write(`ncii-match ${name}: ${err.message}\n`);
       return err.code === 'INVALID_INPUT' ? 2 : 1;
     }

@@ -21,7 +21,10 @@
 import { assertMemoryOnlyDecoding } from './vips-memory-only.js';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { Raster } from '../hashing/signal-type.js';
-import { PDQ_MIN_SIDE, PDQ_SQUASH_SIZE } from '../hashing/pdq.js';
+import { PDQ_MIN_SIDE } from '../hashing/pdq.js';
+import { fastShrinkFactor } from '../robust/decode-scale.js';
+
+export { fastShrinkFactor };
 import { ImageError } from './errors.js';
 import { type JpegHeader, readJpegHeader } from './jpeg-header.js';
 
@@ -212,21 +215,6 @@ export interface DecodeOptions {
    * path); libvips adds alpha faster than JS. The fast path does not need it.
    */
   rgba?: boolean;
-}
-
-/**
- * The fast path's decode scale: the larger of 8 and 4 that leaves the longer
- * side at least 512 (what PDQ samples) and the shorter at least 256 pixels,
- * else 1. Never 2: sharp would decode a JPEG at full size for it anyway (see
- * the module comment), and subsampling that by 2 cost more than it saved
- * (bench/hash: a 1280 x 960 JPEG decoded in full and hashed is cheaper, and
- * then hashes exactly as the reference path does).
- */
-export function fastShrinkFactor(width: number, height: number): number {
-  for (const factor of [8, 4]) {
-    if (Math.max(width, height) / factor >= PDQ_SQUASH_SIZE && Math.min(width, height) / factor >= PDQ_SQUASH_SIZE / 2) return factor;
-  }
-  return 1;
 }
 
 /** Decode the first frame for hashing, enforcing the limits before any pixel is decoded. */

@@ -127,8 +127,9 @@ export function orientPlane(
   return { luma: out, width: w, height: h };
 }
 
-type Affine = (maxX: number, maxY: number) => [number, number, number, number, number, number];
-const STORED_FROM_UPRIGHT: Record<Orientation, Affine> = {
+/** For each orientation, from the stored frame's last column and row: [x0, dxx, dxy, y0, dyx, dyy] of orientPlane. */
+export type Affine = (maxX: number, maxY: number) => [number, number, number, number, number, number];
+export const STORED_FROM_UPRIGHT: Record<Orientation, Affine> = {
   1: () => [0, 1, 0, 0, 0, 1],
   2: (mx) => [mx, -1, 0, 0, 0, 1],
   3: (mx, my) => [mx, -1, 0, my, 0, -1],

@@ -20,7 +20,9 @@ import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
 import { SqliteMatchStore } from '../store/scan-matches.js';
 import { SqliteScanStore } from '../store/scans.js';
+import { SqliteExchangeStaging } from '../store/exchange-staging.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { AuditTrail, auditScans } from './audit-trail.js';
 import { EvidenceService } from './evidence.js';
 import { SigningKeys } from './signing.js';
@@ -30,10 +32,12 @@ import { CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { ServiceEvents } from './events.js';
+import { ExchangeService } from './exchange.js';
 import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
 import { MatchService } from './matches.js';
 import { ScanService } from './scans.js';
+import { startWebhooks, type WebhookService } from './webhooks.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -65,12 +69,16 @@ export class Services implements ServiceContext {
   readonly cases: CaseService;
   readonly banks: BankService;
   readonly batches: BatchService;
+  readonly webhooks: WebhookService;
+  /** Sends webhook deliveries in the background; what the scans' events are handed to. */
+  readonly webhookDispatcher: WebhookDispatcher;
   readonly scanStore: SqliteScanStore;
   readonly matchStore: SqliteMatchStore;
   readonly events: ServiceEvents;
   readonly scans: ScanService;
   readonly matches: MatchService;
   readonly evidence: EvidenceService;
+  readonly exchange: ExchangeService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -98,8 +106,10 @@ export class Services implements ServiceContext {
     this.batches = new BatchService(this);
     this.scans = new ScanService(this);
     this.matches = new MatchService(this);
+    ({ service: this.webhooks, dispatcher: this.webhookDispatcher } = startWebhooks(this.store.db, config, this.events, (err) => log.error({ err }, 'webhook dispatcher failed')));
     this.evidence = new EvidenceService(this, this.cases);
     auditScans(this.trail, this.events, this.matchStore);
+    this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {

@@ -13,6 +13,8 @@ import type {
   ContentItem,
   ContentPatch,
   ContentSignalOwner,
+  ContentWithSignals,
+  ImportWriter,
   NewBank,
   NewContentItem,
   NewProvenance,
@@ -167,6 +169,26 @@ function validProvenance(p: NewProvenance | undefined): Provenance {
   };
 }
 
+interface CheckedItem {
+  provenance: Provenance;
+  metadata: string;
+  note: string | null;
+  signals: CheckedSignal[];
+}
+
+function checkItems(items: NewContentItem[]): CheckedItem[] {
+  if (!Array.isArray(items)) throw invalid('items must be an array');
+  return items.map((item) => {
+    if (typeof item !== 'object' || item === null) throw invalid('each content item must be an object');
+    return {
+      provenance: validProvenance(item.provenance),
+      metadata: validMetadata(item.metadata ?? {}),
+      note: optionalText(item.note, 'note', MAX_TEXT_LENGTH),
+      signals: (item.signals ?? []).map(checkSignal),
+    };
+  });
+}
+
 /** Checked signal with its hash as a Buffer view (what better-sqlite3 binds as a BLOB). */
 interface CheckedSignal {
   type: KnownSignalType;
@@ -214,6 +236,20 @@ class BatchCollector {
       return { type: type.name, owner, count: ids.length, ids: Uint32Array.from(ids), codes };
     });
   }
+}
+
+/** The statements of imports and exports (src/services/exchange.ts). */
+function prepareImportStatements(db: Database.Database) {
+  return {
+      bankSignalRows: db.prepare<[number], [number, string, Buffer]>(
+        'SELECT c.id, s.type, s.hash FROM content_items c JOIN signals s ON s.content_item_id = c.id WHERE c.bank_id = ?',
+      ).raw(),
+      signalsOfContentRange: db.prepare<[number, number, number], { content_item_id: number; id: number; type: string; hash: Buffer; quality: number | null }>(
+        `SELECT s.content_item_id, s.id, s.type, s.hash, s.quality FROM content_items c JOIN signals s ON s.content_item_id = c.id
+         WHERE c.bank_id = ? AND c.id > ? AND c.id <= ? ORDER BY s.content_item_id, s.id`,
+      ),
+      updateMetadata: db.prepare('UPDATE content_items SET metadata = ?, updated_at = ? WHERE id = ?'),
+  };
 }
 
 /** Every statement the store runs, prepared once per connection. */
@@ -291,6 +327,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly listeners = new Set<SignalChangeListener>();
   private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly importStatements: ReturnType<typeof prepareImportStatements>;
   /**
    * The banks as last committed, read on every match: loaded when first needed
    * outside a transaction, dropped by every write to the banks table (committed
@@ -316,6 +353,7 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.statements = prepareStatements(this.db);
+    this.importStatements = prepareImportStatements(this.db);
   }
 
   subscribe(listener: SignalChangeListener): () => void {
@@ -428,33 +466,96 @@ export class SqliteStore implements Store {
   // Content
 
   addContent(bankId: number, items: NewContentItem[]): AddedContent {
-    if (!Array.isArray(items)) throw invalid('items must be an array');
     // Validate everything before the transaction so bad input never holds the write lock.
-    const checked = items.map((item) => {
-      if (typeof item !== 'object' || item === null) throw invalid('each content item must be an object');
-      return {
-        provenance: validProvenance(item.provenance),
-        metadata: validMetadata(item.metadata ?? {}),
-        note: optionalText(item.note, 'note', MAX_TEXT_LENGTH),
-        signals: (item.signals ?? []).map(checkSignal),
-      };
-    });
+    const checked = checkItems(items);
     const now = new Date().toISOString();
     return this.write('add', (collector) => {
       this.getBank(bankId);
-      const contentIds: number[] = [];
       const signalIds: number[] = [];
-      for (const item of checked) {
-        const p = item.provenance;
-        const contentId = Number(
-          this.statements.insertContent.run(bankId, p.platform, p.channel, p.messageRef, p.capturedAt, item.metadata, item.note, now, now)
-            .lastInsertRowid,
-        );
-        contentIds.push(contentId);
-        this.insertSignals(contentId, null, item.signals, collector, signalIds);
-      }
+      const contentIds = this.insertItems(bankId, checked, now, collector, signalIds);
       return { contentIds, signalIds };
     });
+  }
+
+  private insertItems(bankId: number, checked: CheckedItem[], now: string, collector: BatchCollector, signalIds: number[]): number[] {
+    const contentIds: number[] = [];
+    for (const item of checked) {
+      const p = item.provenance;
+      let contentId: number;
+      try {
+        contentId = Number(this.statements.insertContent.run(bankId, p.platform, p.channel, p.messageRef, p.capturedAt, item.metadata, item.note, now, now).lastInsertRowid);
+      } catch (err) {
+        // The one unique key of content: a Telegram message (chat and message id in metadata.telegram) once per bank.
+        if (isUniqueViolation(err)) throw new StoreError('CONFLICT', 'this bank already has an item for that Telegram message (metadata.telegram chatId and messageId)');
+        throw err;
+      }
+      contentIds.push(contentId);
+      this.insertSignals(contentId, null, item.signals, collector, signalIds);
+    }
+    return contentIds;
+  }
+
+  importTransaction<T>(work: (writer: ImportWriter) => T): T {
+    if (this.db.inTransaction) throw new Error('store writes cannot run inside another transaction: the indexes would hear of them before the commit');
+    const added = new BatchCollector();
+    const removed = new BatchCollector();
+    const result = this.db.transaction(() => work(this.importWriter(added, removed))).immediate();
+    for (const [op, collector] of [['remove', removed], ['add', added]] as const) {
+      const batches = collector.batches();
+      if (batches.length > 0) for (const listener of this.listeners) listener({ op, batches });
+    }
+    return result;
+  }
+
+  private importWriter(added: BatchCollector, removed: BatchCollector): ImportWriter {
+    const now = new Date().toISOString();
+    const statements = this.statements;
+    // Checked once per transaction: nothing else writes while it runs.
+    const banksSeen = new Set<number>();
+    return {
+      addItems: (bankId, items) => {
+        const checked = checkItems(items);
+        if (!banksSeen.has(bankId)) banksSeen.add(this.getBank(bankId).id);
+        return this.insertItems(bankId, checked, now, added, []);
+      },
+      updateMetadata: (contentId, metadata) => void this.importStatements.updateMetadata.run(validMetadata(metadata), now, contentId),
+      deleteItems: (contentIds) => {
+        for (const id of contentIds) {
+          this.collectRemoved(statements.contentSignals.all(id), 'content', removed);
+          statements.deleteContent.run(id);
+        }
+      },
+      addCaseSignals: (caseId, signals) => {
+        const checked = signals.map(checkSignal);
+        this.getCase(caseId);
+        const ids: number[] = [];
+        this.insertSignals(null, caseId, checked, added, ids);
+        return ids;
+      },
+      deleteSignals: (signalIds) => {
+        for (const id of signalIds) {
+          const row = statements.signalById.get(id);
+          if (!row) continue;
+          removed.push(findSignalType(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash);
+          statements.deleteSignal.run(id);
+        }
+      },
+    };
+  }
+
+  *iterateBankSignals(bankId: number): Generator<[number, string, Uint8Array]> {
+    this.getBank(bankId);
+    for (const [contentId, type, hash] of this.importStatements.bankSignalRows.iterate(bankId)) yield [contentId, type, new Uint8Array(hash)];
+  }
+
+  listContentWithSignals(bankId: number, page: { limit: number; afterId?: number }): ContentWithSignals[] {
+    const items = this.listContent(bankId, page).map((item) => ({ ...item, signals: [] as Signal[] }));
+    if (items.length === 0) return items;
+    const byId = new Map(items.map((item) => [item.id, item]));
+    for (const r of this.importStatements.signalsOfContentRange.all(bankId, page.afterId ?? 0, items[items.length - 1].id)) {
+      byId.get(r.content_item_id)?.signals.push({ id: r.id, type: r.type, hash: new Uint8Array(r.hash), quality: r.quality });
+    }
+    return items;
   }
 
   getContent(id: number): ContentItem {

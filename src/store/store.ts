@@ -160,6 +160,22 @@ export interface CaseSignalOwner {
   status: CaseStatus;
 }
 
+/** A content item with its signals, as an export reads them. */
+export interface ContentWithSignals extends ContentItem {
+  signals: Signal[];
+}
+
+/** What an import may do inside its one transaction (see `Store.importTransaction`). */
+export interface ImportWriter {
+  /** Adds items to the bank; returns their ids in order. */
+  addItems(bankId: number, items: NewContentItem[]): number[];
+  /** Replaces an item's metadata. */
+  updateMetadata(contentId: number, metadata: Record<string, unknown>): void;
+  deleteItems(contentIds: number[]): void;
+  addCaseSignals(caseId: number, signals: NewSignal[]): number[];
+  deleteSignals(signalIds: number[]): void;
+}
+
 export interface Store {
   createBank(bank: NewBank): Bank;
   getBank(id: number): Bank;
@@ -209,6 +225,16 @@ export interface Store {
   /** Owners of the given content signals; ids that are not content signals are left out. */
   contentSignalOwners(signalIds: number[]): ContentSignalOwner[];
   caseSignalOwners(signalIds: number[]): CaseSignalOwner[];
+
+  /**
+   * Runs an import's writes in one transaction: all of them commit or none.
+   * Listeners hear of what it removed, then of what it added, after the commit.
+   */
+  importTransaction<T>(work: (writer: ImportWriter) => T): T;
+  /** Every signal of a bank's content as [content id, type, hash], in no particular order. */
+  iterateBankSignals(bankId: number): Iterable<[contentId: number, type: string, hash: Uint8Array]>;
+  /** A bank's items with their signals in id order, `limit` at a time after `afterId`. */
+  listContentWithSignals(bankId: number, page: { limit: number; afterId?: number }): ContentWithSignals[];
 
   /** Called after every committed write that added or removed signals. Returns an unsubscribe function. */
   subscribe(listener: SignalChangeListener): () => void;

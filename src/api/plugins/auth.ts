@@ -24,7 +24,9 @@ export const PERMISSIONS = [
   'content',
   'provenance:full',
   'scans',
+  'webhooks',
   'evidence',
+  'export',
   'keys',
   'audit',
   'metrics',
@@ -33,7 +35,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 const ANONYMOUS: Permission[] = ['hash', 'match:hashes', 'cases'];
 const NGO: Permission[] = [...ANONYMOUS, 'match:image', 'batches', 'evidence'];
-const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans'];
+const TAKEDOWN: Permission[] = [...NGO, 'banks', 'content', 'provenance:full', 'scans', 'webhooks', 'export'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   anonymous: new Set(ANONYMOUS),

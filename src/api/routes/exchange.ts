@@ -1,0 +1,105 @@
+/**
+ * Hash lists in and out of a bank, in the formats NGOs and platforms trade
+ * (docs/exchange.md): bodies and answers stream, so a list of millions of
+ * hashes never sits in memory.
+ */
+import { Readable, Transform } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { EXCHANGE_FORMATS } from '../../services/exchange.js';
+import type { Services } from '../../services/services.js';
+import { ApiError } from '../errors.js';
+import { errorResponses, IdParam } from '../schemas.js';
+
+const tags = ['exchange'];
+const Format = Type.Enum([...EXCHANGE_FORMATS], {
+  description: 'hma-json: HMA bank content; te-file: python-threatexchange local file; te-csv: its CSV; stopncii: StopNCII-style hash records; csv: plain CSV with provenance.',
+});
+
+const ImportReport = Type.Object(
+  {
+    format: Format,
+    strict: Type.Boolean(),
+    added: Type.Integer({ description: 'Records that added an item.' }),
+    duplicate: Type.Integer({ description: 'Records already in the bank as they are (a removal: already absent).' }),
+    updated: Type.Integer({ description: 'Records that updated a stored item in place (a newer StopNCII record).' }),
+    removed: Type.Integer({ description: 'Withdrawn or deleted StopNCII records whose items were removed.' }),
+    rejected: Type.Integer({ description: 'Malformed rows, skipped.' }),
+    signalsAdded: Type.Integer({ description: 'Hashes stored.' }),
+    errors: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() }), { description: 'Why rows were rejected (the first 1,000), by line; JSON formats by record number.' }),
+    nextPageToken: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'A StopNCII page: the token of the next page, null on the last.' })),
+  },
+  { $id: 'ImportReport', title: 'ImportReport' },
+);
+
+const importBank = {
+  config: { permission: 'banks' as const },
+  schema: {
+    tags,
+    operationId: 'importBank',
+    summary: 'Import a hash list into a bank',
+    description:
+      'The body is the file itself (text/csv, text/plain, application/json or application/octet-stream), read as it arrives. Malformed rows are skipped and reported by line; ' +
+      'with `strict=true` the first one refuses the whole file (400) and nothing is imported. Hashes already in the bank are counted as duplicates. ' +
+      'StopNCII records whose hashStatus is Withdrawn or Deleted remove the items holding that hash; a newer record updates the stored one in place.',
+    params: IdParam,
+    querystring: Type.Object({ format: Format, strict: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
+    response: { 200: Type.Ref('ImportReport'), ...errorResponses(400, 401, 403, 404, 413, 415) },
+  },
+};
+
+const exportBank = {
+  config: { permission: 'export' as const },
+  schema: {
+    tags,
+    operationId: 'exportBank',
+    summary: "Export a bank's hashes",
+    description: 'Streams the bank in `format`. `limit` pages the export (StopNCII pages end with the `nextPageToken` to pass as `pageToken`).',
+    params: IdParam,
+    querystring: Type.Object(
+      { format: Format, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })), pageToken: Type.Optional(Type.String({ maxLength: 20 })) },
+      { additionalProperties: false },
+    ),
+    response: { 200: Type.String({ description: 'The file, streamed.' }), ...errorResponses(400, 401, 403, 404) },
+  },
+};
+
+/** The body as it arrives, refused past `limit` bytes (413) whether or not it says its length. */
+function limitedBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number): Readable {
+  const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes (MAX_IMPORT_BYTES).`);
+  if (Number(request.headers['content-length'] ?? 0) > limit) throw tooLarge();
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > limit ? tooLarge() : null, chunk);
+    },
+  });
+  (payload as Readable).on('error', (err) => counter.destroy(err)).pipe(counter);
+  return counter;
+}
+
+export async function exchangeRoutes(untyped: FastifyInstance, { services }: { services: Services }) {
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
+  app.addSchema(ImportReport);
+  // In this plugin only: bodies reach the route as streams, whatever their type.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], (request, payload, done) => {
+    try {
+      done(null, limitedBody(request, payload, services.config.MAX_IMPORT_BYTES));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.post('/v1/banks/:id/import', importBank, async (request) => {
+    if (!(request.body instanceof Readable)) throw new ApiError(400, 'INVALID_REQUEST', 'Send the file as the body (text/csv, text/plain, application/json or application/octet-stream).');
+    return services.exchange.importToBank(request.params.id, request.body, { format: request.query.format, strict: request.query.strict });
+  });
+  app.get('/v1/banks/:id/export', exportBank, async (request, reply) => {
+    const out = services.exchange.exportBank(request.params.id, request.query);
+    const file = Readable.from(out.chunks);
+    // The 200 schema documents the text; a stream is sent as it is, never serialized.
+    return reply.type(out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(file as unknown as string);
+  });
+}

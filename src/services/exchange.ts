@@ -1,0 +1,342 @@
+/**
+ * Import and export of a bank's or a case's hashes in the exchange formats
+ * (src/exchange, docs/exchange.md). Files stream through: records are applied
+ * a chunk at a time, each chunk in one transaction (the indexes hear of it
+ * when it commits); a strict import stages its chunks in the database and
+ * applies them all in one transaction once the file has been read without a
+ * malformed row, so a refused file leaves nothing behind.
+ */
+import type { Readable } from 'node:stream';
+import {
+  contentTypeOf,
+  type ExchangeFormat,
+  type ExchangeRecord,
+  type ExportItem,
+  findExchangeType,
+  modifiedAtOf,
+  readRecords,
+  writeRecords,
+} from '../exchange/index.js';
+import type { SqliteExchangeStaging } from '../store/exchange-staging.js';
+import type { ContentWithSignals, ImportWriter } from '../store/store.js';
+
+export { EXCHANGE_FORMATS, type ExchangeFormat } from '../exchange/index.js';
+import type { ServiceContext } from './context.js';
+import { ServiceError, StoreError } from './errors.js';
+import { deserializeRecords, serializeRecords } from './exchange-staging-records.js';
+
+/** Records applied per transaction outside strict mode. */
+const CHUNK_RECORDS = 20_000;
+/** Reasons kept in a report; the count goes on past them. */
+const MAX_REPORTED_ERRORS = 1000;
+/** Items read per query while exporting. */
+const EXPORT_PAGE = 2000;
+
+export interface ImportOptions {
+  format: ExchangeFormat;
+  /** Refuse the whole file at its first malformed row, importing nothing. */
+  strict?: boolean;
+}
+
+export interface ImportReport {
+  format: ExchangeFormat;
+  strict: boolean;
+  /** Records that added an item (bank) or hashes (case). */
+  added: number;
+  /** Records already there as they are (or, for a removal, already absent). */
+  duplicate: number;
+  /** Records that changed a stored item's metadata (a newer StopNCII record). */
+  updated: number;
+  /** Records whose removal took items (bank) or hashes (case) away. */
+  removed: number;
+  rejected: number;
+  /** Hashes stored. */
+  signalsAdded: number;
+  /** Why rows were rejected, by line (JSON: record number), the first 1,000. */
+  errors: { line: number; reason: string }[];
+  /** A StopNCII page's token for the next page, when it has one. */
+  nextPageToken?: string | null;
+}
+
+export interface ExportOptions {
+  format: ExchangeFormat;
+  /** Items per page, for a paged export (StopNCII pages); all when absent. */
+  limit?: number;
+  /** The previous page's nextPageToken. */
+  pageToken?: string;
+}
+
+export interface ExportStream {
+  contentType: string;
+  /** A file name for downloads. */
+  filename: string;
+  chunks: AsyncGenerator<string>;
+}
+
+type Read = { line: number; record: ExchangeRecord };
+
+/** Where records go: a bank's items or a case's hashes, with what it already holds by hash. */
+interface ImportTarget {
+  /** Key (type and hash) to the ids that hold it: content ids of a bank, signal ids of a case. */
+  known: Map<string, number[]>;
+  apply(writer: ImportWriter, read: Read, report: ImportReport): void;
+}
+
+export function signalKey(type: string, hash: Uint8Array): string {
+  return `${type}:${Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('latin1')}`;
+}
+
+function remember(known: Map<string, number[]>, key: string, id: number): void {
+  const ids = known.get(key);
+  if (ids) ids.push(id);
+  else known.set(key, [id]);
+}
+
+function forget(known: Map<string, number[]>, keys: Iterable<string>, ids: ReadonlySet<number>): void {
+  for (const key of keys) {
+    const left = (known.get(key) ?? []).filter((id) => !ids.has(id));
+    if (left.length > 0) known.set(key, left);
+    else known.delete(key);
+  }
+}
+
+/** The record's signals not yet held, each once. */
+function freshSignals(known: Map<string, number[]>, record: ExchangeRecord): { signal: ExchangeRecord['signals'][number]; key: string }[] {
+  const seen = new Set<string>();
+  return record.signals
+    .map((signal) => ({ signal, key: signalKey(signal.type.name, signal.hash) }))
+    .filter(({ key }) => !known.has(key) && !seen.has(key) && seen.add(key));
+}
+
+function emptyReport(format: ExchangeFormat, strict: boolean): ImportReport {
+  return { format, strict, added: 0, duplicate: 0, updated: 0, removed: 0, rejected: 0, signalsAdded: 0, errors: [] };
+}
+
+function reject(report: ImportReport, line: number, reason: string): void {
+  report.rejected++;
+  if (report.errors.length < MAX_REPORTED_ERRORS) report.errors.push({ line, reason });
+}
+
+const FORMAT_PLATFORM: Record<ExchangeFormat, string> = { 'hma-json': 'hma', 'te-file': 'threatexchange', 'te-csv': 'threatexchange', stopncii: 'stopncii', csv: 'telegram' };
+
+export class ExchangeService {
+  constructor(
+    private readonly services: ServiceContext,
+    private readonly staging: SqliteExchangeStaging,
+  ) {}
+
+  /** Reads `source` in `format` into the bank. */
+  async importToBank(bankId: number, source: Readable, options: ImportOptions): Promise<ImportReport> {
+    return this.run(this.bankTarget(bankId, FORMAT_PLATFORM[options.format]), source, options);
+  }
+
+  /** Reads `source` in `format` into a victim's case: its hashes only (a case keeps no provenance). */
+  async importToCase(caseId: number, source: Readable, options: ImportOptions): Promise<ImportReport> {
+    return this.run(this.caseTarget(caseId), source, options);
+  }
+
+  private async run(target: ImportTarget, source: Readable, options: ImportOptions): Promise<ImportReport> {
+    const report = emptyReport(options.format, options.strict ?? false);
+    const page: { nextPageToken?: string | null } = {};
+    const stage = options.strict ? { id: this.staging.begin(), seq: 0 } : null;
+    try {
+      let chunk: Read[] = [];
+      for await (const item of readRecords(options.format, source, page)) {
+        if ('error' in item) {
+          if (stage) throw new ServiceError('INVALID_REQUEST', `line ${item.line}: ${item.error}. Nothing was imported (strict).`);
+          reject(report, item.line, item.error);
+          continue;
+        }
+        chunk.push(item);
+        if (chunk.length < CHUNK_RECORDS) continue;
+        this.flush(target, chunk, report, stage);
+        chunk = [];
+      }
+      this.flush(target, chunk, report, stage);
+      if (stage) this.applyStaged(target, stage.id, report);
+    } finally {
+      if (stage) this.staging.discard(stage.id);
+    }
+    if (page.nextPageToken !== undefined) report.nextPageToken = page.nextPageToken;
+    return report;
+  }
+
+  private flush(target: ImportTarget, chunk: Read[], report: ImportReport, stage: { id: string; seq: number } | null): void {
+    if (chunk.length === 0) return;
+    if (stage) {
+      this.staging.stage(stage.id, stage.seq++, serializeRecords(chunk));
+      return;
+    }
+    this.services.store.importTransaction((writer) => {
+      for (const read of chunk) {
+        try {
+          target.apply(writer, read, report);
+        } catch (err) {
+          if (!(err instanceof StoreError)) throw err;
+          reject(report, read.line, err.message);
+        }
+      }
+    });
+  }
+
+  /** Every staged chunk in one transaction: any refusal rolls the whole import back. */
+  private applyStaged(target: ImportTarget, importId: string, report: ImportReport): void {
+    this.services.store.importTransaction((writer) => {
+      for (const chunk of this.staging.chunks(importId)) {
+        for (const read of deserializeRecords(chunk)) {
+          try {
+            target.apply(writer, read, report);
+          } catch (err) {
+            if (err instanceof StoreError) throw new ServiceError('INVALID_REQUEST', `line ${read.line}: ${err.message}. Nothing was imported (strict).`);
+            throw err;
+          }
+        }
+      }
+    });
+  }
+
+  private bankTarget(bankId: number, platform: string): ImportTarget {
+    const { store } = this.services;
+    store.getBank(bankId);
+    const known = new Map<string, number[]>();
+    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) remember(known, signalKey(type, hash), contentId);
+    return {
+      known,
+      apply: (writer, { record }, report) => {
+        if (record.remove) return this.removeItems(writer, known, record, report);
+        const fresh = freshSignals(known, record);
+        if (fresh.length === 0) {
+          if (this.updateInPlace(writer, known, record)) report.updated++;
+          else report.duplicate++;
+          return;
+        }
+        const provenance = record.provenance ?? { platform, channel: null, messageRef: null, capturedAt: null };
+        const signals = fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
+        const [id] = writer.addItems(bankId, [{ provenance, metadata: record.metadata, note: record.note ?? null, signals }]);
+        for (const { key } of fresh) remember(known, key, id);
+        report.added++;
+        report.signalsAdded += fresh.length;
+      },
+    };
+  }
+
+  /** Withdrawn or deleted at the source: every item holding one of the record's hashes goes, so no copy of the image still matches. */
+  private removeItems(writer: ImportWriter, known: Map<string, number[]>, record: ExchangeRecord, report: ImportReport): void {
+    const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
+    const ids = new Set(keys.flatMap((key) => known.get(key) ?? []));
+    if (ids.size === 0) {
+      report.duplicate++;
+      return;
+    }
+    // The items' other hashes go from `known` too: a later record with one of them adds it again.
+    for (const id of ids) for (const s of this.services.store.listSignals({ kind: 'content', contentId: id })) forget(known, [signalKey(s.type, s.hash)], ids);
+    writer.deleteItems([...ids]);
+    forget(known, keys, ids);
+    report.removed++;
+  }
+
+  /** A record with a newer modification time than the stored item's replaces the metadata it carries. */
+  private updateInPlace(writer: ImportWriter, known: Map<string, number[]>, record: ExchangeRecord): boolean {
+    if (record.modifiedAt === undefined) return false;
+    const [first] = record.signals;
+    const id = known.get(signalKey(first.type.name, first.hash))![0];
+    const stored = this.services.store.getContent(id).metadata;
+    const storedAt = modifiedAtOf((stored.stopncii as { lastModtimestamp?: unknown } | undefined)?.lastModtimestamp);
+    if (storedAt !== undefined && record.modifiedAt <= storedAt) return false;
+    const merged = { ...stored, ...record.metadata };
+    if (JSON.stringify(merged) === JSON.stringify(stored)) return false;
+    writer.updateMetadata(id, merged);
+    return true;
+  }
+
+  private caseTarget(caseId: number): ImportTarget {
+    const { store } = this.services;
+    store.getCase(caseId);
+    const known = new Map<string, number[]>();
+    for (const s of store.listSignals({ kind: 'case', caseId })) remember(known, signalKey(s.type, s.hash), s.id);
+    return {
+      known,
+      apply: (writer, { record }, report) => {
+        if (record.remove) {
+          const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
+          const ids = new Set(keys.flatMap((key) => known.get(key) ?? []));
+          if (ids.size === 0) report.duplicate++;
+          else {
+            writer.deleteSignals([...ids]);
+            forget(known, keys, ids);
+            report.removed++;
+          }
+          return;
+        }
+        const fresh = freshSignals(known, record);
+        if (fresh.length === 0) return void report.duplicate++;
+        const ids = writer.addCaseSignals(caseId, fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
+        fresh.forEach(({ key }, i) => remember(known, key, ids[i]));
+        report.added++;
+        report.signalsAdded += fresh.length;
+      },
+    };
+  }
+
+  /** A bank's items as a file in `format`; an unknown bank is refused before anything is written. */
+  exportBank(bankId: number, options: ExportOptions): ExportStream {
+    const bank = this.services.store.getBank(bankId);
+    const after = parsePageToken(options.pageToken);
+    let next: string | null = null;
+    const store = this.services.store;
+    const limit = options.limit;
+    async function* items(): AsyncGenerator<ExportItem> {
+      let afterId = after;
+      let left = limit ?? Infinity;
+      while (left > 0) {
+        const page = store.listContentWithSignals(bankId, { limit: Math.min(EXPORT_PAGE, left + 1), afterId });
+        for (const item of page.slice(0, Math.min(page.length, left))) yield exportItem(item);
+        if (page.length > left) next = String(page[left - 1].id);
+        if (page.length < EXPORT_PAGE || page.length > left) return;
+        left -= page.length;
+        afterId = page[page.length - 1].id;
+      }
+    }
+    const chunks = writeRecords(options.format, items(), { bank: { name: bank.name, description: bank.description }, nextPageToken: () => next });
+    return { contentType: contentTypeOf(options.format), filename: `bank-${bankId}.${extensionOf(options.format)}`, chunks };
+  }
+
+  /** A case's hashes as one record in `format` (StopNCII: with the case number). */
+  exportCase(caseId: number, options: ExportOptions): ExportStream {
+    const { store } = this.services;
+    const victimCase = store.getCase(caseId);
+    const signals = store.listSignals({ kind: 'case', caseId }).map((s) => ({ type: findExchangeType(s.type), hash: s.hash, quality: s.quality }));
+    const item: ExportItem = {
+      signals,
+      provenance: { platform: 'case', channel: null, messageRef: null, capturedAt: null },
+      metadata: { stopncii: { hashStatus: 'Active', caseNumbers: [victimCase.caseNumber], lastModtimestamp: Date.parse(victimCase.updatedAt) } },
+      note: null,
+      updatedAt: victimCase.updatedAt,
+    };
+    async function* one(): AsyncGenerator<ExportItem> {
+      yield item;
+    }
+    const chunks = writeRecords(options.format, one(), { bank: { name: `case ${victimCase.caseNumber}`, description: '' }, nextPageToken: () => null });
+    return { contentType: contentTypeOf(options.format), filename: `case-${caseId}.${extensionOf(options.format)}`, chunks };
+  }
+}
+
+function exportItem(item: ContentWithSignals): ExportItem {
+  return {
+    signals: item.signals.map((s) => ({ type: findExchangeType(s.type), hash: s.hash, quality: s.quality })),
+    provenance: item.provenance,
+    metadata: item.metadata,
+    note: item.note,
+    updatedAt: item.updatedAt,
+  };
+}
+
+function parsePageToken(token: string | undefined): number {
+  if (token === undefined || token === '') return 0;
+  if (!/^\d{1,15}$/.test(token)) throw new ServiceError('INVALID_REQUEST', 'pageToken must be the nextPageToken of the previous page.');
+  return Number(token);
+}
+
+function extensionOf(format: ExchangeFormat): string {
+  return format === 'hma-json' || format === 'stopncii' ? 'json' : format === 'te-file' ? 'txt' : 'csv';
+}

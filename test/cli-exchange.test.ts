@@ -1,0 +1,77 @@
+/** `ncii-match bank`, `import` and `export` in-process against a database in a temp dir. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { main } from '../src/cli/main.js';
+import { loadConfig } from '../src/config.js';
+import { withLocalServices } from '../src/services/local.js';
+import { hashPin } from '../src/store/pin.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-exchange-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+process.env.DATA_DIR = join(dir, 'data');
+
+async function run(argv: string[], { tty = false } = {}) {
+  const stdout = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (b: Buffer) => out.push(b));
+  stderr.on('data', (b: Buffer) => err.push(b));
+  const code = await main(argv, { stdout, stderr });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+const PDQ = 'c'.repeat(64);
+const MD5 = 'd'.repeat(32);
+const file = join(dir, 'list.txt');
+writeFileSync(file, `pdq ${PDQ}\nvideo_md5 ${MD5}\npdq 123\n`);
+
+t.test('bank create and list', async (t) => {
+  const created = await run(['bank', 'create', 'Helpline list', '--description', 'from partners', '--json']);
+  t.equal(created.code, 0);
+  t.match(JSON.parse(created.stdout), { id: 1, name: 'Helpline list', description: 'from partners' });
+  const listed = await run(['bank', 'list']);
+  t.equal(listed.stdout, 'id\tname\tdescription\n1\tHelpline list\tfrom partners\n');
+  t.equal((await run(['bank', 'remove'])).code, 2, 'an unknown action is a usage error');
+});
+
+t.test('import reports counts and rejected lines; --json; --strict imports nothing', async (t) => {
+  const r = await run(['import', file, '--bank', '1', '--format', 'te-file'], { tty: true });
+  t.equal(r.code, 0);
+  t.equal(r.stdout, `${file}: added 2, duplicate 0, updated 0, removed 0, rejected 1 (2 hashes stored)\n`);
+  t.match(r.stderr, `${file}:3: `, 'the rejected line on stderr');
+  t.match(r.stderr, /importing \[/, 'a progress bar on a terminal');
+  const again = await run(['import', file, '--bank', '1', '--format', 'te-file', '--json']);
+  t.match(JSON.parse(again.stdout), { added: 0, duplicate: 2, rejected: 1, file });
+  t.notMatch(again.stderr, /importing/, 'no progress bar off a terminal');
+  await run(['bank', 'create', 'strict']);
+  const strict = await run(['import', file, '--bank', '2', '--format', 'te-file', '--strict']);
+  t.equal(strict.code, 1);
+  t.match(strict.stderr, /line 3: .*Nothing was imported/);
+  const missing = await run(['import', file, '--bank', '99', '--format', 'te-file']);
+  t.same([missing.code, missing.stderr], [1, 'ncii-match import: no bank with id 99\n']);
+  t.equal((await run(['import', file, '--bank', '1', '--format', 'xml'])).code, 2);
+  t.equal((await run(['import', file, '--bank', '1', '--case', 'A', '--format', 'csv'])).code, 2);
+});
+
+t.test('export to stdout and to a file; a case too', async (t) => {
+  const out = await run(['export', '--bank', '1', '--format', 'te-file']);
+  t.same([out.code, out.stdout], [0, `pdq ${PDQ}\nvideo_md5 ${MD5}\n`]);
+  const target = join(dir, 'out.csv');
+  t.equal((await run(['export', '--bank', '1', '--format', 'csv', '--out', target])).code, 0);
+  t.match(readFileSync(target, 'utf8'), /^item,signal_type,hash,quality,platform,group,message_url,captured_at,note,metadata\n1,pdq,c{64},,threatexchange,/);
+  const page = await run(['export', '--bank', '1', '--format', 'stopncii', '--limit', '1']);
+  t.equal(JSON.parse(page.stdout).hashRecords.length, 1);
+  const next = JSON.parse(page.stdout).nextPageToken as string;
+  const rest = await run(['export', '--bank', '1', '--format', 'stopncii', '--limit', '1', '--page-token', next]);
+  t.same(JSON.parse(rest.stdout).hashRecords.map((r: { signalType: string }) => r.signalType), ['VideoMD5']);
+
+  await withLocalServices(loadConfig(), async (services) => void services.store.createCase({ caseNumber: 'CLI-1', pinHash: await hashPin('123456') }));
+  t.equal((await run(['import', file, '--case', 'CLI-1', '--format', 'te-file'])).code, 0);
+  const exported = await run(['export', '--case', 'CLI-1', '--format', 'te-file']);
+  t.equal(exported.stdout, `pdq ${PDQ}\nvideo_md5 ${MD5}\n`);
+  t.equal((await run(['export', '--case', 'NOPE', '--format', 'te-file'])).code, 2);
+});
