@@ -153,6 +153,9 @@ t.test('create, list and delete; the secret is shown once; refused URLs are told
     ['http://[::1]:8080/', /::1 is a loopback address/],
     ['http://localhost:8080/', /localhost resolves to .*loopback/],
     ['http://127.0.0.2/', /loopback/],
+    ['http://2130706434/', /127\.0\.0\.2 is a loopback address/],
+    ['http://0x7f.0.0.2/', /127\.0\.0\.2 is a loopback address/],
+    ['http://[::ffff:10.0.0.1]/', /::ffff:a00:1 is a private \(IPv4 10\.0\.0\.1 inside IPv6\) address/],
     ['ftp://example.org/', /only http and https/],
     ['https://user:pw@example.org/', /user name or password/],
     ['not a url', /not an absolute URL/],
@@ -242,4 +245,30 @@ t.test('a restart resumes pending deliveries', async (t) => {
   });
   t.match(delivery, { attempts: 2, log: [{ attempt: 1, statusCode: 500 }, { attempt: 2, statusCode: 200 }] });
   t.equal(received.length, 2);
+});
+
+t.test('a receiver that never answers times out; one that streams an endless answer is cut off', async (t) => {
+  const sockets = new Set<import('node:net').Socket>();
+  let closed = 0;
+  const server = createServer((req, res) => {
+    if (req.url === '/silent') return;
+    res.writeHead(200);
+    const timer = setInterval(() => res.write('x'.repeat(1024)), 5);
+    res.on('close', () => {
+      clearInterval(timer);
+      closed++;
+    });
+  });
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const options = { allowHosts: new Set(['127.0.0.1']), timeoutMs: 300 };
+  t.match(await sendSigned(`http://127.0.0.1:${port}/silent`, '{}', {}, 's', options), { statusCode: null, error: /^ETIMEDOUT: no answer within 300 ms/ });
+  t.same(await sendSigned(`http://127.0.0.1:${port}/endless`, '{}', {}, 's', options), { statusCode: 200, error: null });
+  await eventually('the endless answer is cut off', () => closed === 1);
+  t.pass('the connection was closed');
 });
