@@ -245,6 +245,21 @@ t.test('a restart resumes pending deliveries', async (t) => {
   });
   t.match(delivery, { attempts: 2, log: [{ attempt: 1, statusCode: 500 }, { attempt: 2, statusCode: 200 }] });
   t.equal(received.length, 2);
+  await second.close();
+
+  // Past WEBHOOK_LOG_DAYS a finished delivery leaves the log; a pending one stays whatever its age.
+  const third = await app(t, { WEBHOOK_LOG_DAYS: '30' }, dir);
+  const db = third.app.services.store.db;
+  db.prepare("INSERT INTO webhook_deliveries (webhook_id, event, body, state, next_attempt_at, created_at) VALUES (?, 'scan.run.finished', '{}', 'pending', '2999-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')").run(id);
+  db.prepare("UPDATE webhook_deliveries SET created_at = '2000-01-01T00:00:00.000Z'").run();
+  await third.close();
+  const fourth = await app(t, { WEBHOOK_LOG_DAYS: '30' }, dir);
+  const left = await eventually('the old delivery pruned', () => {
+    const page = fourth.app.services.webhooks.deliveries({ keyId: 0, admin: true }, id, { limit: 10 }).deliveries;
+    return page.length === 1 && page;
+  });
+  t.match(left, [{ state: 'pending', attempts: 0 }], 'only the pending delivery is left');
+  t.equal((fourth.app.services.store.db.prepare('SELECT count(*) AS n FROM webhook_attempts').get() as { n: number }).n, 0, 'with the attempts of the pruned one');
 });
 
 t.test('a receiver that never answers times out; one that streams an endless answer is cut off', async (t) => {
