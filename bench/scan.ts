@@ -10,7 +10,7 @@
  *
  *   npm run bench:scan -- [--quick] [--items N] [--cases C] [--incremental K]
  *
- * Defaults: 1M items, 10k cases, 10k incremental items (--quick: 20k, 200,
+ * Defaults: 1M items, 10k cases, 10k incremental items (--quick: 20k, 100,
  * 1k). The store is a real SQLite file in a temp dir, the indexes the
  * service's worker indexes, the run `runScanToCompletion` (the service's own
  * run, through the matcher). The last line is one JSON object.
@@ -33,7 +33,7 @@ import type { NewSignal } from '../src/store/store.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, items: { type: 'string' }, cases: { type: 'string' }, incremental: { type: 'string' } } });
 const ITEMS = Number(values.items ?? (values.quick ? 20_000 : 1_000_000));
-const CASES = Number(values.cases ?? (values.quick ? 200 : 10_000));
+const CASES = Number(values.cases ?? (values.quick ? 100 : 10_000));
 const INCREMENTAL = Number(values.incremental ?? (values.quick ? 1_000 : 10_000));
 const CASE_PDQ = 8;
 const CASE_REGIONS = 592;
