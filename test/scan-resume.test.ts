@@ -24,6 +24,10 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const dbPath = join(dir, DATABASE_FILE);
 
 const code = () => new Uint8Array(randomBytes(32));
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const NEW_CASES = 60;
+// Three server starts on a machine shared with other work: more than the default five minutes.
+t.setTimeout(900_000);
 function near(hash: Uint8Array, bits: number): Uint8Array {
   const out = hash.slice();
   for (let i = 0; i < bits; i++) out[(i * 7) % 32] ^= 1 << (i % 8);
@@ -59,7 +63,7 @@ function bruteForce(store: SqliteStore): Set<string> {
   return pairs;
 }
 
-let store = new SqliteStore(dbPath);
+const store = new SqliteStore(dbPath);
 const secret = new SqliteApiKeyStore(store.db).create({ name: 'takedown', role: 'takedown' }).secret;
 const authorization = `Bearer ${secret}`;
 const bankId = store.createBank({ name: 'captured' }).id;
@@ -87,23 +91,26 @@ async function waitForRun(runId: number, until: (run: { status: string; progress
   throw new Error(`run ${runId} never got there`);
 }
 
-t.test('a first run, then new content and new cases while the server is down', async (t) => {
+t.test('a first run, then new content and new cases', async (t) => {
   const run = await api('POST', `/v1/scans/${scan.id}/run`);
   const done = await waitForRun(run.id, (r) => r.status !== 'running');
   t.equal(done.status, 'done');
-  server.child.kill('SIGTERM');
-  t.equal(await server.exited, 0);
-  store = new SqliteStore(dbPath);
-  const newPhotos = Array.from({ length: 120 }, code);
-  addContent(store, bankId, 10_000, [...oldPhotos, ...newPhotos], 25);
-  addCases(store, newPhotos);
-  store.close();
-  server = await startServerProcess(dir);
+  const newPhotos = Array.from({ length: NEW_CASES }, code);
+  const photos = [...oldPhotos, ...newPhotos];
+  for (let from = 0; from < 10_000; from += 1000) {
+    const items = Array.from({ length: 1000 }, (_, i) => {
+      const n = from + i;
+      const hash = n % 25 === 0 ? near(photos[(n / 25) % photos.length], 1 + (n % 9)) : code();
+      return { signals: [{ type: 'pdq', hash: hex(hash) }], platform: 'telegram', group: `g${n % 13}`, messageUrl: `m${n}` };
+    });
+    await api('POST', `/v1/banks/${bankId}/content`, { items });
+  }
+  for (const hash of newPhotos) await api('POST', '/v1/cases', { signals: [{ type: 'pdq', hash: hex(hash) }] });
 });
 
 t.test('killed in each part of a run, it resumes and records every match once', async (t) => {
   const run = await api('POST', `/v1/scans/${scan.id}/run`);
-  t.ok(run.progress.itemsTotal >= 10_000 && run.progress.casesTotal === 120, JSON.stringify(run.progress));
+  t.ok(run.progress.itemsTotal >= 10_000 && run.progress.casesTotal === NEW_CASES, JSON.stringify(run.progress));
   const kills: string[] = [];
   const parts = [
     { name: 'content', midway: (p: Record<string, number>) => p.itemsDone > 0 && p.itemsDone < p.itemsTotal },
@@ -120,7 +127,7 @@ t.test('killed in each part of a run, it resumes and records every match once', 
   t.ok(kills.length >= 1, `killed midway: ${kills.join('; ')}`);
   const finished = await waitForRun(run.id, (r) => r.status !== 'running');
   t.equal(finished.status, 'done');
-  t.same(finished.progress, { itemsDone: run.progress.itemsTotal, itemsTotal: run.progress.itemsTotal, casesDone: 120, casesTotal: 120 }, 'every item and case counted once');
+  t.same(finished.progress, { itemsDone: run.progress.itemsTotal, itemsTotal: run.progress.itemsTotal, casesDone: NEW_CASES, casesTotal: NEW_CASES }, 'every item and case counted once');
   server.child.kill('SIGTERM');
   await server.exited;
 
@@ -128,7 +135,7 @@ t.test('killed in each part of a run, it resumes and records every match once', 
   t.teardown(() => check.close());
   const recorded = check.db.prepare('SELECT case_id AS c, content_id AS i, run_id AS r FROM scan_matches').all() as { c: number; i: number; r: number }[];
   const expected = bruteForce(check);
-  t.ok(expected.size >= 440, `${expected.size} planted matches`);
+  t.ok(expected.size >= 400, `${expected.size} planted matches`);
   t.same(new Set(recorded.map((m) => `${m.c}:${m.i}`)), expected, 'every match within the threshold, no other');
   t.equal(recorded.length, expected.size, 'none twice');
   t.equal(recorded.filter((m) => m.r === run.id).length, finished.newMatches, "the run's count is what it recorded");

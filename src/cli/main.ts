@@ -8,6 +8,8 @@ import { type CliIo, UsageError } from './io.js';
 import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';
 import { SERVE_USAGE, runServeCommand } from './serve-command.js';
+import { ServiceCallError } from './http.js';
+import { MATCHES_USAGE, REPORT_USAGE, runMatchesCommand, runReportCommand, runScanCommand, SCAN_USAGE } from './takedown-commands.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
 
@@ -16,6 +18,9 @@ Commands:
   hash     hash image files and directories (PDQ, blockhash, MD5, SHA-256)
   match    look images up in a running service, sending only their hashes
   keys     create, list and revoke API keys
+  scan     create, list and run scheduled scans (takedown teams)
+  matches  list what scans found
+  report   a scan run's report by group, as JSON or CSV
 
 Run "ncii-match <command> --help" for a command's options.`;
 
@@ -24,6 +29,9 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   hash: { run: runHashCommand, usage: HASH_USAGE },
   match: { run: runMatchCommand, usage: MATCH_USAGE },
   keys: { run: runKeysCommand, usage: KEYS_USAGE },
+  scan: { run: runScanCommand, usage: SCAN_USAGE },
+  matches: { run: runMatchesCommand, usage: MATCHES_USAGE },
+  report: { run: runReportCommand, usage: REPORT_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -44,6 +52,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`ncii-match ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
       return 2;
+    }
+    // The service refusing what was asked, or not reachable: its own words, no stack.
+    if (err instanceof ServiceCallError) {
+      io.stderr.write(`ncii-match ${name}: ${err.message}\n`);
+      return 1;
     }
     // The store refusing what was asked (an unknown key id, a name too long, a newer schema): said plainly, no stack.
     if (err instanceof StoreError) {
