@@ -60,6 +60,7 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 30_000, minimum: 1, description: 'Pause after a failed webhook attempt; it doubles after each further failure.' }),
   WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 3_600_000, minimum: 1, description: 'Longest pause between webhook attempts.' }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'How long one webhook attempt may take, connecting included.' }),
+  WEBHOOK_LOG_DAYS: Type.Integer({ default: 30, minimum: 1, description: 'Days delivered and failed webhook deliveries stay in the delivery log.' }),
   WEB_DIR: Type.String({
     default: '',
     description: "Where the built web page is (npm run build writes it to dist/public); empty: the package's own dist/public. See docs/web.md.",
