@@ -54,7 +54,7 @@ const MAX_STICKER_CORNERS = 8;
  */
 const QUERY_CORNERS = 24;
 const QUERY_CORNER_SCALES = [1, 1.15, 1.32, 1.52];
-/** With the image's PDQ hash, at most 28 index entries per captured image: 19 regions chosen by layout, 8 by corners. */
+/** With the image's PDQ hash, at most 28 index entries per captured image: up to 8 corner patches, regions chosen by layout in the rest. */
 export const MAX_CONTENT_REGIONS = 19 + CONTENT_PATCHES;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
