@@ -72,6 +72,12 @@ export const ConfigSchema = Type.Object({
     description:
       'Ed25519 private key (PKCS#8 PEM) that signs evidence packages. Empty: one is created at first start as DATA_DIR/evidence-signing-key.pem (mode 0600) and replaced by `ncii-match keys rotate-signing`.',
   }),
+  SERVER_TIMING: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 1,
+    description: '1: image lookups (POST /v1/match with an image) answer a Server-Timing header with the milliseconds spent decoding, hashing the whole image, hashing regions and searching.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Event-loop delay above which requests get 503 OVERLOADED.' }),
 });
 

@@ -6,7 +6,7 @@
  * file; a withdrawn case's entries lose its details and the chain still
  * holds; GET /v1/audit and `audit list` read it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -168,10 +168,15 @@ t.test('a withdrawn case: its details and salts are erased, the chain still hold
   const db = app.services.store.db;
   app.services.audit.flush();
   t.equal((db.prepare('SELECT count(*) AS n FROM audit_log WHERE case_id IS NOT NULL').get() as { n: number }).n, 1);
+  const { salt } = db.prepare("SELECT salt FROM audit_log WHERE action = 'case.created'").get() as { salt: string };
+  const path = join(dir, DATABASE_FILE);
+  const holding = () => [path, `${path}-wal`].filter((f) => existsSync(f) && readFileSync(f).includes(Buffer.from(salt)));
+  t.not(holding().length, 0, 'the salt is on disk before');
   const res = await app.inject({ method: 'DELETE', url: `/v1/cases/${created.caseNumber}`, headers: { 'x-case-pin': created.pin } });
   t.equal(res.statusCode, 204);
   const left = db.prepare("SELECT case_id, details, salt, commitment FROM audit_log WHERE action = 'case.created'").get() as Record<string, unknown>;
   t.same({ ...left, commitment: typeof left.commitment }, { case_id: null, details: null, salt: null, commitment: 'string' }, 'only the commitment is left');
+  t.same(holding(), [], 'the erased salt is in neither the database file nor its log');
   await app.close();
   const verified = await cli(dir, ['audit', 'verify']);
   t.equal(verified.code, 0, verified.stdout);

@@ -15,6 +15,8 @@ import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/config.js';
 import { DATABASE_FILE } from '../src/services/services.js';
 import { hashPin } from '../src/store/pin.js';
+import { SqliteMatchStore } from '../src/store/scan-matches.js';
+import { SqliteScanStore } from '../src/store/scans.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-withdrawal-traces-'));
@@ -60,6 +62,35 @@ t.test('after a withdrawal, neither the database file nor its log holds the case
   t.teardown(() => reopened.close());
   t.equal(reopened.findCaseByNumber(kept.caseNumber)?.id, kept.id, 'the other case is intact');
   t.equal(reopened.findCaseByNumber(withdrawn.caseNumber), undefined);
+});
+
+t.test("a withdrawn case's scan matches and their history are in no file", async (t) => {
+  const path = join(root, 'matches.db');
+  const store = new SqliteStore(path);
+  const scans = new SqliteScanStore(store.db);
+  const matches = new SqliteMatchStore(store.db);
+  const bank = store.createBank({ name: 'captured' });
+  const [contentId] = store.addContent(bank.id, [{ provenance: { platform: 'telegram', channel: 'g' }, signals: [{ type: 'pdq', hash: new Uint8Array(randomBytes(32)) }] }]).contentIds;
+  const withdrawn = await registerCase(store);
+  const kept = await registerCase(store);
+  const scan = scans.createScan({ name: 'all', cron: '0 * * * *', timeZone: 'UTC', banks: null, caseIds: [withdrawn.id, kept.id], thresholds: {}, enabled: true, nextRunAt: null, createdBy: 'test' });
+  const { run } = scans.beginRun(scan.id, { trigger: 'manual', holder: 'test', startedBy: 'test', isStale: () => false })!;
+  const [matchId, keptMatchId] = scans.checkpoint(run, 'test', { matches: [withdrawn, kept].map((c) => ({ caseId: c.id, contentId, signalType: 'pdq', distance: 4, via: 'whole' as const })) });
+  const needle = (label: string) => ({ label, text: `${label}-${randomBytes(8).toString('hex')}` });
+  const [where, reference, reason] = [needle('where'), needle('reference'), needle('reason')];
+  matches.setStatus(matchId, 'new', { to: 'reported', reportedWhere: where.text, reference: reference.text, actor: 'key:1' });
+  matches.setStatus(matchId, 'reported', { to: 'dismissed', dismissReason: reason.text, actor: 'key:1' });
+  const keptReference = needle('kept reference');
+  matches.setStatus(keptMatchId, 'new', { to: 'reported', reportedWhere: 'x', reference: keptReference.text, actor: 'key:1' });
+  for (const { label, text } of [where, reference, reason]) t.not(filesHolding(path, Buffer.from(text)).length, 0, `before: its match's ${label} is on disk`);
+
+  store.deleteCase(withdrawn.id);
+  for (const { label, text } of [where, reference, reason]) t.same(filesHolding(path, Buffer.from(text)), [], `open: its match's ${label} is in no file`);
+  t.same(scans.getScan(scan.id).caseIds, [kept.id], 'gone from the scan\'s case list');
+  t.equal(matches.events(matchId).length, 0, 'no history left');
+  t.equal(matches.get(keptMatchId).reference, keptReference.text, "the other case's match is kept");
+  store.close();
+  for (const { label, text } of [where, reference, reason]) t.same(filesHolding(path, Buffer.from(text)), [], `closed: its match's ${label} is in no file`);
 });
 
 t.test('a database with deleted rows left in free pages is scrubbed once when opened', async (t) => {

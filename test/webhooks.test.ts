@@ -195,6 +195,16 @@ t.test('deliveries are signed, retried after 500s and logged', async (t) => {
     t.equal(r.headers['content-type'], 'application/json');
   }
   t.match(JSON.parse(received[0].body), { event: 'scan.run.finished', occurredAt: String, data: { runId: 7, scanId: 3, status: 'done', newMatches: 12 } });
+
+  a.services.webhookDispatcher.notify('scan.run.finished', { runId: 8, scanId: 3, status: 'done', newMatches: 1 });
+  await eventually('second delivery', () => received.length === 4);
+  const page = async (query: string) => (await a.inject({ method: 'GET', url: `/v1/webhooks/${id}/deliveries?${query}`, headers: takedown })).json<DeliveryLog & { nextBefore: number | null }>();
+  const first = await page('limit=1');
+  t.equal(first.deliveries.length, 1);
+  t.not(first.deliveries[0].id, deliveries[0].id, 'newest first');
+  const second = await page(`limit=1&before=${first.nextBefore}`);
+  t.same(second.deliveries.map((d) => d.id), [deliveries[0].id], 'the next page goes back in time');
+  t.same((await page(`limit=1&before=${second.nextBefore}`)).deliveries, [], 'and ends');
 });
 
 t.test('a delivery out of attempts is failed; a redirect is not followed', async (t) => {

@@ -109,17 +109,25 @@ function fieldPath(instancePath: string): string {
     .replace(/^\./, '');
 }
 
+/** Ajv's "must NOT have fewer than 1 items" in plain words, singular or plural. */
+const COUNT_LIMITS: Record<string, string> = { minItems: 'at least', maxItems: 'at most' };
+
 /**
  * Fastify's message for a schema refusal, with what a person needs to fix an
  * enum: the field as written in the body, the value given and the values
- * allowed ("signals[1].type "phash" must be one of pdq, blockhash, ...").
+ * allowed ("signals[1].type "phash" must be one of pdq, blockhash, ..."); and
+ * list lengths in plain words ("signals must have at least 1 item").
  */
 function describeValidation(e: FastifyError): string {
   const first = e.validation?.[0];
-  if (first?.keyword !== 'enum') return e.message;
+  if (!first || !(first.keyword === 'enum' || first.keyword in COUNT_LIMITS)) return e.message;
+  const where = `${e.validationContext ?? 'body'}${first.instancePath ? ` ${fieldPath(first.instancePath)}` : ''}`;
+  if (first.keyword !== 'enum') {
+    const limit = (first.params as { limit: number }).limit;
+    return `${where} must have ${COUNT_LIMITS[first.keyword]} ${limit} ${limit === 1 ? 'item' : 'items'}`;
+  }
   const allowed = (first.params as { allowedValues?: unknown[] }).allowedValues ?? [];
   const given = (first as { data?: unknown }).data;
-  const where = `${e.validationContext ?? 'body'}${first.instancePath ? ` ${fieldPath(first.instancePath)}` : ''}`;
   return `${where}${given === undefined ? '' : ` ${JSON.stringify(given)}`} must be one of ${allowed.join(', ')}`;
 }
 

@@ -23,21 +23,22 @@ const hexLengths = [...new Set(SIGNAL_TYPES.map((t) => t.bits / 4))]
   .map((digits) => `${digits} for ${listSignalTypeNames(SIGNAL_TYPES.filter((t) => t.bits / 4 === digits).map((t) => t.name))}`)
   .join('; ');
 
-export const SignalTypeName = Type.Enum([...SIGNAL_TYPE_NAMES], { description: SIGNAL_TYPES.map((t) => `\`${t.name}\`: ${t.description}`).join('\n') });
+export const SignalTypeName = Type.Enum([...SIGNAL_TYPE_NAMES], { title: 'SignalType', description: SIGNAL_TYPES.map((t) => `\`${t.name}\`: ${t.description}`).join('\n') });
 
 /** A hash as text; its length is checked against its type by the query module, so the error can name the item. */
 export const HashText = Type.String({ description: `Hex, either case: ${hexLengths} characters.` });
 
 export const RegionKind = Type.Enum([...REGION_KINDS], {
+  title: 'RegionKind',
   description: 'Region hashes only: which region of the query image the hash is of (frame, part, quadrant, strip, crop, rotation), reported with a match.',
 });
 
-export const DihedralVariant = Type.Enum([...DIHEDRAL_NAMES], { description: 'Which rotation or mirror of the image the hash is of, reported with a match.' });
+export const DihedralVariant = Type.Enum([...DIHEDRAL_NAMES], { title: 'DihedralVariant', description: 'Which rotation or mirror of the image the hash is of, reported with a match.' });
 
 /** One hash as a client sends it. */
 export const SignalInput = Type.Object(
   { type: SignalTypeName, hash: HashText, region: Type.Optional(RegionKind), variant: Type.Optional(DihedralVariant) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'SignalInput' },
 );
 
 /** POST /v1/hash: each whole-image type's hash as it writes it, and PDQ's quality (and rotations). */
@@ -49,7 +50,7 @@ export const ImageHashes = Type.Object({
     ]),
   ),
   pdqDihedral: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { minItems: 8, maxItems: 8, description: DIHEDRAL_NAMES.join(', ') })),
-});
+}, { title: 'ImageHashes' });
 
 export const IdParam = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
@@ -61,6 +62,7 @@ export const BankFilter = Type.Array(Type.Integer({ minimum: 1, maximum: Number.
 });
 
 export const MatchMode = Type.Enum([...MATCH_MODES], {
+  title: 'MatchMode',
   description:
       '`robust` (default): also match region hashes, which find crops, borders, captions, screenshots, collage cells, small rotations and stickers, ' +
       'and always the 8 rotations and mirrors. `pdq`: whole-image hashes only, as other PDQ systems (ThreatExchange, HMA, StopNCII) match.',
@@ -69,7 +71,7 @@ export const MatchMode = Type.Enum([...MATCH_MODES], {
 /** Per-signal-type thresholds in bits; only the perceptual types have any (exact types always match exactly). */
 export const PerceptualThresholds = Type.Object(
   Object.fromEntries(HAMMING_TYPES.map((t) => [t.name, Type.Optional(Type.Integer({ minimum: 0, maximum: t.bits, description: `${t.name} Hamming distance (bits); default ${t.defaultThreshold}, at most ${t.maxThreshold} is used.` }))])),
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'Thresholds' },
 );
 
 /** How to match, the same on every route that matches. */
@@ -98,20 +100,20 @@ export const SignalOutput = Type.Object({
   type: Type.String({ description: `${listSignalTypeNames()}.` }),
   hash: Type.String({ description: 'Lower-case hex.' }),
   quality: Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()], { description: 'PDQ quality (0-100) where known; null otherwise.' }),
-});
+}, { title: 'Signal' });
 
 /** Something the caller should know that did not stop the request, e.g. LOW_QUALITY. */
 export const Warning = Type.Object({
   code: Type.String({ description: 'Stable machine-readable code, e.g. LOW_QUALITY.' }),
   message: Type.String(),
-});
+}, { title: 'Warning' });
 
 export const MatchedProvenance = Type.Object({
   platform: Type.String({ description: 'e.g. telegram.' }),
   group: Type.Union([Type.String(), Type.Null()], { description: 'Group or channel name.' }),
   capturedAt: Type.Union([Type.String(), Type.Null()], { description: 'When it was seen there (ISO-8601 UTC).' }),
   messageUrl: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Link to (or id of) the message: only for keys with full provenance (takedown, admin).' })),
-});
+}, { title: 'Provenance' });
 
 /** One match, the same on /v1/match and in batch results. */
 export const MatchedItem = Type.Object({
@@ -124,7 +126,7 @@ export const MatchedItem = Type.Object({
   variant: Type.Union([Type.String(), Type.Null()], { description: 'Which rotation or mirror of the query matched (orig, rot90, ..., flipminus1), when known; otherwise null.' }),
   signalIndex: Type.Optional(Type.Integer({ description: 'Hash queries: position in `signals` of the hash that matched.' })),
   provenance: MatchedProvenance,
-});
+}, { title: 'Match' });
 
 /** The threshold used for one signal type in one bank. */
 export const AppliedThreshold = Type.Object({
@@ -134,7 +136,7 @@ export const AppliedThreshold = Type.Object({
   requested: Type.Integer(),
   applied: Type.Integer({ description: "What was used: `requested`, lowered to the type's ceiling if above it." }),
   clamped: Type.Boolean(),
-});
+}, { title: 'AppliedThreshold' });
 
 /** A DELETE /…/:id route's options: its permission, and an empty 204 once the thing is gone. */
 export function deleteRoute<P extends string>(permission: P, tag: string, operationId: string, summary: string) {

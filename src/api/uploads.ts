@@ -106,7 +106,24 @@ export function requireMultipart(request: FastifyRequest, fileField: string): vo
   }
 }
 
+const tooManyFiles = (max: number) => new ApiError(413, 'TOO_MANY_FILES', max === 1 ? 'Send one image per request.' : `At most ${max} images per request.`);
+
+/**
+ * The files and text fields of a multipart request, under `rules`. A route's
+ * `maxFiles` is at most the multipart plugin's file limit
+ * (MAX_FILES_PER_REQUEST), so when the plugin refuses a file first, the
+ * route's limit is the one reached.
+ */
 export async function readUploads(request: FastifyRequest, rules: UploadRules): Promise<Uploads> {
+  try {
+    return await readParts(request, rules);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FST_FILES_LIMIT') throw tooManyFiles(rules.maxFiles);
+    throw err;
+  }
+}
+
+async function readParts(request: FastifyRequest, rules: UploadRules): Promise<Uploads> {
   const files: UploadedFile[] = [];
   const fields: Record<string, string> = Object.create(null);
   let total = 0;
@@ -120,7 +137,7 @@ export async function readUploads(request: FastifyRequest, rules: UploadRules): 
       }
       if (files.length >= rules.maxFiles) {
         part.file.resume();
-        throw new ApiError(413, 'TOO_MANY_FILES', rules.maxFiles === 1 ? 'Send one image per request.' : `At most ${rules.maxFiles} images per request.`);
+        throw tooManyFiles(rules.maxFiles);
       }
       const memory = request.server.uploadMemory;
       if (!memory.reserve(request, memory.maxFileBytes)) {

@@ -11,6 +11,8 @@ import { KEYS_USAGE, runKeysCommand } from './keys-command.js';
 import { MATCH_USAGE, runMatchCommand } from './match-command.js';
 import { SERVE_USAGE, runServeCommand } from './serve-command.js';
 import { runVerifyEvidenceCommand, VERIFY_EVIDENCE_USAGE } from './verify-evidence-command.js';
+import { ServiceCallError } from './http.js';
+import { MATCHES_USAGE, REPORT_USAGE, runMatchesCommand, runReportCommand, runScanCommand, SCAN_USAGE } from './takedown-commands.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
 
@@ -24,6 +26,9 @@ Commands:
   export   write a bank's or case's hashes in those formats
   audit    check the audit log's hash chain (verify) and read it (list)
   verify-evidence  check an evidence package offline
+  scan     create, list and run scheduled scans (takedown teams)
+  matches  list what scans found
+  report   a scan run's report by group, as JSON or CSV
 
 Run "ncii-match <command> --help" for a command's options.`;
 
@@ -37,6 +42,9 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   export: { run: runExportCommand, usage: EXPORT_USAGE },
   audit: { run: runAuditCommand, usage: AUDIT_USAGE },
   'verify-evidence': { run: runVerifyEvidenceCommand, usage: VERIFY_EVIDENCE_USAGE },
+  scan: { run: runScanCommand, usage: SCAN_USAGE },
+  matches: { run: runMatchesCommand, usage: MATCHES_USAGE },
+  report: { run: runReportCommand, usage: REPORT_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -57,6 +65,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`ncii-match ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
       return 2;
+    }
+    // The service refusing what was asked, or not reachable: its own words, no stack.
+    if (err instanceof ServiceCallError) {
+      io.stderr.write(`ncii-match ${name}: ${err.message}\n`);
+      return 1;
     }
     // The store refusing what was asked (an unknown key id, a name too long, a newer schema): said plainly, no stack.
     if (err instanceof StoreError || err instanceof ServiceError) {

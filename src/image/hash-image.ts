@@ -5,9 +5,11 @@ import { type DecodeLimits, type DecodePath, DEFAULT_DECODE_LIMITS, decodeForHas
 /** Chosen from bench/hash: see docs/decoding.md. */
 export const DEFAULT_DECODE_PATH: DecodePath = 'fast';
 
-export interface HashImageOptions extends Omit<ImageSignalOptions, 'blockhashRoute'> {
+export interface HashImageOptions extends Omit<ImageSignalOptions, 'blockhashRoute' | 'phaseDone'> {
   decodePath?: DecodePath;
   limits?: DecodeLimits;
+  /** Called as each phase ends: `decode` (with the byte digests), then `whole` and `regions` (see ImageSignalOptions). */
+  phaseDone?: (phase: 'decode' | 'whole' | 'regions') => void;
 }
 
 export interface HashedImage extends ImageSignals {
@@ -28,6 +30,7 @@ export async function hashImage(bytes: Uint8Array, options: HashImageOptions = {
   });
   // The digests need only the bytes: made while libvips decodes on its own thread.
   const [digests, { format, width, height, raster }] = await Promise.all([digestSignals(bytes, wanted), decoding]);
+  options.phaseDone?.('decode');
   const pixels = await pixelSignals(raster, bytes, { ...options, blockhashRoute: decodePath === 'reference' ? 'reference' : 'blocks' });
   return { format, width, height, decodePath, ...pixels, ...digests };
 }

@@ -64,6 +64,8 @@ export interface ImageSignalOptions {
    * same bits.
    */
   blockhashRoute?: 'reference' | 'blocks';
+  /** Called as each phase ends (`whole`: the whole-image hashes; `regions`), so a caller can time them. */
+  phaseDone?: (phase: 'whole' | 'regions') => void;
 }
 
 function pdqSignal({ hash, quality, dct }: PdqResult, dihedral = false): PdqSignal {
@@ -93,11 +95,13 @@ export async function pixelSignals(raster: Raster, bytes: Uint8Array, options: I
   if (wanted.includes('pdq')) result.pdq = pdqSignal(pdq.hashRaster(raster) as PdqResult, options.dihedral);
   // A dark or low-contrast photo is matched by PDQ of its stretched contrast instead.
   if (wanted.includes('pdq-norm') || result.pdq?.lowQuality) result['pdq-norm'] = pdqSignal(pdqNormHashRaster(raster), options.dihedral);
+  options.phaseDone?.('whole');
   if (options.regions) {
     const orientation = exifOrientation(bytes);
     result.orientation = orientation;
     if (options.regions === 'content') result.regions = contentRegions(raster, orientation);
     else result.regions = options.pause ? await queryRegionsInSlices(raster, options.pause, { orientation }) : queryRegions(raster, { orientation });
+    options.phaseDone?.('regions');
   }
   return result;
 }

@@ -18,11 +18,12 @@ import type { Raster } from '../hashing/signal-type.js';
 import { stretchContrast } from '../hashing/pdq-norm.js';
 import { IntegralImage, type Rect, type RegionHash, fullFrame, hasAlphaChannel, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
 import { type Orientation, orientPlane, uprightPoint } from './orientation.js';
+import { CORNER_SIDE, cornerPlane, findCorners, pairPatches } from './keypoints.js';
 import { findStickers, paintOver, type StickerBox } from './stickers.js';
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
-export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation'] as const;
+export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation', 'patch'] as const;
 export type RegionKind = (typeof REGION_KINDS)[number];
 
 export interface RegionSignal {
@@ -41,8 +42,20 @@ const MAX_PARTS = 6;
 const FIRST_PARTS = 3;
 /** A collage of up to 9 photos keeps every cell (as cut, and trimmed where that differs). */
 const MAX_CELLS = 12;
-/** With the image's PDQ hash, at most 20 index entries per captured image. */
-export const MAX_CONTENT_REGIONS = 19;
+/** Patches placed by pairs of corners (keypoints.ts) a captured image keeps, from its strongest corners. */
+const CONTENT_PATCHES = 8;
+const CONTENT_CORNERS = 8;
+/** Corners looked for besides, in case stickers take some. */
+const MAX_STICKER_CORNERS = 8;
+/**
+ * A query's corners per scale, and the scales (of the captured image's corner
+ * plane): a repost cropped to 0.65 of an axis shows its content 1.5 times
+ * larger, so the query looks for corners at up to that scale.
+ */
+const QUERY_CORNERS = 24;
+const QUERY_CORNER_SCALES = [1, 1.15, 1.32, 1.52];
+/** With the image's PDQ hash, at most 28 index entries per captured image: 19 regions chosen by layout, 8 by corners. */
+export const MAX_CONTENT_REGIONS = 19 + CONTENT_PATCHES;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
 
@@ -120,6 +133,59 @@ function uprightBox(box: StickerBox, orientation: Orientation): StickerBox {
   return { x0: Math.min(ax, bx), y0: Math.min(ay, by), x1: Math.max(ax, bx), y1: Math.max(ay, by) };
 }
 
+/** Share of the frame a photo part must be under to get patches of its own (a screenshot's or captioned photo), and over. */
+const PATCH_PART_MAX = 0.9;
+const PATCH_PART_MIN = 0.1;
+/** Of CONTENT_PATCHES, this many are left for such a part (on a plane of its own size: a screenshot shows the photo small). */
+const PART_PATCHES = 3;
+/** Sticker boxes are widened by this share of the frame before corners in them are dropped. */
+const STICKER_MARGIN = 0.02;
+
+const areaOf = (r: Rect) => r.width * r.height;
+
+/** Whether a frame point is on a sticker box, widened by STICKER_MARGIN. */
+function onSticker(x: number, y: number, frame: Rect, stickers: readonly StickerBox[]): boolean {
+  const u = x / frame.width;
+  const v = y / frame.height;
+  const m = STICKER_MARGIN;
+  return stickers.some((b) => u > b.x0 - m && u < b.x1 + m && v > b.y0 - m && v < b.y1 + m);
+}
+
+/**
+ * Patches of pairs of the strongest corners (see keypoints.ts), at most
+ * CONTENT_PATCHES: of the frame, then of the photo part found inside it, if
+ * any (its corners, not a caption's letters or a screenshot's buttons, at
+ * the part's own scale). Corners on stickers are left out (patches over
+ * them are not: the photo's own bright colours are often taken for stickers).
+ */
+function contentPatches(out: RegionSignal[], image: IntegralImage, parts: readonly Rect[], stickers: readonly StickerBox[]): void {
+  const frame = fullFrame(image);
+  const part = parts.find((r) => areaOf(r) < PATCH_PART_MAX * areaOf(frame) && areaOf(r) > PATCH_PART_MIN * areaOf(frame));
+  const bases: Array<[Rect, number]> = part ? [[frame, CONTENT_PATCHES - PART_PATCHES], [part, CONTENT_PATCHES]] : [[frame, CONTENT_PATCHES]];
+  let kept = 0;
+  for (const [base, upTo] of bases) {
+    const plane = cornerPlane(image, CORNER_SIDE, base);
+    const corners = findCorners(plane.luma, plane.width, plane.height, CONTENT_CORNERS + MAX_STICKER_CORNERS)
+      .filter((c) => !onSticker(plane.x + (c.x + 0.5) / plane.scale, plane.y + (c.y + 0.5) / plane.scale, frame, stickers))
+      .slice(0, CONTENT_CORNERS);
+    for (const rect of pairPatches(corners, plane)) {
+      if (kept >= upTo) break;
+      if (keepHash(out, hashRegion(image, rect), 'patch')) kept++;
+    }
+  }
+}
+
+/** A query's patches of pairs of corners, at each of QUERY_CORNER_SCALES (a cropped repost shows its content larger). */
+function* queryPatchSteps(out: RegionSignal[], image: IntegralImage, step: () => boolean): Generator<void> {
+  for (const scale of QUERY_CORNER_SCALES) {
+    const plane = cornerPlane(image, CORNER_SIDE * scale);
+    for (const rect of pairPatches(findCorners(plane.luma, plane.width, plane.height, QUERY_CORNERS), plane)) {
+      keep(out, image, rect, 'patch');
+      if (step()) yield;
+    }
+  }
+}
+
 /**
  * Region hashes stored for one captured image (at most MAX_CONTENT_REGIONS),
  * from its upright image (`orientation`: its EXIF orientation).
@@ -131,12 +197,14 @@ export function contentRegions(raster: Raster, orientation: Orientation = 1): Re
   const add = (from: IntegralImage, rect: Rect, kind: RegionKind) => {
     if (out.length < MAX_CONTENT_REGIONS) keep(out, from, rect, kind);
   };
+
   add(image, fullFrame(image), 'frame');
-  // Stickers painted over: the frame once more first, its quadrants last.
   const stickers = findStickers(raster).map((box) => uprightBox(box, orientation));
+  const { trimmed, parts, cells } = photoRegions(image);
+  contentPatches(out, image, parts, stickers);
+  // Stickers painted over: the frame once more first, its quadrants last.
   const cleaned = stickers.length > 0 ? new IntegralImage(paintOver(luma, width, height, stickers), width, height) : undefined;
   if (cleaned) add(cleaned, fullFrame(cleaned), 'frame');
-  const { trimmed, parts, cells } = photoRegions(image);
   // The most photo-like parts first (a screenshot's photo), then a collage's cells, every one: the photo may be any of them.
   for (const part of parts.slice(0, FIRST_PARTS)) add(image, part, 'part');
   for (const cell of cells.slice(0, MAX_CELLS)) add(image, cell, 'part');
@@ -185,9 +253,10 @@ function edgePairs(step: number): Array<[number, number]> {
 const EDGE_PAIRS = edgePairs(EDGE_STEP);
 /**
  * Part of that grid (the cuts in 4% steps, and those that sum to 10%: 143
- * crops of its 440), hashed first in a query's view as stored (when its
- * orientation turns it), the rest last: a client may send 1,000 hashes in
- * one request (see signals.ts), and then sends the most useful of them.
+ * crops of its 440): all of the upright view's uneven crops, and those
+ * hashed first in a query's view as stored (when its orientation turns it),
+ * the rest last: a client may send 1,000 hashes in one request (see
+ * signals.ts), and then sends the most useful of them.
  */
 const onGrid = (x: number, step: number) => Math.abs(x / step - Math.round(x / step)) < 1e-6;
 const COARSE_EDGE_PAIRS = EDGE_PAIRS.filter(([a, b]) => (onGrid(a, 0.04) && onGrid(b, 0.04)) || Math.abs(a + b - 0.1) < 1e-6);
@@ -258,8 +327,12 @@ interface ViewPlan {
   /** A photo found inside the frame, with its centred crops. */
   inner: boolean;
 }
-/** The upright image: everything. */
-const FULL_VIEW: ViewPlan = { frame: true, edges: EDGE_PAIRS, laterEdges: [], inner: true };
+/**
+ * The upright image: everything, its uneven crops on the coarse grid only
+ * (see COARSE_EDGE_PAIRS): crops past a few per cent are found by the
+ * patches of its corners, which the fine grid only repeated for the smallest.
+ */
+const FULL_VIEW: ViewPlan = { frame: true, edges: COARSE_EDGE_PAIRS, laterEdges: [], inner: true };
 /**
  * The image as stored, when its orientation turns it: the same crops in
  * another order (see COARSE_EDGE_PAIRS), no frame (it is among the upright
@@ -333,6 +406,7 @@ function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSigna
     }
   };
   yield* crops(plan.edges, plan.edges);
+  if (plan.frame) yield* queryPatchSteps(out, image, step);
   quadrantsAndStrips(out, image, frame);
   const inner = plan.inner ? photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height) : undefined;
   for (const base of inner ? [frame, inner] : [frame]) {

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { ImageError } from '../image/errors.js';
 import { type HashedImage, type HashImageOptions, hashImage } from '../image/hash-image.js';
 import { imageHashingFor, type MatchMode, queryOptionsFromFields } from '../match/query.js';
+import type { ServerTiming } from './timing.js';
 import { type ImageHashesText, imageHashesText, WHOLE_IMAGE_SIGNALS, wholeImageHash } from '../robust/image-signals.js';
 
 export class ImageHashing {
@@ -13,7 +14,7 @@ export class ImageHashing {
   constructor(private readonly config: Config) {}
 
   /** Every whole-image signal (and regions, if asked) of one upload. */
-  async hash(bytes: Uint8Array, options: Pick<HashImageOptions, 'dihedral' | 'regions'> = {}): Promise<HashedImage> {
+  async hash(bytes: Uint8Array, options: Pick<HashImageOptions, 'dihedral' | 'regions' | 'phaseDone'> = {}): Promise<HashedImage> {
     const hashed = await hashImage(bytes, {
       ...options,
       decodePath: this.config.DECODE_PATH,
@@ -33,9 +34,9 @@ export class ImageHashing {
     return imageHashesText(await this.hash(bytes, { dihedral }));
   }
 
-  /** An upload hashed for a query in `mode`. */
-  hashForQuery(bytes: Uint8Array, mode?: MatchMode): Promise<HashedImage> {
-    return this.hash(bytes, imageHashingFor(mode));
+  /** An upload hashed for a query in `mode`; with `timing`, each phase is timed. */
+  hashForQuery(bytes: Uint8Array, mode?: MatchMode, timing?: ServerTiming): Promise<HashedImage> {
+    return this.hash(bytes, { ...imageHashingFor(mode), ...(timing ? { phaseDone: (phase: string) => timing.mark(phase) } : {}) });
   }
 
   /**

@@ -8,6 +8,7 @@ import type { BankThreshold, ContentMatch, MatchAnswer } from '../match/matcher.
 import { type Query, type QueryOptions, type QueryWarning, queryFromHashes, queryFromImage, queryOptionsFromFields, type WireSignal } from '../match/query.js';
 import type { Provenance } from '../store/store.js';
 import type { ServiceContext } from './context.js';
+import type { ServerTiming } from './timing.js';
 
 /** What the caller may see of a match. */
 export interface Viewer {
@@ -88,11 +89,13 @@ export class MatchingService {
     return this.answer(queryFromHashes(signals, options), viewer);
   }
 
-  /** An uploaded image, hashed here in memory, with the options of its form fields. */
-  async byImage(bytes: Uint8Array, fields: Readonly<Record<string, string | undefined>>, viewer: Viewer): Promise<MatchResponse> {
+  /** An uploaded image, hashed here in memory, with the options of its form fields; with `timing`, hashing and searching are timed. */
+  async byImage(bytes: Uint8Array, fields: Readonly<Record<string, string | undefined>>, viewer: Viewer, timing?: ServerTiming): Promise<MatchResponse> {
     const options = queryOptionsFromFields(fields);
-    const hashed = await this.services.hashing.hashForQuery(bytes, options.mode);
-    return this.answer(queryFromImage(hashed, options), viewer);
+    const hashed = await this.services.hashing.hashForQuery(bytes, options.mode, timing);
+    const answer = await this.answer(queryFromImage(hashed, options), viewer);
+    timing?.mark('search');
+    return answer;
   }
 
   async answer(query: Query, viewer: Viewer): Promise<MatchResponse> {

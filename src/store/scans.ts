@@ -221,6 +221,10 @@ export class SqliteScanStore {
   }
 
   createScan(scan: NewScanRecord): ScanRecord {
+    return uniqueName(scan.name, () => this.insertScan(scan));
+  }
+
+  private insertScan(scan: NewScanRecord): ScanRecord {
     return this.db
       .transaction(() => {
         const at = now();
@@ -248,6 +252,10 @@ export class SqliteScanStore {
   }
 
   updateScan(id: number, patch: ScanRecordPatch): ScanRecord {
+    return uniqueName(patch.name ?? '', () => this.changeScan(id, patch));
+  }
+
+  private changeScan(id: number, patch: ScanRecordPatch): ScanRecord {
     return this.db
       .transaction(() => {
         const current = this.getScan(id);
@@ -410,6 +418,16 @@ export class SqliteScanStore {
   /** Case ids of a scan's matches etc. are read by the match store; this ends a lock without a run's outcome (shutting down). */
   releaseLock(scanId: number, holder: string): void {
     this.statements.releaseLock.run(scanId, holder);
+  }
+}
+
+/** A second scan of the same name is a conflict, not a crash. */
+function uniqueName<T>(name: string, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError('CONFLICT', `A scan named ${JSON.stringify(name)} exists already.`);
+    throw err;
   }
 }
 

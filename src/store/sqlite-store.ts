@@ -510,10 +510,12 @@ export class SqliteStore implements Store {
   private importWriter(added: BatchCollector, removed: BatchCollector): ImportWriter {
     const now = new Date().toISOString();
     const statements = this.statements;
+    // Checked once per transaction: nothing else writes while it runs.
+    const banksSeen = new Set<number>();
     return {
       addItems: (bankId, items) => {
         const checked = checkItems(items);
-        this.getBank(bankId);
+        if (!banksSeen.has(bankId)) banksSeen.add(this.getBank(bankId).id);
         return this.insertItems(bankId, checked, now, added, []);
       },
       updateMetadata: (contentId, metadata) => void this.importStatements.updateMetadata.run(validMetadata(metadata), now, contentId),

@@ -12,6 +12,7 @@ import { fastShrinkFactor } from '../robust/decode-scale.js';
 import { digestSignals, pixelSignals } from '../robust/image-signals.js';
 import { exifOrientation } from '../robust/orientation.js';
 import { imageHashingFor, queryFromImage, toWireSignals, type WireSignal } from '../match/query.js';
+import { decodePngWithAlpha } from './png.js';
 import { storedRaster } from './raster.js';
 
 /** The server's default pixel limit (MAX_IMAGE_PIXELS): a larger photo is refused as there. */
@@ -70,7 +71,8 @@ export async function hashPhoto(file: Blob): Promise<HashedPhoto> {
   } finally {
     bitmap.close();
   }
-  const raster = storedRaster(pixels.rgba, pixels.width, pixels.height, exifOrientation(bytes));
+  // A PNG with alpha is hashed from its stored samples, in full, as the server decodes one (no shrink: see decode.ts).
+  const raster = (await decodePngWithAlpha(bytes)) ?? storedRaster(pixels.rgba, pixels.width, pixels.height, exifOrientation(bytes));
   const [digests, signals] = await Promise.all([digestSignals(bytes), pixelSignals(raster, bytes, imageHashingFor('robust'))]);
   const query = queryFromImage({ ...signals, ...digests }, { mode: 'robust' });
   bytes.fill(0);

@@ -10,7 +10,7 @@ import { ApiFailure, api, type CaseCredentials, type CaseReport, type HelpResour
 import { byId, el, show } from './dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, type Language, type MessageKey, Translator } from './i18n.js';
 import { PhotoHasher } from './photos.js';
-import { DEFAULT_EXIT_URL } from './safety.js';
+import { DEFAULT_EXIT_URL } from './exit.js';
 
 /** As many photos as a case takes (CASE_MAX_IMAGES). */
 export const MAX_PHOTOS = 20;

@@ -3,8 +3,6 @@
  * replacing this page in the history, so Back does not return to it. What the
  * page holds (hashes, thumbnails, a case's PIN) is dropped first.
  */
-export const DEFAULT_EXIT_URL = 'https://www.google.com/search?q=weather';
-
 export function installQuickExit(button: HTMLElement, forget: () => void, exitUrl: () => string): void {
   const leave = () => {
     try {

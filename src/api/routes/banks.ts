@@ -31,7 +31,7 @@ const BankOutput = Type.Object(
 
 const NewBankBody = Type.Object(
   { name: BankName, description: Type.Optional(BankDescription), threshold: Type.Optional(PdqThreshold), thresholds: Type.Optional(PerceptualThresholds) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'NewBank' },
 );
 
 const BankPatchBody = Type.Object(
@@ -41,7 +41,7 @@ const BankPatchBody = Type.Object(
     threshold: Type.Optional(PdqThreshold),
     thresholds: Type.Optional(Type.Union([PerceptualThresholds, Type.Null()], { description: 'Replaces every override; null clears them.' })),
   },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false, minProperties: 1, title: 'BankPatch' },
 );
 
 function bankBody(bank: Bank) {

@@ -26,7 +26,7 @@ const CreateBatchJson = Type.Object(
     ...QueryOptionFields,
     dihedral: Type.Optional(Type.Boolean({ description: 'Only `false` for hashes: send the rotations and mirrors as hashes, or send images.' })),
   },
-  { additionalProperties: false, description: `Exactly one of \`signals\` and \`items\`; at most ${BATCH_MAX_HASHES} hashes in all.` },
+  { additionalProperties: false, title: 'CreateBatchRequest', description: `Exactly one of \`signals\` and \`items\`; at most ${BATCH_MAX_HASHES} hashes in all.` },
 );
 
 const CreateBatchMultipart = multipartBody({
@@ -39,10 +39,10 @@ const BatchAccepted = Type.Object(
     batchId: Type.String({ description: 'Random; only the key that created the batch (and admins) can read it.' }),
     total: Type.Integer({ description: 'Items in the batch, in request order.' }),
   },
-  { description: 'Accepted: matching runs in the background.' },
+  { title: 'BatchAccepted', description: 'Accepted: matching runs in the background.' },
 );
 
-const ItemMessage = Type.Object({ code: Type.String(), message: Type.String() });
+const ItemMessage = Type.Object({ code: Type.String(), message: Type.String() }, { title: 'BatchItemMessage' });
 
 const BatchBody = Type.Object(
   {
@@ -63,7 +63,7 @@ const BatchBody = Type.Object(
     ),
     nextOffset: Type.Union([Type.Integer(), Type.Null()], { description: 'Pass as `offset` for the next page; null on the last.' }),
   },
-  { description: "The batch's status, progress and a page of per-item results." },
+  { title: 'Batch', description: "The batch's status, progress and a page of per-item results." },
 );
 
 const BatchParams = Type.Object({ id: Type.String({ pattern: BATCH_ID_PATTERN }) });

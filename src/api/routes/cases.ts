@@ -23,10 +23,10 @@ const CaseSignalInput = Type.Object(
     region: Type.Optional(RegionKind),
     variant: Type.Optional(DihedralVariant),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'CaseSignalInput' },
 );
 
-const CreateCaseJson = Type.Object({ signals: Type.Array(CaseSignalInput, { minItems: 1, maxItems: CASE_MAX_SIGNALS }) }, { additionalProperties: false });
+const CreateCaseJson = Type.Object({ signals: Type.Array(CaseSignalInput, { minItems: 1, maxItems: CASE_MAX_SIGNALS }) }, { additionalProperties: false, title: 'CreateCaseRequest' });
 
 const CreateCaseMultipart = multipartBody({
   image: Type.Array(Type.String({ contentEncoding: 'binary' }), { maxItems: CASE_MAX_IMAGES, description: `1 to ${CASE_MAX_IMAGES} photos, each in a part named \`image\`.` }),
@@ -43,7 +43,7 @@ const CaseCreatedBody = Type.Object(
       }),
     ),
   },
-  { description: 'The case is registered: write down the case number and PIN now, they are not shown again.' },
+  { title: 'CaseCreated', description: 'The case is registered: write down the case number and PIN now, they are not shown again.' },
 );
 
 export const CaseNumberParam = Type.Object({ caseNumber: Type.String({ minLength: 1, maxLength: 40 }) });
@@ -80,7 +80,7 @@ const CaseReportBody = Type.Object(
       { description: 'What scheduled scans found and what became of it; counts, platforms, group names and times only.' },
     ),
   },
-  { description: 'The case and what was found for it.' },
+  { title: 'CaseReport', description: 'The case and what was found for it.' },
 );
 
 /** Who is trying PINs: a key, or an anonymous client's network. */
@@ -154,7 +154,7 @@ export async function caseRoutes(instance: FastifyInstance, { services }: { serv
 
 async function createCase(services: Services, request: FastifyRequest): Promise<CaseCreated> {
   if (request.isMultipart()) {
-    const { files } = await readUploads(request, { fileField: 'image', maxFiles: CASE_MAX_IMAGES, maxTotalBytes: services.config.MAX_REQUEST_BYTES, textFields: [] });
+    const { files } = await readUploads(request, { fileField: 'image', maxFiles: Math.min(CASE_MAX_IMAGES, services.config.MAX_FILES_PER_REQUEST), maxTotalBytes: services.config.MAX_REQUEST_BYTES, textFields: [] });
     return services.cases.createFromImages(files);
   }
   if (!request.body) throw noBody('Send JSON {"signals": [{"type", "hash"}]} or your photos as multipart/form-data in "image" parts.');

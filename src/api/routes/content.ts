@@ -26,7 +26,7 @@ const Note = Type.String({ maxLength: 10_000 });
 
 const ContentSignalInput = Type.Object(
   { type: SignalTypeName, hash: HashText, quality: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'PDQ quality, where known.' })) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'ContentSignalInput' },
 );
 
 const ContentJsonBody = Type.Object(
@@ -42,12 +42,12 @@ const ContentJsonBody = Type.Object(
           metadata: Type.Optional(Metadata),
           note: Type.Optional(Note),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, title: 'NewContentItem' },
       ),
       { minItems: 1, maxItems: MAX_ITEMS_PER_REQUEST },
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'AddContentRequest' },
 );
 
 const MULTIPART_TEXT_FIELDS = ['platform', 'group', 'messageUrl', 'capturedAt', 'metadata', 'note'] as const;
@@ -66,7 +66,7 @@ const AddedItemBody = Type.Object({
   id: Type.Integer(),
   signals: Type.Array(SignalOutput, { description: 'The hashes stored for this item.' }),
   warnings: Type.Optional(Type.Array(Warning, { description: 'Images: LOW_QUALITY when only the exact hashes were stored.' })),
-});
+}, { title: 'AddedContentItem' });
 
 const ContentOutput = Type.Object({
   id: Type.Integer(),
@@ -79,9 +79,9 @@ const ContentOutput = Type.Object({
   note: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
   updatedAt: Type.String(),
-});
+}, { title: 'ContentItem' });
 
-const ContentWithSignals = Type.Intersect([ContentOutput, Type.Object({ signals: Type.Array(SignalOutput) })], { description: 'The item with its hashes.' });
+const ContentWithSignals = Type.Intersect([ContentOutput, Type.Object({ signals: Type.Array(SignalOutput) })], { title: 'ContentItemWithSignals', description: 'The item with its hashes.' });
 
 const ContentPatchBody = Type.Object(
   {
@@ -92,7 +92,7 @@ const ContentPatchBody = Type.Object(
     metadata: Type.Optional(Metadata),
     note: Type.Optional(Type.Union([Note, Type.Null()])),
   },
-  { additionalProperties: false, minProperties: 1, description: 'Fields to change; null clears a field.' },
+  { additionalProperties: false, minProperties: 1, title: 'ContentPatch', description: 'Fields to change; null clears a field.' },
 );
 
 const PageQuery = Type.Object(

@@ -3,10 +3,11 @@
  * content, and where was it seen? Nothing about the query is stored; the
  * audit log keeps only who asked and how many matches came back.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import type { MatchResponse } from '../../services/matching.js';
 import type { Services } from '../../services/services.js';
+import { ServerTiming } from '../../services/timing.js';
 import { noBody } from '../errors.js';
 import { can, requirePermission } from '../plugins/auth.js';
 import { AppliedThreshold, errorResponses, MatchedItem, MAX_QUERY_SIGNALS, QueryOptionFields, QueryOptionFormFields, SignalList, Warning } from '../schemas.js';
@@ -24,7 +25,7 @@ const MatchJsonBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'MatchRequest' },
 );
 
 const MatchMultipartBody = multipartBody({ image: Type.String({ contentEncoding: 'binary', description: 'The image (JPEG, PNG, WebP, AVIF, GIF, TIFF).' }), ...QueryOptionFormFields });
@@ -35,7 +36,7 @@ const MatchResponseSchema = Type.Object(
     thresholds: Type.Array(AppliedThreshold, { description: 'The threshold used for every queried signal type in every searched bank.' }),
     warnings: Type.Array(Warning, { description: 'e.g. LOW_QUALITY (PDQ not used), THRESHOLD_CLAMPED, THRESHOLD_NOT_USED.' }),
   },
-  { description: 'What was found, with the thresholds used.' },
+  { title: 'MatchResponse', description: 'What was found, with the thresholds used.' },
 );
 
 const DESCRIPTION =
@@ -71,7 +72,7 @@ export async function matchRoutes(app: FastifyInstance, { services }: { services
     },
     async (request, reply): Promise<MatchResponse> => {
       const viewer = { fullProvenance: can(request.principal, 'provenance:full') };
-      const answer = await (request.isMultipart() ? matchImage(services, request, viewer) : services.matching.byHashes(jsonBody(request), viewer));
+      const answer = await (request.isMultipart() ? matchImage(services, request, reply, viewer) : services.matching.byHashes(jsonBody(request), viewer));
       reply.matchCount = answer.matches.length;
       return answer;
     },
@@ -83,7 +84,7 @@ function jsonBody(request: FastifyRequest): Static<typeof MatchJsonBody> {
   return request.body as Static<typeof MatchJsonBody>;
 }
 
-async function matchImage(services: Services, request: FastifyRequest, viewer: { fullProvenance: boolean }): Promise<MatchResponse> {
+async function matchImage(services: Services, request: FastifyRequest, reply: FastifyReply, viewer: { fullProvenance: boolean }): Promise<MatchResponse> {
   requirePermission(request.principal, 'match:image');
   const { files, fields } = await readUploads(request, {
     fileField: 'image',
@@ -91,5 +92,8 @@ async function matchImage(services: Services, request: FastifyRequest, viewer: {
     maxTotalBytes: services.config.MAX_IMAGE_BYTES,
     textFields: Object.keys(QueryOptionFormFields),
   });
-  return services.matching.byImage(files[0].bytes, fields, viewer);
+  const timing = services.config.SERVER_TIMING ? new ServerTiming() : undefined;
+  const answer = await services.matching.byImage(files[0].bytes, fields, viewer, timing);
+  if (timing) reply.header('server-timing', timing.header());
+  return answer;
 }

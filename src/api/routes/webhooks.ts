@@ -25,7 +25,7 @@ const CreateWebhook = Type.Object(
 
 const WebhookBody = Type.Object(
   { id: Type.Integer(), url: Type.String(), events: Type.Array(Type.String()), createdAt: Type.String() },
-  { $id: 'Webhook', description: 'A webhook (its secret is shown only when it is created).' },
+  { $id: 'Webhook', title: 'Webhook', description: 'A webhook (its secret is shown only when it is created).' },
 );
 
 const CreatedWebhook = Type.Object(
@@ -36,25 +36,28 @@ const CreatedWebhook = Type.Object(
     createdAt: Type.String(),
     secret: Type.String({ description: 'Signs every delivery (X-NCII-Signature). Shown now and never again: keep it.' }),
   },
-  { description: 'The new webhook with its signing secret.' },
+  { title: 'WebhookCreated', description: 'The new webhook with its signing secret.' },
 );
 
-const DeliveryBody = Type.Object({
-  id: Type.Integer({ description: 'Also sent as the X-NCII-Delivery header (the same on every attempt of a delivery).' }),
-  event: Type.String(),
-  state: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
-  attempts: Type.Integer(),
-  nextAttemptAt: Type.Union([Type.String(), Type.Null()], { description: 'When a pending delivery is tried again.' }),
-  createdAt: Type.String(),
-  log: Type.Array(
-    Type.Object({
-      attempt: Type.Integer(),
-      at: Type.String(),
-      statusCode: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's HTTP status; null when it did not answer." }),
-      error: Type.Union([Type.String(), Type.Null()], { description: 'Why the attempt failed; null when it succeeded.' }),
-    }),
-  ),
-});
+const DeliveryBody = Type.Object(
+  {
+    id: Type.Integer({ description: 'Also sent as the X-NCII-Delivery header (the same on every attempt of a delivery).' }),
+    event: Type.String(),
+    state: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+    attempts: Type.Integer(),
+    nextAttemptAt: Type.Union([Type.String(), Type.Null()], { description: 'When a pending delivery is tried again.' }),
+    createdAt: Type.String(),
+    log: Type.Array(
+      Type.Object({
+        attempt: Type.Integer(),
+        at: Type.String(),
+        statusCode: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's HTTP status; null when it did not answer." }),
+        error: Type.Union([Type.String(), Type.Null()], { description: 'Why the attempt failed; null when it succeeded.' }),
+      }),
+    ),
+  },
+  { title: 'WebhookDelivery' },
+);
 
 const WebhookParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 const DeliveryPage = Type.Object({
@@ -79,7 +82,7 @@ export async function webhookRoutes(instance: FastifyInstance, { services }: { s
   );
   app.get(
     '/v1/webhooks',
-    { config, schema: { tags, operationId: 'listWebhooks', summary: "This key's webhooks (an admin's: every one)", response: { 200: Type.Object({ webhooks: Type.Array(Type.Ref('Webhook')) }), ...errorResponses(401, 403) } } },
+    { config, schema: { tags, operationId: 'listWebhooks', summary: "This key's webhooks (an admin's: every one)", response: { 200: Type.Object({ webhooks: Type.Array(Type.Ref('Webhook')) }, { title: 'WebhookList' }), ...errorResponses(401, 403) } } },
     async (request) => ({ webhooks: services.webhooks.list(owner(request)) }),
   );
   app.delete(
@@ -100,7 +103,7 @@ export async function webhookRoutes(instance: FastifyInstance, { services }: { s
         summary: "A webhook's deliveries, newest first, each with every attempt (status code or error, time)",
         params: WebhookParams,
         querystring: DeliveryPage,
-        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryBody), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }), ...errorResponses(400, 401, 403, 404) },
+        response: { 200: Type.Object({ deliveries: Type.Array(DeliveryBody), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }, { title: 'WebhookDeliveryLog' }), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => services.webhooks.deliveries(owner(request), request.params.id, { limit: request.query.limit ?? 50, beforeId: request.query.before }),
