@@ -16,6 +16,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts \
  && npm rebuild better-sqlite3 sharp
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-web.ts ./scripts/build-web.ts
 COPY src ./src
 # Drop dev dependencies here, keeping the native builds, so the runtime stage needs no compiler.
 RUN npm run build \

@@ -29,8 +29,8 @@ export async function buildWeb(outdir = join(ROOT, 'dist/public')): Promise<stri
     bundle: true,
     platform: 'browser',
     format: 'iife',
-    // Phones from 2020 on: OffscreenCanvas in workers, WebAssembly SIMD where the engine has it.
-    target: ['chrome94', 'firefox105', 'safari16.4'],
+    // Browsers with OffscreenCanvas and DecompressionStream in workers (docs/web.md).
+    target: ['chrome94', 'firefox113', 'safari16.4'],
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',

@@ -28,6 +28,7 @@ export const ConfigSchema = Type.Object({
     description: 'Uploads held in memory by all requests together; past it an upload gets 503 OVERLOADED. At least MAX_IMAGE_BYTES.',
   }),
   MAX_IMPORT_BYTES: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 1024, description: 'Largest hash-list body POST /v1/banks/:id/import reads (it streams: this bounds time, not memory).' }),
+  MAX_TELEGRAM_ZIP_BYTES: Type.Integer({ default: 512 * 1024 * 1024, minimum: 1024, description: 'Largest zipped Telegram export POST /v1/banks/:id/telegram takes (held in memory while it is read, never written).' }),
   DECODE_PATH: Type.Union([Type.Literal('fast'), Type.Literal('reference')], { default: 'fast', description: 'How uploads are decoded for hashing.' }),
   ANONYMOUS_REQUESTS_PER_MINUTE: Type.Integer({ default: 60, minimum: 1, description: 'Rate limit per client without a key.' }),
   KEYED_REQUESTS_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1, description: 'Rate limit per API key.' }),

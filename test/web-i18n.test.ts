@@ -69,8 +69,14 @@ t.test('plurals and dates come out in each language', async (t) => {
   t.equal(new Translator('sr-Latn').t('tooManyTries', { minutes: 5 }), 'Previše pokušaja. Sačekajte 5 minuta i pokušajte ponovo.');
   t.equal(new Translator('mk').t('found', { places: 2 }), 'Пронајдена на 2 места.');
   t.equal(new Translator('sq').t('registerButton', { count: 3 }), 'Regjistroni këto 3 foto');
-  t.equal(new Translator('en').t('caseReport', { caseNumber: 'AB12', date: new Date('2026-03-04T10:00:00Z'), matches: 0 }), 'Case AB12, registered March 4, 2026: nothing found so far.');
-  t.match(new Translator('sr-Cyrl').t('firstSeen', { date: new Date('2026-03-04T10:00:00Z') }), /^Први пут виђена: 4\. март 2026/);
+  const en = new Translator('en');
+  t.equal(en.t('caseReport', { caseNumber: 'AB12', date: en.date('2026-03-04T10:00:00Z'), matches: 0 }), 'Case AB12, registered March 4, 2026: nothing found so far.');
+  t.match(new Translator('sr-Cyrl').date('2026-03-04T10:00:00Z'), /^4\. март 2026/);
+  // Chromium has no calendar data for Macedonian: day.month.year then, never "2026 M03 4".
+  const supported = Intl.DateTimeFormat.supportedLocalesOf;
+  Intl.DateTimeFormat.supportedLocalesOf = () => [];
+  t.teardown(() => void (Intl.DateTimeFormat.supportedLocalesOf = supported));
+  t.equal(new Translator('mk').date(new Date(2026, 2, 4, 12)), '4.3.2026');
   t.equal(new Translator('bs').list(['Telegram', 'Viber', 'X']), 'Telegram, Viber i X');
 });
 

@@ -49,7 +49,7 @@ export function chooseLanguage(preferred: readonly string[]): Language {
   return 'en';
 }
 
-export type MessageValues = Record<string, string | number | Date>;
+export type MessageValues = Record<string, string | number>;
 
 export class Translator {
   private readonly formats = new Map<MessageKey, IntlMessageFormat>();
@@ -63,6 +63,18 @@ export class Translator {
       this.formats.set(key, format);
     }
     return String(format.format(values));
+  }
+
+  /**
+   * A date as the language writes it ("4. mart 2026."); where the browser has
+   * no calendar data for the language (Chromium has none for Macedonian or
+   * Albanian, and prints "2026 M03 4"), as day.month.year, which the whole
+   * region reads.
+   */
+  date(value: Date | string): string {
+    const date = new Date(value);
+    if (Intl.DateTimeFormat.supportedLocalesOf([this.language]).length > 0) return new Intl.DateTimeFormat(this.language, { dateStyle: 'long' }).format(date);
+    return `${date.getDate()}.${date.getMonth() + 1}.${date.getFullYear()}`;
   }
 
   /** A list in the language's own words ("a, b and c"). */

@@ -99,7 +99,7 @@ export class Page {
     this.render();
   }
 
-  private t(key: MessageKey, values: Record<string, string | number | Date> = {}): string {
+  private t(key: MessageKey, values: Record<string, string | number> = {}): string {
     return this.translator.t(key, values);
   }
 
@@ -187,8 +187,8 @@ export class Page {
       lines.push(el('p', {}, el('strong', {}, this.t('found', { places: s.places }))));
       if (s.platforms.length > 0) lines.push(el('p', {}, this.t('platforms', { list: this.translator.list(s.platforms) })));
       if (s.groups.length > 0) lines.push(el('p', {}, this.t('groups', { list: this.translator.list(s.groups.map((g) => this.t('groupOn', g))) })));
-      if (s.firstSeen) lines.push(el('p', {}, this.t('firstSeen', { date: new Date(s.firstSeen) })));
-      if (s.lastSeen) lines.push(el('p', {}, this.t('lastSeen', { date: new Date(s.lastSeen) })));
+      if (s.firstSeen) lines.push(el('p', {}, this.t('firstSeen', { date: this.translator.date(s.firstSeen) })));
+      if (s.lastSeen) lines.push(el('p', {}, this.t('lastSeen', { date: this.translator.date(s.lastSeen) })));
     }
     return el('div', { class: `photo-result${s.places > 0 ? ' found' : ''}` }, ...lines);
   }
@@ -209,7 +209,9 @@ export class Page {
   private helpItem(resource: HelpResource): HTMLElement {
     const { language } = this.translator;
     const kind: Record<HelpResource['kind'], MessageKey> = { report: 'kindReport', legal: 'kindLegal', helpline: 'kindHelpline', police: 'kindPolice' };
-    const parts: (Node | string)[] = [el('strong', {}, `${this.t(kind[resource.kind])}: `), localized(resource.name, language)];
+    const label = this.t(kind[resource.kind]);
+    const name = localized(resource.name, language);
+    const parts: (Node | string)[] = [el('strong', {}, name === label ? label : `${label}: `), name === label ? '' : name];
     if (resource.phone) parts.push(' ', el('a', { href: `tel:${resource.phone.replace(/[^0-9+]/g, '')}` }, resource.phone));
     if (resource.url) parts.push(' ', el('a', { href: resource.url, rel: 'noopener noreferrer', target: '_blank' }, resource.url.replace(/^https:\/\//, '')));
     if (resource.email) parts.push(' ', el('a', { href: `mailto:${resource.email}` }, resource.email));
@@ -283,7 +285,7 @@ export class Page {
     show(byId('withdraw-confirm'), false);
     if (this.caseShown) {
       const { caseNumber, createdAt, sightings } = this.caseShown;
-      const summary = el('p', {}, this.t('caseReport', { caseNumber, date: new Date(createdAt), matches: sightings.places }));
+      const summary = el('p', {}, this.t('caseReport', { caseNumber, date: this.translator.date(createdAt), matches: sightings.places }));
       result.replaceChildren(summary, ...(sightings.places > 0 ? [this.sightingsBlock(caseNumber, sightings)] : []));
     } else {
       result.replaceChildren(...(this.caseMessage ? [el('p', {}, this.t(this.caseMessage.key, this.caseMessage.values))] : []));

@@ -52,17 +52,27 @@ function requireMultipartBodies(paths: Json): void {
   }
 }
 
-/** "Every error has this shape." on a 404 tells a reader nothing: each error response says what its status means. */
-function describeErrorResponses(paths: Json): void {
+/**
+ * "Every error has this shape." on a 404 tells a reader nothing: each error
+ * response says what its status means. A success that answers a named
+ * component is described by that component; one with no body by its status.
+ */
+function describeResponses(paths: Json, schemas: Json): void {
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations as Json)) {
       const responses = (operation as { responses?: Record<string, { description?: string; content?: Json }> }).responses ?? {};
       for (const [status, response] of Object.entries(responses)) {
-        const schema = (response.content?.['application/json'] as { schema?: { $ref?: string } } | undefined)?.schema;
-        if (Number(status) >= 400 && schema?.$ref === '#/components/schemas/ErrorResponse') response.description = STATUS_CODES[Number(status)] ?? 'Error';
+        const ref = (Object.values(response.content ?? {})[0] as { schema?: { $ref?: string } } | undefined)?.schema?.$ref;
+        if (Number(status) >= 400 && ref === '#/components/schemas/ErrorResponse') response.description = STATUS_CODES[Number(status)] ?? 'Error';
+        else if (response.description === 'Default Response') response.description = successDescription(Number(status), ref, schemas) ?? response.description;
       }
     }
   }
+}
+
+function successDescription(status: number, ref: string | undefined, schemas: Json): string | undefined {
+  if (ref?.startsWith('#/components/schemas/')) return (schemas[ref.slice('#/components/schemas/'.length)] as { description?: string } | undefined)?.description;
+  return status === 204 ? 'Done; nothing to return.' : undefined;
 }
 
 /** Named components, required multipart bodies and worded error responses, in place. */
@@ -76,7 +86,7 @@ function shapeForClients(document: Json): void {
   const paths = nameTitledSchemas(document.paths ?? {}, schemas) as Json;
   document.paths = paths;
   requireMultipartBodies(paths);
-  describeErrorResponses(paths);
+  describeResponses(paths, schemas);
 }
 
 export const openapi = fp(async (app: FastifyInstance) => {
