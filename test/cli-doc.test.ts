@@ -15,6 +15,7 @@ import { main } from '../src/cli/main.js';
 import { MATCH_USAGE } from '../src/cli/match-command.js';
 import { SERVE_USAGE } from '../src/cli/serve-command.js';
 import { MATCHES_USAGE, REPORT_USAGE, SCAN_USAGE } from '../src/cli/takedown-commands.js';
+import { TELEGRAM_USAGE } from '../src/cli/telegram-command.js';
 import { VERIFY_EVIDENCE_USAGE } from '../src/cli/verify-evidence-command.js';
 
 const DOC = readFileSync('docs/cli.md', 'utf8');
@@ -55,6 +56,7 @@ t.test("each command's section names exactly the options of its usage", async (t
     scan: SCAN_USAGE,
     matches: MATCHES_USAGE,
     report: REPORT_USAGE,
+    'import-telegram': TELEGRAM_USAGE,
   };
   for (const [command, usage] of Object.entries(usages)) t.same(options(section(command)), options(usage), command);
   t.same(options(section('hash')), ['--dihedral', '--format', '--max-bytes', '--max-pixels', '--reference'], 'the parser finds them');
