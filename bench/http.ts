@@ -166,7 +166,7 @@ function addSyntheticItems(store: SqliteStore, bankId: number, codes: Uint8Array
 /** Child process: fill a store (images through the service, the rest in bulk), start the service on it, report the port and an ngo key on stdout. */
 async function serve(dataDir: string): Promise<void> {
   const started = performance.now();
-  const real = await ingestImages(dataDir, quick ? 120 : 400);
+  const real = await ingestImages(dataDir, quick ? 40 : 400);
   const ingestSeconds = (performance.now() - started) / 1000;
   const regionsPerItem = Math.round(real.regions.length / real.items);
   const { codes, queries } = realisticCodes();
@@ -419,7 +419,7 @@ async function main(): Promise<void> {
     }
     log(`${(matched / 100).toFixed(1)} matches per hash query on average`);
 
-    const images = await imageLookups(server, quick ? 15 : 60);
+    const images = await imageLookups(server, quick ? 10 : 60);
     const image = { medianMs: ms(percentile(images.lookups, 0.5)), p99Ms: ms(percentile(images.lookups, 0.99)) };
     const healthLatency = { medianMs: ms(percentile(images.health, 0.5)), p99Ms: ms(percentile(images.health, 0.99)) };
     log(`image lookup (1280 px JPEG, robust): median ${image.medianMs} ms, p99 ${image.p99Ms} ms; GET /healthz median ${healthLatency.medianMs} ms, p99 ${healthLatency.p99Ms} ms`);
