@@ -152,7 +152,8 @@ function addSyntheticItems(store: SqliteStore, bankId: number, codes: Uint8Array
       for (let r = 0; r < regionsPerItem; r++) {
         const at = ((i - from) * regionsPerItem + r) * 32;
         // Half grow from a real region code, half from a code grown earlier in this chunk: clusters, as reposts make.
-        const parent = at > 0 && below(2) === 1 ? grown.subarray(below(at / 32) * 32, below(at / 32) * 32 + 32) : regionRoots[below(regionRoots.length)];
+        const earlier = below(Math.max(1, at / 32)) * 32;
+        const parent = at > 0 && below(2) === 1 ? grown.subarray(earlier, earlier + 32) : regionRoots[below(regionRoots.length)];
         grown.set(parent, at);
         swapBits(grown, at, 4 + below(13));
         signals.push({ type: 'pdq-region', hash: grown.slice(at, at + 32) });
