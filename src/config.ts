@@ -28,6 +28,7 @@ export const ConfigSchema = Type.Object({
     description: 'Uploads held in memory by all requests together; past it an upload gets 503 OVERLOADED. At least MAX_IMAGE_BYTES.',
   }),
   MAX_IMPORT_BYTES: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 1024, description: 'Largest hash-list body POST /v1/banks/:id/import reads (it streams: this bounds time, not memory).' }),
+  MAX_TELEGRAM_ZIP_BYTES: Type.Integer({ default: 512 * 1024 * 1024, minimum: 1024, description: 'Largest zipped Telegram export POST /v1/banks/:id/telegram takes (held in memory while it is read, never written).' }),
   DECODE_PATH: Type.Union([Type.Literal('fast'), Type.Literal('reference')], { default: 'fast', description: 'How uploads are decoded for hashing.' }),
   ANONYMOUS_REQUESTS_PER_MINUTE: Type.Integer({ default: 60, minimum: 1, description: 'Rate limit per client without a key.' }),
   KEYED_REQUESTS_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1, description: 'Rate limit per API key.' }),
@@ -59,6 +60,7 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 30_000, minimum: 1, description: 'Pause after a failed webhook attempt; it doubles after each further failure.' }),
   WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 3_600_000, minimum: 1, description: 'Longest pause between webhook attempts.' }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'How long one webhook attempt may take, connecting included.' }),
+  WEBHOOK_LOG_DAYS: Type.Integer({ default: 30, minimum: 1, description: 'Days delivered and failed webhook deliveries stay in the delivery log.' }),
   WEB_DIR: Type.String({
     default: '',
     description: "Where the built web page is (npm run build writes it to dist/public); empty: the package's own dist/public. See docs/web.md.",

@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ncii-api-exchange-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const app = await buildApp({ config: loadConfig({ DATA_DIR: dir, MAX_IMPORT_BYTES: '4096' }), logger: false });
+const app = await buildApp({ config: loadConfig({ DATA_DIR: dir, MAX_IMPORT_BYTES: '4096', MAX_EVENT_LOOP_DELAY_MS: '600000' }), logger: false });
 await app.ready();
 t.teardown(() => app.close());
 const takedown = { authorization: `Bearer ${app.services.keys.create({ name: 'exchange test', role: 'takedown' }).secret}` };

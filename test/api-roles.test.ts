@@ -30,6 +30,7 @@ const ROUTE_PERMISSIONS: [prefix: string, permission: Permission | undefined][] 
   ['/v1/banks/:id/content', 'content'],
   ['/v1/banks/:id/export', 'export'],
   ['/v1/banks/:id/import', 'banks'],
+  ['/v1/banks/:id/telegram', 'banks'],
   ['/v1/banks', 'banks'],
   ['/v1/content', 'content'],
   ['/v1/cases', 'cases'],

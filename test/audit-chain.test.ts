@@ -45,7 +45,7 @@ async function cli(dataDir: string, argv: string[]) {
 /** A service with an admin key, some requests, a bank with content, and a case. */
 async function populated(name: string) {
   const dir = join(root, name);
-  const app = await buildApp({ config: loadConfig({ DATA_DIR: dir, ANONYMOUS_REQUESTS_PER_MINUTE: '100000' }), logger: false });
+  const app = await buildApp({ config: loadConfig({ DATA_DIR: dir, ANONYMOUS_REQUESTS_PER_MINUTE: '100000', MAX_EVENT_LOOP_DELAY_MS: '600000' }), logger: false });
   const admin = app.services.keys.create({ name: 'admin', role: 'admin' }).secret;
   const headers = { authorization: `Bearer ${admin}` };
   const bank = (await app.inject({ method: 'POST', url: '/v1/banks', headers, payload: { name: 'captured' } })).json();

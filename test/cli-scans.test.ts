@@ -1,10 +1,13 @@
 /**
- * The takedown commands as a person runs them: real `ncii-match` processes
- * against a real server process over HTTP. Create and list scans, run one to
- * the end, list what it found, and the report as JSON and CSV; refusals in
- * one line with exit status 1, mistakes on the command line with status 2.
+ * The takedown commands as a person runs them, against a real server process
+ * over HTTP: create a scan, run it to the end, list what it found and get the
+ * report as CSV in real `ncii-match` processes; the other forms (lists,
+ * filters, JSON report, refusals with exit status 1, mistakes with 2) through
+ * the same `main` in this process, as each command process costs seconds.
  */
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { main } from '../src/cli/main.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,15 +54,25 @@ function cli(...args: string[]): Promise<{ status: number | null; stdout: string
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, bytes: Buffer.concat(out), stdout: Buffer.concat(out).toString('utf8'), stderr })));
 }
 
+/** The same command through `main` in this process. */
+async function inProcess(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const [stdout, stderr] = [new PassThrough(), new PassThrough()];
+  let [out, err] = ['', ''];
+  stdout.on('data', (chunk) => (out += chunk));
+  stderr.on('data', (chunk) => (err += chunk));
+  const status = await main([...args, ...(args.some((a) => a.startsWith('--url')) ? [] : ['--url', server.url]), '--key', args.includes('--key') ? args[args.indexOf('--key') + 1] : key], { stdout, stderr });
+  return { status, stdout: out, stderr: err };
+}
+
 t.test('scan create, list and run; matches list; report', async (t) => {
   const created = await cli('scan', 'create', '--name', 'hourly', '--cron', '0 * * * *', '--tz', 'Europe/Paris', '--json');
   t.equal(created.status, 0, created.stderr);
   const scan = JSON.parse(created.stdout);
   t.same([scan.name, scan.timeZone, scan.banks, scan.cases], ['hourly', 'Europe/Paris', 'all', 'all']);
 
-  const human = await cli('scan', 'list');
+  const human = await inProcess('scan', 'list');
   t.match(human.stdout, new RegExp(`^${scan.id}\\thourly\\t0 \\* \\* \\* \\* \\(Europe/Paris\\)`, 'm'));
-  const listed = await cli('scan', 'list', '--json');
+  const listed = await inProcess('scan', 'list', '--json');
   t.same(listed.stdout.trim().split('\n').map((line) => JSON.parse(line).id), [scan.id], 'one JSON line per scan');
 
   const ran = await cli('scan', 'run', String(scan.id), '--json');
@@ -72,40 +85,40 @@ t.test('scan create, list and run; matches list; report', async (t) => {
   t.equal(matches.status, 0, matches.stderr);
   const rows = matches.stdout.trim().split('\n').map((line) => JSON.parse(line));
   t.same(rows.map((m) => [m.caseNumber, m.group, m.messageUrl, m.runId]), [[caseNumber, '=cmd|evil', 'https://t.me/c/1', run.id]]);
-  const table = await cli('matches', 'list', '--case', caseNumber);
+  const table = await inProcess('matches', 'list', '--case', caseNumber);
   t.match(table.stdout, /^\d+\tnew\t.*\ttelegram\t=cmd\|evil\thttps:\/\/t\.me\/c\/1\twhole pdq d=4\t/m);
-  t.equal((await cli('matches', 'list', '--status', 'removed')).stdout, '', 'filters reach the service');
+  t.equal((await inProcess('matches', 'list', '--status', 'removed')).stdout, '', 'filters reach the service');
 
   const csv = await cli('report', String(run.id), '--csv');
   t.equal(csv.status, 0, csv.stderr);
   t.same([...csv.bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'the CSV bytes as the service sent them, BOM first');
   const parsed = parse(csv.bytes, { bom: true, columns: true }) as Record<string, string>[];
   t.same(parsed.map((r) => [r.group, r.status, r.message]), [["'=cmd|evil", 'new', 'https://t.me/c/1']]);
-  const json = await cli('report', String(run.id));
+  const json = await inProcess('report', String(run.id));
   t.same(JSON.parse(json.stdout).byStatus, { new: 1, reported: 0, removed: 0, dismissed: 0 });
 
-  const detached = await cli('scan', 'run', String(scan.id), '--detach');
+  const detached = await inProcess('scan', 'run', String(scan.id), '--detach');
   t.equal(detached.status, 0, detached.stderr);
   t.match(detached.stdout, /^run \d+ of scan \d+: (running|done), 0 new matches\n$/);
 });
 
 t.test('refusals and mistakes', async (t) => {
-  const unknown = await cli('scan', 'run', '999');
+  const unknown = await inProcess('scan', 'run', '999');
   t.same([unknown.status, unknown.stderr], [1, 'ncii-match scan: NOT_FOUND: No scan has id 999.\n']);
-  const badTz = await cli('scan', 'create', '--name', 'x', '--cron', '0 * * * *', '--tz', 'Moon/Base');
+  const badTz = await inProcess('scan', 'create', '--name', 'x', '--cron', '0 * * * *', '--tz', 'Moon/Base');
   t.equal(badTz.status, 1);
   t.match(badTz.stderr, /INVALID_REQUEST: timeZone "Moon\/Base" is not an IANA time zone/);
-  const noKey = await cli('matches', 'list', '--key', 'nm_wrong');
+  const noKey = await inProcess('matches', 'list', '--key', 'nm_wrong');
   t.equal(noKey.status, 1);
   t.match(noKey.stderr, /UNAUTHORIZED/);
-  const missing = await cli('scan', 'create', '--name', 'x');
+  const missing = await inProcess('scan', 'create', '--name', 'x');
   t.equal(missing.status, 2);
   t.match(missing.stderr, /create needs --name, --cron and --tz/);
-  t.equal((await cli('report', 'abc')).status, 2);
-  t.equal((await cli('scan', 'frobnicate')).status, 2);
-  const down = await cli('scan', 'list', '--url', 'http://127.0.0.1:1');
+  t.equal((await inProcess('report', 'abc')).status, 2);
+  t.equal((await inProcess('scan', 'frobnicate')).status, 2);
+  const down = await inProcess('scan', 'list', '--url', 'http://127.0.0.1:1');
   t.equal(down.status, 1);
   t.match(down.stderr, /could not reach http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
-  const help = await cli('scan', '--help');
+  const help = await inProcess('scan', '--help');
   t.match(help.stdout, /ncii-match scan create/);
 });

@@ -220,3 +220,10 @@ t.test('dismiss with a reason; a wrong or lesser key cannot sign in; a new tab i
   t.ok(await other.isVisible('#sign-in'), 'another tab starts signed out');
   await other.context().close();
 });
+
+t.test('the logs hold neither the takedown key nor the webhook secret', async (t) => {
+  const logged = harness.logs.join('');
+  t.ok(logged.length > 0, 'the app logged');
+  t.notOk(logged.includes(takedownKey), 'no takedown key');
+  t.notOk(logged.includes(hookSecret), 'no webhook secret');
+});

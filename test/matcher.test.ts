@@ -262,3 +262,38 @@ t.test('a hit whose item is deleted mid-query and followed by a new item is not 
   t.ok(paused, 'the query paused between its slices');
   t.same(result.matches, [], 'neither the deleted item nor the unrelated new one');
 });
+
+t.test("a paced query's slices are all in flight at once, and its hits keep their query positions", async (t) => {
+  const { store, indexes } = setup();
+  const bank = store.createBank({ name: 'b' });
+  const early = randomHash();
+  const late = randomHash();
+  const items = [addItem(store, bank.id, [{ type: 'pdq', hash: early }]), addItem(store, bank.id, [{ type: 'pdq', hash: late }])];
+  // A searcher that answers each slice a little later, as index threads do, counting slices in flight.
+  let inFlight = 0;
+  let most = 0;
+  let searched = 0;
+  const slow = {
+    size: (owner: 'content' | 'case', type: string) => indexes.size(owner, type),
+    close: () => {},
+    searchMany: async (owner: 'content' | 'case', queries: Parameters<typeof indexes.searchMany>[1]) => {
+      most = Math.max(most, ++inFlight);
+      searched += queries.length;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      return indexes.searchMany(owner, queries);
+    },
+  };
+  const matcher = new Matcher(store, slow);
+  // 200 hashes: 4 slices of 64; the planted ones in the first and the last.
+  const codes = [early, ...Array.from({ length: 198 }, () => randomHash()), late];
+  const result = await matcher.matchContent(q(codes.map((hash) => ({ type: 'pdq', hash }))), () => new Promise((resolve) => setImmediate(resolve)));
+  t.equal(most, Math.ceil(searched / 64), `every slice (of ${searched} hashes) was sent before the first came back`);
+  t.same(
+    result.matches.map((m) => [m.contentId, m.signalIndex]).sort((a, b) => a[0]! - b[0]!),
+    [
+      [items[0].contentId, 0],
+      [items[1].contentId, 199],
+    ],
+  );
+});

@@ -111,7 +111,7 @@ t.test('migration 004 keeps every row and reference, and counts on above every i
   }
   t.same(
     store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all(),
-    ['audit_log_by_time', 'batches_by_expiry', 'batches_unfinished', 'content_items_by_bank', 'signals_by_content_item', 'signals_by_victim_case'],
+    ['audit_log_by_time', 'batches_by_expiry', 'batches_unfinished', 'content_items_by_bank', 'content_items_telegram_message', 'signals_by_content_item', 'signals_by_victim_case'],
     'indexes are back',
   );
   t.equal(store.db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys are enforced again');

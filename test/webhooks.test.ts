@@ -153,6 +153,9 @@ t.test('create, list and delete; the secret is shown once; refused URLs are told
     ['http://[::1]:8080/', /::1 is a loopback address/],
     ['http://localhost:8080/', /localhost resolves to .*loopback/],
     ['http://127.0.0.2/', /loopback/],
+    ['http://2130706434/', /127\.0\.0\.2 is a loopback address/],
+    ['http://0x7f.0.0.2/', /127\.0\.0\.2 is a loopback address/],
+    ['http://[::ffff:10.0.0.1]/', /::ffff:a00:1 is a private \(IPv4 10\.0\.0\.1 inside IPv6\) address/],
     ['ftp://example.org/', /only http and https/],
     ['https://user:pw@example.org/', /user name or password/],
     ['not a url', /not an absolute URL/],
@@ -242,4 +245,45 @@ t.test('a restart resumes pending deliveries', async (t) => {
   });
   t.match(delivery, { attempts: 2, log: [{ attempt: 1, statusCode: 500 }, { attempt: 2, statusCode: 200 }] });
   t.equal(received.length, 2);
+  await second.close();
+
+  // Past WEBHOOK_LOG_DAYS a finished delivery leaves the log; a pending one stays whatever its age.
+  const third = await app(t, { WEBHOOK_LOG_DAYS: '30' }, dir);
+  const db = third.app.services.store.db;
+  db.prepare("INSERT INTO webhook_deliveries (webhook_id, event, body, state, next_attempt_at, created_at) VALUES (?, 'scan.run.finished', '{}', 'pending', '2999-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')").run(id);
+  db.prepare("UPDATE webhook_deliveries SET created_at = '2000-01-01T00:00:00.000Z'").run();
+  await third.close();
+  const fourth = await app(t, { WEBHOOK_LOG_DAYS: '30' }, dir);
+  const left = await eventually('the old delivery pruned', () => {
+    const page = fourth.app.services.webhooks.deliveries({ keyId: 0, admin: true }, id, { limit: 10 }).deliveries;
+    return page.length === 1 && page;
+  });
+  t.match(left, [{ state: 'pending', attempts: 0 }], 'only the pending delivery is left');
+  t.equal((fourth.app.services.store.db.prepare('SELECT count(*) AS n FROM webhook_attempts').get() as { n: number }).n, 0, 'with the attempts of the pruned one');
+});
+
+t.test('a receiver that never answers times out; one that streams an endless answer is cut off', async (t) => {
+  const sockets = new Set<import('node:net').Socket>();
+  let closed = 0;
+  const server = createServer((req, res) => {
+    if (req.url === '/silent') return;
+    res.writeHead(200);
+    const timer = setInterval(() => res.write('x'.repeat(1024)), 5);
+    res.on('close', () => {
+      clearInterval(timer);
+      closed++;
+    });
+  });
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const options = { allowHosts: new Set(['127.0.0.1']), timeoutMs: 300 };
+  t.match(await sendSigned(`http://127.0.0.1:${port}/silent`, '{}', {}, 's', options), { statusCode: null, error: /^ETIMEDOUT: no answer within 300 ms/ });
+  t.same(await sendSigned(`http://127.0.0.1:${port}/endless`, '{}', {}, 's', options), { statusCode: 200, error: null });
+  await eventually('the endless answer is cut off', () => closed === 1);
+  t.pass('the connection was closed');
 });

@@ -13,6 +13,7 @@ import { SERVE_USAGE, runServeCommand } from './serve-command.js';
 import { runVerifyEvidenceCommand, VERIFY_EVIDENCE_USAGE } from './verify-evidence-command.js';
 import { ServiceCallError } from './http.js';
 import { MATCHES_USAGE, REPORT_USAGE, runMatchesCommand, runReportCommand, runScanCommand, SCAN_USAGE } from './takedown-commands.js';
+import { runTelegramCommand, TELEGRAM_USAGE } from './telegram-command.js';
 
 const USAGE = `Usage: ncii-match <command> [options]
 
@@ -29,6 +30,7 @@ Commands:
   scan     create, list and run scheduled scans (takedown teams)
   matches  list what scans found
   report   a scan run's report by group, as JSON or CSV
+  import-telegram  read a Telegram Desktop chat export into a bank
 
 Run "ncii-match <command> --help" for a command's options.`;
 
@@ -45,6 +47,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   scan: { run: runScanCommand, usage: SCAN_USAGE },
   matches: { run: runMatchesCommand, usage: MATCHES_USAGE },
   report: { run: runReportCommand, usage: REPORT_USAGE },
+  'import-telegram': { run: runTelegramCommand, usage: TELEGRAM_USAGE },
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -13,7 +13,7 @@ import { findSignalType, type KnownSignalType, SIGNAL_TYPES } from '../hashing/r
 import type { RegionKind } from '../robust/regions.js';
 import type { CaseSignalOwner, ContentSignalOwner, Provenance, Store } from '../store/store.js';
 import { type ExpandedSignal, expandSignals, type Query, QueryError, type QueryWarning } from './query.js';
-import type { IndexQuery, SignalSearcher } from './signal-indexes.js';
+import type { IndexHit, IndexQuery, SignalSearcher } from './signal-indexes.js';
 
 /** What the matcher reads from the store. */
 export type MatcherStore = Pick<Store, 'listBanks' | 'getBank' | 'contentSignalOwners' | 'caseSignalOwners'>;
@@ -216,19 +216,28 @@ export class Matcher {
     return owners;
   }
 
-  /** Searches every expanded signal (a slice at a time, pausing between, when `pause` is given), appending to `hits`. */
+  /**
+   * Searches every expanded signal, appending to `hits` in query order. With
+   * `pause`, slices are sent a turn of the event loop apart and not awaited
+   * one by one: each goes to the least busy index thread, so one request's
+   * slices are searched on both threads at once.
+   */
   private async searchAll(owner: 'content' | 'case', expanded: ExpandedSignal[], radiusOf: Map<string, number>, hits: Hit[], pause?: () => Promise<void>): Promise<Hit[]> {
     const slice = pause ? SEARCH_SLICE : expanded.length;
+    const searches: Promise<IndexHit[][]>[] = [];
     for (let from = 0; from < expanded.length; from += slice) {
       if (from > 0) await pause!();
-      const part = expanded.slice(from, from + slice);
-      const lookups: IndexQuery[] = part.map((s) => ({ type: s.type.name, code: s.code, radius: radiusOf.get(s.type.name)! }));
-      const found = await this.indexes.searchMany(owner, lookups);
-      part.forEach(({ type, signalIndex, variant, region }, i) => {
-        const via = type.scope === 'region' ? 'region' : 'whole';
-        for (const { signalId, distance } of found[i]) hits.push({ type, signalType: type.name, distance, signalId, signalIndex, variant, via, region });
-      });
+      const lookups: IndexQuery[] = expanded.slice(from, from + slice).map((s) => ({ type: s.type.name, code: s.code, radius: radiusOf.get(s.type.name)! }));
+      const search = Promise.resolve(this.indexes.searchMany(owner, lookups));
+      // Awaited below with the rest; a failure meanwhile is not an unhandled rejection.
+      search.catch(() => {});
+      searches.push(search);
     }
+    const found = (await Promise.all(searches)).flat();
+    expanded.forEach(({ type, signalIndex, variant, region }, i) => {
+      const via = type.scope === 'region' ? 'region' : 'whole';
+      for (const { signalId, distance } of found[i]) hits.push({ type, signalType: type.name, distance, signalId, signalIndex, variant, via, region });
+    });
     return hits;
   }
 }

@@ -54,7 +54,7 @@ const MAX_STICKER_CORNERS = 8;
  */
 const QUERY_CORNERS = 24;
 const QUERY_CORNER_SCALES = [1, 1.15, 1.32, 1.52];
-/** With the image's PDQ hash, at most 28 index entries per captured image: 19 regions chosen by layout, 8 by corners. */
+/** With the image's PDQ hash, at most 28 index entries per captured image: up to 8 corner patches, regions chosen by layout in the rest. */
 export const MAX_CONTENT_REGIONS = 19 + CONTENT_PATCHES;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
@@ -252,15 +252,13 @@ function edgePairs(step: number): Array<[number, number]> {
 }
 const EDGE_PAIRS = edgePairs(EDGE_STEP);
 /**
- * Part of that grid (the cuts in 4% steps, and those that sum to 10%: 143
- * crops of its 440): all of the upright view's uneven crops, and those
- * hashed first in a query's view as stored (when its orientation turns it),
- * the rest last: a client may send 1,000 hashes in one request (see
- * signals.ts), and then sends the most useful of them.
+ * Part of that grid, the uneven crops a query hashes: the cuts in 4% steps,
+ * and those that sum to 10% (143 crops of its 440). Crops past a few per
+ * cent are found by the patches of corners, which the fine grid only
+ * repeated for the smallest.
  */
 const onGrid = (x: number, step: number) => Math.abs(x / step - Math.round(x / step)) < 1e-6;
 const COARSE_EDGE_PAIRS = EDGE_PAIRS.filter(([a, b]) => (onGrid(a, 0.04) && onGrid(b, 0.04)) || Math.abs(a + b - 0.1) < 1e-6);
-const FINE_ONLY_EDGE_PAIRS = EDGE_PAIRS.filter((pair) => !COARSE_EDGE_PAIRS.includes(pair));
 
 export interface QueryRegionOptions {
   /** The image's EXIF orientation: regions are taken from the upright image. */
@@ -320,26 +318,17 @@ type EdgePairs = ReadonlyArray<readonly [number, number]>;
 interface ViewPlan {
   /** The frame (with its DCT, so its 8 turns and mirrors are searched). */
   frame: boolean;
-  /** Uneven crops: each pair of these per axis, first... */
-  edges: EdgePairs;
-  /** ...and after everything else, each pair of `edges` and these per axis, and of these alone. */
-  laterEdges: EdgePairs;
   /** A photo found inside the frame, with its centred crops. */
   inner: boolean;
 }
+/** The upright image: everything. */
+const FULL_VIEW: ViewPlan = { frame: true, inner: true };
 /**
- * The upright image: everything, its uneven crops on the coarse grid only
- * (see COARSE_EDGE_PAIRS): crops past a few per cent are found by the
- * patches of its corners, which the fine grid only repeated for the smallest.
+ * The image as stored, when its orientation turns it: its crops, patches
+ * and rotations, no frame (it is among the upright frame's turns) and no
+ * inner photo (a screenshot or framed original is rarely also tagged).
  */
-const FULL_VIEW: ViewPlan = { frame: true, edges: COARSE_EDGE_PAIRS, laterEdges: [], inner: true };
-/**
- * The image as stored, when its orientation turns it: the same crops in
- * another order (see COARSE_EDGE_PAIRS), no frame (it is among the upright
- * frame's turns) and no inner photo (a screenshot or framed original is
- * rarely also tagged).
- */
-const STORED_VIEW: ViewPlan = { frame: false, edges: COARSE_EDGE_PAIRS, laterEdges: FINE_ONLY_EDGE_PAIRS, inner: false };
+const STORED_VIEW: ViewPlan = { frame: false, inner: false };
 /**
  * The image flattened on white or black, when it is transparent: everything,
  * as for a new image (a cut-out on flat white loses fine detail to the
@@ -405,8 +394,8 @@ function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSigna
       }
     }
   };
-  yield* crops(plan.edges, plan.edges);
-  if (plan.frame) yield* queryPatchSteps(out, image, step);
+  yield* crops(COARSE_EDGE_PAIRS, COARSE_EDGE_PAIRS);
+  yield* queryPatchSteps(out, image, step);
   quadrantsAndStrips(out, image, frame);
   const inner = plan.inner ? photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height) : undefined;
   for (const base of inner ? [frame, inner] : [frame]) {
@@ -423,11 +412,6 @@ function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSigna
         if (step()) yield;
       }
     }
-  }
-  if (plan.laterEdges.length > 0) {
-    yield* crops(plan.edges, plan.laterEdges);
-    yield* crops(plan.laterEdges, plan.edges);
-    yield* crops(plan.laterEdges, plan.laterEdges);
   }
 }
 

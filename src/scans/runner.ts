@@ -16,6 +16,8 @@ import type { FoundMatch, OwnerSignals, ScanRecord, ScanRun, SqliteScanStore } f
 
 /** Content items matched between checkpoints (each a handful of hashes, searched together). */
 export const CONTENT_SLICE = 256;
+/** Cases matched together between checkpoints: the index thread searches one's hashes while the owners of another's hits are read. */
+export const CASE_SLICE = 4;
 
 export interface RunProgress {
   itemsDone: number;
@@ -88,11 +90,11 @@ export async function executeRun(ctx: RunContext, scan: ScanRecord, run: ScanRun
     ctx.onProgress?.(progress);
   }
   while (!stopped()) {
-    const [caseId] = ctx.scans.casesAfter(run, scan, 1);
-    if (caseId === undefined) break;
-    const found = await matchCase(ctx, scan, caseId, options);
-    const added = ctx.scans.checkpoint(run, ctx.holder, { caseCursor: caseId, cases: 1, matches: found });
-    progress = progressOf(run, { items: 0, cases: 1, matches: added.length }, progress);
+    const caseIds = ctx.scans.casesAfter(run, scan, CASE_SLICE);
+    if (caseIds.length === 0) break;
+    const found = (await Promise.all(caseIds.map((caseId) => matchCase(ctx, scan, caseId, options)))).flat();
+    const added = ctx.scans.checkpoint(run, ctx.holder, { caseCursor: caseIds.at(-1)!, cases: caseIds.length, matches: found });
+    progress = progressOf(run, { items: 0, cases: caseIds.length, matches: added.length }, progress);
     ctx.onProgress?.(progress);
   }
   if (stopped()) return ctx.scans.getRun(run.id);

@@ -78,7 +78,7 @@ type Read = { line: number; record: ExchangeRecord };
 /** Where records go: a bank's items or a case's hashes, with what it already holds by hash. */
 interface ImportTarget {
   /** Key (type and hash) to the ids that hold it: content ids of a bank, signal ids of a case. */
-  known: Map<string, number[]>;
+  known: HashOwners;
   apply(writer: ImportWriter, read: Read, report: ImportReport): void;
 }
 
@@ -86,22 +86,48 @@ export function signalKey(type: string, hash: Uint8Array): string {
   return `${type}:${Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('latin1')}`;
 }
 
-function remember(known: Map<string, number[]>, key: string, id: number): void {
-  const ids = known.get(key);
-  if (ids) ids.push(id);
-  else known.set(key, [id]);
-}
+/**
+ * Key (type and hash) to the ids that hold it. A key has one owner almost
+ * always, kept as a bare number: a bank of millions of hashes then costs no
+ * array per hash (and far less garbage collection during an import).
+ */
+class HashOwners {
+  private readonly owners = new Map<string, number | number[]>();
 
-function forget(known: Map<string, number[]>, keys: Iterable<string>, ids: ReadonlySet<number>): void {
-  for (const key of keys) {
-    const left = (known.get(key) ?? []).filter((id) => !ids.has(id));
-    if (left.length > 0) known.set(key, left);
-    else known.delete(key);
+  has(key: string): boolean {
+    return this.owners.has(key);
+  }
+
+  ids(key: string): number[] {
+    const held = this.owners.get(key);
+    return held === undefined ? [] : typeof held === 'number' ? [held] : held;
+  }
+
+  add(key: string, id: number): void {
+    const held = this.owners.get(key);
+    if (held === undefined) this.owners.set(key, id);
+    else if (typeof held === 'number') this.owners.set(key, [held, id]);
+    else held.push(id);
+  }
+
+  /** The keys are no longer held by these ids. */
+  forget(keys: Iterable<string>, ids: ReadonlySet<number>): void {
+    for (const key of keys) {
+      const left = this.ids(key).filter((id) => !ids.has(id));
+      if (left.length === 0) this.owners.delete(key);
+      else this.owners.set(key, left.length === 1 ? left[0] : left);
+    }
   }
 }
 
 /** The record's signals not yet held, each once. */
-function freshSignals(known: Map<string, number[]>, record: ExchangeRecord): { signal: ExchangeRecord['signals'][number]; key: string }[] {
+function freshSignals(known: HashOwners, record: ExchangeRecord): { signal: ExchangeRecord['signals'][number]; key: string }[] {
+  if (record.signals.length === 1) {
+    // Hash lists hold one hash a record: no set, no intermediate arrays.
+    const [signal] = record.signals;
+    const key = signalKey(signal.type.name, signal.hash);
+    return known.has(key) ? [] : [{ signal, key }];
+  }
   const seen = new Set<string>();
   return record.signals
     .map((signal) => ({ signal, key: signalKey(signal.type.name, signal.hash) }))
@@ -198,8 +224,8 @@ export class ExchangeService {
   private bankTarget(bankId: number, platform: string): ImportTarget {
     const { store } = this.services;
     store.getBank(bankId);
-    const known = new Map<string, number[]>();
-    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) remember(known, signalKey(type, hash), contentId);
+    const known = new HashOwners();
+    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(signalKey(type, hash), contentId);
     return {
       known,
       apply: (writer, { record }, report) => {
@@ -213,7 +239,7 @@ export class ExchangeService {
         const provenance = record.provenance ?? { platform, channel: null, messageRef: null, capturedAt: null };
         const signals = fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
         const [id] = writer.addItems(bankId, [{ provenance, metadata: record.metadata, note: record.note ?? null, signals }]);
-        for (const { key } of fresh) remember(known, key, id);
+        for (const { key } of fresh) known.add(key, id);
         report.added++;
         report.signalsAdded += fresh.length;
       },
@@ -221,25 +247,25 @@ export class ExchangeService {
   }
 
   /** Withdrawn or deleted at the source: every item holding one of the record's hashes goes, so no copy of the image still matches. */
-  private removeItems(writer: ImportWriter, known: Map<string, number[]>, record: ExchangeRecord, report: ImportReport): void {
+  private removeItems(writer: ImportWriter, known: HashOwners, record: ExchangeRecord, report: ImportReport): void {
     const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
-    const ids = new Set(keys.flatMap((key) => known.get(key) ?? []));
+    const ids = new Set(keys.flatMap((key) => known.ids(key)));
     if (ids.size === 0) {
       report.duplicate++;
       return;
     }
     // The items' other hashes go from `known` too: a later record with one of them adds it again.
-    for (const id of ids) for (const s of this.services.store.listSignals({ kind: 'content', contentId: id })) forget(known, [signalKey(s.type, s.hash)], ids);
+    for (const id of ids) for (const s of this.services.store.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
     writer.deleteItems([...ids]);
-    forget(known, keys, ids);
+    known.forget(keys, ids);
     report.removed++;
   }
 
   /** A record with a newer modification time than the stored item's replaces the metadata it carries. */
-  private updateInPlace(writer: ImportWriter, known: Map<string, number[]>, record: ExchangeRecord): boolean {
+  private updateInPlace(writer: ImportWriter, known: HashOwners, record: ExchangeRecord): boolean {
     if (record.modifiedAt === undefined) return false;
     const [first] = record.signals;
-    const id = known.get(signalKey(first.type.name, first.hash))![0];
+    const [id] = known.ids(signalKey(first.type.name, first.hash));
     const stored = this.services.store.getContent(id).metadata;
     const storedAt = modifiedAtOf((stored.stopncii as { lastModtimestamp?: unknown } | undefined)?.lastModtimestamp);
     if (storedAt !== undefined && record.modifiedAt <= storedAt) return false;
@@ -252,18 +278,18 @@ export class ExchangeService {
   private caseTarget(caseId: number): ImportTarget {
     const { store } = this.services;
     store.getCase(caseId);
-    const known = new Map<string, number[]>();
-    for (const s of store.listSignals({ kind: 'case', caseId })) remember(known, signalKey(s.type, s.hash), s.id);
+    const known = new HashOwners();
+    for (const s of store.listSignals({ kind: 'case', caseId })) known.add(signalKey(s.type, s.hash), s.id);
     return {
       known,
       apply: (writer, { record }, report) => {
         if (record.remove) {
           const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
-          const ids = new Set(keys.flatMap((key) => known.get(key) ?? []));
+          const ids = new Set(keys.flatMap((key) => known.ids(key)));
           if (ids.size === 0) report.duplicate++;
           else {
             writer.deleteSignals([...ids]);
-            forget(known, keys, ids);
+            known.forget(keys, ids);
             report.removed++;
           }
           return;
@@ -271,7 +297,7 @@ export class ExchangeService {
         const fresh = freshSignals(known, record);
         if (fresh.length === 0) return void report.duplicate++;
         const ids = writer.addCaseSignals(caseId, fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
-        fresh.forEach(({ key }, i) => remember(known, key, ids[i]));
+        fresh.forEach(({ key }, i) => known.add(key, ids[i]));
         report.added++;
         report.signalsAdded += fresh.length;
       },

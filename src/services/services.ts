@@ -38,6 +38,7 @@ import { MatchingService } from './matching.js';
 import { MatchService } from './matches.js';
 import { ScanService } from './scans.js';
 import { startWebhooks, type WebhookService } from './webhooks.js';
+import { TelegramService } from './telegram.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
 
@@ -79,6 +80,7 @@ export class Services implements ServiceContext {
   readonly matches: MatchService;
   readonly evidence: EvidenceService;
   readonly exchange: ExchangeService;
+  readonly telegram: TelegramService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -110,6 +112,7 @@ export class Services implements ServiceContext {
     this.evidence = new EvidenceService(this, this.cases);
     auditScans(this.trail, this.events, this.matchStore);
     this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
+    this.telegram = new TelegramService(this);
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {

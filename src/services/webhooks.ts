@@ -140,6 +140,7 @@ export function startWebhooks(db: Database.Database, config: Config, events: Ser
     retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
     retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    keepLogMs: config.WEBHOOK_LOG_DAYS * 86_400_000,
     allowHosts: allowedHosts(config),
     onError,
   });

@@ -248,6 +248,10 @@ function prepareImportStatements(db: Database.Database) {
         `SELECT s.content_item_id, s.id, s.type, s.hash, s.quality FROM content_items c JOIN signals s ON s.content_item_id = c.id
          WHERE c.bank_id = ? AND c.id > ? AND c.id <= ? ORDER BY s.content_item_id, s.id`,
       ),
+      telegramMessages: db.prepare<[number], [string | number | null, number | null]>(
+        `SELECT json_extract(metadata, '$.telegram.chatId'), json_extract(metadata, '$.telegram.messageId') FROM content_items
+         WHERE bank_id = ? AND platform = 'telegram' AND json_extract(metadata, '$.telegram.messageId') IS NOT NULL`,
+      ).raw(),
       updateMetadata: db.prepare('UPDATE content_items SET metadata = ?, updated_at = ? WHERE id = ?'),
   };
 }
@@ -546,6 +550,11 @@ export class SqliteStore implements Store {
   *iterateBankSignals(bankId: number): Generator<[number, string, Uint8Array]> {
     this.getBank(bankId);
     for (const [contentId, type, hash] of this.importStatements.bankSignalRows.iterate(bankId)) yield [contentId, type, new Uint8Array(hash)];
+  }
+
+  telegramMessageKeys(bankId: number): Set<string> {
+    this.getBank(bankId);
+    return new Set(this.importStatements.telegramMessages.all(bankId).map(([chatId, messageId]) => `${chatId}/${messageId}`));
   }
 
   listContentWithSignals(bankId: number, page: { limit: number; afterId?: number }): ContentWithSignals[] {

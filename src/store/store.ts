@@ -233,6 +233,8 @@ export interface Store {
   importTransaction<T>(work: (writer: ImportWriter) => T): T;
   /** Every signal of a bank's content as [content id, type, hash], in no particular order. */
   iterateBankSignals(bankId: number): Iterable<[contentId: number, type: string, hash: Uint8Array]>;
+  /** The Telegram messages a bank holds, as "chatId/messageId" (metadata.telegram). */
+  telegramMessageKeys(bankId: number): Set<string>;
   /** A bank's items with their signals in id order, `limit` at a time after `afterId`. */
   listContentWithSignals(bankId: number, page: { limit: number; afterId?: number }): ContentWithSignals[];
 

@@ -80,6 +80,7 @@ export class SqliteWebhookStore {
       settle: db.prepare('UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ? WHERE id = ?'),
       deliveries: db.prepare<[number, number, number], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
       attempts: db.prepare<[number], AttemptRow>('SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt'),
+      prune: db.prepare("DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?"),
     };
   }
 
@@ -136,6 +137,11 @@ export class SqliteWebhookStore {
       if (this.statements.settle.run(next.state, attempt.attempt, next.nextAttemptAt, deliveryId).changes === 0) return;
       this.statements.attempt.run(deliveryId, attempt.attempt, attempt.at, attempt.statusCode, attempt.error);
     })();
+  }
+
+  /** Deletes delivered and failed deliveries (with their attempts) created before `before`; returns how many went. */
+  prune(before: string): number {
+    return this.statements.prune.run(before).changes;
   }
 
   /** A webhook's deliveries, newest first, `limit` at a time before the delivery id `beforeId`, each with its attempts. */

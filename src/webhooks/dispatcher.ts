@@ -35,6 +35,8 @@ export interface DispatcherOptions {
   retryMaxMs: number;
   timeoutMs: number;
   allowHosts: ReadonlySet<string>;
+  /** How long delivered and failed deliveries stay in the log. */
+  keepLogMs: number;
   /** Deliveries sent at once. */
   concurrency?: number;
   resolve?: Resolver;
@@ -53,6 +55,7 @@ export class WebhookDispatcher implements WebhookNotifier {
   private again = false;
   private started = false;
   private closed = false;
+  private prunedAt = 0;
 
   constructor(
     private readonly store: SqliteWebhookStore,
@@ -101,6 +104,11 @@ export class WebhookDispatcher implements WebhookNotifier {
   }
 
   private async pump(): Promise<void> {
+    // The log is trimmed at start and then at most hourly, whenever there is something to send.
+    if (Date.now() - this.prunedAt > 3_600_000) {
+      this.prunedAt = Date.now();
+      this.store.prune(new Date(Date.now() - this.options.keepLogMs).toISOString());
+    }
     for (;;) {
       const due = this.store.due(new Date().toISOString(), this.options.concurrency ?? 4);
       if (due.length === 0 || this.closed) return;

@@ -95,8 +95,8 @@ export function sendSigned(url: string, body: string, headers: Record<string, st
     const deadline = setTimeout(() => request.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' })), options.timeoutMs);
     request.on('response', (response) => {
       clearTimeout(deadline);
-      // The answer's body is of no use here: read and dropped, then the connection closes.
-      response.resume();
+      // The answer's body is of no use here: the connection (never reused) is closed at once, so an endless body cannot hold it open.
+      response.destroy();
       const status = response.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
       const error = ok ? null : status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;

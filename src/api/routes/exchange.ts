@@ -33,8 +33,9 @@ const ImportReport = Type.Object(
   { $id: 'ImportReport', title: 'ImportReport', description: 'What the import did: records added, duplicate, updated, removed and rejected (with why).' },
 );
 
-/** The body is read as a stream (never validated as a value), so its schema only documents it: a file, whatever its type. */
-const ImportFile = Type.Unsafe<unknown>({ contentEncoding: 'binary', description: 'The hash list file.' });
+/** A body read as a stream (never validated as a value), so its schema only documents it: a file, whatever its type. */
+const FileBody = (description: string) => Type.Unsafe<unknown>({ contentEncoding: 'binary', description });
+const ImportFile = FileBody('The hash list file.');
 const IMPORT_TYPES = ['application/json', 'text/csv', 'text/plain', 'application/octet-stream'];
 
 const importBank = {
@@ -70,6 +71,51 @@ const exportBank = {
   },
 };
 
+const TelegramReport = Type.Object(
+  {
+    chats: Type.Integer(),
+    messages: Type.Integer({ description: 'Messages with a photo, image file, video or animation.' }),
+    added: Type.Integer(),
+    existing: Type.Integer({ description: 'Messages the bank already has (an earlier import of the same chat).' }),
+    notIncluded: Type.Integer({ description: 'Messages whose file the export left out ("File not included").' }),
+    images: Type.Integer(),
+    videos: Type.Integer(),
+    signalsAdded: Type.Integer(),
+    failed: Type.Array(Type.Object({ chatId: Type.Union([Type.Integer(), Type.Null()]), messageId: Type.Integer(), reason: Type.String() })),
+  },
+  { $id: 'TelegramReport', title: 'TelegramReport', description: 'What the import did: messages added, already in the bank, left out of the export or failed (with why).' },
+);
+
+const importTelegram = {
+  config: { permission: 'banks' as const },
+  schema: {
+    tags,
+    operationId: 'importTelegram',
+    summary: 'Import a zipped Telegram Desktop chat export into a bank',
+    description:
+      'The body is a zip (application/zip) of the export folder (Telegram Desktop, "Machine-readable JSON"), held in memory while it is read (MAX_TELEGRAM_ZIP_BYTES) and never written. ' +
+      'Photos and image files are hashed as captured images are, videos and animations by MD5 and SHA-256; each message becomes one item with its provenance. Messages the bank has are skipped.',
+    params: IdParam,
+    querystring: Type.Object({ username: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_]{4,32}$', description: "The chat's public username, for t.me/<username>/<id> links." })) }, { additionalProperties: false }),
+    body: { content: { 'application/zip': { schema: FileBody('The zipped export folder.') } } },
+    response: { 200: Type.Ref('TelegramReport'), ...errorResponses(400, 401, 403, 404, 413, 415, 422) },
+  },
+};
+
+/** The whole body in memory, refused past `limit` bytes. */
+async function bodyBytes(body: Readable, limit: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The zip is larger than ${limit} bytes (MAX_TELEGRAM_ZIP_BYTES).`);
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+const notAFile = () => new ApiError(400, 'INVALID_REQUEST', 'Send the file as the body (text/csv, text/plain, application/json, application/zip or application/octet-stream).');
+
 /** The body as it arrives, refused past `limit` bytes (413) whether or not it says its length. */
 function limitedBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number): Readable {
   const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes (MAX_IMPORT_BYTES).`);
@@ -88,9 +134,10 @@ function limitedBody(request: FastifyRequest, payload: NodeJS.ReadableStream, li
 export async function exchangeRoutes(untyped: FastifyInstance, { services }: { services: Services }) {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.addSchema(ImportReport);
+  app.addSchema(TelegramReport);
   // In this plugin only: bodies reach the route as streams, whatever their type.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(IMPORT_TYPES, (request, payload, done) => {
+  app.addContentTypeParser([...IMPORT_TYPES, 'application/zip'], (request, payload, done) => {
     try {
       done(null, limitedBody(request, payload, services.config.MAX_IMPORT_BYTES));
     } catch (err) {
@@ -98,8 +145,13 @@ export async function exchangeRoutes(untyped: FastifyInstance, { services }: { s
     }
   });
   app.post('/v1/banks/:id/import', importBank, async (request) => {
-    if (!(request.body instanceof Readable)) throw new ApiError(400, 'INVALID_REQUEST', 'Send the file as the body (text/csv, text/plain, application/json or application/octet-stream).');
+    if (!(request.body instanceof Readable)) throw notAFile();
     return services.exchange.importToBank(request.params.id, request.body, { format: request.query.format, strict: request.query.strict });
+  });
+  app.post('/v1/banks/:id/telegram', importTelegram, async (request) => {
+    if (!(request.body instanceof Readable)) throw notAFile();
+    const zip = await bodyBytes(request.body, services.config.MAX_TELEGRAM_ZIP_BYTES);
+    return services.telegram.importZip(request.params.id, zip, { username: request.query.username });
   });
   app.get('/v1/banks/:id/export', exportBank, async (request, reply) => {
     const out = services.exchange.exportBank(request.params.id, request.query);

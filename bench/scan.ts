@@ -1,0 +1,182 @@
+/**
+ * Scan bench: a scheduled scan's first run over N captured items (a PDQ hash
+ * and 3 region hashes each, random codes) against C victims' cases (8 PDQ
+ * rotations and 592 region hashes each, about what a robust query of a photo
+ * keeps), then an incremental run over new items. Near-duplicates are
+ * planted (1 item in 100: its PDQ or one region 0-24 bits from a case's),
+ * and recall is checked in the same run against a brute-force comparison of
+ * a sample of cases with every item: the baseline, whose speed is reported
+ * beside the scan's.
+ *
+ *   npm run bench:scan -- [--quick] [--items N] [--cases C] [--incremental K]
+ *
+ * Defaults: 1M items, 10k cases, 10k incremental items (--quick: 20k, 100,
+ * 1k). The store is a real SQLite file in a temp dir, the indexes the
+ * service's worker indexes, the run `runScanToCompletion` (the service's own
+ * run, through the matcher). The last line is one JSON object.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hammingDistance } from '../src/hashing/hamming.js';
+import { pdq } from '../src/hashing/registry.js';
+import { Matcher } from '../src/match/matcher.js';
+import { WorkerSignalIndexes } from '../src/match/worker-indexes.js';
+import { newCaseNumber } from '../src/services/case-credentials.js';
+import { runScanToCompletion } from '../src/services/scans.js';
+import { hashPin } from '../src/store/pin.js';
+import { SqliteScanStore } from '../src/store/scans.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { NewSignal } from '../src/store/store.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, items: { type: 'string' }, cases: { type: 'string' }, incremental: { type: 'string' } } });
+const ITEMS = Number(values.items ?? (values.quick ? 20_000 : 1_000_000));
+const CASES = Number(values.cases ?? (values.quick ? 100 : 10_000));
+const INCREMENTAL = Number(values.incremental ?? (values.quick ? 1_000 : 10_000));
+const CASE_PDQ = 8;
+const CASE_REGIONS = 592;
+const ITEM_REGIONS = 3;
+const PLANT_EVERY = 100;
+const THRESHOLD = pdq.defaultThreshold;
+/** Cases compared by brute force with every item. */
+const SAMPLE_CASES = Math.max(2, Math.min(20, Math.floor(2e8 / (ITEMS * (CASE_PDQ + CASE_REGIONS * ITEM_REGIONS)))));
+
+const code = () => new Uint8Array(randomBytes(32));
+function near(hash: Uint8Array, bits: number): Uint8Array {
+  const out = hash.slice();
+  const flipped = new Set<number>();
+  while (flipped.size < bits) flipped.add(Math.floor(Math.random() * 256));
+  for (const bit of flipped) out[bit >> 3] ^= 1 << (bit & 7);
+  return out;
+}
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200).unref();
+const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
+
+const dir = mkdtempSync(join(tmpdir(), 'ncii-bench-scan-'));
+const store = new SqliteStore(join(dir, 'bench.db'));
+// Filling a throw-away database: no fsync per transaction.
+store.db.pragma('synchronous = OFF');
+const scans = new SqliteScanStore(store.db);
+const bank = store.createBank({ name: 'captured' });
+
+/** Each case's hashes, kept for planting and for the brute force. */
+const caseHashes: { id: number; pdq: Uint8Array[]; regions: Uint8Array[] }[] = [];
+async function addCases(count: number): Promise<void> {
+  const pinHash = await hashPin('123412341234');
+  for (let i = 0; i < count; i++) {
+    const hashes = { pdq: Array.from({ length: CASE_PDQ }, code), regions: Array.from({ length: CASE_REGIONS }, code) };
+    const signals: NewSignal[] = [...hashes.pdq.map((hash) => ({ type: 'pdq', hash })), ...hashes.regions.map((hash) => ({ type: 'pdq-region', hash }))];
+    const created = store.createCase({ caseNumber: newCaseNumber(), pinHash, signals });
+    caseHashes.push({ id: created.id, ...hashes });
+  }
+}
+
+/** Adds items, one in PLANT_EVERY a near copy (whole or region) of a random case's hash; returns the planted pairs. */
+function addItems(count: number): number {
+  let planted = 0;
+  for (let from = 0; from < count; from += 5000) {
+    const items = Array.from({ length: Math.min(5000, count - from) }, () => {
+      const hashes: Uint8Array[] = [code(), ...Array.from({ length: ITEM_REGIONS }, code)];
+      if (Math.random() < 1 / PLANT_EVERY) {
+        const c = caseHashes[Math.floor(Math.random() * caseHashes.length)];
+        const bits = Math.floor(Math.random() * 25);
+        if (Math.random() < 0.5) hashes[0] = near(c.pdq[Math.floor(Math.random() * CASE_PDQ)], bits);
+        else hashes[1 + Math.floor(Math.random() * ITEM_REGIONS)] = near(c.regions[Math.floor(Math.random() * CASE_REGIONS)], bits);
+        planted++;
+      }
+      return { provenance: { platform: 'telegram', channel: 'bench' }, signals: hashes.map((hash, i) => ({ type: i === 0 ? 'pdq' : 'pdq-region', hash })) };
+    });
+    store.addContent(bank.id, items);
+  }
+  return planted;
+}
+
+/** Every item a case matches by comparing it with every item's hashes (same type), and the comparisons per second. */
+function bruteForce(caseIds: Set<number>): { pairs: Set<string>; comparisonsPerSecond: number } {
+  const started = performance.now();
+  const sampled = caseHashes.filter((c) => caseIds.has(c.id));
+  const pairs = new Set<string>();
+  let comparisons = 0;
+  const rows = store.db.prepare('SELECT content_item_id AS item, type, hash FROM signals WHERE content_item_id IS NOT NULL').iterate() as Iterable<{ item: number; type: string; hash: Buffer }>;
+  for (const { item, type, hash } of rows) {
+    const bytes = new Uint8Array(hash.buffer, hash.byteOffset, hash.byteLength);
+    for (const c of sampled) {
+      const theirs = type === 'pdq' ? c.pdq : c.regions;
+      comparisons += theirs.length;
+      if (theirs.some((h) => hammingDistance(h, bytes) <= THRESHOLD)) pairs.add(`${c.id}:${item}`);
+    }
+  }
+  return { pairs, comparisonsPerSecond: comparisons / ((performance.now() - started) / 1000) };
+}
+
+async function timedRun(matcher: Matcher, scanId: number) {
+  const started = performance.now();
+  let last = 0;
+  const run = await runScanToCompletion({ scans, matcher, onProgress: (p) => {
+    if (performance.now() - last < 10_000) return;
+    last = performance.now();
+    log(`  items ${p.itemsDone}/${p.itemsTotal}, cases ${p.casesDone}/${p.casesTotal}, ${p.newMatches} matches`);
+  } }, scanId);
+  return { run, seconds: (performance.now() - started) / 1000 };
+}
+
+log(`filling: ${CASES} cases x ${CASE_PDQ + CASE_REGIONS} hashes, ${ITEMS} items x ${ITEM_REGIONS + 1} hashes`);
+let started = performance.now();
+await addCases(CASES);
+const planted = addItems(ITEMS);
+const fillSeconds = (performance.now() - started) / 1000;
+started = performance.now();
+const indexes = await WorkerSignalIndexes.load(store);
+const loadSeconds = (performance.now() - started) / 1000;
+log(`filled in ${fillSeconds.toFixed(1)} s, indexes loaded in ${loadSeconds.toFixed(1)} s`);
+const matcher = new Matcher(store, indexes);
+const scan = scans.createScan({ name: 'bench', cron: '0 * * * *', timeZone: 'UTC', banks: null, caseIds: null, thresholds: {}, enabled: true, nextRunAt: null, createdBy: 'bench' });
+
+log('first run');
+const first = await timedRun(matcher, scan.id);
+log(`first run: ${first.seconds.toFixed(1)} s, ${first.run.newMatches} matches`);
+
+const sample = new Set(caseHashes.slice(0, SAMPLE_CASES).map((c) => c.id));
+const brute = bruteForce(sample);
+const recorded = new Set(
+  (store.db.prepare('SELECT case_id AS c, content_id AS i FROM scan_matches').all() as { c: number; i: number }[]).filter((m) => sample.has(m.c)).map((m) => `${m.c}:${m.i}`),
+);
+const found = [...brute.pairs].filter((p) => recorded.has(p)).length;
+const recall = brute.pairs.size === 0 ? 1 : found / brute.pairs.size;
+const falseMatches = [...recorded].filter((p) => !brute.pairs.has(p)).length;
+log(`recall on ${SAMPLE_CASES} cases: ${found}/${brute.pairs.size}; ${falseMatches} matches brute force does not find`);
+
+const plantedNew = addItems(INCREMENTAL);
+log(`incremental run over ${INCREMENTAL} new items`);
+const incremental = await timedRun(matcher, scan.id);
+log(`incremental run: ${incremental.seconds.toFixed(2)} s, ${incremental.run.newMatches} matches`);
+
+// The baseline: comparing every case hash with every item hash, as brute force does, at its measured speed.
+const bruteFullSeconds = (CASES * ITEMS * (CASE_PDQ + CASE_REGIONS * ITEM_REGIONS)) / brute.comparisonsPerSecond;
+const result = {
+  seconds: Number(first.seconds.toFixed(2)),
+  items: ITEMS,
+  cases: CASES,
+  hashesPerCase: CASE_PDQ + CASE_REGIONS,
+  hashesPerItem: ITEM_REGIONS + 1,
+  matches: first.run.newMatches,
+  planted,
+  recall: Number(recall.toFixed(4)),
+  recallSample: { cases: SAMPLE_CASES, pairs: brute.pairs.size, found, falseMatches },
+  incremental: { items: INCREMENTAL, seconds: Number(incremental.seconds.toFixed(3)), matches: incremental.run.newMatches, planted: plantedNew },
+  bruteForce: { comparisonsPerSecond: Math.round(brute.comparisonsPerSecond), estimatedFullSeconds: Math.round(bruteFullSeconds) },
+  speedupVsBruteForce: Number((bruteFullSeconds / first.seconds).toFixed(1)),
+  loadSeconds: Number(loadSeconds.toFixed(1)),
+  fillSeconds: Number(fillSeconds.toFixed(1)),
+  peakRssMB: Math.round(Math.max(peakRss, process.memoryUsage().rss) / 1048576),
+  loadavg: Number(loadavg()[0].toFixed(1)),
+};
+clearInterval(sampler);
+indexes.close();
+store.close();
+rmSync(dir, { recursive: true, force: true });
+console.log(JSON.stringify(result));
