@@ -125,6 +125,13 @@ export function calls(baseUrl: string, key: string, image: Blob) {
         bodySerializer: (file) => file,
         headers: { 'content-type': 'text/plain' },
       }),
+    importTelegram: (id) =>
+      api.POST('/v1/banks/{id}/telegram', {
+        params: { path: { id: Number(id) }, query: { username: 'example_group' } },
+        body: new Blob([], { type: 'application/zip' }),
+        bodySerializer: (zip) => zip,
+        headers: { 'content-type': 'application/zip' },
+      }),
     exportBank: (id) => api.GET('/v1/banks/{id}/export', { params: { path: { id: Number(id) }, query: { format: 'csv' } }, parseAs: 'text' }),
   };
   return { api, anonymous, all };
