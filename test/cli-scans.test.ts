@@ -20,7 +20,7 @@ import { SqliteApiKeyStore } from '../src/store/api-keys.js';
 import { hashPin } from '../src/store/pin.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { TS_NODE_ARGS } from './helpers/node-args.js';
-import { startServerProcess } from './helpers/server-process.js';
+import { freePort, startServerProcess } from './helpers/server-process.js';
 
 // A server and a dozen command processes on a machine shared with other work.
 t.setTimeout(900_000);
@@ -116,9 +116,10 @@ t.test('refusals and mistakes', async (t) => {
   t.match(missing.stderr, /create needs --name, --cron and --tz/);
   t.equal((await inProcess('report', 'abc')).status, 2);
   t.equal((await inProcess('scan', 'frobnicate')).status, 2);
-  const down = await inProcess('scan', 'list', '--url', 'http://127.0.0.1:1');
+  const closed = await freePort();
+  const down = await inProcess('scan', 'list', '--url', `http://127.0.0.1:${closed}`);
   t.equal(down.status, 1);
-  t.match(down.stderr, /could not reach http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
+  t.equal(down.stderr, `ncii-match scan: could not reach http://127.0.0.1:${closed}: ECONNREFUSED\n`);
   const help = await inProcess('scan', '--help');
   t.match(help.stdout, /ncii-match scan create/);
 });

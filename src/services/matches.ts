@@ -20,27 +20,8 @@ const NEXT: Record<MatchStatus, readonly MatchStatus[]> = {
   dismissed: ['new'],
 };
 
-export interface MatchView {
-  id: number;
-  scanId: number;
-  runId: number;
-  caseNumber: string;
-  contentId: number;
-  bankId: number;
-  platform: string;
-  group: string | null;
-  messageUrl: string | null;
-  capturedAt: string | null;
-  signalType: string;
-  distance: number;
-  via: 'whole' | 'region';
-  status: MatchStatus;
-  reportedWhere: string | null;
-  reference: string | null;
-  dismissReason: string | null;
-  foundAt: string;
-  updatedAt: string;
-}
+/** A match as the API shows it: the case by its number, the message as a link. */
+export type MatchView = Omit<ScanMatch, 'caseId' | 'messageRef'> & { messageUrl: string | null };
 
 export interface MatchQuery {
   status?: MatchStatus;
@@ -82,27 +63,8 @@ export interface RunReport {
 }
 
 export function matchView(m: ScanMatch): MatchView {
-  return {
-    id: m.id,
-    scanId: m.scanId,
-    runId: m.runId,
-    caseNumber: m.caseNumber,
-    contentId: m.contentId,
-    bankId: m.bankId,
-    platform: m.platform,
-    group: m.group,
-    messageUrl: m.messageRef,
-    capturedAt: m.capturedAt,
-    signalType: m.signalType,
-    distance: m.distance,
-    via: m.via,
-    status: m.status,
-    reportedWhere: m.reportedWhere,
-    reference: m.reference,
-    dismissReason: m.dismissReason,
-    foundAt: m.foundAt,
-    updatedAt: m.updatedAt,
-  };
+  const { caseId: _caseId, messageRef, ...shown } = m;
+  return { ...shown, messageUrl: messageRef };
 }
 
 const zeroStatuses = (): Record<MatchStatus, number> => ({ new: 0, reported: 0, removed: 0, dismissed: 0 });

@@ -7,24 +7,11 @@
 import type Database from 'better-sqlite3';
 import { type ChainedEntry, type ChainReport, commit, entryHash, GENESIS_HASH, verifyChain } from './audit-chain.js';
 
-export interface AuditEntry {
-  id: number;
-  at: string;
-  /** `key:<id>`, `anonymous:<keyed hash of the client address>`, `anonymous`, or `cli` / `service` for what no request did. */
-  actor: string;
-  /** Method and route pattern (`POST /v1/match`), or what happened (`case.created`, `key.revoked`). */
-  action: string;
-  /** The resource acted on (`id=5` route parameters, or `content:5`, `key:3`), if any. */
-  target: string | null;
-  status: number;
-  matchCount: number | null;
-  /** SHA-256 of the private fields with their salt, if the entry has any. */
-  commitment: string | null;
+/** An entry as anyone with the audit permission reads it: the chain's fields without the private ones. */
+export type AuditEntry = Omit<ChainedEntry, 'caseId' | 'details' | 'salt'> & {
   /** Whether its private fields were erased (a withdrawn case). */
   redacted: boolean;
-  prevHash: string;
-  hash: string;
-}
+};
 
 export interface NewAuditEntry {
   at: string;
@@ -94,19 +81,10 @@ const chained = (r: AuditRow): ChainedEntry => ({
   hash: r.hash ?? '',
 });
 
-const publicEntry = (r: AuditRow): AuditEntry => ({
-  id: r.id,
-  at: r.at,
-  actor: r.actor,
-  action: r.action,
-  target: r.target,
-  status: r.status,
-  matchCount: r.match_count,
-  commitment: r.commitment,
-  redacted: r.commitment !== null && r.salt === null,
-  prevHash: r.prev_hash ?? '',
-  hash: r.hash ?? '',
-});
+const publicEntry = (r: AuditRow): AuditEntry => {
+  const { caseId: _caseId, details: _details, salt, ...shown } = chained(r);
+  return { ...shown, redacted: shown.commitment !== null && salt === null };
+};
 
 const rowValues = (e: ChainedEntry) => [e.id, e.at, e.actor, e.action, e.target, e.status, e.matchCount, e.caseId, e.details, e.salt, e.commitment, e.prevHash, e.hash];
 
