@@ -255,7 +255,7 @@ export class ExchangeService {
       return;
     }
     // The items' other hashes go from `known` too: a later record with one of them adds it again.
-    for (const id of ids) for (const s of this.services.store.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
+    for (const id of ids) for (const s of writer.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
     writer.deleteItems([...ids]);
     known.forget(keys, ids);
     report.removed++;
@@ -266,7 +266,7 @@ export class ExchangeService {
     if (record.modifiedAt === undefined) return false;
     const [first] = record.signals;
     const [id] = known.ids(signalKey(first.type.name, first.hash));
-    const stored = this.services.store.getContent(id).metadata;
+    const stored = writer.getContent(id).metadata;
     const storedAt = modifiedAtOf((stored.stopncii as { lastModtimestamp?: unknown } | undefined)?.lastModtimestamp);
     if (storedAt !== undefined && record.modifiedAt <= storedAt) return false;
     const merged = { ...stored, ...record.metadata };
