@@ -226,6 +226,7 @@ export class ExchangeService {
     store.getBank(bankId);
     const known = new HashOwners();
     for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(signalKey(type, hash), contentId);
+    const formatProvenance = { platform, channel: null, messageRef: null, capturedAt: null };
     return {
       known,
       apply: (writer, { record }, report) => {
@@ -236,7 +237,7 @@ export class ExchangeService {
           else report.duplicate++;
           return;
         }
-        const provenance = record.provenance ?? { platform, channel: null, messageRef: null, capturedAt: null };
+        const provenance = record.provenance ?? formatProvenance;
         const signals = fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
         const [id] = writer.addItems(bankId, [{ provenance, metadata: record.metadata, note: record.note ?? null, signals }]);
         for (const { key } of fresh) known.add(key, id);
