@@ -51,8 +51,11 @@ t.test('ids count on from the sequence, past deleted ones, across statements and
   const signalIds = added.flatMap((b) => [...b.ids]);
   t.same(store.contentSignalOwners(signalIds).length, 601, 'the ids they hear are the stored ones');
 
+  // The newest item goes: its id must stay used, so the sequence has to have moved on past the given ids.
+  store.deleteContent(ids[ids.length - 1]);
   const later = store.addContent(bank.id, [item()]);
-  t.ok(later.contentIds[0] > Math.max(...ids), 'the sequence moved on past the given ids');
+  t.ok(later.contentIds[0] > ids[ids.length - 1], 'a deleted given id is not given again');
+  t.ok(later.signalIds[0] > Math.max(...signalIds), 'nor its signal id');
 });
 
 t.test('reads, updates and deletes in the transaction see the queued items', async (t) => {
