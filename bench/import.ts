@@ -63,6 +63,8 @@ try {
       importToReadRatio: round(perSecond / (read / parseSeconds), 3),
       importHashesPerCpuSecond: round(report.signalsAdded / importCpu),
       readOnlyHashesPerCpuSecond: round(read / parseCpu),
+      // Both per CPU second: steadier than wall clock on a machine other jobs load.
+      importToReadCpuRatio: round(report.signalsAdded / importCpu / (read / parseCpu), 3),
       meetsTarget: perSecond >= 100_000,
       meetsTargetPerCpuSecond: report.signalsAdded / importCpu >= 100_000,
       loadAverage: round(loadavg()[0], 1),

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Page, Request } from 'playwright-core';
+import { unzipSync } from 'fflate';
 import sharp from 'sharp';
 import t from 'tap';
 import { main } from '../src/cli/main.js';
@@ -72,6 +73,29 @@ const PICKED = {
 await ingest('a.jpg', PICKED['in-bank.jpg'], 'Group One', '2026-03-04T10:00:00Z');
 await ingest('b.jpg', await screenshotOf(PICKED['screenshot-in-bank.jpg'], '#f4f4f4'), 'Group Two', '2026-05-06T10:00:00Z');
 await ingest('c.jpg', await screenshotOf(PICKED['dark-screenshot-in-bank.jpg'], '#111111'), 'Group Three', '2026-07-08T10:00:00Z');
+
+async function asTakedown<T>(method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object): Promise<T> {
+  const res = await app.inject({ method, url, headers: takedown, ...(payload ? { payload } : {}) });
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
+/** A scheduled scan of every bank and case, run now and waited for (bounded). */
+async function runScan(): Promise<void> {
+  const scan = await asTakedown<{ id: number }>('POST', '/v1/scans', { name: 'web test', cron: '0 */4 * * *', timeZone: 'UTC' });
+  const started = await asTakedown<{ id: number }>('POST', `/v1/scans/${scan.id}/run`, {});
+  for (let tries = 0; tries < 600; tries++) {
+    if ((await asTakedown<{ status: string }>('GET', `/v1/scan-runs/${started.id}`)).status !== 'running') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the scan run did not finish');
+}
+
+/** Reported, then taken down, as the takedown team records it. */
+async function markRemoved(matchId: number): Promise<void> {
+  await asTakedown('PATCH', `/v1/matches/${matchId}`, { status: 'reported', where: 'Telegram abuse form', reference: 'TG-1' });
+  await asTakedown('PATCH', `/v1/matches/${matchId}`, { status: 'removed' });
+}
 
 /** The CLI's robust check of a file: `ncii-match match --url ORIGIN FILE`, anonymous. */
 async function cliMatches(name: string, bytes: Buffer): Promise<number[]> {
@@ -234,6 +258,44 @@ t.test('register the photos as a case, read it back, withdraw it', async (t) => 
   const places = found === 0 ? 'nothing found so far' : `found in ${found} place${found === 1 ? '' : 's'}`;
   t.match(await page.textContent('#case-result'), `Case ${caseNumber}, registered`);
   t.match(await page.textContent('#case-result'), places, `the page says what the case report says (${found})`);
+  t.match(await page.textContent('#case-result .takedown-progress'), /has not found these photos/, 'before any scan, monitoring found nothing');
+
+  // A scan finds the copies the bank holds; the takedown team gets one removed, then the rest.
+  await runScan();
+  const scanned = (await asTakedown<{ matches: { id: number }[] }>('GET', `/v1/matches?case=${encodeURIComponent(caseNumber)}`)).matches;
+  t.equal(scanned.length, 3, 'the scan found the three photos the bank holds');
+  const progressAfterCheck = async () => {
+    const before = await page.textContent('#case-result .takedown-progress');
+    await page.click('#case-form button[type="submit"]');
+    await page.waitForFunction((old) => {
+      const now = document.querySelector('#case-result .takedown-progress')?.textContent;
+      return now && now !== old;
+    }, before);
+    return page.textContent('#case-result .takedown-progress');
+  };
+  await markRemoved(scanned[0].id);
+  t.equal(await progressAfterCheck(), 'Found in 3 places by our monitoring; 1 removed so far; still working on 2.');
+  const takedownText = await page.innerText('#case-result .takedown');
+  t.match(takedownText, /Groups: .*Group One \(telegram\)/, 'in which groups');
+  t.notMatch(await page.textContent('body'), /t\.me|TG-1|Telegram abuse form/, 'no message link or takedown detail on the page');
+
+  // Her evidence package: fetched with the PIN in a header and saved from memory.
+  const requests = recordRequests(page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#evidence')]);
+  const zip = readFileSync((await download.path())!);
+  t.equal(zip.subarray(0, 2).toString('latin1'), 'PK', 'a zip');
+  const files = unzipSync(zip);
+  t.ok('evidence.json' in files, `the package holds evidence.json (${Object.keys(files).join(', ')})`);
+  t.same(JSON.parse(Buffer.from(files['evidence.json']).toString('utf8')).scope, { kind: 'case', caseNumber }, 'of her case');
+  t.match(download.suggestedFilename(), /\.zip$/);
+  await page.waitForFunction(() => document.querySelector('#evidence-status')?.textContent?.startsWith('Saved as'));
+  const asked = requests.find((r) => r.url().includes('/evidence'))!;
+  t.equal(asked.headers()['x-case-pin'], pin, 'the PIN goes in a header');
+  t.notOk(asked.url().includes(pin), 'never in the URL');
+  t.equal(page.url(), `${origin}/`, 'nothing in the page URL');
+
+  for (const { id } of scanned.slice(1)) await markRemoved(id);
+  t.equal(await progressAfterCheck(), 'Found in 3 places by our monitoring: all removed.');
   await page.click('#withdraw');
   t.equal(await page.evaluate(() => document.activeElement?.id), 'withdraw-yes', 'asked to confirm');
   await page.click('#withdraw-yes');

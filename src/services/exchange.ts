@@ -226,6 +226,7 @@ export class ExchangeService {
     store.getBank(bankId);
     const known = new HashOwners();
     for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(signalKey(type, hash), contentId);
+    const formatProvenance = { platform, channel: null, messageRef: null, capturedAt: null };
     return {
       known,
       apply: (writer, { record }, report) => {
@@ -236,7 +237,7 @@ export class ExchangeService {
           else report.duplicate++;
           return;
         }
-        const provenance = record.provenance ?? { platform, channel: null, messageRef: null, capturedAt: null };
+        const provenance = record.provenance ?? formatProvenance;
         const signals = fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
         const [id] = writer.addItems(bankId, [{ provenance, metadata: record.metadata, note: record.note ?? null, signals }]);
         for (const { key } of fresh) known.add(key, id);
@@ -255,7 +256,7 @@ export class ExchangeService {
       return;
     }
     // The items' other hashes go from `known` too: a later record with one of them adds it again.
-    for (const id of ids) for (const s of this.services.store.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
+    for (const id of ids) for (const s of writer.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
     writer.deleteItems([...ids]);
     known.forget(keys, ids);
     report.removed++;
@@ -266,7 +267,7 @@ export class ExchangeService {
     if (record.modifiedAt === undefined) return false;
     const [first] = record.signals;
     const [id] = known.ids(signalKey(first.type.name, first.hash));
-    const stored = this.services.store.getContent(id).metadata;
+    const stored = writer.getContent(id).metadata;
     const storedAt = modifiedAtOf((stored.stopncii as { lastModtimestamp?: unknown } | undefined)?.lastModtimestamp);
     if (storedAt !== undefined && record.modifiedAt <= storedAt) return false;
     const merged = { ...stored, ...record.metadata };

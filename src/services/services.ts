@@ -178,6 +178,8 @@ export class Services implements ServiceContext {
   }
 
   close(): void {
+    // Stops the webhook timer now (the app awaits deliveries in flight before this): nothing may touch the store once it is closed.
+    void this.webhookDispatcher.close();
     this.loaded?.indexes.close();
     this.audit.flush();
     this.store.close();

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { isPinHash } from './pin.js';
 import { findSignalType, type KnownSignalType, listSignalTypeNames, SIGNAL_TYPES } from '../hashing/registry.js';
+import { BulkInserter } from './bulk-insert.js';
 import { truncateWal } from './sqlite-files.js';
 import { migrate } from './sqlite-migrations.js';
 import type {
@@ -110,6 +111,8 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
 
 function validMetadata(value: unknown): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('metadata must be a JSON object');
+  // Most imported hashes carry none: no serialising, with its replacer, for each of millions.
+  if (Object.getPrototypeOf(value) === Object.prototype && Object.keys(value).length === 0) return '{}';
   if (nestsDeeperThan(value, MAX_METADATA_DEPTH)) throw invalid(`metadata must not nest objects or arrays more than ${MAX_METADATA_DEPTH} levels deep`);
   let json: string;
   try {
@@ -221,10 +224,17 @@ function isUniqueViolation(err: unknown): boolean {
 class BatchCollector {
   private readonly groups = new Map<string, { type: KnownSignalType; owner: SignalOwnerKind; ids: number[]; hashes: Uint8Array[] }>();
 
+  /** The group pushed to last: an import pushes hundreds of thousands of one type and owner in a row. */
+  private last: { type: KnownSignalType; owner: SignalOwnerKind; ids: number[]; hashes: Uint8Array[] } | undefined;
+
   push(type: KnownSignalType, owner: SignalOwnerKind, id: number, hash: Uint8Array): void {
-    const key = `${owner}:${type.name}`;
-    let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = { type, owner, ids: [], hashes: [] }));
+    let group = this.last;
+    if (group?.type !== type || group.owner !== owner) {
+      const key = `${owner}:${type.name}`;
+      group = this.groups.get(key);
+      if (!group) this.groups.set(key, (group = { type, owner, ids: [], hashes: [] }));
+      this.last = group;
+    }
     group.ids.push(id);
     group.hashes.push(hash);
   }
@@ -332,6 +342,7 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<SignalChangeListener>();
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly importStatements: ReturnType<typeof prepareImportStatements>;
+  private readonly bulk: BulkInserter;
   /**
    * The banks as last committed, read on every match: loaded when first needed
    * outside a transaction, dropped by every write to the banks table (committed
@@ -350,6 +361,8 @@ export class SqliteStore implements Store {
       this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
       // Deleted rows are overwritten with zeros, not left in free pages: a withdrawn case's hashes must not be recoverable from the file.
       this.db.pragma('secure_delete = ON');
+      // Up to 64 MiB of pages (SQLite's default is 2 MiB): an import's transaction of 20,000 items then fits without spilling pages to the WAL before its commit.
+      this.db.pragma('cache_size = -65536');
       migrate(this.db);
       scrubDeletedRowsOnce(this.db);
     } catch (err) {
@@ -358,6 +371,7 @@ export class SqliteStore implements Store {
     }
     this.statements = prepareStatements(this.db);
     this.importStatements = prepareImportStatements(this.db);
+    this.bulk = new BulkInserter(this.db);
   }
 
   subscribe(listener: SignalChangeListener): () => void {
@@ -503,7 +517,18 @@ export class SqliteStore implements Store {
     if (this.db.inTransaction) throw new Error('store writes cannot run inside another transaction: the indexes would hear of them before the commit');
     const added = new BatchCollector();
     const removed = new BatchCollector();
-    const result = this.db.transaction(() => work(this.importWriter(added, removed))).immediate();
+    const result = this.db
+      .transaction(() => {
+        try {
+          const done = work(this.importWriter(added, removed));
+          this.bulk.flush();
+          return done;
+        } catch (err) {
+          this.bulk.discard();
+          throw err;
+        }
+      })
+      .immediate();
     for (const [op, collector] of [['remove', removed], ['add', added]] as const) {
       const batches = collector.batches();
       if (batches.length > 0) for (const listener of this.listeners) listener({ op, batches });
@@ -514,16 +539,26 @@ export class SqliteStore implements Store {
   private importWriter(added: BatchCollector, removed: BatchCollector): ImportWriter {
     const now = new Date().toISOString();
     const statements = this.statements;
+    const bulk = this.bulk;
     // Checked once per transaction: nothing else writes while it runs.
     const banksSeen = new Set<number>();
     return {
       addItems: (bankId, items) => {
         const checked = checkItems(items);
         if (!banksSeen.has(bankId)) banksSeen.add(this.getBank(bankId).id);
-        return this.insertItems(bankId, checked, now, added, []);
+        // A Telegram message may already be in the bank (a unique index): such items are inserted one by one, to refuse just the one.
+        if (checked.some((item) => item.provenance.platform === 'telegram')) {
+          bulk.flush();
+          return this.insertItems(bankId, checked, now, added, []);
+        }
+        return checked.map((item) => this.bulkInsertItem(bankId, item, now, added));
       },
-      updateMetadata: (contentId, metadata) => void this.importStatements.updateMetadata.run(validMetadata(metadata), now, contentId),
+      updateMetadata: (contentId, metadata) => {
+        bulk.write();
+        this.importStatements.updateMetadata.run(validMetadata(metadata), now, contentId);
+      },
       deleteItems: (contentIds) => {
+        bulk.write();
         for (const id of contentIds) {
           this.collectRemoved(statements.contentSignals.all(id), 'content', removed);
           statements.deleteContent.run(id);
@@ -532,11 +567,13 @@ export class SqliteStore implements Store {
       addCaseSignals: (caseId, signals) => {
         const checked = signals.map(checkSignal);
         this.getCase(caseId);
+        bulk.flush();
         const ids: number[] = [];
         this.insertSignals(null, caseId, checked, added, ids);
         return ids;
       },
       deleteSignals: (signalIds) => {
+        bulk.write();
         for (const id of signalIds) {
           const row = statements.signalById.get(id);
           if (!row) continue;
@@ -544,7 +581,25 @@ export class SqliteStore implements Store {
           statements.deleteSignal.run(id);
         }
       },
+      getContent: (id) => {
+        bulk.write();
+        return this.getContent(id);
+      },
+      listSignals: (owner) => {
+        bulk.write();
+        return this.listSignals(owner);
+      },
     };
+  }
+
+  private bulkInsertItem(bankId: number, item: CheckedItem, now: string, collector: BatchCollector): number {
+    const signalIds: number[] = [];
+    const contentId = this.bulk.add(bankId, item, now, signalIds);
+    for (let i = 0; i < signalIds.length; i++) {
+      if (signalIds[i] > MAX_SIGNAL_ID) throw new StoreError('CONFLICT', 'signal ids have reached 2^32, which the index cannot hold');
+      collector.push(item.signals[i].type, 'content', signalIds[i], item.signals[i].hash);
+    }
+    return contentId;
   }
 
   *iterateBankSignals(bankId: number): Generator<[number, string, Uint8Array]> {

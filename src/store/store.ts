@@ -174,6 +174,9 @@ export interface ImportWriter {
   deleteItems(contentIds: number[]): void;
   addCaseSignals(caseId: number, signals: NewSignal[]): number[];
   deleteSignals(signalIds: number[]): void;
+  /** Reads that see this transaction's writes so far. */
+  getContent(id: number): ContentItem;
+  listSignals(owner: SignalOwner): Signal[];
 }
 
 export interface Store {

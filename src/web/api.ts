@@ -19,10 +19,25 @@ export interface CaseCredentials {
   pin: string;
 }
 
+/** What the service's own monitoring found for the case and how many of those copies are gone. */
+export interface Takedown {
+  status: 'open' | 'found' | 'all removed';
+  items: number;
+  removed: number;
+  sightings: Sightings;
+}
+
 export interface CaseReport {
   caseNumber: string;
   createdAt: string;
   sightings: Sightings;
+  takedown: Takedown;
+}
+
+/** A file to save, in memory only. */
+export interface Download {
+  blob: Blob;
+  fileName: string;
 }
 
 export class ApiFailure extends Error {
@@ -35,7 +50,7 @@ export class ApiFailure extends Error {
   }
 }
 
-async function call<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+async function send(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(url, {
@@ -50,6 +65,11 @@ async function call<T>(method: string, url: string, body?: unknown, headers: Rec
     throw new ApiFailure(0, null);
   }
   if (!response.ok) throw new ApiFailure(response.status, Number(response.headers.get('retry-after')) || null);
+  return response;
+}
+
+async function call<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const response = await send(method, url, body, headers);
   return (response.status === 204 ? null : await response.json()) as T;
 }
 
@@ -68,11 +88,27 @@ export function sightingsFromMatches(matches: readonly { provenance: MatchProven
   return { places: seen.length, platforms: [...new Set(seen.map((p) => p.platform))], groups: [...groups.values()], firstSeen: dates[0] ?? null, lastSeen: dates.at(-1) ?? null };
 }
 
+interface WhereSeen {
+  platforms: { platform: string }[];
+  groups: { platform: string; group: string }[];
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
 interface CaseReportBody {
   caseNumber: string;
   createdAt: string;
-  found: { matches: number; platforms: { platform: string }[]; groups: { platform: string; group: string }[]; firstSeen: string | null; lastSeen: string | null };
+  found: WhereSeen & { matches: number };
+  takedown: WhereSeen & { items: number; removed: number; status: Takedown['status'] };
 }
+
+const sightingsOf = (places: number, seen: WhereSeen): Sightings => ({
+  places,
+  platforms: seen.platforms.map((p) => p.platform),
+  groups: seen.groups.map(({ platform, group }) => ({ platform, group })),
+  firstSeen: seen.firstSeen,
+  lastSeen: seen.lastSeen,
+});
 
 const casePath = (caseNumber: string) => `/v1/cases/${encodeURIComponent(caseNumber.trim())}`;
 const pinHeader = (pin: string) => ({ 'x-case-pin': pin.trim() });
@@ -85,12 +121,19 @@ export const api = {
   createCase: (signals: WireSignal[]) => call<CaseCredentials>('POST', '/v1/cases', { signals }),
   async readCase({ caseNumber, pin }: CaseCredentials): Promise<CaseReport> {
     const report = await call<CaseReportBody>('GET', casePath(caseNumber), undefined, pinHeader(pin));
-    const { found } = report;
+    const { found, takedown } = report;
     return {
       caseNumber: report.caseNumber,
       createdAt: report.createdAt,
-      sightings: { places: found.matches, platforms: found.platforms.map((p) => p.platform), groups: found.groups, firstSeen: found.firstSeen, lastSeen: found.lastSeen },
+      sightings: sightingsOf(found.matches, found),
+      takedown: { status: takedown.status, items: takedown.items, removed: takedown.removed, sightings: sightingsOf(takedown.items, takedown) },
     };
+  },
+  /** Her case's evidence package (a zip), with the summary in her language. */
+  async caseEvidence({ caseNumber, pin }: CaseCredentials, language: string): Promise<Download> {
+    const response = await send('GET', `${casePath(caseNumber)}/evidence?language=${encodeURIComponent(language)}`, undefined, pinHeader(pin));
+    const named = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '');
+    return { blob: await response.blob(), fileName: named?.[1] ?? 'evidence.zip' };
   },
   withdrawCase: ({ caseNumber, pin }: CaseCredentials) => call<null>('DELETE', casePath(caseNumber), undefined, pinHeader(pin)),
   helpResources: () => call<HelpResourcesBody>('GET', '/help-resources.json'),

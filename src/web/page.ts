@@ -6,7 +6,7 @@
  * changes.
  */
 import type { WireSignal } from '../match/query.js';
-import { ApiFailure, api, type CaseCredentials, type CaseReport, type HelpResource, type HelpResourcesBody, type Sightings } from './api.js';
+import { ApiFailure, api, type CaseCredentials, type CaseReport, type HelpResource, type HelpResourcesBody, type Sightings, type Takedown } from './api.js';
 import { byId, el, show } from './dom.js';
 import { LANGUAGE_NAMES, LANGUAGES, type Language, type MessageKey, Translator } from './i18n.js';
 import { PhotoHasher } from './photos.js';
@@ -62,6 +62,7 @@ export class Page {
       event.preventDefault();
       void this.checkCase();
     });
+    byId('evidence').addEventListener('click', () => void this.downloadEvidence());
     byId('withdraw').addEventListener('click', () => this.askWithdraw());
     byId('withdraw-yes').addEventListener('click', () => void this.withdraw());
     byId<HTMLSelectElement>('country').addEventListener('change', (event) => {
@@ -283,12 +284,41 @@ export class Page {
     const result = byId('case-result');
     show(byId('withdraw'), this.caseShown !== null);
     show(byId('withdraw-confirm'), false);
+    show(byId('case-evidence'), this.caseShown !== null);
+    byId('evidence-status').textContent = '';
     if (this.caseShown) {
-      const { caseNumber, createdAt, sightings } = this.caseShown;
+      const { caseNumber, createdAt, sightings, takedown } = this.caseShown;
       const summary = el('p', {}, this.t('caseReport', { caseNumber, date: this.translator.date(createdAt), matches: sightings.places }));
-      result.replaceChildren(summary, ...(sightings.places > 0 ? [this.sightingsBlock(caseNumber, sightings)] : []));
+      result.replaceChildren(summary, ...(sightings.places > 0 ? [this.sightingsBlock(caseNumber, sightings)] : []), this.takedownBlock(takedown));
     } else {
       result.replaceChildren(...(this.caseMessage ? [el('p', {}, this.t(this.caseMessage.key, this.caseMessage.values))] : []));
+    }
+  }
+
+  /** What monitoring found and how far removal got, in counts, groups and dates only. */
+  private takedownBlock({ status, items, removed, sightings }: Takedown): HTMLElement {
+    const key: Record<Takedown['status'], MessageKey> = { open: 'takedownOpen', found: 'takedownFound', 'all removed': 'takedownAllRemoved' };
+    const lines: HTMLElement[] = [el('h3', {}, this.t('takedownHeading')), el('p', { class: 'takedown-progress' }, el('strong', {}, this.t(key[status], { items, removed, left: items - removed })))];
+    const { groups, firstSeen, lastSeen } = sightings;
+    if (groups.length > 0) lines.push(el('p', {}, this.t('groups', { list: this.translator.list(groups.map((g) => this.t('groupOn', g))) })));
+    if (firstSeen) lines.push(el('p', {}, this.t('firstSeen', { date: this.translator.date(firstSeen) })));
+    if (lastSeen) lines.push(el('p', {}, this.t('lastSeen', { date: this.translator.date(lastSeen) })));
+    return el('div', { class: 'takedown' }, ...lines);
+  }
+
+  /** Saved from memory through a short-lived object URL: the PIN goes in a header, never in a link. */
+  private async downloadEvidence(): Promise<void> {
+    const status = byId('evidence-status');
+    status.textContent = this.t('evidencePreparing');
+    try {
+      const { blob, fileName } = await api.caseEvidence(this.enteredCase(), this.translator.language);
+      const url = URL.createObjectURL(blob);
+      el('a', { href: url, download: fileName }).click();
+      // The browser reads the blob after the click returns; give it time, then let go of it.
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      status.textContent = this.t('evidenceSaved', { fileName });
+    } catch (err) {
+      status.textContent = this.failure(err);
     }
   }
 

@@ -95,8 +95,9 @@ export class WebhookDispatcher implements WebhookNotifier {
   }
 
   private sleep(): void {
+    if (this.closed) return;
     const next = this.store.nextDueAt();
-    if (next === null || this.closed) return;
+    if (next === null) return;
     // setTimeout fires at once past 2^31-1 ms: wake by then and look again.
     this.timer = setTimeout(() => this.wake(), Math.min(2 ** 31 - 1, Math.max(0, Date.parse(next) - Date.now())));
     // Pending deliveries never keep the process alive; a restart resumes them.
