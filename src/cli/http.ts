@@ -41,8 +41,9 @@ export async function call(service: Service, method: string, path: string, body?
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
-    const { name, message, cause } = err as Error & { cause?: { code?: string } };
-    throw new ServiceCallError(`could not reach ${service.base.origin}: ${name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (cause?.code ?? message)}`);
+    const { name, message, cause } = err as Error & { cause?: { code?: string; message?: string } };
+    const why = name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? message);
+    throw new ServiceCallError(`could not reach ${service.base.origin}: ${why}`);
   }
   if (res.ok) return res;
   const reply = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
