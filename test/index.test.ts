@@ -10,6 +10,9 @@ import { hammingDistance } from '../src/hashing/hamming.js';
 import type { HammingRangeIndex, RangeHit } from '../src/index/types.js';
 import { generateWasmModule } from '../scripts/build-wasm.js';
 
+// Hundreds of random indexes against brute force: about 220 s beside another test file on two cores.
+t.setTimeout(900_000);
+
 const code = fc.uint8Array({ minLength: 32, maxLength: 32 });
 
 /** A copy of `base` with the given bit positions (0..255) flipped. */
