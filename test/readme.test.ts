@@ -144,6 +144,15 @@ function differences(example: Example, printed: string, copies: Copies): string[
   return shown.flatMap((value, i) => compareJson(value, got[i], `value ${i + 1}`, copies));
 }
 
+t.test('a text block compares generated values by their own positions, whatever groups their forms hold', async (t) => {
+  const shown = 'created 2026-01-01T00:00:00Z, case 2222-3333-4444, PIN 1111-2222-3333';
+  const copies: Copies = new Map();
+  t.same(compareText(shown, 'created 2026-12-07T03:34:25.123Z, case ABCD-EFGH-JKMN, PIN 1234-5678-9012', copies), []);
+  t.equal(copies.get('2222-3333-4444'), 'ABCD-EFGH-JKMN', 'the case number after a time is the one copied');
+  t.equal(copies.get('1111-2222-3333'), '1234-5678-9012');
+  t.not(compareText(shown, 'created yesterday, case ABCD-EFGH-JKMN, PIN 1234-5678-9012', new Map()).length, 0, 'a time that is not one differs');
+});
+
 t.test("the README's examples succeed and print what it shows", async (t) => {
   const dist = statSync('dist/cli/main.js', { throwIfNoEntry: false });
   if (!dist || dist.mtimeMs < newest('src')) {

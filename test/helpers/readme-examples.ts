@@ -149,13 +149,14 @@ export function compareText(expected: string, actual: string, copies: Copies): s
       const form = generatedForm(token);
       if (!form) return token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       generated.push(token);
-      return `(${form.pattern.source.slice(1, -1)})`;
+      // Named, because a form's own pattern may hold groups of its own (a time's fraction of a second).
+      return `(?<g${generated.length - 1}>${form.pattern.source.slice(1, -1)})`;
     })
     .join('');
   const match = new RegExp(`^${source}$`).exec(actual.trim());
   if (!match) return [`expected:\n${expected.trim()}\ngot:\n${actual.trim()}`];
   return generated.flatMap((token, i) => {
-    const difference = compareGenerated(token, match[i + 1], `"${token}"`, copies);
+    const difference = compareGenerated(token, match.groups?.[`g${i}`], `"${token}"`, copies);
     return difference ? [difference] : [];
   });
 }
