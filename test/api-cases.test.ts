@@ -1,7 +1,8 @@
 /**
  * Victim cases over real HTTP (inject) and a real SQLite store: create by
  * image and by hashes, status without leaking other people's content,
- * enumeration-safe refusals, PIN limits per case and per client, withdrawal.
+ * enumeration-safe refusals, PIN limits per case and per client, withdrawal;
+ * the language a case is registered in (JSON or a form field), or refused.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,6 +169,7 @@ t.test('create by client-computed hashes', async (t) => {
   t.equal(res.statusCode, 201, res.body);
   t.equal(res.json().hashes, 2, 'the same hash twice is registered once');
   const victimCase = app.services.store.findCaseByNumber(res.json().caseNumber)!;
+  t.equal(victimCase.language, null, 'no language given: none kept (its summaries are in English)');
   t.same(
     app.services.store.listSignals({ kind: 'case', caseId: victimCase.id }).map((s) => [s.type, Buffer.from(s.hash).toString('hex'), s.quality]),
     [
@@ -187,7 +189,14 @@ t.test('create by client-computed hashes', async (t) => {
   await refused({ signals: [{ type: 'sha1', hash: pdq }] }, 400, 'INVALID_REQUEST');
   await refused({ signals: [] }, 400, 'INVALID_REQUEST');
   await refused({ signals: Array.from({ length: 20_001 }, () => ({ type: 'md5', hash: 'a'.repeat(32) })) }, 400, 'INVALID_REQUEST');
+  for (const language of ['de', 'sr', 'sr-latn', '', 7]) await refused({ signals: [{ type: 'pdq', hash: pdq }], language }, 400, 'INVALID_REQUEST');
+  const unknown = await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'pdq', hash: pdq }], language: 'de' } });
+  t.match(unknown.json().error.message, /language "de" must be one of en, mk, sr-Latn, sr-Cyrl, hr, bs, sq/, 'the refusal names the languages there are');
   t.equal(app.services.store.countSignals('pdq', 'case'), 1, 'nothing stored by refused requests');
+
+  const inSerbian = await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'pdq', hash: pdq }], language: 'sr-Latn' } });
+  t.equal(inSerbian.statusCode, 201, inSerbian.body);
+  t.equal(app.services.store.findCaseByNumber(inSerbian.json().caseNumber)!.language, 'sr-Latn', 'the language it was registered in is kept');
 });
 
 t.test('images: every photo that decodes is registered, saying what can be watched for; broken files are refused by name', async (t) => {
@@ -218,6 +227,16 @@ t.test('images: every photo that decodes is registered, saying what can be watch
   t.equal(res.json().error.code, 'UNSUPPORTED_FORMAT');
   t.match(res.json().error.message, /^image 2 \(notes\.jpg\):.*Nothing was registered/);
   t.equal(app.services.store.countSignals('md5', 'case'), 0);
+
+  const photoIn = (language: string) =>
+    app.inject({ method: 'POST', url: '/v1/cases', ...multipartBody([{ name: 'language', data: language }, { name: 'image', filename: 'ok.jpg', type: 'image/jpeg', data: image('q0122.jpg') }]) });
+  res = await photoIn('sq');
+  t.equal(res.statusCode, 201, res.body);
+  t.equal(app.services.store.findCaseByNumber(res.json().caseNumber)!.language, 'sq', 'a photo registered with the form field "language"');
+  res = await photoIn('Albanian');
+  t.same([res.statusCode, res.json().error.code], [400, 'INVALID_REQUEST'], res.body);
+  t.match(res.json().error.message, /language "Albanian" must be one of en, mk, sr-Latn, sr-Cyrl, hr, bs, sq/);
+  t.equal(app.services.store.countSignals('md5', 'case'), 1, 'and nothing registered');
 
   const tooMany = multipartBody(Array.from({ length: 21 }, (_, i) => ({ name: 'image', filename: `${i}.jpg`, data: image('q0122.jpg') })));
   res = await app.inject({ method: 'POST', url: '/v1/cases', ...tooMany });

@@ -4,7 +4,8 @@
  * written before the chain existed are chained when the store opens; `audit
  * verify` names the first entry altered, deleted or moved in the database
  * file; a withdrawn case's entries lose its details and the chain still
- * holds; GET /v1/audit and `audit list` read it.
+ * holds; entries written at once commit or roll back with the transaction
+ * they are written in; GET /v1/audit and `audit list` read it.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,4 +216,25 @@ t.test('batched writes and a second writer extend one chain', async (t) => {
   t.same({ ok: report.ok, entries: report.entries }, { ok: true, entries: 255 }, 'multi-row inserts and the other writer, in one chain');
   a.close();
   b.close();
+});
+
+t.test("entries written at once join the caller's transaction; queued ones stay queued and follow", async (t) => {
+  const store = new SqliteStore(join(root, 'at-once.db'));
+  t.teardown(() => store.close());
+  const log = new SqliteAuditLog(store.db, { maxDelayMs: 60_000 });
+  const entry = (target: string) => ({ at: new Date().toISOString(), actor: 'scan-run:1', action: 'match.recorded', target, status: 0, matchCount: null, caseId: 1, details: { d: 3 } });
+  const targets = () => store.db.prepare('SELECT target FROM audit_log ORDER BY id').pluck().all();
+  log.append(entry('queued'));
+  const work = store.db.transaction((fail: boolean) => {
+    log.appendNow([entry('match:1'), entry('match:2')]);
+    if (fail) throw new Error('rolled back');
+  });
+  t.throws(() => work(true), /rolled back/);
+  t.same(targets(), [], 'rolled back with the transaction, and the queued entry not taken along');
+  work(false);
+  t.same(targets(), ['match:1', 'match:2'], 'committed with it, before the queued entry is due');
+  log.flush();
+  t.same(targets(), ['match:1', 'match:2', 'queued']);
+  const report = log.verify();
+  t.same({ ok: report.ok, entries: report.entries }, { ok: true, entries: 3 });
 });

@@ -6,6 +6,9 @@
  * failing with a reason; another instance's key is refused; a package made
  * before a key rotation still verifies after it; she can get her own with her
  * case number and PIN; openssl and sha256sum check it without this program.
+ * The summary is in the language her case was registered in (here Serbian,
+ * Latin script), or one asked for, or English; every language's text says
+ * everything the English does.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,7 +21,10 @@ import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
+import { SUMMARY_LANGUAGES, SUMMARY_TEXT } from '../src/evidence/summary.js';
 import { verifyEvidencePackage } from '../src/evidence/verify.js';
+import { MATCH_STATUSES } from '../src/store/scan-matches.js';
+import { LANGUAGES as PAGE_LANGUAGES } from '../src/web/i18n.js';
 import { SIGNING_KEY_FILE } from '../src/services/signing.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-evidence-'));
@@ -64,7 +70,7 @@ async function instance(name: string) {
 const photo = randomBytes(32).toString('hex');
 const other = randomBytes(32).toString('hex');
 
-/** Captured items (two copies of her photo, one other), her case, a scan run, one match reported. */
+/** Captured items (two copies of her photo, one other), her case (registered in Serbian, Latin script), a scan run, one match reported. */
 async function withFindings(name: string) {
   const inst = await instance(name);
   const { app, takedown } = inst;
@@ -75,7 +81,7 @@ async function withFindings(name: string) {
     { signals: [{ type: 'pdq', hash: other }], platform: 'telegram', group: 'Group Three' },
   ];
   must((await app.inject({ method: 'POST', url: `/v1/banks/${bank.id}/content`, headers: takedown, payload: { items } })).statusCode === 201, 'content added');
-  const victim = (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'pdq', hash: photo }] } })).json();
+  const victim = (await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'pdq', hash: photo }], language: 'sr-Latn' } })).json();
   const scan = (await app.inject({ method: 'POST', url: '/v1/scans', headers: takedown, payload: { name: 'nightly', cron: '0 3 * * *', timeZone: 'UTC', cases: 'all' } })).json();
   const run = await app.inject({ method: 'POST', url: `/v1/scans/${scan.id}/run`, headers: takedown });
   must(run.statusCode === 202, run.body);
@@ -97,6 +103,7 @@ async function currentKeyId(app: Awaited<ReturnType<typeof instance>>['app']): P
 
 const found = await withFindings('one');
 t.teardown(() => found.app.close());
+const summaryOf = (zip: Uint8Array) => strFromU8(unzipSync(zip)['summary.html']);
 
 t.test('the package of a case: what was found, where, when, by whom, and its history; no hash', async (t) => {
   const res = await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.takedown, payload: { caseNumber: found.victim.caseNumber } });
@@ -125,9 +132,51 @@ t.test('the package of a case: what was found, where, when, by whom, and its his
   for (const hash of [photo, near(photo, 3), near(photo, 6), other]) t.notOk(text.includes(hash), 'no hash of the case or of content is in the package');
   t.notOk(text.includes(found.victim.pin), 'nor her PIN');
 
+  t.equal(doc.language, 'sr-Latn', 'in the language the case was registered in');
+  const summary = strFromU8(files['summary.html']);
+  t.match(summary, '<html lang="sr-Latn">');
+  for (const words of ['<h1>Paket dokaza</h1>', `Slučaj <b>${found.victim.caseNumber}</b> (prijavljen `, 'Podudaranja: <b>2</b>', '<td>cela slika</td>', '<td>prijavljeno</td>', 'Priloženi unosi']) {
+    t.ok(summary.includes(words), `the summary says ${words}`);
+  }
+  t.notMatch(summary, /Evidence package|whole image|>reported</, 'no English left');
+
   const report = verifyEvidencePackage(zip, { keyIds: [await currentKeyId(found.app)] });
   t.ok(report.ok, report.problem ?? 'verifies');
   t.match(report.holds.join('\n'), /2 of 2 matches have the audit entry that recorded them/);
+});
+
+t.test('the summary: a language asked for wins; chosen matches are in English; an unknown language is refused', async (t) => {
+  const asked = (await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.ngo, payload: { caseNumber: found.victim.caseNumber, language: 'mk' } })).rawPayload;
+  t.match(summaryOf(asked), /<html lang="mk">.*<h1>Пакет со докази<\/h1>/s, 'the language asked for over the case\'s');
+  t.ok(verifyEvidencePackage(asked, { keyIds: [await currentKeyId(found.app)] }).ok, 'and it verifies');
+  const chosen = (await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.ngo, payload: { matchIds: [found.matches[0].id] } })).rawPayload;
+  t.match(summaryOf(chosen), /<html lang="en">.*<h1>Evidence package<\/h1>/s, 'matches, with no language asked for: English');
+  const chosenIn = (await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.ngo, payload: { matchIds: [found.matches[0].id], language: 'sq' } })).rawPayload;
+  t.match(summaryOf(chosenIn), '<h1>Paketa e provave</h1>', 'or the language asked for');
+  for (const language of ['es', 'sr', 'SR-LATN', 'en<']) {
+    const refused = await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.ngo, payload: { caseNumber: found.victim.caseNumber, language } });
+    t.same([refused.statusCode, refused.json().error.code], [400, 'INVALID_REQUEST'], `${language} is refused`);
+    t.match(refused.json().error.message, /sr-Latn/, 'naming the languages there are');
+  }
+  const query = await found.app.inject({ method: 'GET', url: `/v1/cases/${found.victim.caseNumber}/evidence?language=de`, headers: { 'x-case-pin': found.victim.pin } });
+  t.same([query.statusCode, query.json().error.code], [400, 'INVALID_REQUEST'], 'in the query of her own package too');
+});
+
+t.test("every language's summary text says everything the English does", async (t) => {
+  t.same(SUMMARY_LANGUAGES, [...PAGE_LANGUAGES], "the victim page's languages");
+  const en = SUMMARY_TEXT.en;
+  t.same(Object.keys(en.statuses).sort(), [...MATCH_STATUSES].sort(), 'a word for every takedown status');
+  for (const language of SUMMARY_LANGUAGES) {
+    const text = SUMMARY_TEXT[language];
+    t.same(Object.keys(text).sort(), Object.keys(en).sort(), `${language}: the same keys`);
+    t.same(Object.keys(text.statuses).sort(), Object.keys(en.statuses).sort(), `${language}: every status`);
+    t.equal(text.columns.length, en.columns.length, `${language}: every column`);
+    const words = [...Object.values(text).filter((v) => typeof v === 'string'), ...text.columns, ...Object.values(text.statuses), text.made('AT', 'BY')];
+    t.ok(words.every((w) => w.trim() !== ''), `${language}: nothing empty`);
+    t.match(text.made('AT', 'BY'), /AT.*BY/, `${language}: the time and who asked are both said`);
+    t.match(text.verify, /docs\/evidence\.md.*MANIFEST\.sha256/, `${language}: how to check it`);
+    if (language !== 'en') t.notOk([text.title, text.intro, text.whole, text.head].some((w) => Object.values(en).includes(w)), `${language}: translated, not English`);
+  }
 });
 
 t.test('every single-byte change to the package fails verification, with a reason', async (t) => {
@@ -153,8 +202,7 @@ t.test('every single-byte change to the package fails verification, with a reaso
 });
 
 t.test("a package is refused against another instance's key, and without a trusted key", async (t) => {
-  const zip = (await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.ngo, payload: { caseNumber: found.victim.caseNumber, language: 'es-ES' } })).rawPayload;
-  t.match(strFromU8(unzipSync(zip)['summary.html']), 'Paquete de pruebas', 'the summary in the language asked for');
+  const zip = (await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.ngo, payload: { caseNumber: found.victim.caseNumber } })).rawPayload;
   const elsewhere = await instance('two');
   t.teardown(() => elsewhere.app.close());
   const otherKey = await currentKeyId(elsewhere.app);
@@ -175,6 +223,9 @@ t.test('a victim gets her own case with number and PIN', async (t) => {
   const res = await found.app.inject({ method: 'GET', url, headers: { 'x-case-pin': found.victim.pin } });
   t.equal(res.statusCode, 200);
   t.ok(verifyEvidencePackage(res.rawPayload, { keyIds: [await currentKeyId(found.app)] }).ok);
+  t.match(summaryOf(res.rawPayload), '<html lang="sr-Latn">', 'in the language she registered in');
+  const inHers = await found.app.inject({ method: 'GET', url: `${url}?language=sr-Cyrl`, headers: { 'x-case-pin': found.victim.pin } });
+  t.match(summaryOf(inHers.rawPayload), /<html lang="sr-Cyrl">.*<h1>Пакет доказа<\/h1>/s, 'or in the one the page shows now');
   const wrong = await found.app.inject({ method: 'GET', url, headers: { 'x-case-pin': '0000-0000-0000' } });
   t.equal(wrong.statusCode, 404);
 });

@@ -93,7 +93,7 @@ export function calls(baseUrl: string, key: string, image: Blob) {
     getContent: (id) => api.GET('/v1/content/{id}', { params: { path: { id: Number(id) } } }),
     updateContent: (id) => api.PATCH('/v1/content/{id}', { params: { path: { id: Number(id) } }, body: { note: 'seen' } }),
     deleteContent: (id) => api.DELETE('/v1/content/{id}', { params: { path: { id: Number(id) } } }),
-    createCase: () => anonymous.POST('/v1/cases', { body: { image: [image] }, bodySerializer: form }),
+    createCase: () => anonymous.POST('/v1/cases', { body: { image: [image], language: 'hr' }, bodySerializer: form }),
     getCase: (caseNumber, pin) => anonymous.GET('/v1/cases/{caseNumber}', { params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! } } }),
     withdrawCase: (caseNumber, pin) => anonymous.DELETE('/v1/cases/{caseNumber}', { params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! } } }),
     createBatch: () => api.POST('/v1/batches', { body: { signals: [{ type: 'pdq', hash: '0'.repeat(64) }], mode: 'pdq' } }),
@@ -114,7 +114,7 @@ export function calls(baseUrl: string, key: string, image: Blob) {
     listWebhookDeliveries: (id) => api.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id: Number(id) }, query: { limit: 10 } } }),
     deleteWebhook: (id) => api.DELETE('/v1/webhooks/{id}', { params: { path: { id: Number(id) } } }),
     listAudit: () => api.GET('/v1/audit', { params: { query: { action: 'content.ingested', limit: 10 } } }),
-    createEvidence: (caseNumber) => api.POST('/v1/evidence', { body: { caseNumber: String(caseNumber), language: 'es' }, parseAs: 'blob' }),
+    createEvidence: (caseNumber) => api.POST('/v1/evidence', { body: { caseNumber: String(caseNumber), language: 'sq' }, parseAs: 'blob' }),
     getCaseEvidence: (caseNumber, pin) =>
       anonymous.GET('/v1/cases/{caseNumber}/evidence', { params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! } }, parseAs: 'blob' }),
     listEvidenceKeys: () => anonymous.GET('/v1/evidence/public-key'),

@@ -4,15 +4,19 @@
  * exactly once, none is lost, and the run's counts agree with what it
  * recorded. Both parts of a run are killed into: new content against the
  * cases an earlier run covered (content cursor), and new cases against all
- * content (case cursor).
+ * content (case cursor). Each match's audit entry is written with it: at
+ * every kill each match recorded so far has one, and in the end every match
+ * has exactly one.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { pdq } from '../src/hashing/registry.js';
 import { SqliteApiKeyStore } from '../src/store/api-keys.js';
+import { SqliteAuditLog } from '../src/store/audit-log.js';
 import { DATABASE_FILE } from '../src/services/services.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { hashPin } from '../src/store/pin.js';
@@ -61,6 +65,14 @@ function bruteForce(store: SqliteStore): Set<string> {
     for (const c of cases) if (pdq.distance(new Uint8Array(c.hash), new Uint8Array(item.hash)) <= pdq.defaultThreshold) pairs.add(`${c.owner}:${item.owner}`);
   }
   return pairs;
+}
+
+/** The matches recorded, and the targets of the `match.recorded` audit entries, in the same form and order. */
+function audited(db: Database.Database) {
+  return {
+    entries: db.prepare("SELECT target FROM audit_log WHERE action = 'match.recorded' ORDER BY target").pluck().all(),
+    matches: db.prepare("SELECT 'match:' || id FROM scan_matches ORDER BY 1").pluck().all(),
+  };
 }
 
 const store = new SqliteStore(dbPath);
@@ -122,6 +134,10 @@ t.test('killed in each part of a run, it resumes and records every match once', 
     server.child.kill('SIGKILL');
     await server.exited;
     kills.push(`${part.name} at ${JSON.stringify(seen.progress)}`);
+    const killed = new Database(dbPath);
+    const sofar = audited(killed);
+    killed.close();
+    t.same(sofar.entries, sofar.matches, `killed in the ${part.name} part: each of the ${sofar.matches.length} matches recorded so far has its audit entry`);
     server = await startServerProcess(dir);
   }
   t.ok(kills.length >= 1, `killed midway: ${kills.join('; ')}`);
@@ -141,4 +157,7 @@ t.test('killed in each part of a run, it resumes and records every match once', 
   t.equal(recorded.filter((m) => m.r === run.id).length, finished.newMatches, "the run's count is what it recorded");
   t.equal((check.db.prepare('SELECT count(*) AS n FROM match_events').get() as { n: number }).n, recorded.length, 'one "found" event per match');
   t.equal((check.db.prepare('SELECT count(*) AS n FROM scan_locks').get() as { n: number }).n, 0, 'the lock is released');
+  const all = audited(check.db);
+  t.same(all.entries, all.matches, 'one "match recorded" audit entry per match, none lost or repeated');
+  t.ok(new SqliteAuditLog(check.db).verify().ok, 'the audit chain holds');
 });

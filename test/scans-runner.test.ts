@@ -3,8 +3,9 @@
  * indexes: locks (held, stale by time, holder gone), a run that fails is
  * recorded as failed and the next one starts over its range, a run whose
  * lock was taken over stops without writing, a run stopped midway resumes
- * from its checkpoint, schedules and time zones, the scheduler's catch-up,
- * and event listeners that throw.
+ * from its checkpoint with an audit entry for every match it recorded
+ * (written with the checkpoint, or not at all), schedules and time zones,
+ * the scheduler's catch-up, and event listeners that throw.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,11 +17,13 @@ import { SignalIndexes } from '../src/match/signal-indexes.js';
 import { lockIsStale, newHolder } from '../src/scans/lock.js';
 import { checkTimeZone, cronOf, nextSlot, ScheduleError } from '../src/scans/schedule.js';
 import { ScanScheduler } from '../src/scans/scheduler.js';
+import { AuditTrail, recordMatches } from '../src/services/audit-trail.js';
 import { newCaseNumber } from '../src/services/case-credentials.js';
 import { ServiceEvents } from '../src/services/events.js';
 import { runScanToCompletion } from '../src/services/scans.js';
 import { hashPin } from '../src/store/pin.js';
-import { LockLostError, SqliteScanStore } from '../src/store/scans.js';
+import { SqliteAuditLog } from '../src/store/audit-log.js';
+import { LockLostError, type RecordedListener, SqliteScanStore } from '../src/store/scans.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ncii-scans-runner-'));
@@ -44,6 +47,13 @@ const caseIds = photos.map((hash) => store.createCase({ caseNumber: newCaseNumbe
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ provenance: { platform: 'telegram', channel: 'g' }, signals: [{ type: 'pdq', hash: i % 3 === 0 ? near(photos[i % photos.length]) : code() }] }));
 store.addContent(bank.id, items(30));
 const newScan = (name: string) => scans.createScan({ name, cron: '0 * * * *', timeZone: 'UTC', banks: [bank.id], caseIds: null, thresholds: { threshold: 31 }, enabled: true, nextRunAt: null, createdBy: 'test' });
+const trail = new AuditTrail(new SqliteAuditLog(store.db));
+const recorded: RecordedListener = (run, matches) => recordMatches(trail, run, matches);
+/** The `match.recorded` entries of a run, and its matches as their targets, in the same order. */
+const audited = (runId: number) => ({
+  entries: store.db.prepare("SELECT target FROM audit_log WHERE action = 'match.recorded' AND actor = ? ORDER BY target").pluck().all(`scan-run:${runId}`),
+  matches: store.db.prepare("SELECT 'match:' || id FROM scan_matches WHERE run_id = ? ORDER BY 1").pluck().all(runId),
+});
 const pairs = () => new Set((store.db.prepare('SELECT case_id AS c, content_id AS i FROM scan_matches').all() as { c: number; i: number }[]).map((m) => `${m.c}:${m.i}`));
 
 t.test('locks: held, stale by time, or held by a process that is gone', async (t) => {
@@ -90,18 +100,42 @@ t.test('a run stopped midway resumes from its checkpoint', async (t) => {
   await runScanToCompletion({ scans, matcher }, scan.id);
   store.addContent(bank.id, items(600));
   let slices = 0;
-  const stopped = await runScanToCompletion({ scans, matcher, stopping: () => slices++ >= 1 }, scan.id);
+  const stopped = await runScanToCompletion({ scans, matcher, recorded, stopping: () => slices++ >= 1 }, scan.id);
   t.equal(stopped.status, 'running', 'left unfinished');
   t.equal(stopped.itemsDone, 256, 'one slice done');
+  const sofar = audited(stopped.id);
+  t.ok(sofar.matches.length > 0, `${sofar.matches.length} matches in the first slice`);
+  t.same(sofar.entries, sofar.matches, 'each already has its audit entry, before the run ends');
   scans.releaseLock(scan.id, scans.lockOf(scan.id)!.holder);
   const before = pairs();
   const progress: number[] = [];
-  const finished = await runScanToCompletion({ scans, matcher, onProgress: (p) => progress.push(p.itemsDone) }, scan.id);
+  const finished = await runScanToCompletion({ scans, matcher, recorded, onProgress: (p) => progress.push(p.itemsDone) }, scan.id);
   t.equal(finished.id, stopped.id);
   t.same(progress, [512, 600], 'from the checkpoint on');
   t.equal(finished.itemsDone, 600);
   t.ok(pairs().size > before.size);
   t.equal(finished.newMatches, (store.db.prepare('SELECT count(*) AS n FROM scan_matches WHERE run_id = ?').get(finished.id) as { n: number }).n);
+  const all = audited(finished.id);
+  t.same(all.entries, all.matches, 'resumed: one entry per match, none lost or repeated');
+  t.ok(trail.verify().ok, 'the chain holds');
+});
+
+t.test('a checkpoint and the audit entries of its matches are kept together or not at all', async (t) => {
+  const scan = newScan('undone');
+  const { run } = scans.beginRun(scan.id, { trigger: 'manual', holder: 'me', startedBy: 'test', isStale: () => false })!;
+  const cursor = run.contentCursor;
+  const found = { contentCursor: cursor + 5, items: 5, matches: [{ caseId: caseIds[0], contentId: 1, signalType: 'pdq', distance: 3, via: 'whole' as const }] };
+  const failing: RecordedListener = (r, matches) => {
+    recorded(r, matches);
+    throw new Error('disk full');
+  };
+  t.throws(() => scans.checkpoint(run, 'me', found, failing), /disk full/);
+  t.same(audited(run.id), { entries: [], matches: [] }, 'neither the match nor its entry');
+  t.same([run.contentCursor, scans.getRun(run.id).contentCursor, scans.getRun(run.id).newMatches], [cursor, cursor, 0], 'the checkpoint did not move');
+  const [id] = scans.checkpoint(run, 'me', found, recorded);
+  t.same(audited(run.id), { entries: [`match:${id}`], matches: [`match:${id}`] }, 'then both');
+  t.equal(run.contentCursor, cursor + 5);
+  scans.finishRun(run, 'me', 'done');
 });
 
 t.test('a scan of listed cases records only theirs; changing what it matches covers everything again', async (t) => {

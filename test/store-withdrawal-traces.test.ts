@@ -1,6 +1,6 @@
 /**
  * What the service deletes for privacy leaves no trace in the database's
- * files: a withdrawn case's hashes, case number and PIN hash, and a finished
+ * files: a withdrawn case's hashes, case number, PIN hash and language, and a finished
  * batch's query hashes, are found neither in the database file nor in its
  * write-ahead log (nor its index), while the store is open or after it
  * closes; and a database written before deleted rows were zeroed is scrubbed
@@ -31,11 +31,14 @@ async function registerCase(store: SqliteStore) {
     { type: 'md5', hash: new Uint8Array(randomBytes(16)) },
     { type: 'sha256', hash: new Uint8Array(randomBytes(32)) },
   ];
-  const created = store.createCase({ caseNumber, pinHash, signals });
+  // A made-up tag, so that its bytes are this case's alone.
+  const language = `zz-${randomBytes(4).toString('hex')}`;
+  const created = store.createCase({ caseNumber, pinHash, signals, language });
   const needles = [
     ...signals.map((s) => ({ label: `its ${s.type} hash`, bytes: Buffer.from(s.hash) })),
     { label: 'its case number', bytes: Buffer.from(caseNumber) },
     { label: 'its PIN hash', bytes: Buffer.from(pinHash) },
+    { label: 'its language', bytes: Buffer.from(language) },
   ];
   return { id: created.id, caseNumber, needles };
 }

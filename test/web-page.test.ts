@@ -236,6 +236,7 @@ t.test('register the photos as a case, read it back, withdraw it', async (t) => 
   const read = await app.inject({ method: 'GET', url: `/v1/cases/${caseNumber}`, headers: { 'x-case-pin': pin } });
   t.equal(read.statusCode, 200, 'the case exists on the server');
   t.ok(read.json().hashes > 100, `${read.json().hashes} hashes registered (each photo's robust query)`);
+  t.equal(app.services.store.findCaseByNumber(caseNumber)!.language, 'en', "in the page's language, for its evidence summary");
 
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   await page.click('#copy');

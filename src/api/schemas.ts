@@ -8,6 +8,7 @@ import { DIHEDRAL_NAMES } from '../hashing/pdq.js';
 import { HAMMING_TYPES, listSignalTypeNames, SIGNAL_TYPE_NAMES, SIGNAL_TYPES, WHOLE_IMAGE_TYPES } from '../hashing/registry.js';
 import { MATCH_MODES, MAX_BANK_FILTER, MAX_QUERY_SIGNALS } from '../match/query.js';
 import { REGION_KINDS } from '../robust/regions.js';
+import { CASE_LANGUAGES } from '../services/cases.js';
 
 export const ErrorResponse = Type.Object(
   { error: Type.Object({ code: Type.String({ description: 'Stable machine-readable code, e.g. INVALID_HASH.' }), message: Type.String() }) },
@@ -34,6 +35,15 @@ export const RegionKind = Type.Enum([...REGION_KINDS], {
 });
 
 export const DihedralVariant = Type.Enum([...DIHEDRAL_NAMES], { title: 'DihedralVariant', description: 'Which rotation or mirror of the image the hash is of, reported with a match.' });
+
+/** A language the service writes evidence summaries in: a victim's case is registered in one. */
+export const LanguageName = Type.Enum([...CASE_LANGUAGES], {
+  title: 'Language',
+  description:
+    `One of ${CASE_LANGUAGES.map((l) => `\`${l}\``).join(', ')} (the victim page's languages). On a new case: the language she registers in ` +
+    '(the victim page sends its own), in which her evidence packages are summarised. On an evidence package: the language of its summary; ' +
+    "without it, the case's language (English for chosen matches, or for a case registered without one).",
+});
 
 /** One hash as a client sends it. */
 export const SignalInput = Type.Object(

@@ -6,13 +6,13 @@
  * /v1/match, region hashes on both sides, so a scan finds exactly what a
  * lookup would. New content meets new cases once, in the second part.
  *
- * After every slice of work its matches and the checkpoint are committed
- * together; a run stopped at any point (killed, or the service closing)
- * continues from there when it is next begun.
+ * After every slice of work its matches, their audit entries and the
+ * checkpoint are committed together; a run stopped at any point (killed, or
+ * the service closing) continues from there when it is next begun.
  */
 import type { Matcher } from '../match/matcher.js';
 import { queryFromSignals, type QueryOptions } from '../match/query.js';
-import type { FoundMatch, OwnerSignals, ScanRecord, ScanRun, SqliteScanStore } from '../store/scans.js';
+import type { FoundMatch, OwnerSignals, RecordedListener, ScanRecord, ScanRun, SqliteScanStore } from '../store/scans.js';
 
 /** Content items matched between checkpoints (each a handful of hashes, searched together). */
 export const CONTENT_SLICE = 256;
@@ -36,6 +36,8 @@ export interface RunContext {
   /** Asked between slices: true stops the run at its last checkpoint (it stays unfinished, to be resumed). */
   stopping?: () => boolean;
   onProgress?: (progress: RunProgress) => void;
+  /** Told of each checkpoint's new matches inside its transaction (the audit trail's entries), so they commit with it. */
+  recorded?: RecordedListener;
 }
 
 /** How a scan's matches are made: its thresholds as the query module reads them. */
@@ -85,7 +87,7 @@ export async function executeRun(ctx: RunContext, scan: ScanRecord, run: ScanRun
     const items = ctx.scans.contentAfter(run, scan.banks, CONTENT_SLICE);
     if (items.length === 0) break;
     const found = (await Promise.all(items.map((item) => matchItem(ctx, scan, run, item, options)))).flat();
-    const added = ctx.scans.checkpoint(run, ctx.holder, { contentCursor: items.at(-1)!.id, items: items.length, matches: found });
+    const added = ctx.scans.checkpoint(run, ctx.holder, { contentCursor: items.at(-1)!.id, items: items.length, matches: found }, ctx.recorded);
     progress = progressOf(run, { items: items.length, cases: 0, matches: added.length }, progress);
     ctx.onProgress?.(progress);
   }
@@ -93,7 +95,7 @@ export async function executeRun(ctx: RunContext, scan: ScanRecord, run: ScanRun
     const caseIds = ctx.scans.casesAfter(run, scan, CASE_SLICE);
     if (caseIds.length === 0) break;
     const found = (await Promise.all(caseIds.map((caseId) => matchCase(ctx, scan, caseId, options)))).flat();
-    const added = ctx.scans.checkpoint(run, ctx.holder, { caseCursor: caseIds.at(-1)!, cases: caseIds.length, matches: found });
+    const added = ctx.scans.checkpoint(run, ctx.holder, { caseCursor: caseIds.at(-1)!, cases: caseIds.length, matches: found }, ctx.recorded);
     progress = progressOf(run, { items: 0, cases: caseIds.length, matches: added.length }, progress);
     ctx.onProgress?.(progress);
   }

@@ -8,8 +8,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChainReport } from '../store/audit-chain.js';
-import type { AuditEntry, AuditFilter, SqliteAuditLog } from '../store/audit-log.js';
+import type { AuditEntry, AuditFilter, NewAuditEntry, SqliteAuditLog } from '../store/audit-log.js';
 import type { SqliteMatchStore } from '../store/scan-matches.js';
+import type { RecordedMatch } from '../store/scans.js';
 import type { ServiceEvents } from './events.js';
 
 export type { AuditEntry, AuditFilter } from '../store/audit-log.js';
@@ -48,7 +49,16 @@ export class AuditTrail {
   }
 
   record(action: string, facts: AuditFacts = {}): void {
-    this.log.append({
+    this.log.append(this.entry(action, facts));
+  }
+
+  /** Written at once, in the caller's transaction if one is open, so they commit or roll back with what they record. */
+  recordNow(entries: readonly { action: string; facts: AuditFacts }[]): void {
+    this.log.appendNow(entries.map(({ action, facts }) => this.entry(action, facts)));
+  }
+
+  private entry(action: string, facts: AuditFacts): NewAuditEntry {
+    return {
       at: new Date().toISOString(),
       actor: facts.actor ?? this.actor,
       action,
@@ -57,7 +67,7 @@ export class AuditTrail {
       matchCount: facts.matchCount ?? null,
       caseId: facts.caseId ?? null,
       details: facts.details ?? null,
-    });
+    };
   }
 
   /** Newest first, `limit` entries older than `before`, filtered. */
@@ -76,22 +86,36 @@ export class AuditTrail {
 
 /**
  * Scan runs and what they found, and each takedown status change, as audit
- * entries: a finished run records itself and every match it recorded (each
- * behind its case's commitment, erased if she withdraws).
+ * entries: a finished run records itself; each match is recorded by
+ * `recordMatches`, in the checkpoint that records it.
  */
 export function auditScans(trail: AuditTrail, events: ServiceEvents, matches: SqliteMatchStore): void {
   events.on('run.finished', ({ runId, scanId, status, newMatches }) => {
     trail.record('scan.run', { actor: `scan-run:${runId}`, target: `scan-run:${runId}`, matchCount: newMatches, details: { scanId, status } });
-    for (const m of matches.ofRun(runId)) {
-      trail.record('match.recorded', {
-        actor: `scan-run:${runId}`,
-        target: `match:${m.id}`,
-        caseId: m.caseId,
-        details: { contentId: m.contentId, signalType: m.signalType, distance: m.distance, via: m.via, foundAt: m.foundAt },
-      });
-    }
   });
   events.on('match.status', ({ matchId, from, to, actor }) => {
     trail.record('match.status', { actor, target: `match:${matchId}`, caseId: matches.get(matchId).caseId, details: { from, to } });
   });
+}
+
+/**
+ * The `match.recorded` entries of a checkpoint's new matches (a run's
+ * `recorded` listener), each behind its case's commitment and erased if she
+ * withdraws it. Written inside the checkpoint's transaction: an entry exists
+ * for every recorded match as soon as it is committed, and a run killed and
+ * resumed neither loses nor repeats one (the audit log must share the scan
+ * store's database connection).
+ */
+export function recordMatches(trail: AuditTrail, run: { id: number }, recorded: readonly RecordedMatch[]): void {
+  trail.recordNow(
+    recorded.map((m) => ({
+      action: 'match.recorded',
+      facts: {
+        actor: `scan-run:${run.id}`,
+        target: `match:${m.id}`,
+        caseId: m.caseId,
+        details: { contentId: m.contentId, signalType: m.signalType, distance: m.distance, via: m.via, foundAt: m.foundAt },
+      },
+    })),
+  );
 }

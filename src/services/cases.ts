@@ -32,6 +32,7 @@ import type { CaseFindings } from '../store/scan-matches.js';
 import { MAX_QUERY_SIGNALS, type Query, queryFromHashes, queryFromImage, queryFromSignals, searchedSignals } from '../match/query.js';
 import type { ImageSignals } from '../robust/image-signals.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
+import { isSummaryLanguage, SUMMARY_LANGUAGES, type SummaryLanguage } from '../evidence/summary.js';
 import { AttemptLimiter } from './attempt-limiter.js';
 import { newCaseNumber, newPin, normalizeCaseNumber, normalizePin } from './case-credentials.js';
 import { ServiceError } from './errors.js';
@@ -44,6 +45,16 @@ export const CASE_MAX_IMAGES = 20;
 /** A browser may send each photo's whole robust query. */
 export const CASE_MAX_SIGNALS = CASE_MAX_IMAGES * MAX_QUERY_SIGNALS;
 const HOUR_MS = 3_600_000;
+
+/** The languages a case can be registered in: those its evidence summary is written in, the victim page's. */
+export const CASE_LANGUAGES: readonly SummaryLanguage[] = SUMMARY_LANGUAGES;
+export type CaseLanguage = SummaryLanguage;
+
+/** `language` if given and one of CASE_LANGUAGES; anything else is refused. */
+export function checkLanguage(language: string | undefined): CaseLanguage | undefined {
+  if (language === undefined || isSummaryLanguage(language)) return language;
+  throw new ServiceError('INVALID_REQUEST', `language ${JSON.stringify(language)} must be one of ${CASE_LANGUAGES.join(', ')}.`);
+}
 const NO_SUCH_CASE = 'No case matches this case number and PIN.';
 
 /** A hash a victim's device computed, as registered. */
@@ -111,7 +122,8 @@ export class CaseService {
    * accepted; `warnings` says plainly what the service can watch for where
    * that is less than edited copies (a dark photo; a featureless one).
    */
-  async createFromImages(files: readonly { filename: string; bytes: Uint8Array }[]): Promise<CaseCreated> {
+  async createFromImages(files: readonly { filename: string; bytes: Uint8Array }[], language?: string): Promise<CaseCreated> {
+    const checked = checkLanguage(language);
     const signals: NewSignal[] = [];
     const warnings: { code: string; message: string }[] = [];
     for (const [i, file] of files.entries()) {
@@ -122,17 +134,21 @@ export class CaseService {
       const featureless = query.warnings.find((w) => w.code === 'LOW_QUALITY');
       if (featureless) warnings.push({ code: 'LOW_QUALITY', message: `${name}: ${watchedFor(query)}` });
     }
-    return { ...(await this.create(signals)), ...(warnings.length > 0 ? { warnings } : {}) };
+    return { ...(await this.create(signals, checked)), ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   /** Registers hashes computed on her own device. */
-  async createFromHashes(input: readonly CaseSignalInput[]): Promise<CaseCreated> {
+  async createFromHashes(input: readonly CaseSignalInput[], language?: string): Promise<CaseCreated> {
+    const checked = checkLanguage(language);
     const lowQuality = input.flatMap((s, i) => (s.type === 'pdq' && s.quality !== undefined && s.quality < PDQ_MIN_QUALITY ? [`signals[${i}]`] : []));
     if (lowQuality.length > 0) {
       throw new ServiceError('LOW_QUALITY', `PDQ quality under ${PDQ_MIN_QUALITY} cannot be matched reliably: ${lowQuality.join(', ')}. Nothing was registered.`);
     }
     const query = queryFromHashes(input.map(({ type, hash, region, variant }) => ({ type, hash, region, variant })));
-    return this.create(searchedSignals(query).map(({ type, code, signalIndex }) => ({ type: type.name, hash: code, quality: input[signalIndex].quality ?? null })));
+    return this.create(
+      searchedSignals(query).map(({ type, code, signalIndex }) => ({ type: type.name, hash: code, quality: input[signalIndex].quality ?? null })),
+      checked,
+    );
   }
 
   /** What was found for the case, if number and PIN are right. */
@@ -171,13 +187,14 @@ export class CaseService {
     }
   }
 
-  private async create(signals: NewSignal[]): Promise<CaseCreated> {
+  /** `language`: the one she registers in (her evidence summary's); none is English. */
+  private async create(signals: NewSignal[], language: CaseLanguage | undefined): Promise<CaseCreated> {
     const pin = newPin();
     const pinHash = await hashPin(normalizePin(pin));
     // A clash of ~59-bit random numbers is next to impossible; try again rather than fail if it happens.
     for (let attempt = 0; ; attempt++) {
       try {
-        const created = this.services.store.createCase({ caseNumber: newCaseNumber(), pinHash, signals });
+        const created = this.services.store.createCase({ caseNumber: newCaseNumber(), pinHash, signals, language: language ?? null });
         this.services.trail.record('case.created', { caseId: created.id, details: { hashes: signals.length } });
         return { caseNumber: created.caseNumber, pin, hashes: signals.length };
       } catch (err) {

@@ -8,12 +8,13 @@
  */
 import type { ChainedEntry } from '../store/audit-chain.js';
 import type { ScanMatch } from '../store/scan-matches.js';
+import type { VictimCase } from '../store/store.js';
 import { EVIDENCE_FORMAT, type EvidenceDocument, type EvidenceMatch } from '../evidence/document.js';
 import { buildEvidencePackage } from '../evidence/package.js';
-import { summaryLanguage } from '../evidence/summary.js';
+import { isSummaryLanguage } from '../evidence/summary.js';
 import type { AuditTrail } from './audit-trail.js';
 import { normalizeCaseNumber } from './case-credentials.js';
-import type { CaseService } from './cases.js';
+import { type CaseLanguage, type CaseService, checkLanguage } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
 import type { SigningKeys } from './signing.js';
@@ -32,7 +33,11 @@ export class EvidenceService {
     private readonly cases: CaseService,
   ) {}
 
-  /** A package of a case's matches, or of the given ones. */
+  /**
+   * A package of a case's matches, or of the given ones. Its summary is in
+   * `language` if given (one of CASE_LANGUAGES), else in the language the
+   * case was registered in, else in English.
+   */
   create(input: { caseNumber?: string; matchIds?: number[]; language?: string }): EvidenceFile {
     if ((input.caseNumber === undefined) === (input.matchIds === undefined)) throw new ServiceError('INVALID_REQUEST', 'Give either caseNumber or matchIds.');
     return input.caseNumber !== undefined ? this.forCase(input.caseNumber, input.language) : this.forMatches(input.matchIds!, input.language);
@@ -40,27 +45,31 @@ export class EvidenceService {
 
   /** Every match of a case (by its number), for a takedown team or NGO. */
   forCase(typedNumber: string, language?: string): EvidenceFile {
+    const asked = checkLanguage(language);
     const number = normalizeCaseNumber(typedNumber);
     const victimCase = number === null ? undefined : this.services.store.findCaseByNumber(number);
     if (!victimCase) throw new ServiceError('NOT_FOUND', 'No case has this case number.');
-    return this.caseFile(victimCase.id, victimCase.caseNumber, language);
+    return this.caseFile(victimCase, asked);
   }
 
   /** A victim's own case, with her case number and PIN (refused as any wrong PIN is). */
   async forVictim(typedNumber: string, typedPin: string, client: string, language?: string): Promise<EvidenceFile> {
-    const victimCase = await this.cases.open(typedNumber, typedPin, client);
-    return this.caseFile(victimCase.id, victimCase.caseNumber, language);
+    const asked = checkLanguage(language);
+    return this.caseFile(await this.cases.open(typedNumber, typedPin, client), asked);
   }
 
-  /** The given matches (of one case or several). */
+  /** The given matches (of one case or several): in `language`, else English. */
   forMatches(ids: readonly number[], language?: string): EvidenceFile {
+    const asked = checkLanguage(language) ?? 'en';
     const unique = [...new Set(ids)].sort((a, b) => a - b);
     const matches = unique.map((id) => this.services.matchStore.get(id));
-    const doc = this.document({ kind: 'matches', matchIds: unique }, matches, language);
+    const doc = this.document({ kind: 'matches', matchIds: unique }, matches, asked);
     return { fileName: `evidence-matches-${unique.length}-${doc.createdAt.slice(0, 10)}.zip`, bytes: this.sign(doc, matches) };
   }
 
-  private caseFile(caseId: number, caseNumber: string, language: string | undefined): EvidenceFile {
+  /** In the language asked for, else the one she registered the case in, else English. */
+  private caseFile({ id: caseId, caseNumber, language: registered }: VictimCase, asked: CaseLanguage | undefined): EvidenceFile {
+    const language = asked ?? (isSummaryLanguage(registered) ? registered : 'en');
     const matches = this.services.matchStore.list({ caseId }, { limit: MAX_EVIDENCE_MATCHES + 1 }).reverse();
     if (matches.length > MAX_EVIDENCE_MATCHES) {
       throw new ServiceError('INVALID_REQUEST', `This case has more than ${MAX_EVIDENCE_MATCHES} matches: ask for packages of chosen matches (matchIds) instead.`);
@@ -69,14 +78,14 @@ export class EvidenceService {
     return { fileName: `evidence-${caseNumber}-${doc.createdAt.slice(0, 10)}.zip`, bytes: this.sign(doc, matches, [caseId]) };
   }
 
-  private document(scope: EvidenceDocument['scope'], matches: ScanMatch[], language: string | undefined, caseIds: number[] = []): EvidenceDocument {
+  private document(scope: EvidenceDocument['scope'], matches: ScanMatch[], language: CaseLanguage, caseIds: number[] = []): EvidenceDocument {
     const ingestions = this.ingestions(matches);
     const allCaseIds = [...new Set([...caseIds, ...matches.map((m) => m.caseId)])];
     return {
       format: EVIDENCE_FORMAT,
       createdAt: new Date().toISOString(),
       createdBy: this.services.trail.actor,
-      language: summaryLanguage(language),
+      language,
       scope,
       cases: allCaseIds.map((id) => this.services.store.getCase(id)).map((c) => ({ caseNumber: c.caseNumber, status: c.status, registeredAt: c.createdAt })),
       matches: matches.map((m) => this.evidenceMatch(m, ingestions.get(m.contentId))),

@@ -14,7 +14,8 @@ import { lockIsStale, newHolder } from '../scans/lock.js';
 import { executeRun, type RunProgress } from '../scans/runner.js';
 import { nextSlot, ScheduleError } from '../scans/schedule.js';
 import { ScanScheduler } from '../scans/scheduler.js';
-import { LockLostError, type RunTrigger, type ScanRecord, type ScanRecordPatch, type ScanRun, type ScanThresholds, type SqliteScanStore } from '../store/scans.js';
+import { LockLostError, type RecordedListener, type RunTrigger, type ScanRecord, type ScanRecordPatch, type ScanRun, type ScanThresholds, type SqliteScanStore } from '../store/scans.js';
+import { recordMatches } from './audit-trail.js';
 import { normalizeCaseNumber } from './case-credentials.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError } from './errors.js';
@@ -83,6 +84,8 @@ export interface ScanRunDeps {
   stopping?: () => boolean;
   onProgress?: (progress: RunProgress) => void;
   onStarted?: (run: ScanRun) => void;
+  /** Told of each checkpoint's new matches inside its transaction (the service's: their audit entries). */
+  recorded?: RecordedListener;
 }
 
 /**
@@ -181,7 +184,16 @@ export class ScanService {
     const running = this.active.get(scanId);
     if (running) throw new ServiceError('CONFLICT', `Scan ${scanId} is running already (run ${this.services.scanStore.lockOf(scanId)?.runId}).`);
     const staleMs = this.services.config.SCAN_LOCK_STALE_SECONDS * 1000;
-    const deps: ScanRunDeps = { scans: this.services.scanStore, matcher: this.services.matcher, holder: this.holder, staleMs, pause: yieldToEventLoop, stopping: () => this.closing, onStarted };
+    const deps: ScanRunDeps = {
+      scans: this.services.scanStore,
+      matcher: this.services.matcher,
+      holder: this.holder,
+      staleMs,
+      pause: yieldToEventLoop,
+      stopping: () => this.closing,
+      onStarted,
+      recorded: (run, matches) => recordMatches(this.services.trail, run, matches),
+    };
     const work = runScanToCompletion(deps, scanId, { trigger, startedBy: actor }).then(
       (run) => {
         if (run.status === 'running') this.services.scanStore.releaseLock(scanId, this.holder);

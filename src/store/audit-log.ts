@@ -38,6 +38,8 @@ export interface AuditFilter {
 export interface AuditLog {
   /** Queued and written with others in one transaction shortly after (see `AuditLogOptions`). */
   append(entry: NewAuditEntry): void;
+  /** Written now, within the caller's transaction if one is open. */
+  appendNow(entries: NewAuditEntry[]): void;
   /** Writes what is queued now (before reading, and before closing the store). */
   flush(): void;
   /** Newest first, `limit` entries before the entry with id `beforeId` (or the newest). */
@@ -197,6 +199,17 @@ export class SqliteAuditLog implements AuditLog {
       if (this.maxDelayMs > 0) this.timer = setTimeout(() => this.flush(), this.maxDelayMs);
       else setImmediate(() => this.flush());
     }
+  }
+
+  /**
+   * Writes `entries` at once, inside the caller's transaction if one is open
+   * on this connection (they commit or roll back with it: a scan's
+   * checkpoint and the entries of the matches it records). What is queued
+   * stays queued, so a rollback cannot take it along; it follows these in
+   * the chain.
+   */
+  appendNow(entries: NewAuditEntry[]): void {
+    if (entries.length > 0) this.writeAll(entries);
   }
 
   flush(): void {

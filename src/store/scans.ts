@@ -92,6 +92,19 @@ export interface FoundMatch {
   via: 'whole' | 'region';
 }
 
+/** A match as a checkpoint recorded it. */
+export interface RecordedMatch extends FoundMatch {
+  id: number;
+  foundAt: string;
+}
+
+/**
+ * Told, inside a checkpoint's transaction, of the matches it recorded for the
+ * first time: what it writes to the same database commits with them, and if
+ * it throws, nothing of the checkpoint is kept.
+ */
+export type RecordedListener = (run: ScanRun, matches: RecordedMatch[]) => void;
+
 /** A run's progress since its last checkpoint, committed with its matches. */
 export interface Checkpoint {
   contentCursor?: number;
@@ -372,28 +385,31 @@ export class SqliteScanStore {
 
   /**
    * Records matches and moves the checkpoint in one transaction, if `holder`
-   * still holds the lock. Returns the ids of matches recorded for the first
-   * time (a case or item deleted meanwhile is skipped).
+   * still holds the lock; `recorded` (the audit trail) writes in that
+   * transaction too. Returns the ids of matches recorded for the first time
+   * (a case or item deleted meanwhile is skipped).
    */
-  checkpoint(run: ScanRun, holder: string, progress: Checkpoint): number[] {
-    return this.db
-      .transaction(() => {
-        if (this.lockOf(run.scanId)?.holder !== holder) throw new LockLostError(run.scanId);
-        const at = now();
-        const added: number[] = [];
-        for (const m of progress.matches) {
-          const { changes, lastInsertRowid } = this.statements.insertMatch.run(run.scanId, run.id, m.caseId, m.contentId, m.signalType, m.distance, m.via, at, at, m.caseId, m.contentId);
-          if (changes === 0) continue;
-          added.push(Number(lastInsertRowid));
-          this.statements.insertEvent.run(lastInsertRowid, `scan-run:${run.id}`, null, 'new', JSON.stringify({ distance: m.distance, signalType: m.signalType, via: m.via }), at);
-        }
-        run.contentCursor = progress.contentCursor ?? run.contentCursor;
-        run.caseCursor = progress.caseCursor ?? run.caseCursor;
-        this.statements.progress.run(run.contentCursor, run.caseCursor, progress.items ?? 0, progress.cases ?? 0, added.length, at, run.id);
-        this.statements.heartbeat.run(at, run.scanId, holder);
-        return added;
-      })
-      .immediate();
+  checkpoint(run: ScanRun, holder: string, progress: Checkpoint, recorded?: RecordedListener): number[] {
+    const write = () => {
+      if (this.lockOf(run.scanId)?.holder !== holder) throw new LockLostError(run.scanId);
+      const at = now();
+      const added: RecordedMatch[] = [];
+      for (const m of progress.matches) {
+        const { changes, lastInsertRowid } = this.statements.insertMatch.run(run.scanId, run.id, m.caseId, m.contentId, m.signalType, m.distance, m.via, at, at, m.caseId, m.contentId);
+        if (changes === 0) continue;
+        added.push({ ...m, id: Number(lastInsertRowid), foundAt: at });
+        this.statements.insertEvent.run(lastInsertRowid, `scan-run:${run.id}`, null, 'new', JSON.stringify({ distance: m.distance, signalType: m.signalType, via: m.via }), at);
+      }
+      this.statements.progress.run(progress.contentCursor ?? run.contentCursor, progress.caseCursor ?? run.caseCursor, progress.items ?? 0, progress.cases ?? 0, added.length, at, run.id);
+      this.statements.heartbeat.run(at, run.scanId, holder);
+      if (added.length > 0) recorded?.(run, added);
+      return added.map((m) => m.id);
+    };
+    const added = this.db.transaction(write).immediate();
+    // Moved only once committed: a checkpoint undone leaves the run where it was.
+    run.contentCursor = progress.contentCursor ?? run.contentCursor;
+    run.caseCursor = progress.caseCursor ?? run.caseCursor;
+    return added;
   }
 
   heartbeat(scanId: number, holder: string): void {

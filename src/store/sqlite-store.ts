@@ -61,7 +61,7 @@ type ContentRow = {
   updated_at: string;
 };
 type ContentOwnerRow = [signalId: number, contentId: number, bankId: number, platform: string, channel: string | null, messageRef: string | null, capturedAt: string | null];
-type CaseRow = { id: number; case_number: string; pin_hash: string; status: CaseStatus; created_at: string; updated_at: string };
+type CaseRow = { id: number; case_number: string; pin_hash: string; status: CaseStatus; language: string | null; created_at: string; updated_at: string };
 
 function invalid(message: string): StoreError {
   return new StoreError('INVALID_INPUT', message);
@@ -290,7 +290,7 @@ function prepareStatements(db: Database.Database) {
       ),
       deleteContent: db.prepare('DELETE FROM content_items WHERE id = ?'),
       contentSignals: db.prepare<[number], [number, string, Buffer]>('SELECT id, type, hash FROM signals WHERE content_item_id = ?').raw(),
-      insertCase: db.prepare('INSERT INTO victim_cases (case_number, pin_hash, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'),
+      insertCase: db.prepare('INSERT INTO victim_cases (case_number, pin_hash, status, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       caseById: db.prepare<[number], CaseRow>('SELECT * FROM victim_cases WHERE id = ?'),
       caseByNumber: db.prepare<[string], CaseRow>('SELECT * FROM victim_cases WHERE case_number = ?'),
       setCaseStatus: db.prepare('UPDATE victim_cases SET status = ?, updated_at = ? WHERE id = ?'),
@@ -672,12 +672,13 @@ export class SqliteStore implements Store {
     const caseNumber = requireText(victimCase?.caseNumber, 'case number', MAX_NAME_LENGTH);
     if (typeof victimCase.pinHash !== 'string' || !isPinHash(victimCase.pinHash)) throw invalid('pinHash must come from hashPin');
     const status = validStatus(victimCase.status ?? 'open');
+    const language = languageTag(victimCase.language);
     const signals = (victimCase.signals ?? []).map(checkSignal);
     const now = new Date().toISOString();
     return this.write('add', (collector) => {
       let caseId: number;
       try {
-        caseId = Number(this.statements.insertCase.run(caseNumber, victimCase.pinHash, status, now, now).lastInsertRowid);
+        caseId = Number(this.statements.insertCase.run(caseNumber, victimCase.pinHash, status, language, now, now).lastInsertRowid);
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('CONFLICT', `case number ${JSON.stringify(caseNumber)} is taken`);
         throw err;
@@ -942,6 +943,13 @@ function validStatus(status: unknown): CaseStatus {
   return status as CaseStatus;
 }
 
+/** A language tag (`sr-Latn`), or null; which languages are offered is the services' choice. */
+function languageTag(language: unknown): string | null {
+  if (language === undefined || language === null) return null;
+  if (typeof language !== 'string' || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(language) || language.length > 35) throw invalid('case language must be a language tag such as sr-Latn');
+  return language;
+}
+
 function invalidOwner(): never {
   throw invalid("signal owner must be {kind: 'content', contentId} or {kind: 'case', caseId}");
 }
@@ -980,6 +988,7 @@ function caseFromRow(row: CaseRow): VictimCase {
     caseNumber: row.case_number,
     pinHash: row.pin_hash,
     status: row.status,
+    language: row.language,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

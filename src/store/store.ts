@@ -101,6 +101,8 @@ export interface VictimCase {
   /** scrypt string from `hashPin`; never the PIN itself. */
   pinHash: string;
   status: CaseStatus;
+  /** The language she registered it in (her evidence summary's); null if none was given. */
+  language: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -109,6 +111,7 @@ export interface NewVictimCase {
   caseNumber: string;
   pinHash: string;
   status?: CaseStatus;
+  language?: string | null;
   signals?: NewSignal[];
 }
 

@@ -118,7 +118,8 @@ export const api = {
     const answer = await call<{ matches: { provenance: MatchProvenance }[] }>('POST', '/v1/match', { signals, mode: 'robust' });
     return sightingsFromMatches(answer.matches);
   },
-  createCase: (signals: WireSignal[]) => call<CaseCredentials>('POST', '/v1/cases', { signals }),
+  /** `language`: the page's, kept with the case for the summary of its evidence packages. */
+  createCase: (signals: WireSignal[], language: string) => call<CaseCredentials>('POST', '/v1/cases', { signals, language }),
   async readCase({ caseNumber, pin }: CaseCredentials): Promise<CaseReport> {
     const report = await call<CaseReportBody>('GET', casePath(caseNumber), undefined, pinHeader(pin));
     const { found, takedown } = report;

@@ -233,7 +233,8 @@ export class Page {
     const status = byId('register-status');
     status.textContent = '';
     try {
-      const created = await api.createCase(this.photos.flatMap((p) => p.signals));
+      // In the language she reads the page in: her evidence package's summary will be too.
+      const created = await api.createCase(this.photos.flatMap((p) => p.signals), this.translator.language);
       this.credentials = { caseNumber: created.caseNumber, pin: created.pin };
     } catch (err) {
       status.textContent = this.failure(err);

@@ -9,7 +9,7 @@ import { CASE_MAX_IMAGES, CASE_MAX_SIGNALS, type CaseCreated } from '../../servi
 import type { Services } from '../../services/services.js';
 import { noBody } from '../errors.js';
 import { clientNetwork } from '../plugins/auth.js';
-import { DihedralVariant, errorResponses, HashText, RegionKind, SignalTypeName } from '../schemas.js';
+import { DihedralVariant, errorResponses, HashText, LanguageName, RegionKind, SignalTypeName } from '../schemas.js';
 import { multipartBody, readUploads } from '../uploads.js';
 
 /** Anonymous PIN attempts count per /56: the least a household is usually given, so one home is one client. */
@@ -26,10 +26,14 @@ const CaseSignalInput = Type.Object(
   { additionalProperties: false, title: 'CaseSignalInput' },
 );
 
-const CreateCaseJson = Type.Object({ signals: Type.Array(CaseSignalInput, { minItems: 1, maxItems: CASE_MAX_SIGNALS }) }, { additionalProperties: false, title: 'CreateCaseRequest' });
+const CreateCaseJson = Type.Object(
+  { signals: Type.Array(CaseSignalInput, { minItems: 1, maxItems: CASE_MAX_SIGNALS }), language: Type.Optional(LanguageName) },
+  { additionalProperties: false, title: 'CreateCaseRequest' },
+);
 
 const CreateCaseMultipart = multipartBody({
   image: Type.Array(Type.String({ contentEncoding: 'binary' }), { maxItems: CASE_MAX_IMAGES, description: `1 to ${CASE_MAX_IMAGES} photos, each in a part named \`image\`.` }),
+  language: Type.Optional(LanguageName),
 });
 
 const CaseCreatedBody = Type.Object(
@@ -103,7 +107,8 @@ const createCaseRoute = {
     description:
       `multipart/form-data with up to ${CASE_MAX_IMAGES} photos in \`image\` parts (hashed in memory, never stored), or JSON ` +
       `\`{signals: [{type, hash, quality?, region?, variant?}]}\` with up to ${CASE_MAX_SIGNALS} hashes computed on your own device ` +
-      '(a robust query of each photo). Every photo that decodes is registered; `warnings` names each one the service can watch for only in ' +
+      '(a robust query of each photo); either may give `language` (a form field, or beside `signals`), in which her evidence packages are ' +
+      'summarised. Every photo that decodes is registered; `warnings` names each one the service can watch for only in ' +
       'part (a dark photo: by its stretched contrast and regions; a featureless one: exact copies only). A PDQ hash sent with a quality ' +
       'under 50 is refused with LOW_QUALITY.',
     body: { content: { 'application/json': { schema: CreateCaseJson }, 'multipart/form-data': { schema: CreateCaseMultipart } } },
@@ -154,9 +159,11 @@ export async function caseRoutes(instance: FastifyInstance, { services }: { serv
 
 async function createCase(services: Services, request: FastifyRequest): Promise<CaseCreated> {
   if (request.isMultipart()) {
-    const { files } = await readUploads(request, { fileField: 'image', maxFiles: Math.min(CASE_MAX_IMAGES, services.config.MAX_FILES_PER_REQUEST), maxTotalBytes: services.config.MAX_REQUEST_BYTES, textFields: [] });
-    return services.cases.createFromImages(files);
+    const maxFiles = Math.min(CASE_MAX_IMAGES, services.config.MAX_FILES_PER_REQUEST);
+    const { files, fields } = await readUploads(request, { fileField: 'image', maxFiles, maxTotalBytes: services.config.MAX_REQUEST_BYTES, textFields: ['language'] });
+    return services.cases.createFromImages(files, fields.language);
   }
   if (!request.body) throw noBody('Send JSON {"signals": [{"type", "hash"}]} or your photos as multipart/form-data in "image" parts.');
-  return services.cases.createFromHashes((request.body as Static<typeof CreateCaseJson>).signals);
+  const { signals, language } = request.body as Static<typeof CreateCaseJson>;
+  return services.cases.createFromHashes(signals, language);
 }

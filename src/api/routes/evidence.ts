@@ -9,18 +9,17 @@ import { Type } from 'typebox';
 import type { EvidenceFile } from '../../services/evidence.js';
 import { MAX_EVIDENCE_MATCHES } from '../../services/evidence.js';
 import type { Services } from '../../services/services.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, LanguageName } from '../schemas.js';
 import { CaseNumberParam, PinHeader, pinClient } from './cases.js';
 
 const tags = ['evidence'];
-const Language = Type.String({ pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$', maxLength: 35, description: 'Language of the summary (e.g. `es`); English where there is no translation.' });
 const ZipBody = Type.String({ contentEncoding: 'binary', description: 'The package: a zip (see docs/evidence.md).' });
 
 const CreateEvidenceBody = Type.Object(
   {
     caseNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'Every match of this case.' })),
     matchIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), { minItems: 1, maxItems: MAX_EVIDENCE_MATCHES, description: 'These matches.' })),
-    language: Type.Optional(Language),
+    language: Type.Optional(LanguageName),
   },
   { additionalProperties: false },
 );
@@ -68,7 +67,7 @@ export async function evidenceRoutes(untyped: FastifyInstance, { services }: { s
         summary: 'Your own case\'s evidence package, with your case number and PIN',
         params: CaseNumberParam,
         headers: PinHeader,
-        querystring: Type.Object({ language: Type.Optional(Language) }, { additionalProperties: false }),
+        querystring: Type.Object({ language: Type.Optional(LanguageName) }, { additionalProperties: false }),
         response: { 200: ZipBody, ...errorResponses(400, 401, 404, 429) },
       },
     },
