@@ -21,7 +21,7 @@ import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
-import { SUMMARY_LANGUAGES, SUMMARY_TEXT } from '../src/evidence/summary.js';
+import { SUMMARY_LANGUAGES, SUMMARY_TEXT, type SummaryLanguage, summaryDisagreement } from '../src/evidence/summary.js';
 import { verifyEvidencePackage } from '../src/evidence/verify.js';
 import { MATCH_STATUSES } from '../src/store/scan-matches.js';
 import { LANGUAGES as PAGE_LANGUAGES } from '../src/web/i18n.js';
@@ -160,6 +160,26 @@ t.test('the summary: a language asked for wins; chosen matches are in English; a
   }
   const query = await found.app.inject({ method: 'GET', url: `/v1/cases/${found.victim.caseNumber}/evidence?language=de`, headers: { 'x-case-pin': found.victim.pin } });
   t.same([query.statusCode, query.json().error.code], [400, 'INVALID_REQUEST'], 'in the query of her own package too');
+});
+
+t.test("a summary is checked for what it states, not for its wording", async (t) => {
+  const res = await found.app.inject({ method: 'POST', url: '/v1/evidence', headers: found.takedown, payload: { caseNumber: found.victim.caseNumber } });
+  const files = unzipSync(res.rawPayload);
+  const doc = JSON.parse(strFromU8(files['evidence.json']));
+  const audit = JSON.parse(strFromU8(files['audit-entries.json']));
+  const summary = strFromU8(files['summary.html']);
+  t.equal(summaryDisagreement(summary, doc, audit), null, 'the summary made with the package agrees');
+  const intro = SUMMARY_TEXT[doc.language as SummaryLanguage].intro;
+  t.equal(summaryDisagreement(summary.replace(intro, 'Other words a later version chose.'), doc, audit), null, 'other prose (a later wording) still agrees');
+  const group = doc.matches[0].item.group;
+  t.match(summaryDisagreement(summary.replace(`<td>${group}</td>`, '<td>another group</td>'), doc, audit), /row 1 is not match/, 'a group it misstates');
+  const removed = SUMMARY_TEXT[doc.language as SummaryLanguage].statuses.removed;
+  const reported = SUMMARY_TEXT[doc.language as SummaryLanguage].statuses.reported;
+  t.match(summaryDisagreement(summary.replace(`<td>${reported}</td>`, `<td>${removed}</td>`), doc, audit), /is not match/, 'a status it misstates');
+  t.match(summaryDisagreement(summary.replace(/<tr><td>.*?<\/tr>\n?/, ''), doc, audit), /lists 1 matches, evidence.json 2/, 'a match it leaves out');
+  t.match(summaryDisagreement(summary.replace(doc.cases[0].caseNumber, 'AAAA-BBBB-CCCC'), doc, audit), /names cases/, 'another case');
+  t.match(summaryDisagreement(summary.replace(audit.chainHead.hash, '0'.repeat(64)), doc, audit), /another chain head/);
+  t.match(summaryDisagreement(summary.replace('<html lang="sr-Latn">', '<html lang="en">'), doc, audit), /not in the language/);
 });
 
 t.test("every language's summary text says everything the English does", async (t) => {

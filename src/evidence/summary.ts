@@ -149,28 +149,54 @@ export function isSummaryLanguage(language: unknown): language is SummaryLanguag
   return typeof language === 'string' && Object.hasOwn(TEXT, language);
 }
 
+const textFor = (language: string): SummaryText => (isSummaryLanguage(language) ? TEXT[language] : TEXT.en);
+
 /** Each language's text, for the test that every one says everything English says. */
 export const SUMMARY_TEXT: Readonly<Record<SummaryLanguage, SummaryText>> = TEXT;
 
 const escape = (text: string | number | null) =>
   String(text ?? '–').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** A row's cells: the facts a reader checks, then how it matched and its status in the summary's language. */
+function rowCells(m: EvidenceDocument['matches'][number], t: SummaryText): string[] {
+  const status = Object.hasOwn(t.statuses, m.status) ? t.statuses[m.status as MatchStatus] : m.status;
+  return [m.id, m.item.platform, m.item.group, m.item.messageUrl, m.item.capturedAt, m.foundAt, m.via === 'whole' ? t.whole : t.region, status].map(escape);
+}
+
+const headOf = (audit: AuditExtract) => (audit.chainHead ? `#${audit.chainHead.id} ${audit.chainHead.hash}` : '–');
+
 export function evidenceSummary(doc: EvidenceDocument, audit: AuditExtract): string {
-  const t: SummaryText = isSummaryLanguage(doc.language) ? TEXT[doc.language] : TEXT.en;
-  const status = (s: string) => (Object.hasOwn(t.statuses, s) ? t.statuses[s as MatchStatus] : s);
-  const rows = doc.matches.map((m) =>
-    [m.id, m.item.platform, m.item.group, m.item.messageUrl, m.item.capturedAt, m.foundAt, m.via === 'whole' ? t.whole : t.region, status(m.status)].map((c) => `<td>${escape(c)}</td>`).join(''),
-  );
+  const t = textFor(doc.language);
+  const rows = doc.matches.map((m) => rowCells(m, t).map((c) => `<td>${c}</td>`).join(''));
   const cases = doc.cases.map((c) => `<li>${t.cases} <b>${escape(c.caseNumber)}</b> (${t.registered} ${escape(c.registeredAt)})</li>`).join('');
-  const head = audit.chainHead ? `#${audit.chainHead.id} ${audit.chainHead.hash}` : '–';
   return `<!doctype html>
 <html lang="${escape(doc.language)}"><head><meta charset="utf-8"><title>${t.title}</title>
 <style>body{font:11pt sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:4px;font-size:9pt;word-break:break-all}code{font-size:8pt}</style></head>
 <body><h1>${t.title}</h1><p>${t.intro}</p><ul>${cases}</ul>
 <p>${t.made(escape(doc.createdAt), escape(doc.createdBy))}. ${t.count}: <b>${doc.matches.length}</b></p>
 <table><thead><tr>${t.columns.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r}</tr>`).join('\n')}</tbody></table>
-<p>${t.chain}: ${audit.entries.length}; ${t.head}: <code>${escape(head)}</code></p>
+<p>${t.chain}: ${audit.entries.length}; ${t.head}: <code>${escape(headOf(audit))}</code></p>
 <p>${t.verify} <code>${escape(doc.signingKeyId)}</code>.</p>
 </body></html>
 `;
+}
+
+/**
+ * Where a summary says something else than its document, or null. It checks
+ * what the summary states (its language, cases, every match row cell by cell,
+ * the chain head, the signing key) and not its prose, so that a package stays
+ * verifiable after the wording of a later version changes.
+ */
+export function summaryDisagreement(html: string, doc: EvidenceDocument, audit: AuditExtract): string | null {
+  const t = textFor(doc.language);
+  if (!html.includes(`<html lang="${escape(doc.language)}">`)) return `it is not in the language evidence.json names (${doc.language})`;
+  const cases = [...html.matchAll(/<li>[^<]*<b>([^<]*)<\/b>/g)].map((m) => m[1]);
+  if (cases.join() !== doc.cases.map((c) => escape(c.caseNumber)).join()) return `it names cases ${cases.join(', ') || '-'}`;
+  const rows = [...html.matchAll(/<tr>((?:<td>[^<]*<\/td>)*)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td>([^<]*)<\/td>/g)].map((c) => c[1]));
+  if (rows.length !== doc.matches.length) return `it lists ${rows.length} matches, evidence.json ${doc.matches.length}`;
+  const row = doc.matches.findIndex((m, i) => rowCells(m, t).join('\u0000') !== rows[i].join('\u0000'));
+  if (row >= 0) return `its row ${row + 1} is not match ${doc.matches[row].id} as evidence.json gives it`;
+  if (!html.includes(`<code>${escape(headOf(audit))}</code>`)) return 'it names another chain head';
+  if (!html.includes(`<code>${escape(doc.signingKeyId)}</code>`)) return 'it names another signing key';
+  return null;
 }

@@ -12,7 +12,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { type ChainedEntry, entryProblem } from '../store/audit-chain.js';
 import { type AuditExtract, EVIDENCE_FORMAT, type EvidenceDocument, evidenceCsv } from './document.js';
 import { MANIFEST, manifestOf, MEMBERS, PUBLIC_KEY, sha256Hex, SIGNATURE, zipMembers } from './package.js';
-import { evidenceSummary } from './summary.js';
+import { summaryDisagreement } from './summary.js';
 
 export interface TrustedKeys {
   /** Key ids (fingerprints) the reader trusts. */
@@ -108,8 +108,9 @@ function checkDocument(files: Map<string, Uint8Array>, keyId: string, holds: str
   if (doc?.format !== EVIDENCE_FORMAT || !Array.isArray(doc.matches) || !Array.isArray(audit?.entries)) fail(`evidence.json is not a ${EVIDENCE_FORMAT} document`);
   if (doc.signingKeyId !== keyId) fail(`evidence.json names signing key ${doc.signingKeyId}, but the package is signed by ${keyId}`);
   if (strFromU8(files.get('matches.csv')!) !== evidenceCsv(doc)) fail('matches.csv does not say what evidence.json says');
-  if (strFromU8(files.get('summary.html')!) !== evidenceSummary(doc, audit)) fail('summary.html does not say what evidence.json says');
-  holds.push(`matches.csv and summary.html say exactly what evidence.json says (${doc.matches.length} matches, case ${doc.cases.map((c) => c.caseNumber).join(', ') || '-'}).`);
+  const summary = summaryDisagreement(strFromU8(files.get('summary.html')!), doc, audit);
+  if (summary) fail(`summary.html does not say what evidence.json says: ${summary}`);
+  holds.push(`matches.csv and summary.html say what evidence.json says (${doc.matches.length} matches, case ${doc.cases.map((c) => c.caseNumber).join(', ') || '-'}).`);
   return { doc, audit };
 }
 
