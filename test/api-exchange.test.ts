@@ -6,10 +6,10 @@
  * withdrawal takes everything imported with it.
  */
 import { randomBytes, scryptSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/config.js';
@@ -17,6 +17,7 @@ import { EXCHANGE_FORMATS, type ExchangeFormat } from '../src/exchange/index.js'
 import { fromHex } from '../src/hashing/hex.js';
 import { newCaseNumber, newPin, normalizePin } from '../src/services/case-credentials.js';
 import { CASE_IMPORT_MAX_BYTES, CASE_MAX_SIGNALS } from '../src/services/cases.js';
+import { DATABASE_FILE } from '../src/services/services.js';
 import { q } from './helpers/queries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ncii-api-exchange-'));
@@ -245,4 +246,21 @@ t.test('withdrawal deletes everything imported, and the audit trail keeps nothin
   t.same(await found(), [], 'nor matches');
   t.same(kept().map((e) => [e.action, e.caseId, e.details]), [['case.imported', null, null], ['case.exported', null, null]], 'what tied the entries to her case is erased');
   t.equal((await exportCase(c, 'te-file')).statusCode, 404, 'the case is gone');
+});
+
+t.test('a case withdrawn while a strict import reads its file: the usual refusal, and her hashes are not left in the database log', async (t) => {
+  const c = emptyCase();
+  const file = new PassThrough();
+  const needle = hex(0x5eed5eed, 64);
+  const importing = app.services.exchange.importToVictimCase(c.caseNumber, c.pin, 'test', file, { format: 'te-file', strict: true });
+  file.write(`pdq ${needle}\n`);
+  // Past the PIN check once the reader has started on the file.
+  for (let waited = 0; !file.readableFlowing && waited < 30_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/cases/${c.caseNumber}`, headers: pinned(c.pin) })).statusCode, 204, 'withdrawn mid-import');
+  file.end(`md5 ${hex(0x5eed, 32)}\n`);
+  await t.rejects(importing, { code: 'NOT_FOUND', message: 'No case matches this case number and PIN.' });
+  t.equal(app.services.store.db.prepare('SELECT count(*) FROM exchange_staging').pluck().get(), 0, 'nothing staged is left');
+  const wal = join(dir, `${DATABASE_FILE}-wal`);
+  t.notOk(existsSync(wal) && readFileSync(wal).includes(needle), 'the database log does not hold the hash she sent');
+  t.notOk(readFileSync(join(dir, DATABASE_FILE)).includes(needle), 'nor does the database file');
 });

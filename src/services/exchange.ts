@@ -19,6 +19,7 @@ import {
   writeRecords,
 } from '../exchange/index.js';
 import type { SqliteExchangeStaging } from '../store/exchange-staging.js';
+import { truncateWal } from '../store/sqlite-files.js';
 import type { ContentWithSignals, ImportWriter } from '../store/store.js';
 
 export { EXCHANGE_FORMATS, type ExchangeFormat } from '../exchange/index.js';
@@ -181,7 +182,12 @@ export class ExchangeService {
     try {
       return await this.importToCase(victimCase.id, source, options);
     } catch (err) {
-      // Withdrawn while the file was read: the usual refusal, not the store's words about a missing row.
+      if (!this.services.store.findCaseByNumber(victimCase.caseNumber)) {
+        // Withdrawn while the file was read. A strict import may have staged her hashes after the withdrawal
+        // emptied the database's log (zeroed in the file when discarded, but not in the log): empty it again.
+        truncateWal(this.services.store.db);
+      }
+      // The usual refusal then, not the store's words about a missing row.
       this.cases.current(victimCase.caseNumber);
       throw err;
     }
