@@ -33,6 +33,9 @@ const ROUTE_PERMISSIONS: [prefix: string, permission: Permission | undefined][] 
   ['/v1/banks/:id/telegram', 'banks'],
   ['/v1/banks', 'banks'],
   ['/v1/content', 'content'],
+  // Her own case's hashes: any caller with the case number and PIN (the victim, or an NGO helping her).
+  ['/v1/cases/:caseNumber/import', 'cases'],
+  ['/v1/cases/:caseNumber/export', 'cases'],
   ['/v1/cases', 'cases'],
   ['/v1/batches', 'batches'],
   ['/v1/scans', 'scans'],

@@ -134,7 +134,10 @@ t.test('a case takes hashes and gives them back', async (t) => {
   const report = await services.exchange.importToCase(victimCase.id, source(`pdq ${PDQ_A}\nvideo_md5 ${MD5_A}\npdq ${PDQ_A}\n`), { format: 'te-file' });
   t.same({ added: report.added, duplicate: report.duplicate }, { added: 2, duplicate: 1 });
   const out = JSON.parse(await text(services.exchange.exportCase(victimCase.id, { format: 'stopncii' }).chunks)) as { hashRecords: { hashValue: string; caseNumbers: string[] }[] };
-  t.same(out.hashRecords.map((r) => [r.hashValue, r.caseNumbers]), [[PDQ_A, ['EX-1']], [MD5_A, ['EX-1']]]);
+  t.same(out.hashRecords.map((r) => [r.hashValue, r.caseNumbers]), [[PDQ_A, []], [MD5_A, []]], 'her hashes, without her case number (half of her credentials)');
+  const hma = JSON.parse(await text(services.exchange.exportCase(victimCase.id, { format: 'hma-json' }).chunks)) as { bank: { name: string }; content: { signals: Record<string, string> }[] };
+  t.same(hma.content.map((c) => c.signals), [{ pdq: PDQ_A }, { video_md5: MD5_A }], 'one HMA entry a hash: a case does not know which photo each came from');
+  t.notMatch(JSON.stringify(hma), 'EX-1');
   const withdrawn = await services.exchange.importToCase(victimCase.id, source(JSON.stringify([{ hashValue: PDQ_A, signalType: 'ImagePDQ', hashStatus: 'Deleted' }])), { format: 'stopncii' });
   t.equal(withdrawn.removed, 1);
   t.equal(services.store.listSignals({ kind: 'case', caseId: victimCase.id }).length, 1);

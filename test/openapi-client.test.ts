@@ -133,6 +133,15 @@ export function calls(baseUrl: string, key: string, image: Blob) {
         headers: { 'content-type': 'application/zip' },
       }),
     exportBank: (id) => api.GET('/v1/banks/{id}/export', { params: { path: { id: Number(id) }, query: { format: 'csv' } }, parseAs: 'text' }),
+    importCase: (caseNumber, pin) =>
+      anonymous.POST('/v1/cases/{caseNumber}/import', {
+        params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! }, query: { format: 'te-file' } },
+        body: new Blob([\`pdq \${IMPORTED_PDQ}\\n\`], { type: 'text/plain' }),
+        bodySerializer: (file) => file,
+        headers: { 'content-type': 'text/plain' },
+      }),
+    exportCase: (caseNumber, pin) =>
+      anonymous.GET('/v1/cases/{caseNumber}/export', { params: { path: { caseNumber: String(caseNumber) }, header: { 'x-case-pin': pin! }, query: { format: 'stopncii' } }, parseAs: 'text' }),
   };
   return { api, anonymous, all };
 }
@@ -254,6 +263,11 @@ t.test('the generated client works against a live server', async (t) => {
   const created = (await all.createCase(0)) as { response: Response; data?: { caseNumber: string; pin: string } };
   t.equal(created.response.status, 201, 'createCase (multipart)');
   t.equal((await all.getCase(created.data!.caseNumber, created.data!.pin)).response.status, 200, 'getCase (PIN header)');
+  const intoCase = (await all.importCase(created.data!.caseNumber, created.data!.pin)) as { response: Response; data?: { added: number } };
+  t.same([intoCase.response.status, intoCase.data?.added], [200, 1], 'importCase (PIN header, a streamed file body)');
+  const fromCase = (await all.exportCase(created.data!.caseNumber, created.data!.pin)) as { response: Response; data?: string };
+  t.equal(fromCase.response.status, 200, 'exportCase (PIN header, a streamed answer, read as text)');
+  t.ok(fromCase.data?.includes(module.IMPORTED_PDQ), "the case's export holds the imported hash");
   t.equal((await all.withdrawCase(created.data!.caseNumber, created.data!.pin)).response.status, 204, 'withdrawCase');
   t.equal((await all.deleteContent(added.data!.items[0].id)).response.status, 204, 'deleteContent');
 });

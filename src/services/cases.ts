@@ -44,6 +44,12 @@ import type { MatchingService } from './matching.js';
 export const CASE_MAX_IMAGES = 20;
 /** A browser may send each photo's whole robust query. */
 export const CASE_MAX_SIGNALS = CASE_MAX_IMAGES * MAX_QUERY_SIGNALS;
+/**
+ * The largest hash list a case imports through the API (or MAX_IMPORT_BYTES if
+ * lower): the limit of a JSON body, as a case made from hashes has. A case's
+ * own export of CASE_MAX_SIGNALS hashes fits in any format (about 4 MiB as HMA JSON).
+ */
+export const CASE_IMPORT_MAX_BYTES = 10 * 1024 * 1024;
 const HOUR_MS = 3_600_000;
 
 /** The languages a case can be registered in: those its evidence summary is written in, the victim page's. */
@@ -228,7 +234,7 @@ export class CaseService {
   }
 
   /** The case as stored now, or the usual refusal if it was withdrawn meanwhile. */
-  private current(caseNumber: string): VictimCase {
+  current(caseNumber: string): VictimCase {
     const victimCase = this.services.store.findCaseByNumber(caseNumber);
     if (!victimCase) throw new ServiceError('NOT_FOUND', NO_SUCH_CASE);
     return victimCase;

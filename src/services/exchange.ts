@@ -11,6 +11,7 @@ import {
   contentTypeOf,
   type ExchangeFormat,
   type ExchangeRecord,
+  type ExchangeSignal,
   type ExportItem,
   findExchangeType,
   modifiedAtOf,
@@ -18,9 +19,11 @@ import {
   writeRecords,
 } from '../exchange/index.js';
 import type { SqliteExchangeStaging } from '../store/exchange-staging.js';
+import { truncateWal } from '../store/sqlite-files.js';
 import type { ContentWithSignals, ImportWriter } from '../store/store.js';
 
 export { EXCHANGE_FORMATS, type ExchangeFormat } from '../exchange/index.js';
+import { CASE_MAX_SIGNALS, type CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError, StoreError } from './errors.js';
 import { deserializeRecords, serializeRecords } from './exchange-staging-records.js';
@@ -31,6 +34,7 @@ const CHUNK_RECORDS = 20_000;
 const MAX_REPORTED_ERRORS = 1000;
 /** Items read per query while exporting. */
 const EXPORT_PAGE = 2000;
+const DAY_MS = 86_400_000;
 
 export interface ImportOptions {
   format: ExchangeFormat;
@@ -149,6 +153,7 @@ export class ExchangeService {
   constructor(
     private readonly services: ServiceContext,
     private readonly staging: SqliteExchangeStaging,
+    private readonly cases: CaseService,
   ) {}
 
   /** Reads `source` in `format` into the bank. */
@@ -156,9 +161,42 @@ export class ExchangeService {
     return this.run(this.bankTarget(bankId, FORMAT_PLATFORM[options.format]), source, options);
   }
 
-  /** Reads `source` in `format` into a victim's case: its hashes only (a case keeps no provenance). */
+  /**
+   * Reads `source` in `format` into a victim's case: its hashes only (a case
+   * keeps no provenance or metadata), under a case's rules (caseTarget).
+   */
   async importToCase(caseId: number, source: Readable, options: ImportOptions): Promise<ImportReport> {
-    return this.run(this.caseTarget(caseId), source, options);
+    const report = await this.run(this.caseTarget(caseId), source, options);
+    // Withdrawn meanwhile: nothing may be recorded of her case after the withdrawal erased what there was.
+    this.services.store.getCase(caseId);
+    const { format, added, duplicate, removed, rejected, signalsAdded } = report;
+    this.services.trail.record('case.imported', { caseId, details: { format, added, duplicate, removed, rejected, signalsAdded } });
+    return report;
+  }
+
+  /** Her import into her own case, with its number and PIN (refused and limited as reading the case is). */
+  async importToVictimCase(typedNumber: string, typedPin: string, client: string, source: Readable, options: ImportOptions): Promise<ImportReport> {
+    const victimCase = await this.cases.open(typedNumber, typedPin, client);
+    // The body failed while the PIN was checked (past its size limit): a reader would wait on it for good.
+    if (source.errored) throw source.errored;
+    try {
+      return await this.importToCase(victimCase.id, source, options);
+    } catch (err) {
+      if (!this.services.store.findCaseByNumber(victimCase.caseNumber)) {
+        // Withdrawn while the file was read. A strict import may have staged her hashes after the withdrawal
+        // emptied the database's log (zeroed in the file when discarded, but not in the log): empty it again.
+        truncateWal(this.services.store.db);
+      }
+      // The usual refusal then, not the store's words about a missing row.
+      this.cases.current(victimCase.caseNumber);
+      throw err;
+    }
+  }
+
+  /** Her own case's hashes, with its number and PIN. */
+  async exportVictimCase(typedNumber: string, typedPin: string, client: string, options: ExportOptions): Promise<ExportStream> {
+    const victimCase = await this.cases.open(typedNumber, typedPin, client);
+    return this.exportCase(victimCase.id, options);
   }
 
   private async run(target: ImportTarget, source: Readable, options: ImportOptions): Promise<ImportReport> {
@@ -276,11 +314,14 @@ export class ExchangeService {
     return true;
   }
 
+  /** A case's hashes, under the rules of hashes she registers (checkCaseRules); a removal takes her hash away. */
   private caseTarget(caseId: number): ImportTarget {
     const { store } = this.services;
     store.getCase(caseId);
     const known = new HashOwners();
-    for (const s of store.listSignals({ kind: 'case', caseId })) known.add(signalKey(s.type, s.hash), s.id);
+    const stored = store.listSignals({ kind: 'case', caseId });
+    for (const s of stored) known.add(signalKey(s.type, s.hash), s.id);
+    let held = stored.length;
     return {
       known,
       apply: (writer, { record }, report) => {
@@ -291,14 +332,17 @@ export class ExchangeService {
           else {
             writer.deleteSignals([...ids]);
             known.forget(keys, ids);
+            held -= ids.size;
             report.removed++;
           }
           return;
         }
         const fresh = freshSignals(known, record);
         if (fresh.length === 0) return void report.duplicate++;
+        checkCaseRules(fresh.map(({ signal }) => signal), held);
         const ids = writer.addCaseSignals(caseId, fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
         fresh.forEach(({ key }, i) => known.add(key, ids[i]));
+        held += ids.length;
         report.added++;
         report.signalsAdded += fresh.length;
       },
@@ -328,24 +372,38 @@ export class ExchangeService {
     return { contentType: contentTypeOf(options.format), filename: `bank-${bankId}.${extensionOf(options.format)}`, chunks };
   }
 
-  /** A case's hashes as one record in `format` (StopNCII: with the case number). */
+  /**
+   * A case's hashes in `format`, one record a hash (a case does not know which
+   * photo each came from), never paged (a case holds at most CASE_MAX_SIGNALS).
+   * Nothing names the case: its number is half of her credentials and stays
+   * out of a file she may hand on (StopNCII's caseNumbers is empty), and
+   * StopNCII's lastModtimestamp is the day the case last changed, not the moment.
+   */
   exportCase(caseId: number, options: ExportOptions): ExportStream {
     const { store } = this.services;
     const victimCase = store.getCase(caseId);
-    const signals = store.listSignals({ kind: 'case', caseId }).map((s) => ({ type: findExchangeType(s.type), hash: s.hash, quality: s.quality }));
-    const item: ExportItem = {
-      signals,
-      provenance: { platform: 'case', channel: null, messageRef: null, capturedAt: null },
-      metadata: { stopncii: { hashStatus: 'Active', caseNumbers: [victimCase.caseNumber], lastModtimestamp: Date.parse(victimCase.updatedAt) } },
-      note: null,
-      updatedAt: victimCase.updatedAt,
-    };
-    async function* one(): AsyncGenerator<ExportItem> {
-      yield item;
+    const signals = store.listSignals({ kind: 'case', caseId });
+    this.services.trail.record('case.exported', { caseId, details: { format: options.format, hashes: signals.length } });
+    const provenance = { platform: '', channel: null, messageRef: null, capturedAt: null };
+    const updatedAt = new Date(Math.floor(Date.parse(victimCase.updatedAt) / DAY_MS) * DAY_MS).toISOString();
+    async function* items(): AsyncGenerator<ExportItem> {
+      for (const s of signals) yield { signals: [{ type: findExchangeType(s.type), hash: s.hash, quality: s.quality }], provenance, metadata: {}, note: null, updatedAt };
     }
-    const chunks = writeRecords(options.format, one(), { bank: { name: `case ${victimCase.caseNumber}`, description: '' }, nextPageToken: () => null });
-    return { contentType: contentTypeOf(options.format), filename: `case-${caseId}.${extensionOf(options.format)}`, chunks };
+    const chunks = writeRecords(options.format, items(), { bank: { name: 'case', description: '' }, nextPageToken: () => null });
+    return { contentType: contentTypeOf(options.format), filename: `case-hashes.${extensionOf(options.format)}`, chunks };
   }
+}
+
+/**
+ * What a case takes, as when she registers hashes: a hash of known quality
+ * under its type's minimum is too featureless to match on, and a case holds at
+ * most CASE_MAX_SIGNALS. Refused as the store refuses a row: the record is
+ * rejected by its line, or a strict import refuses the file.
+ */
+function checkCaseRules(signals: readonly ExchangeSignal[], held: number): void {
+  const poor = signals.find((s) => s.quality !== null && s.type.minQuality !== undefined && s.quality < s.type.minQuality);
+  if (poor) throw new StoreError('INVALID_INPUT', `${poor.type.name} quality ${poor.quality} is under ${poor.type.minQuality}: too featureless to match reliably, so a case does not take it`);
+  if (held + signals.length > CASE_MAX_SIGNALS) throw new StoreError('INVALID_INPUT', `a case holds at most ${CASE_MAX_SIGNALS} hashes and this one has ${held}`);
 }
 
 function exportItem(item: ContentWithSignals): ExportItem {

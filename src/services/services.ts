@@ -111,7 +111,7 @@ export class Services implements ServiceContext {
     ({ service: this.webhooks, dispatcher: this.webhookDispatcher } = startWebhooks(this.store.db, config, this.events, (err) => log.error({ err }, 'webhook dispatcher failed')));
     this.evidence = new EvidenceService(this, this.cases);
     auditScans(this.trail, this.events, this.matchStore);
-    this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db));
+    this.exchange = new ExchangeService(this, new SqliteExchangeStaging(this.store.db), this.cases);
     this.telegram = new TelegramService(this);
     this.batchRunner = new BatchRunner(
       this.batchStore,

@@ -1,16 +1,18 @@
 /**
- * Hash lists in and out of a bank, in the formats NGOs and platforms trade
- * (docs/exchange.md): bodies and answers stream, so a list of millions of
- * hashes never sits in memory.
+ * Hash lists in and out of a bank, or of a victim's case with its PIN, in the
+ * formats NGOs and platforms trade (docs/exchange.md): bodies and answers
+ * stream, so a list of millions of hashes never sits in memory.
  */
 import { Readable, Transform } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { EXCHANGE_FORMATS } from '../../services/exchange.js';
+import { CASE_IMPORT_MAX_BYTES } from '../../services/cases.js';
+import { EXCHANGE_FORMATS, type ExportStream } from '../../services/exchange.js';
 import type { Services } from '../../services/services.js';
 import { ApiError } from '../errors.js';
 import { errorResponses, IdParam } from '../schemas.js';
+import { CaseNumberParam, PinHeader, pinClient } from './cases.js';
 
 const tags = ['exchange'];
 const Format = Type.Enum([...EXCHANGE_FORMATS], {
@@ -37,6 +39,11 @@ const ImportReport = Type.Object(
 const FileBody = (description: string) => Type.Unsafe<unknown>({ contentEncoding: 'binary', description });
 const ImportFile = FileBody('The hash list file.');
 const IMPORT_TYPES = ['application/json', 'text/csv', 'text/plain', 'application/octet-stream'];
+const ImportQuery = Type.Object({ format: Format, strict: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
+const ImportBody = { content: Object.fromEntries(IMPORT_TYPES.map((type) => [type, { schema: ImportFile }])) };
+const READ_AS_IT_ARRIVES =
+  'The body is the file itself (text/csv, text/plain, application/json or application/octet-stream), read as it arrives. Malformed rows are skipped and reported by line; ' +
+  'with `strict=true` the first one refuses the whole file (400) and nothing is imported.';
 
 const importBank = {
   config: { permission: 'banks' as const },
@@ -45,12 +52,11 @@ const importBank = {
     operationId: 'importBank',
     summary: 'Import a hash list into a bank',
     description:
-      'The body is the file itself (text/csv, text/plain, application/json or application/octet-stream), read as it arrives. Malformed rows are skipped and reported by line; ' +
-      'with `strict=true` the first one refuses the whole file (400) and nothing is imported. Hashes already in the bank are counted as duplicates. ' +
+      `${READ_AS_IT_ARRIVES} Hashes already in the bank are counted as duplicates. ` +
       'StopNCII records whose hashStatus is Withdrawn or Deleted remove the items holding that hash; a newer record updates the stored one in place.',
     params: IdParam,
-    querystring: Type.Object({ format: Format, strict: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
-    body: { content: Object.fromEntries(IMPORT_TYPES.map((type) => [type, { schema: ImportFile }])) },
+    querystring: ImportQuery,
+    body: ImportBody,
     response: { 200: Type.Ref('ImportReport'), ...errorResponses(400, 401, 403, 404, 413, 415) },
   },
 };
@@ -68,6 +74,43 @@ const exportBank = {
       { additionalProperties: false },
     ),
     response: { 200: Type.String({ description: 'The file, streamed.' }), ...errorResponses(400, 401, 403, 404) },
+  },
+};
+
+const caseTags = ['cases', 'exchange'];
+const CASE_PIN = 'Needs the PIN in the header `X-Case-Pin`: an unknown case number and a wrong PIN get the same 404, and wrong PINs count toward the same limits as reading the case (429 with Retry-After).';
+
+const importCase = {
+  config: { permission: 'cases' as const },
+  schema: {
+    tags: caseTags,
+    operationId: 'importCase',
+    summary: 'Import a hash list into your case, with its PIN',
+    description:
+      `${CASE_PIN} ${READ_AS_IT_ARRIVES} At most ${CASE_IMPORT_MAX_BYTES / 1048576} MiB (or MAX_IMPORT_BYTES if lower). ` +
+      'Only the hashes are kept, under the rules of a case: a PDQ hash of known quality under 50 and any past the hashes a case may hold are rejected by line. ' +
+      'StopNCII records whose hashStatus is Withdrawn or Deleted take that hash out of the case. Withdrawing the case deletes everything imported.',
+    params: CaseNumberParam,
+    headers: PinHeader,
+    querystring: ImportQuery,
+    body: ImportBody,
+    response: { 200: Type.Ref('ImportReport'), ...errorResponses(400, 401, 404, 413, 415, 429) },
+  },
+};
+
+const exportCase = {
+  config: { permission: 'cases' as const },
+  schema: {
+    tags: caseTags,
+    operationId: 'exportCase',
+    summary: "Export your case's hashes, with its PIN",
+    description:
+      `${CASE_PIN} Streams the case's hashes in \`format\`, one record a hash, and nothing that names the case (no case number; StopNCII's lastModtimestamp is the day it last changed). ` +
+      'StopNCII carries its PDQ and MD5 hashes only; csv carries quality, with empty provenance columns.',
+    params: CaseNumberParam,
+    headers: PinHeader,
+    querystring: Type.Object({ format: Format }, { additionalProperties: false }),
+    response: { 200: Type.String({ description: 'The file, streamed.' }), ...errorResponses(400, 401, 404, 429) },
   },
 };
 
@@ -116,9 +159,9 @@ async function bodyBytes(body: Readable, limit: number): Promise<Uint8Array> {
 
 const notAFile = () => new ApiError(400, 'INVALID_REQUEST', 'Send the file as the body (text/csv, text/plain, application/json, application/zip or application/octet-stream).');
 
-/** The body as it arrives, refused past `limit` bytes (413) whether or not it says its length. */
-function limitedBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number): Readable {
-  const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes (MAX_IMPORT_BYTES).`);
+/** The body as it arrives, refused past `limit` bytes (413) whether or not it says its length; `setting` names where the limit comes from. */
+function limitedBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, setting: string): Readable {
+  const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes (${setting}).`);
   if (Number(request.headers['content-length'] ?? 0) > limit) throw tooLarge();
   let seen = 0;
   const counter = new Transform({
@@ -128,7 +171,21 @@ function limitedBody(request: FastifyRequest, payload: NodeJS.ReadableStream, li
     },
   });
   (payload as Readable).on('error', (err) => counter.destroy(err)).pipe(counter);
+  // Until its reader starts (a case route checks the PIN first) an error is kept for the reader, not thrown at the process.
+  counter.on('error', () => {});
   return counter;
+}
+
+/** The largest body a route reads: a case's hash list is a case's worth of hashes, a bank's any size up to MAX_IMPORT_BYTES. */
+function bodyLimit(request: FastifyRequest, maxImportBytes: number): [limit: number, setting: string] {
+  if (!request.routeOptions.url?.startsWith('/v1/cases/') || maxImportBytes <= CASE_IMPORT_MAX_BYTES) return [maxImportBytes, 'MAX_IMPORT_BYTES'];
+  return [CASE_IMPORT_MAX_BYTES, "a case's hash list"];
+}
+
+/** An export as a download; the 200 schema documents the text, and a stream is sent as it is, never serialized. */
+function sendFile(reply: FastifyReply, out: ExportStream) {
+  const file = Readable.from(out.chunks);
+  return reply.type(out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(file as unknown as string);
 }
 
 export async function exchangeRoutes(untyped: FastifyInstance, { services }: { services: Services }) {
@@ -139,7 +196,7 @@ export async function exchangeRoutes(untyped: FastifyInstance, { services }: { s
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser([...IMPORT_TYPES, 'application/zip'], (request, payload, done) => {
     try {
-      done(null, limitedBody(request, payload, services.config.MAX_IMPORT_BYTES));
+      done(null, limitedBody(request, payload, ...bodyLimit(request, services.config.MAX_IMPORT_BYTES)));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -153,10 +210,12 @@ export async function exchangeRoutes(untyped: FastifyInstance, { services }: { s
     const zip = await bodyBytes(request.body, services.config.MAX_TELEGRAM_ZIP_BYTES);
     return services.telegram.importZip(request.params.id, zip, { username: request.query.username });
   });
-  app.get('/v1/banks/:id/export', exportBank, async (request, reply) => {
-    const out = services.exchange.exportBank(request.params.id, request.query);
-    const file = Readable.from(out.chunks);
-    // The 200 schema documents the text; a stream is sent as it is, never serialized.
-    return reply.type(out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(file as unknown as string);
+  app.get('/v1/banks/:id/export', exportBank, async (request, reply) => sendFile(reply, services.exchange.exportBank(request.params.id, request.query)));
+  app.post('/v1/cases/:caseNumber/import', importCase, async (request) => {
+    if (!(request.body instanceof Readable)) throw notAFile();
+    return services.exchange.importToVictimCase(request.params.caseNumber, request.headers['x-case-pin'], pinClient(request), request.body, request.query);
   });
+  app.get('/v1/cases/:caseNumber/export', exportCase, async (request, reply) =>
+    sendFile(reply, await services.exchange.exportVictimCase(request.params.caseNumber, request.headers['x-case-pin'], pinClient(request), request.query)),
+  );
 }
