@@ -56,6 +56,12 @@ const QUERY_CORNERS = 24;
 const QUERY_CORNER_SCALES = [1, 1.15, 1.32, 1.52];
 /** With the image's PDQ hash, at most 28 index entries per captured image: up to 8 corner patches, regions chosen by layout in the rest. */
 export const MAX_CONTENT_REGIONS = 19 + CONTENT_PATCHES;
+/**
+ * Captured content keeps photo parts down to this share of its frame: a chat
+ * screenshot shows a landscape photo on a few per cent of a tall screen, and
+ * the most photo-like parts are kept first whatever their size.
+ */
+const CONTENT_MIN_PART = 0.02;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
 
@@ -88,8 +94,8 @@ function quadrantsAndStrips(out: RegionSignal[], image: IntegralImage, r: Rect, 
   }
 }
 
-/** The photo rectangles of the frame (see findPhotoRegions), in frame pixels. */
-export function photoRegions(image: IntegralImage): PhotoRegions {
+/** The photo rectangles of the frame (see findPhotoRegions: parts down to `minPartShare` of it), in frame pixels. */
+export function photoRegions(image: IntegralImage, minPartShare?: number): PhotoRegions {
   const scale = Math.min(1, Math.max(SEGMENT_SHORT_SIDE / Math.min(image.width, image.height), 0), SEGMENT_LONG_SIDE / Math.max(image.width, image.height));
   const width = Math.max(1, Math.round(image.width * scale));
   const height = Math.max(1, Math.round(image.height * scale));
@@ -97,7 +103,7 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   const sx = image.width / width;
   const sy = image.height / height;
   const toFrame = (r: Rect): Rect => ({ x: r.x * sx, y: r.y * sy, width: r.width * sx, height: r.height * sy });
-  const { trimmed, parts, cells } = findPhotoRegions({ luma, width, height });
+  const { trimmed, parts, cells } = findPhotoRegions({ luma, width, height }, minPartShare);
   return { trimmed: toFrame(trimmed), parts: parts.map(toFrame), cells: cells.map(toFrame) };
 }
 
@@ -200,7 +206,7 @@ export function contentRegions(raster: Raster, orientation: Orientation = 1): Re
 
   add(image, fullFrame(image), 'frame');
   const stickers = findStickers(raster).map((box) => uprightBox(box, orientation));
-  const { trimmed, parts, cells } = photoRegions(image);
+  const { trimmed, parts, cells } = photoRegions(image, CONTENT_MIN_PART);
   contentPatches(out, image, parts, stickers);
   // Stickers painted over: the frame once more first, its quadrants last.
   const cleaned = stickers.length > 0 ? new IntegralImage(paintOver(luma, width, height, stickers), width, height) : undefined;
