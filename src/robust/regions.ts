@@ -266,6 +266,13 @@ const EDGE_PAIRS = edgePairs(EDGE_STEP);
 const onGrid = (x: number, step: number) => Math.abs(x / step - Math.round(x / step)) < 1e-6;
 const COARSE_EDGE_PAIRS = EDGE_PAIRS.filter(([a, b]) => (onGrid(a, 0.04) && onGrid(b, 0.04)) || Math.abs(a + b - 0.1) < 1e-6);
 
+/**
+ * Crops of one edge only, past the grid above: what is left of a photo whose
+ * top or bottom a caption bar or a viewer's toolbar covers, once captured
+ * content cuts its part along the bar's edge. One unknown, so a fine step.
+ */
+const ONE_EDGE_CUTS = Array.from({ length: 13 }, (_, i) => 0.12 + 0.02 * i);
+
 export interface QueryRegionOptions {
   /** The image's EXIF orientation: regions are taken from the upright image. */
   orientation?: Orientation;
@@ -401,6 +408,12 @@ function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSigna
     }
   };
   yield* crops(COARSE_EDGE_PAIRS, COARSE_EDGE_PAIRS);
+  for (const cut of ONE_EDGE_CUTS) {
+    for (const edge of [0, 1, 2, 3]) {
+      keep(out, image, inset(frame, edge === 0 ? cut : 0, edge === 1 ? cut : 0, edge === 2 ? cut : 0, edge === 3 ? cut : 0), 'crop');
+      if (step()) yield;
+    }
+  }
   yield* queryPatchSteps(out, image, step);
   quadrantsAndStrips(out, image, frame);
   const inner = plan.inner ? photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height) : undefined;
