@@ -56,6 +56,12 @@ const QUERY_CORNERS = 24;
 const QUERY_CORNER_SCALES = [1, 1.15, 1.32, 1.52];
 /** With the image's PDQ hash, at most 28 index entries per captured image: up to 8 corner patches, regions chosen by layout in the rest. */
 export const MAX_CONTENT_REGIONS = 19 + CONTENT_PATCHES;
+/**
+ * Captured content keeps photo parts down to this share of its frame: a chat
+ * screenshot shows a landscape photo on a few per cent of a tall screen, and
+ * the most photo-like parts are kept first whatever their size.
+ */
+const CONTENT_MIN_PART = 0.02;
 /** Region hashes closer than this to one already kept add nothing. */
 const DUPLICATE_DISTANCE = 8;
 
@@ -88,8 +94,8 @@ function quadrantsAndStrips(out: RegionSignal[], image: IntegralImage, r: Rect, 
   }
 }
 
-/** The photo rectangles of the frame (see findPhotoRegions), in frame pixels. */
-export function photoRegions(image: IntegralImage): PhotoRegions {
+/** The photo rectangles of the frame (see findPhotoRegions: parts down to `minPartShare` of it), in frame pixels. */
+export function photoRegions(image: IntegralImage, minPartShare?: number): PhotoRegions {
   const scale = Math.min(1, Math.max(SEGMENT_SHORT_SIDE / Math.min(image.width, image.height), 0), SEGMENT_LONG_SIDE / Math.max(image.width, image.height));
   const width = Math.max(1, Math.round(image.width * scale));
   const height = Math.max(1, Math.round(image.height * scale));
@@ -97,7 +103,7 @@ export function photoRegions(image: IntegralImage): PhotoRegions {
   const sx = image.width / width;
   const sy = image.height / height;
   const toFrame = (r: Rect): Rect => ({ x: r.x * sx, y: r.y * sy, width: r.width * sx, height: r.height * sy });
-  const { trimmed, parts, cells } = findPhotoRegions({ luma, width, height });
+  const { trimmed, parts, cells } = findPhotoRegions({ luma, width, height }, minPartShare);
   return { trimmed: toFrame(trimmed), parts: parts.map(toFrame), cells: cells.map(toFrame) };
 }
 
@@ -200,7 +206,7 @@ export function contentRegions(raster: Raster, orientation: Orientation = 1): Re
 
   add(image, fullFrame(image), 'frame');
   const stickers = findStickers(raster).map((box) => uprightBox(box, orientation));
-  const { trimmed, parts, cells } = photoRegions(image);
+  const { trimmed, parts, cells } = photoRegions(image, CONTENT_MIN_PART);
   contentPatches(out, image, parts, stickers);
   // Stickers painted over: the frame once more first, its quadrants last.
   const cleaned = stickers.length > 0 ? new IntegralImage(paintOver(luma, width, height, stickers), width, height) : undefined;
@@ -259,6 +265,13 @@ const EDGE_PAIRS = edgePairs(EDGE_STEP);
  */
 const onGrid = (x: number, step: number) => Math.abs(x / step - Math.round(x / step)) < 1e-6;
 const COARSE_EDGE_PAIRS = EDGE_PAIRS.filter(([a, b]) => (onGrid(a, 0.04) && onGrid(b, 0.04)) || Math.abs(a + b - 0.1) < 1e-6);
+
+/**
+ * Crops of one edge only, past the grid above: what is left of a photo whose
+ * top or bottom a caption bar or a viewer's toolbar covers, once captured
+ * content cuts its part along the bar's edge. One unknown, so a fine step.
+ */
+const ONE_EDGE_CUTS = Array.from({ length: 13 }, (_, i) => 0.12 + 0.02 * i);
 
 export interface QueryRegionOptions {
   /** The image's EXIF orientation: regions are taken from the upright image. */
@@ -395,6 +408,12 @@ function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSigna
     }
   };
   yield* crops(COARSE_EDGE_PAIRS, COARSE_EDGE_PAIRS);
+  for (const cut of ONE_EDGE_CUTS) {
+    for (const edge of [0, 1, 2, 3]) {
+      keep(out, image, inset(frame, edge === 0 ? cut : 0, edge === 1 ? cut : 0, edge === 2 ? cut : 0, edge === 3 ? cut : 0), 'crop');
+      if (step()) yield;
+    }
+  }
   yield* queryPatchSteps(out, image, step);
   quadrantsAndStrips(out, image, frame);
   const inner = plan.inner ? photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height) : undefined;

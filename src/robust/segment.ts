@@ -23,8 +23,12 @@ const TRIM_COLOUR_DRIFT = 12;
 /** A straight edge: this share of the line's pixels differ strongly from the line beyond. */
 const EDGE_SHARE = 0.7;
 const EDGE_STEP = 18;
-/** Parts thinner than this share of their parent (or 24 px) are chrome, not photos. */
-const MIN_PART = 0.12;
+/**
+ * Parts thinner than this share of their parent (or 24 px) are chrome, not
+ * photos: a wide photo in a chat screenshot is under a tenth of the screen's
+ * height, and a chat's header or input bar is thinner still.
+ */
+const MIN_PART = 0.05;
 const MIN_PART_PX = 24;
 const MAX_DEPTH = 3;
 /** Cuts of the frame into rows (or columns) and of those into cells: the layout of a collage. */
@@ -32,6 +36,8 @@ const CELL_DEPTH = 2;
 /** Splits with more cut boundaries than this are textures, not layout: spans between them are not tried. */
 const MAX_BOUNDARIES = 16;
 const BOUNDARY_MERGE = 3;
+/** Cells of the layout are kept down to this share of the frame (parts: see findPhotoRegions). */
+const MIN_CELL_SHARE = 0.02;
 
 export interface LumaPlane {
   luma: Float32Array;
@@ -160,9 +166,13 @@ function trim(stats: PlaneStats, rect: IntRect, axes: readonly Axis[]): IntRect 
 /**
  * Where to cut along one axis, as [start, end) gaps: runs of flat lines (a
  * run ends where its colour jumps: a bubble's border, a dark sky under a dark
- * background) and sharp straight edges.
+ * background) and sharp straight edges. An edge with another cut closer than
+ * `minPart` on both sides is the photo's own texture (waves, stripes, a
+ * fence), not a seam: a seam borders something as large as a photo on at
+ * least one side. Such edges would chop a small photo into slices too thin
+ * to keep.
  */
-function cuts(stats: PlaneStats, rect: IntRect, axis: Axis): Array<[number, number]> {
+function cuts(stats: PlaneStats, rect: IntRect, axis: Axis, minPart: number): Array<[number, number]> {
   const { flat, edge, mean } = lineProfile(stats, rect, axis);
   const gaps: Array<[number, number]> = [];
   for (let i = 0; i < flat.length; ) {
@@ -175,8 +185,15 @@ function cuts(stats: PlaneStats, rect: IntRect, axis: Axis): Array<[number, numb
     gaps.push([i, j]);
     i = j;
   }
+  const edges: number[] = [];
   for (let i = 2; i + 2 < edge.length; i++) {
-    if (edge[i] >= EDGE_SHARE && edge[i] >= edge[i - 1] && edge[i] > edge[i + 1]) gaps.push([i, i + 1]);
+    if (edge[i] >= EDGE_SHARE && edge[i] >= edge[i - 1] && edge[i] > edge[i + 1]) edges.push(i);
+  }
+  const flatGaps = gaps.slice();
+  for (const [k, i] of edges.entries()) {
+    const before = Math.max(0, ...flatGaps.filter(([, end]) => end <= i).map(([, end]) => end), k > 0 ? edges[k - 1] + 1 : 0);
+    const after = Math.min(flat.length, ...flatGaps.filter(([start]) => start > i).map(([start]) => start), k + 1 < edges.length ? edges[k + 1] : flat.length);
+    if (i - before >= minPart || after - (i + 1) >= minPart) gaps.push([i, i + 1]);
   }
   return gaps.sort((a, b) => a[0] - b[0]);
 }
@@ -194,7 +211,7 @@ function split(stats: PlaneStats, rect: IntRect, axis: Axis): Split {
   const parts: IntRect[] = [];
   const boundaries = new Set([0, length]);
   let start = 0;
-  for (const [gapStart, gapEnd] of [...cuts(stats, rect, axis), [length, length] as [number, number]]) {
+  for (const [gapStart, gapEnd] of [...cuts(stats, rect, axis, minPart), [length, length] as [number, number]]) {
     if (gapStart - start >= minPart) parts.push(slice(rect, axis, start, gapStart));
     boundaries.add(gapStart).add(gapEnd);
     start = Math.max(start, gapEnd);
@@ -240,15 +257,18 @@ export interface PhotoRegions {
  * straight edges, alternately across rows and columns, each trimmed again,
  * and every span between two cuts of one split (a cut may run through the
  * photo itself: a horizon, a dark sky meeting a dark background).
- * Parts under `minAreaShare` of the frame are left out.
+ * Parts under `minAreaShare` of the frame are left out, and cells under
+ * MIN_CELL_SHARE: a collage of 7 to 9 photos in three rows has cells of 4-8%
+ * of its area, and a chat screenshot shows a landscape photo on about as much.
  */
 export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRegions {
   const frameArea = plane.width * plane.height;
   const stats = new PlaneStats(plane);
   const found: IntRect[] = [];
   const leaves: IntRect[] = [];
+  const smallest = Math.min(minAreaShare, MIN_CELL_SHARE);
   const add = (rect: IntRect | null): IntRect | null => {
-    if (!rect || rect.w * rect.h < frameArea * minAreaShare) return null;
+    if (!rect || rect.w * rect.h < frameArea * smallest) return null;
     if (!found.some((r) => sameRect(r, rect))) found.push(rect);
     return rect;
   };
@@ -281,10 +301,11 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRe
   visit({ x: 0, y: 0, w: plane.width, h: plane.height }, 0, 'rows');
   const toRect = (r: IntRect): Rect => ({ x: r.x, y: r.y, width: r.w, height: r.h });
   const frame = { x: 0, y: 0, w: plane.width, h: plane.height };
-  const scored = found.map((r) => ({ r, score: busyDensity(stats, r) ** 2 * r.w * r.h }));
+  const scored = found.filter((r) => r.w * r.h >= frameArea * minAreaShare).map((r) => ({ r, score: busyDensity(stats, r) ** 2 * r.w * r.h }));
   scored.sort((a, b) => b.score - a.score);
-  const cells = leaves.filter((r, i) => r.w * r.h >= frameArea * minAreaShare && leaves.findIndex((o) => sameRect(o, r)) === i).sort((a, b) => b.w * b.h - a.w * a.h);
-  return { trimmed: toRect(found[0] ?? frame), parts: scored.map((s) => toRect(s.r)), cells: cells.length > 1 ? cells.map(toRect) : [] };
+  const cells = leaves.filter((r, i) => r.w * r.h >= frameArea * MIN_CELL_SHARE && leaves.findIndex((o) => sameRect(o, r)) === i).sort((a, b) => b.w * b.h - a.w * a.h);
+  const outer = found[0] && found[0].w * found[0].h >= frameArea * minAreaShare ? found[0] : frame;
+  return { trimmed: toRect(outer), parts: scored.map((s) => toRect(s.r)), cells: cells.length > 1 ? cells.map(toRect) : [] };
 }
 
 const other = (axis: Axis): Axis => (axis === 'rows' ? 'cols' : 'rows');
