@@ -254,7 +254,7 @@ t.test('deleting content stops its matches at once; matching stores nothing', as
 t.test('bad input gets a 4xx with a stable code, and the server keeps working', async (t) => {
   const pdq = { type: 'pdq', hash: bridgePdq };
   const cases: [string, () => Promise<{ statusCode: number; json: () => { error: { code: string; message: string } } }>, number, string, RegExp?][] = [
-    ['1,001 signals', () => matchHashes({}, { signals: Array(1001).fill(pdq) }), 400, 'INVALID_REQUEST', /1000/],
+    ['1,501 signals', () => matchHashes({}, { signals: Array(1501).fill(pdq) }), 400, 'INVALID_REQUEST', /1500/],
     ['no signals', () => matchHashes({}, { signals: [] }), 400, 'INVALID_REQUEST'],
     ['unknown type', () => matchHashes({}, { signals: [pdq, { type: 'phash', hash: bridgePdq }] }), 400, 'INVALID_REQUEST', /signals\[1\]\.type "phash"/],
     ['short hash', () => matchHashes({}, { signals: [pdq, pdq, { type: 'pdq', hash: bridgePdq.slice(2) }] }), 400, 'INVALID_HASH', /signals\[2\]\.hash \(pdq\).*64/],

@@ -24,8 +24,8 @@ export const MATCH_MODES = ['robust', 'pdq'] as const;
 export type MatchMode = (typeof MATCH_MODES)[number];
 export const DEFAULT_MODE: MatchMode = 'robust';
 
-/** Most hashes one query may carry as hashes: a robust query of one photo fits (about 700), with room. */
-export const MAX_QUERY_SIGNALS = 1000;
+/** Most hashes one query may carry as hashes: a robust query of one photo fits (about 700, the largest seen about 1,030), with room. */
+export const MAX_QUERY_SIGNALS = 1500;
 
 /** A request that cannot become a query; `code` is the API's error code. */
 export class QueryError extends Error {

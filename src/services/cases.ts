@@ -47,7 +47,7 @@ export const CASE_MAX_SIGNALS = CASE_MAX_IMAGES * MAX_QUERY_SIGNALS;
 /**
  * The largest hash list a case imports through the API (or MAX_IMPORT_BYTES if
  * lower): the limit of a JSON body, as a case made from hashes has. A case's
- * own export of CASE_MAX_SIGNALS hashes fits in any format (about 4 MiB as HMA JSON).
+ * own export of CASE_MAX_SIGNALS hashes fits in any format (about 6 MiB as HMA JSON).
  */
 export const CASE_IMPORT_MAX_BYTES = 10 * 1024 * 1024;
 const HOUR_MS = 3_600_000;
