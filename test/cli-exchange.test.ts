@@ -1,12 +1,15 @@
 /** `ncii-match bank`, `import` and `export` in-process against a database in a temp dir. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { withLocalServices } from '../src/services/local.js';
+import { Services } from '../src/services/services.js';
 import { hashPin } from '../src/store/pin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-exchange-'));
@@ -74,4 +77,30 @@ t.test('export to stdout and to a file; a case too', async (t) => {
   const exported = await run(['export', '--case', 'CLI-1', '--format', 'te-file']);
   t.equal(exported.stdout, `pdq ${PDQ}\nvideo_md5 ${MD5}\n`);
   t.equal((await run(['export', '--case', 'NOPE', '--format', 'te-file'])).code, 2);
+});
+
+t.test('an import is refused while another live process serves the data directory, not after it died', async (t) => {
+  const dataDir = process.env.DATA_DIR!;
+  const claim = join(dataDir, 'serving.pid');
+  // A service loading its indexes claims the directory, and gives it up when it closes.
+  const services = new Services(loadConfig({ DATA_DIR: dataDir }), { error: () => {} });
+  await services.loadIndexes();
+  t.equal(readFileSync(claim, 'utf8'), `${hostname()}/${process.pid}\n`, 'the serving process names itself');
+  t.equal((await run(['import', file, '--bank', '1', '--format', 'te-file'])).code, 0, 'its own process may import: its indexes learn it');
+  services.close();
+  t.notOk(existsSync(claim), 'closing gives the claim up');
+
+  const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+  t.teardown(() => void server.kill('SIGKILL'));
+  writeFileSync(claim, `${hostname()}/${server.pid}\n`);
+  const refused = await run(['import', file, '--bank', '1', '--format', 'te-file']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, `a service is running on this DATA_DIR (${hostname()}/${server.pid})`);
+  t.match(refused.stderr, 'POST /v1/banks/1/import');
+  t.match((await run(['import-telegram', dir, '--bank', '1'])).stderr, 'POST /v1/banks/1/telegram', 'so is a Telegram import');
+  t.equal((await run(['export', '--bank', '1', '--format', 'te-file'])).code, 0, 'reading is not');
+
+  server.kill('SIGKILL');
+  await once(server, 'exit');
+  t.equal((await run(['import', file, '--bank', '1', '--format', 'te-file'])).code, 0, 'a claim left by a killed process does not hold');
 });

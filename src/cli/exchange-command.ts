@@ -18,8 +18,9 @@ export const IMPORT_USAGE = `Usage: ncii-match import FILE... (--bank ID | --cas
 Reads hash lists into a bank (or a victim's case: its hashes only) in the
 database under DATA_DIR. Several files are read in order (StopNCII pages).
 Malformed rows are reported by line and skipped; --strict refuses a file at
-its first malformed row and imports nothing of it. Stop a running server
-first (it loads its index at start), or use POST /v1/banks/ID/import.`;
+its first malformed row and imports nothing of it. Refused while a service
+runs on DATA_DIR (its index would not learn the hashes until it restarted):
+stop it first, or send the file to it (POST /v1/banks/ID/import).`;
 
 export const EXPORT_USAGE = `Usage: ncii-match export (--bank ID | --case NUMBER) --format ${FORMATS} [--out FILE] [--limit N] [--page-token T]
 
@@ -89,7 +90,8 @@ export async function runImportCommand(argv: string[], io: CliIo): Promise<numbe
   const where = target(values);
   const fmt = format(values.format);
   if (positionals.length === 0) throw new UsageError('name the file(s) to import');
-  const reports = await withLocalServices(config(), (services) => importFiles(services, positionals, where, { format: fmt, strict: values.strict }, io));
+  const viaApi = 'bankId' in where ? `POST /v1/banks/${where.bankId}/import` : `POST /v1/cases/{caseNumber}/import with the case's PIN`;
+  const reports = await withLocalServices(config(), (services) => importFiles(services, positionals, where, { format: fmt, strict: values.strict }, io), { viaApi });
   if (values.json) io.stdout.write(`${JSON.stringify(reports.length === 1 ? reports[0] : reports)}\n`);
   else {
     for (const r of reports) {

@@ -14,7 +14,9 @@ as captured images are, videos and animations by their MD5 and SHA-256, each
 with its chat, message id, date, sender and link (t.me/c/ID/MSG for channels
 and supergroups; --username NAME for a public chat's t.me/NAME/MSG). Files the
 export left out are counted. Running it again on a grown export adds only the
-new messages. Nothing of the export is copied or stored but hashes.`;
+new messages. Nothing of the export is copied or stored but hashes. Refused
+while a service runs on DATA_DIR: stop it, or send it the export zipped
+(POST /v1/banks/ID/telegram).`;
 
 export async function runTelegramCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -39,6 +41,7 @@ export async function runTelegramCommand(argv: string[], io: CliIo): Promise<num
   bar?.start(0, 0);
   const report = await withLocalServices(config, (services) =>
     services.telegram.importDirectory(Number(values.bank), positionals[0], { username: values.username?.replace(/^@/, ''), onMessage: (n) => bar?.update(n) }),
+    { viaApi: `POST /v1/banks/${values.bank}/telegram with the export zipped` },
   ).finally(() => bar?.stop());
   if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
   else {

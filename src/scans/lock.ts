@@ -12,7 +12,7 @@ export function newHolder(): string {
   return `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,9 +5,24 @@
  * a running server is stopped first, or sent the file over HTTP instead).
  */
 import type { Config } from '../config.js';
+import { ServiceError } from './errors.js';
+import { servingProcess } from './serving-claim.js';
 import { Services } from './services.js';
 
-export async function withLocalServices<T>(config: Config, work: (services: Services) => T | Promise<T>): Promise<T> {
+/**
+ * `learned`: the command writes what a running service's indexes would have
+ * to learn (imports); refused while one serves DATA_DIR, which would store
+ * it and not match it until restarted. `viaApi` names the route to use then.
+ */
+export async function withLocalServices<T>(config: Config, work: (services: Services) => T | Promise<T>, learned?: { viaApi: string }): Promise<T> {
+  const serving = learned ? servingProcess(config.DATA_DIR) : null;
+  if (serving && learned) {
+    throw new ServiceError(
+      'CONFLICT',
+      `a service is running on this DATA_DIR (${serving}) and would not match what this imports until it restarts. ` +
+        `Stop it first, or send the file to it: ${learned.viaApi}.`,
+    );
+  }
   const services = new Services(config, { error: () => {} });
   try {
     return await work(services);

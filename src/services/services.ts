@@ -37,6 +37,7 @@ import { ImageHashing } from './hashing.js';
 import { MatchingService } from './matching.js';
 import { MatchService } from './matches.js';
 import { ScanService } from './scans.js';
+import { claimServing, servingProcess } from './serving-claim.js';
 import { startWebhooks, type WebhookService } from './webhooks.js';
 import { TelegramService } from './telegram.js';
 
@@ -52,6 +53,7 @@ const AUDIT_MAX_DELAY_MS = 100;
 /** Where failures of background work are reported (the app's logger); never given hashes. */
 export interface ServiceLog {
   error(details: object, message: string): void;
+  warn?(details: object, message: string): void;
 }
 
 export class Services implements ServiceContext {
@@ -83,6 +85,8 @@ export class Services implements ServiceContext {
   readonly telegram: TelegramService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
+  /** Gives up DATA_DIR's serving claim (serving-claim.ts), once the indexes were loaded. */
+  private releaseServing: (() => void) | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
   private broken: Error | null = null;
   private readonly failureListeners = new Set<(err: Error) => void>();
@@ -149,6 +153,11 @@ export class Services implements ServiceContext {
    * the tables while requests are served).
    */
   loadIndexes(): Promise<void> {
+    if (!this.loading) {
+      const other = servingProcess(this.config.DATA_DIR);
+      if (other) this.log.warn?.({ other }, `another service (${other}) serves this DATA_DIR: each matches only what it loaded or ingested itself`);
+      this.releaseServing = claimServing(this.config.DATA_DIR);
+    }
     this.loading ??= WorkerSignalIndexes.load(this.store, {
       onFailure: (err) => {
         this.broken = err;
@@ -183,5 +192,6 @@ export class Services implements ServiceContext {
     this.loaded?.indexes.close();
     this.audit.flush();
     this.store.close();
+    this.releaseServing?.();
   }
 }
