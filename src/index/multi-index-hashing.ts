@@ -55,6 +55,12 @@ const C_SHARDS = LOCK_WORDS;
 const CONTROL_WORDS = LOCK_WORDS + 1;
 /** A delta past this many codes per shard costs a search more than a rebuild saves (a 2 MB scan). */
 const MAX_DELTA = 1 << 16;
+/**
+ * While an import adds chunk after chunk, a shard's delta may grow as large
+ * as its indexed codes, up to this many (a 16 MB scan per search meanwhile):
+ * a rebuild per chunk would rebuild the whole shard a hundred times over.
+ */
+const MAX_BULK_DELTA = 1 << 19;
 
 let defaultShardCapacity: number | undefined;
 
@@ -149,12 +155,24 @@ export class MultiIndexHashing implements HammingRangeIndex {
     this.rebuildIfDue();
   }
 
-  addMany(codes: Uint8Array, owners: ArrayLike<number>): void {
+  /**
+   * Adds entries; `more` says more batches of the same import follow, so the
+   * tables are rebuilt only when the delta has grown as large as the indexed
+   * codes (and MAX_BULK_DELTA): an import costs a few rebuilds, not one per
+   * batch. `settle` (or any batch without `more`) applies the usual limit again.
+   */
+  addMany(codes: Uint8Array, owners: ArrayLike<number>, more = false): void {
     checkBatch(codes, owners);
     for (let i = 0; i < owners.length; i++) {
       readCodeWords(codes.subarray(i * 32, i * 32 + 32), this.query);
       this.addWords(this.query, owners[i]);
     }
+    this.rebuildIfDue(more);
+  }
+
+  /** After an import's last batch: rebuilds the tables of any shard whose delta is past the usual limit. */
+  settle(): void {
+    this.requireWriter();
     this.rebuildIfDue();
   }
 
@@ -312,9 +330,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
     return this.options.deltaLimit ?? Math.min(MAX_DELTA, Math.max(MIN_TABLE_CODES, shard.indexed >>> 7));
   }
 
-  private rebuildIfDue(): void {
+  private rebuildIfDue(more = false): void {
     this.shards.forEach((shard, i) => {
-      if (shard.slots - shard.indexed > this.deltaLimit(shard)) this.rebuildShard(i);
+      const limit = more ? (this.options.deltaLimit ?? Math.min(MAX_BULK_DELTA, Math.max(this.deltaLimit(shard), shard.indexed))) : this.deltaLimit(shard);
+      if (shard.slots - shard.indexed > limit) this.rebuildShard(i);
     });
   }
 

@@ -24,6 +24,7 @@ export { EXCHANGE_FORMATS, type ExchangeFormat } from '../exchange/index.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError, StoreError } from './errors.js';
 import { deserializeRecords, serializeRecords } from './exchange-staging-records.js';
+import { HashOwners } from './hash-owners.js';
 
 /** Records applied per transaction outside strict mode. */
 const CHUNK_RECORDS = 20_000;
@@ -82,56 +83,22 @@ interface ImportTarget {
   apply(writer: ImportWriter, read: Read, report: ImportReport): void;
 }
 
-export function signalKey(type: string, hash: Uint8Array): string {
-  return `${type}:${Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('latin1')}`;
-}
-
-/**
- * Key (type and hash) to the ids that hold it. A key has one owner almost
- * always, kept as a bare number: a bank of millions of hashes then costs no
- * array per hash (and far less garbage collection during an import).
- */
-class HashOwners {
-  private readonly owners = new Map<string, number | number[]>();
-
-  has(key: string): boolean {
-    return this.owners.has(key);
-  }
-
-  ids(key: string): number[] {
-    const held = this.owners.get(key);
-    return held === undefined ? [] : typeof held === 'number' ? [held] : held;
-  }
-
-  add(key: string, id: number): void {
-    const held = this.owners.get(key);
-    if (held === undefined) this.owners.set(key, id);
-    else if (typeof held === 'number') this.owners.set(key, [held, id]);
-    else held.push(id);
-  }
-
-  /** The keys are no longer held by these ids. */
-  forget(keys: Iterable<string>, ids: ReadonlySet<number>): void {
-    for (const key of keys) {
-      const left = this.ids(key).filter((id) => !ids.has(id));
-      if (left.length === 0) this.owners.delete(key);
-      else this.owners.set(key, left.length === 1 ? left[0] : left);
-    }
-  }
-}
-
 /** The record's signals not yet held, each once. */
-function freshSignals(known: HashOwners, record: ExchangeRecord): { signal: ExchangeRecord['signals'][number]; key: string }[] {
-  if (record.signals.length === 1) {
-    // Hash lists hold one hash a record: no set, no intermediate arrays.
-    const [signal] = record.signals;
-    const key = signalKey(signal.type.name, signal.hash);
-    return known.has(key) ? [] : [{ signal, key }];
-  }
-  const seen = new Set<string>();
-  return record.signals
-    .map((signal) => ({ signal, key: signalKey(signal.type.name, signal.hash) }))
-    .filter(({ key }) => !known.has(key) && !seen.has(key) && seen.add(key));
+function freshSignals(known: HashOwners, record: ExchangeRecord): ExchangeRecord['signals'] {
+  const { signals } = record;
+  // Hash lists hold one hash a record: no intermediate arrays.
+  if (signals.length === 1) return known.has(signals[0].type.name, signals[0].hash) ? [] : signals;
+  const seen = new HashOwners();
+  return signals.filter((s) => {
+    if (known.has(s.type.name, s.hash) || seen.has(s.type.name, s.hash)) return false;
+    seen.add(s.type.name, s.hash, 1);
+    return true;
+  });
+}
+
+/** The ids holding any of the record's hashes. */
+function holders(known: HashOwners, record: ExchangeRecord): Set<number> {
+  return new Set(record.signals.flatMap((s) => known.ids(s.type.name, s.hash)));
 }
 
 function emptyReport(format: ExchangeFormat, strict: boolean): ImportReport {
@@ -175,10 +142,10 @@ export class ExchangeService {
         }
         chunk.push(item);
         if (chunk.length < CHUNK_RECORDS) continue;
-        this.flush(target, chunk, report, stage);
+        this.flush(target, chunk, report, stage, true);
         chunk = [];
       }
-      this.flush(target, chunk, report, stage);
+      this.flush(target, chunk, report, stage, false);
       if (stage) this.applyStaged(target, stage.id, report);
     } finally {
       if (stage) this.staging.discard(stage.id);
@@ -187,7 +154,8 @@ export class ExchangeService {
     return report;
   }
 
-  private flush(target: ImportTarget, chunk: Read[], report: ImportReport, stage: { id: string; seq: number } | null): void {
+  /** `more`: chunks of this file follow (the indexes may put off rebuilding their tables until the last). */
+  private flush(target: ImportTarget, chunk: Read[], report: ImportReport, stage: { id: string; seq: number } | null, more: boolean): void {
     if (chunk.length === 0) return;
     if (stage) {
       this.staging.stage(stage.id, stage.seq++, serializeRecords(chunk));
@@ -202,7 +170,7 @@ export class ExchangeService {
           reject(report, read.line, err.message);
         }
       }
-    });
+    }, { more });
   }
 
   /** Every staged chunk in one transaction: any refusal rolls the whole import back. */
@@ -225,7 +193,7 @@ export class ExchangeService {
     const { store } = this.services;
     store.getBank(bankId);
     const known = new HashOwners();
-    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(signalKey(type, hash), contentId);
+    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(type, hash, contentId);
     const formatProvenance = { platform, channel: null, messageRef: null, capturedAt: null };
     return {
       known,
@@ -238,9 +206,9 @@ export class ExchangeService {
           return;
         }
         const provenance = record.provenance ?? formatProvenance;
-        const signals = fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
+        const signals = fresh.map((signal) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
         const [id] = writer.addItems(bankId, [{ provenance, metadata: record.metadata, note: record.note ?? null, signals }]);
-        for (const { key } of fresh) known.add(key, id);
+        for (const signal of fresh) known.add(signal.type.name, signal.hash, id);
         report.added++;
         report.signalsAdded += fresh.length;
       },
@@ -249,16 +217,15 @@ export class ExchangeService {
 
   /** Withdrawn or deleted at the source: every item holding one of the record's hashes goes, so no copy of the image still matches. */
   private removeItems(writer: ImportWriter, known: HashOwners, record: ExchangeRecord, report: ImportReport): void {
-    const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
-    const ids = new Set(keys.flatMap((key) => known.ids(key)));
+    const ids = holders(known, record);
     if (ids.size === 0) {
       report.duplicate++;
       return;
     }
     // The items' other hashes go from `known` too: a later record with one of them adds it again.
-    for (const id of ids) for (const s of writer.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
+    for (const id of ids) for (const s of writer.listSignals({ kind: 'content', contentId: id })) known.forget(s.type, s.hash, ids);
     writer.deleteItems([...ids]);
-    known.forget(keys, ids);
+    for (const s of record.signals) known.forget(s.type.name, s.hash, ids);
     report.removed++;
   }
 
@@ -266,7 +233,7 @@ export class ExchangeService {
   private updateInPlace(writer: ImportWriter, known: HashOwners, record: ExchangeRecord): boolean {
     if (record.modifiedAt === undefined) return false;
     const [first] = record.signals;
-    const [id] = known.ids(signalKey(first.type.name, first.hash));
+    const [id] = known.ids(first.type.name, first.hash);
     const stored = writer.getContent(id).metadata;
     const storedAt = modifiedAtOf((stored.stopncii as { lastModtimestamp?: unknown } | undefined)?.lastModtimestamp);
     if (storedAt !== undefined && record.modifiedAt <= storedAt) return false;
@@ -280,25 +247,24 @@ export class ExchangeService {
     const { store } = this.services;
     store.getCase(caseId);
     const known = new HashOwners();
-    for (const s of store.listSignals({ kind: 'case', caseId })) known.add(signalKey(s.type, s.hash), s.id);
+    for (const s of store.listSignals({ kind: 'case', caseId })) known.add(s.type, s.hash, s.id);
     return {
       known,
       apply: (writer, { record }, report) => {
         if (record.remove) {
-          const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
-          const ids = new Set(keys.flatMap((key) => known.ids(key)));
+          const ids = holders(known, record);
           if (ids.size === 0) report.duplicate++;
           else {
             writer.deleteSignals([...ids]);
-            known.forget(keys, ids);
+            for (const s of record.signals) known.forget(s.type.name, s.hash, ids);
             report.removed++;
           }
           return;
         }
         const fresh = freshSignals(known, record);
         if (fresh.length === 0) return void report.duplicate++;
-        const ids = writer.addCaseSignals(caseId, fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
-        fresh.forEach(({ key }, i) => known.add(key, ids[i]));
+        const ids = writer.addCaseSignals(caseId, fresh.map((signal) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
+        fresh.forEach((signal, i) => known.add(signal.type.name, signal.hash, ids[i]));
         report.added++;
         report.signalsAdded += fresh.length;
       },

@@ -513,7 +513,7 @@ export class SqliteStore implements Store {
     return contentIds;
   }
 
-  importTransaction<T>(work: (writer: ImportWriter) => T): T {
+  importTransaction<T>(work: (writer: ImportWriter) => T, options: { more?: boolean } = {}): T {
     if (this.db.inTransaction) throw new Error('store writes cannot run inside another transaction: the indexes would hear of them before the commit');
     const added = new BatchCollector();
     const removed = new BatchCollector();
@@ -529,9 +529,10 @@ export class SqliteStore implements Store {
         }
       })
       .immediate();
+    const more = options.more === true;
     for (const [op, collector] of [['remove', removed], ['add', added]] as const) {
       const batches = collector.batches();
-      if (batches.length > 0) for (const listener of this.listeners) listener({ op, batches });
+      if (batches.length > 0) for (const listener of this.listeners) listener(more ? { op, batches, more } : { op, batches });
     }
     return result;
   }
