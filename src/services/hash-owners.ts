@@ -8,119 +8,129 @@
  * had the garbage collector take a sixth of an import's time.
  */
 
-/** Slot marks in `owners`: never used, and used once but since forgotten (probing goes on past it). */
-const EMPTY = 0;
-const FORGOTTEN = -1;
+/** An entry's owner once every id holding its hash was forgotten (ids are positive). */
+const NONE = 0;
 const FIRST_CAPACITY = 1024;
 
-/** One signal type's hashes (all of one length). */
+/**
+ * One signal type's hashes (all of one length): entries in the order first
+ * seen (their bytes, their first owner), and a table of slots pointing at
+ * them with each entry's 32-bit hash beside, so that a probe compares bytes
+ * only on a likely match. A forgotten hash keeps its entry, with no owner.
+ */
 class OwnerTable {
-  private capacity = FIRST_CAPACITY;
   private codes: Uint8Array;
-  /** Per slot: the first id holding its hash (ids are positive), EMPTY or FORGOTTEN. */
   private owners: Float64Array;
-  /** Per slot: the ids after the first, for the rare hash several items hold. */
-  private more = new Map<number, number[]>();
-  /** Slots not EMPTY. */
-  private used = 0;
+  private entries = 0;
+  /** Per slot: entry + 1, or 0 for a free slot. */
+  private slots = new Int32Array(FIRST_CAPACITY);
+  private fingerprints = new Uint32Array(FIRST_CAPACITY);
+  /** Per entry: the ids after the first, for the rare hash several items hold. */
+  private readonly more = new Map<number, number[]>();
 
   constructor(private readonly width: number) {
-    this.codes = new Uint8Array(this.capacity * width);
-    this.owners = new Float64Array(this.capacity);
+    this.codes = new Uint8Array(FIRST_CAPACITY * width);
+    this.owners = new Float64Array(FIRST_CAPACITY);
   }
 
   ids(hash: Uint8Array): number[] {
-    const slot = this.find(hash);
-    if (slot < 0) return [];
-    const more = this.more.get(slot);
-    return more ? [this.owners[slot], ...more] : [this.owners[slot]];
+    const entry = this.find(hash, this.hashOf(hash));
+    if (entry < 0 || this.owners[entry] === NONE) return [];
+    const more = this.more.get(entry);
+    return more ? [this.owners[entry], ...more] : [this.owners[entry]];
   }
 
   has(hash: Uint8Array): boolean {
-    return this.find(hash) >= 0;
+    const entry = this.find(hash, this.hashOf(hash));
+    return entry >= 0 && this.owners[entry] !== NONE;
   }
 
   add(hash: Uint8Array, id: number): void {
     if (!(id > 0)) throw new RangeError(`an owner id must be positive, got ${id}`);
-    const slot = this.find(hash);
-    if (slot >= 0) {
-      const more = this.more.get(slot);
+    const fingerprint = this.hashOf(hash);
+    const entry = this.find(hash, fingerprint);
+    if (entry < 0) this.append(hash, fingerprint, id);
+    else if (this.owners[entry] === NONE) this.owners[entry] = id;
+    else {
+      const more = this.more.get(entry);
       if (more) more.push(id);
-      else this.more.set(slot, [id]);
-      return;
+      else this.more.set(entry, [id]);
     }
-    if (2 * (this.used + 1) > this.capacity) this.grow();
-    this.place(hash, id);
   }
 
   /** The hash is no longer held by these ids. */
   forget(hash: Uint8Array, ids: ReadonlySet<number>): void {
-    const slot = this.find(hash);
-    if (slot < 0) return;
-    const left = [this.owners[slot], ...(this.more.get(slot) ?? [])].filter((id) => !ids.has(id));
-    this.more.delete(slot);
-    if (left.length === 0) this.owners[slot] = FORGOTTEN;
-    else {
-      this.owners[slot] = left[0];
-      if (left.length > 1) this.more.set(slot, left.slice(1));
+    const entry = this.find(hash, this.hashOf(hash));
+    if (entry < 0 || this.owners[entry] === NONE) return;
+    const left = [this.owners[entry], ...(this.more.get(entry) ?? [])].filter((id) => !ids.has(id));
+    this.more.delete(entry);
+    this.owners[entry] = left.length === 0 ? NONE : left[0];
+    if (left.length > 1) this.more.set(entry, left.slice(1));
+  }
+
+  /** The entry holding `hash`, or -1. */
+  private find(hash: Uint8Array, fingerprint: number): number {
+    if (hash.length !== this.width) throw new RangeError(`expected a hash of ${this.width} bytes, got ${hash.length}`);
+    const { slots, fingerprints } = this;
+    const mask = slots.length - 1;
+    for (let slot = fingerprint & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
+      if (fingerprints[slot] === fingerprint && this.equals(slots[slot] - 1, hash)) return slots[slot] - 1;
+    }
+    return -1;
+  }
+
+  private append(hash: Uint8Array, fingerprint: number, id: number): void {
+    const entry = this.entries++;
+    if (entry === this.owners.length) {
+      this.codes = grown(this.codes, 2 * this.codes.length);
+      this.owners = grown(this.owners, 2 * this.owners.length);
+    }
+    this.codes.set(hash, entry * this.width);
+    this.owners[entry] = id;
+    // At most half the slots used, so probes stay short.
+    if (2 * this.entries > this.slots.length) this.rehash(2 * this.slots.length);
+    else this.place(entry, fingerprint);
+  }
+
+  private place(entry: number, fingerprint: number): void {
+    const mask = this.slots.length - 1;
+    let slot = fingerprint & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = entry + 1;
+    this.fingerprints[slot] = fingerprint;
+  }
+
+  private rehash(capacity: number): void {
+    this.slots = new Int32Array(capacity);
+    this.fingerprints = new Uint32Array(capacity);
+    for (let entry = 0; entry < this.entries; entry++) {
+      const at = entry * this.width;
+      this.place(entry, this.hashOf(this.codes.subarray(at, at + this.width)));
     }
   }
 
-  /** The slot holding `hash`, or -1. */
-  private find(hash: Uint8Array): number {
-    this.checkWidth(hash);
-    const mask = this.capacity - 1;
-    for (let slot = this.hashOf(hash) & mask; ; slot = (slot + 1) & mask) {
-      const owner = this.owners[slot];
-      if (owner === EMPTY) return -1;
-      if (owner !== FORGOTTEN && this.equals(slot, hash)) return slot;
-    }
-  }
-
-  /** Puts a hash not held into the first slot never used along its probe. */
-  private place(hash: Uint8Array, id: number): number {
-    const mask = this.capacity - 1;
-    let slot = this.hashOf(hash) & mask;
-    while (this.owners[slot] !== EMPTY) slot = (slot + 1) & mask;
-    this.codes.set(hash, slot * this.width);
-    this.owners[slot] = id;
-    this.used++;
-    return slot;
-  }
-
-  private grow(): void {
-    const { codes, owners, more, width } = this;
-    const live = owners.reduce((n, owner) => (owner > 0 ? n + 1 : n), 0);
-    while (2 * (live + 1) > this.capacity / 2) this.capacity *= 2;
-    this.codes = new Uint8Array(this.capacity * width);
-    this.owners = new Float64Array(this.capacity);
-    this.more = new Map();
-    this.used = 0;
-    for (let slot = 0; slot < owners.length; slot++) {
-      if (!(owners[slot] > 0)) continue;
-      const to = this.place(codes.subarray(slot * width, slot * width + width), owners[slot]);
-      const ids = more.get(slot);
-      if (ids) this.more.set(to, ids);
-    }
-  }
-
-  private equals(slot: number, hash: Uint8Array): boolean {
+  private equals(entry: number, hash: Uint8Array): boolean {
     const codes = this.codes;
-    const at = slot * this.width;
+    const at = entry * this.width;
     for (let i = 0; i < hash.length; i++) if (codes[at + i] !== hash[i]) return false;
     return true;
   }
 
-  /** FNV-1a over every byte: near-identical hashes (a few bits apart, common among PDQ) spread out. */
+  /** A 32-bit mix of every byte: near-identical hashes (a few bits apart, common among PDQ) spread out. */
   private hashOf(hash: Uint8Array): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < hash.length; i++) h = Math.imul(h ^ hash[i], 0x01000193);
+    let h = 0x9e3779b9;
+    let i = 0;
+    for (; i + 4 <= hash.length; i += 4) h = Math.imul((h << 5) | (h >>> 27), 0x85ebca6b) ^ (hash[i] | (hash[i + 1] << 8) | (hash[i + 2] << 16) | (hash[i + 3] << 24));
+    for (; i < hash.length; i++) h = Math.imul(h ^ hash[i], 0x01000193);
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
     return (h ^ (h >>> 15)) >>> 0;
   }
+}
 
-  private checkWidth(hash: Uint8Array): void {
-    if (hash.length !== this.width) throw new RangeError(`expected a hash of ${this.width} bytes, got ${hash.length}`);
-  }
+function grown<T extends Uint8Array | Float64Array>(array: T, length: number): T {
+  const bigger = new (array.constructor as new (length: number) => T)(length);
+  bigger.set(array);
+  return bigger;
 }
 
 export class HashOwners {
