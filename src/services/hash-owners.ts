@@ -21,34 +21,41 @@ const FIRST_CAPACITY = 1024;
 class OwnerTable {
   private codes: Uint8Array;
   private owners: Float64Array;
+  /** Per entry: its 32-bit hash, so that a rehash need not compute it again. */
+  private hashes: Uint32Array;
   private entries = 0;
-  /** Per slot: entry + 1, or 0 for a free slot. */
-  private slots = new Int32Array(FIRST_CAPACITY);
-  private fingerprints = new Uint32Array(FIRST_CAPACITY);
+  /** Per slot, side by side (one cache line): entry + 1 (0: a free slot), and the entry's 32-bit hash. */
+  private slots = new Int32Array(2 * FIRST_CAPACITY);
+  /** The last hash looked up and what was found: an import asks `has`, then `add` for the same hash. */
+  private lastHash: Uint8Array | null = null;
+  private lastFingerprint = 0;
+  private lastEntry = -1;
   /** Per entry: the ids after the first, for the rare hash several items hold. */
   private readonly more = new Map<number, number[]>();
 
   constructor(private readonly width: number) {
     this.codes = new Uint8Array(FIRST_CAPACITY * width);
     this.owners = new Float64Array(FIRST_CAPACITY);
+    this.hashes = new Uint32Array(FIRST_CAPACITY);
   }
 
   ids(hash: Uint8Array): number[] {
-    const entry = this.find(hash, this.hashOf(hash));
+    const entry = this.lookup(hash);
     if (entry < 0 || this.owners[entry] === NONE) return [];
     const more = this.more.get(entry);
     return more ? [this.owners[entry], ...more] : [this.owners[entry]];
   }
 
   has(hash: Uint8Array): boolean {
-    const entry = this.find(hash, this.hashOf(hash));
+    const entry = this.lookup(hash);
     return entry >= 0 && this.owners[entry] !== NONE;
   }
 
   add(hash: Uint8Array, id: number): void {
     if (!(id > 0)) throw new RangeError(`an owner id must be positive, got ${id}`);
-    const fingerprint = this.hashOf(hash);
-    const entry = this.find(hash, fingerprint);
+    const entry = this.lookup(hash);
+    const fingerprint = this.lastFingerprint;
+    this.lastHash = null;
     if (entry < 0) this.append(hash, fingerprint, id);
     else if (this.owners[entry] === NONE) this.owners[entry] = id;
     else {
@@ -60,7 +67,8 @@ class OwnerTable {
 
   /** The hash is no longer held by these ids. */
   forget(hash: Uint8Array, ids: ReadonlySet<number>): void {
-    const entry = this.find(hash, this.hashOf(hash));
+    const entry = this.lookup(hash);
+    this.lastHash = null;
     if (entry < 0 || this.owners[entry] === NONE) return;
     const left = [this.owners[entry], ...(this.more.get(entry) ?? [])].filter((id) => !ids.has(id));
     this.more.delete(entry);
@@ -68,13 +76,22 @@ class OwnerTable {
     if (left.length > 1) this.more.set(entry, left.slice(1));
   }
 
-  /** The entry holding `hash`, or -1. */
+  /** The entry holding `hash`, or -1 (the hash's bytes are read again only if another hash was looked up since). */
+  private lookup(hash: Uint8Array): number {
+    if (hash !== this.lastHash) {
+      this.lastFingerprint = this.hashOf(hash);
+      this.lastEntry = this.find(hash, this.lastFingerprint);
+      this.lastHash = hash;
+    }
+    return this.lastEntry;
+  }
+
   private find(hash: Uint8Array, fingerprint: number): number {
     if (hash.length !== this.width) throw new RangeError(`expected a hash of ${this.width} bytes, got ${hash.length}`);
-    const { slots, fingerprints } = this;
-    const mask = slots.length - 1;
-    for (let slot = fingerprint & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
-      if (fingerprints[slot] === fingerprint && this.equals(slots[slot] - 1, hash)) return slots[slot] - 1;
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    for (let slot = fingerprint & mask; slots[2 * slot] !== 0; slot = (slot + 1) & mask) {
+      if (slots[2 * slot + 1] === (fingerprint | 0) && this.equals(slots[2 * slot] - 1, hash)) return slots[2 * slot] - 1;
     }
     return -1;
   }
@@ -84,29 +101,29 @@ class OwnerTable {
     if (entry === this.owners.length) {
       this.codes = grown(this.codes, 2 * this.codes.length);
       this.owners = grown(this.owners, 2 * this.owners.length);
+      this.hashes = grown(this.hashes, 2 * this.hashes.length);
     }
     this.codes.set(hash, entry * this.width);
     this.owners[entry] = id;
+    this.hashes[entry] = fingerprint;
     // At most half the slots used, so probes stay short.
-    if (2 * this.entries > this.slots.length) this.rehash(2 * this.slots.length);
+    if (this.entries > this.slots.length >>> 2) this.rehash(this.slots.length);
     else this.place(entry, fingerprint);
   }
 
   private place(entry: number, fingerprint: number): void {
-    const mask = this.slots.length - 1;
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
     let slot = fingerprint & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = entry + 1;
-    this.fingerprints[slot] = fingerprint;
+    while (slots[2 * slot] !== 0) slot = (slot + 1) & mask;
+    slots[2 * slot] = entry + 1;
+    slots[2 * slot + 1] = fingerprint;
   }
 
+  /** Twice the slots (`capacity` of them), every entry placed again. */
   private rehash(capacity: number): void {
-    this.slots = new Int32Array(capacity);
-    this.fingerprints = new Uint32Array(capacity);
-    for (let entry = 0; entry < this.entries; entry++) {
-      const at = entry * this.width;
-      this.place(entry, this.hashOf(this.codes.subarray(at, at + this.width)));
-    }
+    this.slots = new Int32Array(2 * capacity);
+    for (let entry = 0; entry < this.entries; entry++) this.place(entry, this.hashes[entry]);
   }
 
   private equals(entry: number, hash: Uint8Array): boolean {
@@ -127,7 +144,7 @@ class OwnerTable {
   }
 }
 
-function grown<T extends Uint8Array | Float64Array>(array: T, length: number): T {
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, length: number): T {
   const bigger = new (array.constructor as new (length: number) => T)(length);
   bigger.set(array);
   return bigger;
