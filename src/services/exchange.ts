@@ -25,9 +25,10 @@ import type { ServiceContext } from './context.js';
 import { ServiceError, StoreError } from './errors.js';
 import { deserializeRecords, serializeRecords } from './exchange-staging-records.js';
 import { HashOwners } from './hash-owners.js';
+import { PendingRecords, type Read } from './pending-records.js';
 
 /** Records applied per transaction outside strict mode. */
-const CHUNK_RECORDS = 20_000;
+const CHUNK_RECORDS = 50_000;
 /** Reasons kept in a report; the count goes on past them. */
 const MAX_REPORTED_ERRORS = 1000;
 /** Items read per query while exporting. */
@@ -74,7 +75,6 @@ export interface ExportStream {
   chunks: AsyncGenerator<string>;
 }
 
-type Read = { line: number; record: ExchangeRecord };
 
 /** Where records go: a bank's items or a case's hashes, with what it already holds by hash. */
 interface ImportTarget {
@@ -133,7 +133,7 @@ export class ExchangeService {
     const page: { nextPageToken?: string | null } = {};
     const stage = options.strict ? { id: this.staging.begin(), seq: 0 } : null;
     try {
-      let chunk: Read[] = [];
+      let chunk = new PendingRecords(CHUNK_RECORDS);
       for await (const item of readRecords(options.format, source, page)) {
         if ('error' in item) {
           if (stage) throw new ServiceError('INVALID_REQUEST', `line ${item.line}: ${item.error}. Nothing was imported (strict).`);
@@ -141,9 +141,9 @@ export class ExchangeService {
           continue;
         }
         chunk.push(item);
-        if (chunk.length < CHUNK_RECORDS) continue;
+        if (!chunk.full) continue;
         this.flush(target, chunk, report, stage, true);
-        chunk = [];
+        chunk = new PendingRecords(CHUNK_RECORDS);
       }
       this.flush(target, chunk, report, stage, false);
       if (stage) this.applyStaged(target, stage.id, report);
@@ -155,14 +155,14 @@ export class ExchangeService {
   }
 
   /** `more`: chunks of this file follow (the indexes may put off rebuilding their tables until the last). */
-  private flush(target: ImportTarget, chunk: Read[], report: ImportReport, stage: { id: string; seq: number } | null, more: boolean): void {
+  private flush(target: ImportTarget, chunk: PendingRecords, report: ImportReport, stage: { id: string; seq: number } | null, more: boolean): void {
     if (chunk.length === 0) return;
     if (stage) {
-      this.staging.stage(stage.id, stage.seq++, serializeRecords(chunk));
+      this.staging.stage(stage.id, stage.seq++, serializeRecords([...chunk.reads()]));
       return;
     }
     this.services.store.importTransaction((writer) => {
-      for (const read of chunk) {
+      for (const read of chunk.reads()) {
         try {
           target.apply(writer, read, report);
         } catch (err) {
