@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { loadConfig } from '../src/config.js';
-import { EXCHANGE_FORMATS, type ExchangeFormat } from '../src/exchange/index.js';
+import { EXCHANGE_FORMATS, type ExchangeFormat, findExchangeType } from '../src/exchange/index.js';
 import { queryFromHashes } from '../src/match/query.js';
+import { HashOwners } from '../src/services/hash-owners.js';
+import { PendingRecords } from '../src/services/pending-records.js';
 import { Services } from '../src/services/services.js';
 import { hashPin } from '../src/store/pin.js';
 import { PDQ_DIR } from './helpers/fixtures.js';
@@ -147,4 +149,45 @@ t.test('unknown banks and bad page tokens are refused before anything is read', 
   t.throws(() => services.exchange.exportBank(999_999, { format: 'csv' }), { code: 'NOT_FOUND' });
   t.throws(() => services.exchange.exportBank(origin.id, { format: 'csv', pageToken: 'x' }), { code: 'INVALID_REQUEST' });
   await t.rejects(services.exchange.importToBank(999_999, source(''), { format: 'csv' }), { code: 'NOT_FOUND' });
+});
+
+t.test('what an import knows a bank holds: many hashes, several owners, forgetting and adding again', async (t) => {
+  const owners = new HashOwners();
+  // Near-identical hashes (one bit apart) and enough of them to grow the table several times.
+  const hashOf = (i: number) => {
+    const hash = new Uint8Array(32);
+    hash[i >> 8] ^= 1 << (i & 7);
+    hash[31] = i & 255;
+    return hash;
+  };
+  for (let i = 0; i < 5000; i++) owners.add('pdq', hashOf(i), i + 1);
+  owners.add('pdq', hashOf(7), 9001);
+  owners.add('md5', hashOf(7).subarray(0, 16), 42);
+  t.same(owners.ids('pdq', hashOf(7)), [8, 9001], 'a hash two items hold');
+  t.same(owners.ids('md5', hashOf(7).subarray(0, 16)), [42], 'each type apart');
+  t.ok([...Array(5000).keys()].every((i) => owners.ids('pdq', hashOf(i))[0] === i + 1), 'every hash found after growing');
+  t.notOk(owners.has('pdq', new Uint8Array(32).fill(255)));
+  owners.forget('pdq', hashOf(7), new Set([8]));
+  t.same(owners.ids('pdq', hashOf(7)), [9001]);
+  owners.forget('pdq', hashOf(7), new Set([9001]));
+  t.notOk(owners.has('pdq', hashOf(7)), 'forgotten by every owner');
+  owners.add('pdq', hashOf(7), 77);
+  t.same(owners.ids('pdq', hashOf(7)), [77], 'added again');
+});
+
+t.test('a chunk keeps one-hash records packed and gives every record back in order', async (t) => {
+  const chunk = new PendingRecords(3);
+  const [pdq, md5] = [findExchangeType('pdq'), findExchangeType('md5')];
+  const withMetadata = { line: 4, record: { signals: [{ type: md5, hash: new Uint8Array(16).fill(2), quality: null }], metadata: { a: 1 } } };
+  chunk.push({ line: 2, record: { signals: [{ type: pdq, hash: new Uint8Array(32).fill(1), quality: null }], metadata: {} } });
+  chunk.push(withMetadata);
+  chunk.push({ line: 9, record: { signals: [{ type: md5, hash: new Uint8Array(16).fill(3), quality: null }], metadata: {} } });
+  t.ok(chunk.full);
+  const reads = [...chunk.reads()];
+  t.same(reads.map((r) => r.line), [2, 4, 9]);
+  t.equal(reads[1], withMetadata, 'a record with more than a hash is kept as it was');
+  t.same([...reads[0].record.signals[0].hash], Array(32).fill(1));
+  t.same([...reads[2].record.signals[0].hash], Array(16).fill(3));
+  t.same(reads[2].record.signals[0].type.name, 'md5');
+  t.throws(() => chunk.push(withMetadata), RangeError);
 });

@@ -271,6 +271,44 @@ t.test('a code with many owners answers with each, and loses them one at a time'
   }
 });
 
+t.test("an import's batches (more to follow) put off rebuilds, answers stay exact, and settling builds the tables", async (t) => {
+  const index = new MultiIndexHashing();
+  const { byte, next } = lcg(777);
+  const codes: Uint8Array[] = [];
+  const check = (label: string) => {
+    for (let k = 0; k < 4; k++) {
+      const query = flip(codes[next() % codes.length], positions(next() % 20, next()));
+      const want = codes.flatMap((c, owner) => (hammingDistance(c, query) <= 31 ? [owner] : []));
+      t.same(sorted(index.search(query, 31)).map((h) => h.owner).sort((a, b) => a - b), want, label);
+    }
+  };
+  const add = (count: number, more: boolean) => {
+    const bytes = new Uint8Array(count * 32);
+    for (let i = 0; i < count; i++) {
+      const c = Uint8Array.from({ length: 32 }, byte);
+      bytes.set(c, i * 32);
+      codes.push(c);
+    }
+    index.addMany(bytes, Array.from({ length: count }, (_, i) => codes.length - count + i), more);
+  };
+  add(8000, false);
+  t.equal(index.shape.deltaCodes, 0, 'a batch alone is indexed at once');
+  add(3000, true);
+  add(3000, true);
+  t.equal(index.shape.deltaCodes, 6000, 'batches with more to follow stay in the delta while it is smaller than the indexed codes');
+  check('searched with a delta');
+  add(3000, true);
+  t.equal(index.shape.deltaCodes, 0, 'a delta larger than the indexed codes is indexed');
+  add(5000, true);
+  t.equal(index.shape.deltaCodes, 5000);
+  index.settle();
+  t.equal(index.shape.deltaCodes, 0, 'settling indexes the delta');
+  add(1, true);
+  index.addMany(packCodes([codes[5]]), [5]);
+  t.equal(index.size, codes.length, 'an owner already held is not added again');
+  check('after settling');
+});
+
 t.test('growth past re-tune points keeps answers exact', async (t) => {
   const index = new MultiIndexHashing();
   const codes: Uint8Array[] = [];

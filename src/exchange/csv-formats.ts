@@ -49,14 +49,28 @@ export async function* readTeFile(source: Readable): AsyncGenerator<ReadItem> {
     line++;
     const trimmed = text.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
-    yield readRow(line, () => {
-      const cells = trimmed.split(/\s+/);
-      if (cells.length > 2) throw new Error(`expected "<signal_type> <hash>" or a bare hash, got ${cells.length} fields`);
-      const [typeName, hash] = cells.length === 2 ? cells : [undefined, cells[0]];
-      const type = typeName === undefined ? typeOfBareHash(hash) : fromTeName(typeName);
-      return { signals: [parsedSignal(type, typeName ?? `(a bare hash of ${hash.length} characters)`, hash)], metadata: {} };
-    });
+    yield readTeLine(line, trimmed);
   }
+}
+
+function readTeLine(line: number, text: string): ReadItem {
+  // Most lines are "<signal_type> <hash>" with one space: no regular expression, no array of cells.
+  const space = text.indexOf(' ');
+  const type = space > 0 ? fromTeName(text.slice(0, space)) : undefined;
+  if (type) {
+    try {
+      return { line, record: { signals: [parsedSignal(type, undefined, text.slice(space + 1))], metadata: {} } };
+    } catch {
+      // Read again below, for the reason a person can act on.
+    }
+  }
+  return readRow(line, () => {
+    const cells = text.split(/\s+/);
+    if (cells.length > 2) throw new Error(`expected "<signal_type> <hash>" or a bare hash, got ${cells.length} fields`);
+    const [typeName, hash] = cells.length === 2 ? cells : [undefined, cells[0]];
+    const type = typeName === undefined ? typeOfBareHash(hash) : fromTeName(typeName);
+    return { signals: [parsedSignal(type, typeName ?? `(a bare hash of ${hash.length} characters)`, hash)], metadata: {} };
+  });
 }
 
 export async function* writeTeFile(items: AsyncIterable<ExportItem>): AsyncGenerator<string> {

@@ -55,6 +55,12 @@ const C_SHARDS = LOCK_WORDS;
 const CONTROL_WORDS = LOCK_WORDS + 1;
 /** A delta past this many codes per shard costs a search more than a rebuild saves (a 2 MB scan). */
 const MAX_DELTA = 1 << 16;
+/**
+ * While an import adds chunk after chunk, a shard's delta may grow as large
+ * as its indexed codes, up to this many (a 16 MB scan per search meanwhile):
+ * a rebuild per chunk would rebuild the whole shard a hundred times over.
+ */
+const MAX_BULK_DELTA = 1 << 19;
 
 let defaultShardCapacity: number | undefined;
 
@@ -76,7 +82,9 @@ export class MultiIndexHashing implements HammingRangeIndex {
   /** This thread's scratch slot in every shard. */
   private readonly thread: number;
   /** Writer only: per shard, the delta's slots by owner, so an add or remove finds an entry without a scan. */
-  private readonly deltaByOwner: Map<number, number[]>[] = [];
+  private readonly deltaByOwner: OwnerSlots[] = [];
+  /** Writer only: the highest owner ever added; a higher one cannot be in the index yet. */
+  private maxOwner = -1;
   private readonly query = new Uint32Array(CODE_WORDS);
   /** Writer: told of each new shard before searches can need it. */
   onShardCreated: ((memory: SharedMemory) => void) | null = null;
@@ -149,12 +157,50 @@ export class MultiIndexHashing implements HammingRangeIndex {
     this.rebuildIfDue();
   }
 
-  addMany(codes: Uint8Array, owners: ArrayLike<number>): void {
+  /**
+   * Adds entries; `more` says more batches of the same import follow, so the
+   * tables are rebuilt only when the delta has grown as large as the indexed
+   * codes (and MAX_BULK_DELTA): an import costs a few rebuilds, not one per
+   * batch. `settle` (or any batch without `more`) applies the usual limit again.
+   */
+  addMany(codes: Uint8Array, owners: ArrayLike<number>, more = false): void {
     checkBatch(codes, owners);
-    for (let i = 0; i < owners.length; i++) {
+    this.requireWriter();
+    for (let i = 0; i < owners.length; ) {
+      // A run of rising owners above every owner added so far (the store's new signal ids) cannot be there yet: appended together, unchecked.
+      let end = i;
+      for (let max = this.maxOwner; end < owners.length && owners[end] > max; end++) max = owners[end];
+      if (end > i) {
+        this.appendNew(codes, owners, i, end);
+        i = end;
+        continue;
+      }
       readCodeWords(codes.subarray(i * 32, i * 32 + 32), this.query);
       this.addWords(this.query, owners[i]);
+      i++;
     }
+    this.rebuildIfDue(more);
+  }
+
+  /** Appends entries [from, to) known not to be in the index to the delta. */
+  private appendNew(codes: Uint8Array, owners: ArrayLike<number>, from: number, to: number): void {
+    const count = to - from;
+    const words = new Uint32Array(count * CODE_WORDS);
+    for (let k = 0; k < count; k++) readCodeWords(codes.subarray((from + k) * 32, (from + k) * 32 + 32), words, k * CODE_WORDS);
+    for (let done = 0; done < count; ) {
+      const shard = this.activeShard();
+      const delta = this.deltaByOwner[this.shards.length - 1];
+      const first = shard.slots;
+      const added = shard.append(words, done, owners, from + done, count - done);
+      for (let k = 0; k < added; k++) delta.add(owners[from + done + k], first + k);
+      done += added;
+    }
+    this.maxOwner = Math.max(this.maxOwner, owners[to - 1]);
+  }
+
+  /** After an import's last batch: rebuilds the tables of any shard whose delta is past the usual limit. */
+  settle(): void {
+    this.requireWriter();
     this.rebuildIfDue();
   }
 
@@ -168,7 +214,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
     checkBatch(codes, owners);
     this.requireWriter();
     const words = new Uint32Array(owners.length * CODE_WORDS);
-    for (let i = 0; i < owners.length; i++) readCodeWords(codes.subarray(i * 32, i * 32 + 32), words, i * CODE_WORDS);
+    for (let i = 0; i < owners.length; i++) {
+      readCodeWords(codes.subarray(i * 32, i * 32 + 32), words, i * CODE_WORDS);
+      if (owners[i] > this.maxOwner) this.maxOwner = owners[i];
+    }
     for (let done = 0; done < owners.length; ) done += this.activeShard(true).append(words, done, owners, done, owners.length - done);
   }
 
@@ -229,12 +278,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const { shard: i, slot } = found;
     const shard = this.shards[i];
     shard.kill(slot);
-    const delta = this.deltaByOwner[i].get(owner);
-    const at = delta ? delta.indexOf(slot) : -1;
-    if (at >= 0) {
-      delta!.splice(at, 1);
-      if (delta!.length === 0) this.deltaByOwner[i].delete(owner);
-    }
+    this.deltaByOwner[i].remove(owner, slot);
     if (shard.dead > Math.max(MIN_TABLE_CODES, shard.slots >>> 2)) this.compactShard(i);
     return true;
   }
@@ -276,10 +320,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const i = this.shards.indexOf(this.activeShard());
     const slot = this.shards[i].slots;
     this.shards[i].append(words, 0, [owner], 0, 1);
-    const delta = this.deltaByOwner[i];
-    const slots = delta.get(owner);
-    if (slots) slots.push(slot);
-    else delta.set(owner, [slot]);
+    this.deltaByOwner[i].add(owner, slot);
+    if (owner > this.maxOwner) this.maxOwner = owner;
   }
 
   /** The live slot holding (code, owner): through each shard's first table, then its delta's owners. */
@@ -288,7 +330,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
       const shard = this.shards[i];
       const indexed = shard.findIndexed(words, owner);
       if (indexed >= 0) return { shard: i, slot: indexed };
-      for (const slot of this.deltaByOwner[i].get(owner) ?? []) if (shard.holds(slot, words, owner)) return { shard: i, slot };
+      const slot = this.deltaByOwner[i].find(owner, (slot) => shard.holds(slot, words, owner));
+      if (slot >= 0) return { shard: i, slot };
     }
     return null;
   }
@@ -301,7 +344,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     else if (last && last.slots > last.indexed) this.rebuildShard(this.shards.length - 1);
     const memory = Shard.createMemory(this.shardCapacity, this.options.tableCount);
     this.attachShard(memory);
-    this.deltaByOwner.push(new Map());
+    this.deltaByOwner.push(new OwnerSlots());
     this.onShardCreated?.(memory);
     // Counted after the search threads were told, so one that sees the count can attach the shard.
     Atomics.add(this.control, C_SHARDS, 1);
@@ -312,9 +355,10 @@ export class MultiIndexHashing implements HammingRangeIndex {
     return this.options.deltaLimit ?? Math.min(MAX_DELTA, Math.max(MIN_TABLE_CODES, shard.indexed >>> 7));
   }
 
-  private rebuildIfDue(): void {
+  private rebuildIfDue(more = false): void {
     this.shards.forEach((shard, i) => {
-      if (shard.slots - shard.indexed > this.deltaLimit(shard)) this.rebuildShard(i);
+      const limit = more ? (this.options.deltaLimit ?? Math.min(MAX_BULK_DELTA, Math.max(this.deltaLimit(shard), shard.indexed))) : this.deltaLimit(shard);
+      if (shard.slots - shard.indexed > limit) this.rebuildShard(i);
     });
   }
 
@@ -347,16 +391,42 @@ export class MultiIndexHashing implements HammingRangeIndex {
   /** Lists shard i's delta slots by owner (after its tables or slots changed). */
   private indexDelta(i: number): void {
     const shard = this.shards[i];
-    const delta = new Map<number, number[]>();
-    shard.forEachLive(shard.indexed, shard.slots, (slot, owner) => {
-      const slots = delta.get(owner);
-      if (slots) slots.push(slot);
-      else delta.set(owner, [slot]);
-    });
+    const delta = new OwnerSlots();
+    shard.forEachLive(shard.indexed, shard.slots, (slot, owner) => delta.add(owner, slot));
     this.deltaByOwner[i] = delta;
   }
 
   private requireWriter(): void {
     if (!this.writer) throw new Error('only the thread that made the index writes to it');
+  }
+}
+
+/** Slots by owner; an owner has one slot almost always, kept as a bare number (no array per entry). */
+class OwnerSlots {
+  private readonly slots = new Map<number, number | number[]>();
+
+  add(owner: number, slot: number): void {
+    const held = this.slots.get(owner);
+    if (held === undefined) this.slots.set(owner, slot);
+    else if (typeof held === 'number') this.slots.set(owner, [held, slot]);
+    else held.push(slot);
+  }
+
+  /** The owner's first slot that `matches`, or -1. */
+  find(owner: number, matches: (slot: number) => boolean): number {
+    const held = this.slots.get(owner);
+    if (held === undefined) return -1;
+    if (typeof held === 'number') return matches(held) ? held : -1;
+    for (const slot of held) if (matches(slot)) return slot;
+    return -1;
+  }
+
+  remove(owner: number, slot: number): void {
+    const held = this.slots.get(owner);
+    if (held === slot) this.slots.delete(owner);
+    else if (Array.isArray(held) && held.includes(slot)) {
+      const left = held.filter((s) => s !== slot);
+      this.slots.set(owner, left.length === 1 ? left[0] : left);
+    }
   }
 }

@@ -66,6 +66,15 @@ function searchSet(port: MessagePort): IndexSet {
   return set;
 }
 
+/** After an import's chunk with more to follow: the tables it put off are rebuilt if no write comes for a while (an import cut short). */
+const SETTLE_AFTER_MS = 1000;
+let settleTimer: NodeJS.Timeout | undefined;
+
+function settleLater(more: boolean): void {
+  clearTimeout(settleTimer);
+  settleTimer = more ? setTimeout(() => indexes.settle(), SETTLE_AFTER_MS) : undefined;
+}
+
 /** Waits until the writer has applied write `seq` (the writer itself never waits: it applied it before reading this search). */
 function awaitWrite(seq: number): void {
   for (let seen = Atomics.load(applied, 0); seen < seq; seen = Atomics.load(applied, 0)) Atomics.wait(applied, 0, seen, 1000);
@@ -94,6 +103,7 @@ port.on('message', (request: WorkerRequest) => {
       indexes.apply(request.change);
       Atomics.store(applied, 0, request.seq);
       Atomics.notify(applied, 0);
+      settleLater(request.change.more === true);
       return;
     case 'handles':
       reply({ op: 'handles', id: request.id, handles: indexes.handles() });

@@ -130,17 +130,29 @@ export class IndexSet {
     this.hamming(owner, type).attachShard(memory);
   }
 
-  /** Applies one committed store write. */
+  /**
+   * Applies one committed store write. A chunk of an import with more to
+   * follow may leave the tables behind its codes (they are scanned meanwhile);
+   * any other write settles every index.
+   */
   apply(change: SignalChange): void {
+    const more = change.more === true;
     for (const batch of change.batches) {
-      const { index } = this.get(batch.owner, batch.type);
+      const entry = this.get(batch.owner, batch.type);
       if (change.op === 'add') {
-        index.addMany(batch.codes, batch.ids);
+        if (entry.kind === 'hamming') entry.index.addMany(batch.codes, batch.ids, more);
+        else entry.index.addMany(batch.codes, batch.ids);
         continue;
       }
       const bytes = batch.codes.length / batch.count;
-      for (let i = 0; i < batch.count; i++) index.remove(batch.codes.subarray(i * bytes, (i + 1) * bytes), batch.ids[i]);
+      for (let i = 0; i < batch.count; i++) entry.index.remove(batch.codes.subarray(i * bytes, (i + 1) * bytes), batch.ids[i]);
     }
+    if (!more) this.settle();
+  }
+
+  /** Rebuilds the tables an import put off (a writer whose last write had `more` calls this once writes stop). */
+  settle(): void {
+    for (const { index } of this.hammingIndexes()) index.settle();
   }
 
   size(owner: SignalOwnerKind, type: string): number {

@@ -27,9 +27,11 @@ import { CASE_MAX_SIGNALS, type CaseService } from './cases.js';
 import type { ServiceContext } from './context.js';
 import { ServiceError, StoreError } from './errors.js';
 import { deserializeRecords, serializeRecords } from './exchange-staging-records.js';
+import { HashOwners } from './hash-owners.js';
+import { PendingRecords, type Read } from './pending-records.js';
 
 /** Records applied per transaction outside strict mode. */
-const CHUNK_RECORDS = 20_000;
+const CHUNK_RECORDS = 50_000;
 /** Reasons kept in a report; the count goes on past them. */
 const MAX_REPORTED_ERRORS = 1000;
 /** Items read per query while exporting. */
@@ -77,7 +79,6 @@ export interface ExportStream {
   chunks: AsyncGenerator<string>;
 }
 
-type Read = { line: number; record: ExchangeRecord };
 
 /** Where records go: a bank's items or a case's hashes, with what it already holds by hash. */
 interface ImportTarget {
@@ -86,56 +87,22 @@ interface ImportTarget {
   apply(writer: ImportWriter, read: Read, report: ImportReport): void;
 }
 
-export function signalKey(type: string, hash: Uint8Array): string {
-  return `${type}:${Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('latin1')}`;
-}
-
-/**
- * Key (type and hash) to the ids that hold it. A key has one owner almost
- * always, kept as a bare number: a bank of millions of hashes then costs no
- * array per hash (and far less garbage collection during an import).
- */
-class HashOwners {
-  private readonly owners = new Map<string, number | number[]>();
-
-  has(key: string): boolean {
-    return this.owners.has(key);
-  }
-
-  ids(key: string): number[] {
-    const held = this.owners.get(key);
-    return held === undefined ? [] : typeof held === 'number' ? [held] : held;
-  }
-
-  add(key: string, id: number): void {
-    const held = this.owners.get(key);
-    if (held === undefined) this.owners.set(key, id);
-    else if (typeof held === 'number') this.owners.set(key, [held, id]);
-    else held.push(id);
-  }
-
-  /** The keys are no longer held by these ids. */
-  forget(keys: Iterable<string>, ids: ReadonlySet<number>): void {
-    for (const key of keys) {
-      const left = this.ids(key).filter((id) => !ids.has(id));
-      if (left.length === 0) this.owners.delete(key);
-      else this.owners.set(key, left.length === 1 ? left[0] : left);
-    }
-  }
-}
-
 /** The record's signals not yet held, each once. */
-function freshSignals(known: HashOwners, record: ExchangeRecord): { signal: ExchangeRecord['signals'][number]; key: string }[] {
-  if (record.signals.length === 1) {
-    // Hash lists hold one hash a record: no set, no intermediate arrays.
-    const [signal] = record.signals;
-    const key = signalKey(signal.type.name, signal.hash);
-    return known.has(key) ? [] : [{ signal, key }];
-  }
-  const seen = new Set<string>();
-  return record.signals
-    .map((signal) => ({ signal, key: signalKey(signal.type.name, signal.hash) }))
-    .filter(({ key }) => !known.has(key) && !seen.has(key) && seen.add(key));
+function freshSignals(known: HashOwners, record: ExchangeRecord): ExchangeRecord['signals'] {
+  const { signals } = record;
+  // Hash lists hold one hash a record: no intermediate arrays.
+  if (signals.length === 1) return known.has(signals[0].type.name, signals[0].hash) ? [] : signals;
+  const seen = new HashOwners();
+  return signals.filter((s) => {
+    if (known.has(s.type.name, s.hash) || seen.has(s.type.name, s.hash)) return false;
+    seen.add(s.type.name, s.hash, 1);
+    return true;
+  });
+}
+
+/** The ids holding any of the record's hashes. */
+function holders(known: HashOwners, record: ExchangeRecord): Set<number> {
+  return new Set(record.signals.flatMap((s) => known.ids(s.type.name, s.hash)));
 }
 
 function emptyReport(format: ExchangeFormat, strict: boolean): ImportReport {
@@ -204,7 +171,7 @@ export class ExchangeService {
     const page: { nextPageToken?: string | null } = {};
     const stage = options.strict ? { id: this.staging.begin(), seq: 0 } : null;
     try {
-      let chunk: Read[] = [];
+      let chunk = new PendingRecords(CHUNK_RECORDS);
       for await (const item of readRecords(options.format, source, page)) {
         if ('error' in item) {
           if (stage) throw new ServiceError('INVALID_REQUEST', `line ${item.line}: ${item.error}. Nothing was imported (strict).`);
@@ -212,11 +179,11 @@ export class ExchangeService {
           continue;
         }
         chunk.push(item);
-        if (chunk.length < CHUNK_RECORDS) continue;
-        this.flush(target, chunk, report, stage);
-        chunk = [];
+        if (!chunk.full) continue;
+        this.flush(target, chunk, report, stage, true);
+        chunk = new PendingRecords(CHUNK_RECORDS);
       }
-      this.flush(target, chunk, report, stage);
+      this.flush(target, chunk, report, stage, false);
       if (stage) this.applyStaged(target, stage.id, report);
     } finally {
       if (stage) this.staging.discard(stage.id);
@@ -225,14 +192,15 @@ export class ExchangeService {
     return report;
   }
 
-  private flush(target: ImportTarget, chunk: Read[], report: ImportReport, stage: { id: string; seq: number } | null): void {
+  /** `more`: chunks of this file follow (the indexes may put off rebuilding their tables until the last). */
+  private flush(target: ImportTarget, chunk: PendingRecords, report: ImportReport, stage: { id: string; seq: number } | null, more: boolean): void {
     if (chunk.length === 0) return;
     if (stage) {
-      this.staging.stage(stage.id, stage.seq++, serializeRecords(chunk));
+      this.staging.stage(stage.id, stage.seq++, serializeRecords([...chunk.reads()]));
       return;
     }
     this.services.store.importTransaction((writer) => {
-      for (const read of chunk) {
+      for (const read of chunk.reads()) {
         try {
           target.apply(writer, read, report);
         } catch (err) {
@@ -240,7 +208,7 @@ export class ExchangeService {
           reject(report, read.line, err.message);
         }
       }
-    });
+    }, { more });
   }
 
   /** Every staged chunk in one transaction: any refusal rolls the whole import back. */
@@ -263,7 +231,7 @@ export class ExchangeService {
     const { store } = this.services;
     store.getBank(bankId);
     const known = new HashOwners();
-    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(signalKey(type, hash), contentId);
+    for (const [contentId, type, hash] of store.iterateBankSignals(bankId)) known.add(type, hash, contentId);
     const formatProvenance = { platform, channel: null, messageRef: null, capturedAt: null };
     return {
       known,
@@ -276,9 +244,9 @@ export class ExchangeService {
           return;
         }
         const provenance = record.provenance ?? formatProvenance;
-        const signals = fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
+        const signals = fresh.map((signal) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality }));
         const [id] = writer.addItems(bankId, [{ provenance, metadata: record.metadata, note: record.note ?? null, signals }]);
-        for (const { key } of fresh) known.add(key, id);
+        for (const signal of fresh) known.add(signal.type.name, signal.hash, id);
         report.added++;
         report.signalsAdded += fresh.length;
       },
@@ -287,16 +255,15 @@ export class ExchangeService {
 
   /** Withdrawn or deleted at the source: every item holding one of the record's hashes goes, so no copy of the image still matches. */
   private removeItems(writer: ImportWriter, known: HashOwners, record: ExchangeRecord, report: ImportReport): void {
-    const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
-    const ids = new Set(keys.flatMap((key) => known.ids(key)));
+    const ids = holders(known, record);
     if (ids.size === 0) {
       report.duplicate++;
       return;
     }
     // The items' other hashes go from `known` too: a later record with one of them adds it again.
-    for (const id of ids) for (const s of writer.listSignals({ kind: 'content', contentId: id })) known.forget([signalKey(s.type, s.hash)], ids);
+    for (const id of ids) for (const s of writer.listSignals({ kind: 'content', contentId: id })) known.forget(s.type, s.hash, ids);
     writer.deleteItems([...ids]);
-    known.forget(keys, ids);
+    for (const s of record.signals) known.forget(s.type.name, s.hash, ids);
     report.removed++;
   }
 
@@ -304,7 +271,7 @@ export class ExchangeService {
   private updateInPlace(writer: ImportWriter, known: HashOwners, record: ExchangeRecord): boolean {
     if (record.modifiedAt === undefined) return false;
     const [first] = record.signals;
-    const [id] = known.ids(signalKey(first.type.name, first.hash));
+    const [id] = known.ids(first.type.name, first.hash);
     const stored = writer.getContent(id).metadata;
     const storedAt = modifiedAtOf((stored.stopncii as { lastModtimestamp?: unknown } | undefined)?.lastModtimestamp);
     if (storedAt !== undefined && record.modifiedAt <= storedAt) return false;
@@ -320,18 +287,17 @@ export class ExchangeService {
     store.getCase(caseId);
     const known = new HashOwners();
     const stored = store.listSignals({ kind: 'case', caseId });
-    for (const s of stored) known.add(signalKey(s.type, s.hash), s.id);
+    for (const s of stored) known.add(s.type, s.hash, s.id);
     let held = stored.length;
     return {
       known,
       apply: (writer, { record }, report) => {
         if (record.remove) {
-          const keys = record.signals.map((s) => signalKey(s.type.name, s.hash));
-          const ids = new Set(keys.flatMap((key) => known.ids(key)));
+          const ids = holders(known, record);
           if (ids.size === 0) report.duplicate++;
           else {
             writer.deleteSignals([...ids]);
-            known.forget(keys, ids);
+            for (const s of record.signals) known.forget(s.type.name, s.hash, ids);
             held -= ids.size;
             report.removed++;
           }
@@ -339,9 +305,9 @@ export class ExchangeService {
         }
         const fresh = freshSignals(known, record);
         if (fresh.length === 0) return void report.duplicate++;
-        checkCaseRules(fresh.map(({ signal }) => signal), held);
-        const ids = writer.addCaseSignals(caseId, fresh.map(({ signal }) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
-        fresh.forEach(({ key }, i) => known.add(key, ids[i]));
+        checkCaseRules(fresh, held);
+        const ids = writer.addCaseSignals(caseId, fresh.map((signal) => ({ type: signal.type.name, hash: signal.hash, quality: signal.quality })));
+        fresh.forEach((signal, i) => known.add(signal.type.name, signal.hash, ids[i]));
         held += ids.length;
         report.added++;
         report.signalsAdded += fresh.length;

@@ -26,19 +26,37 @@ export interface BulkItem {
 }
 
 class PendingRows {
-  readonly params: unknown[] = [];
+  /**
+   * The queued rows' parameters, written by index and kept between
+   * statements: a full statement binds this very array (no copy, and no array
+   * grown afresh for every statement); stale values past the queued rows are
+   * never bound.
+   */
+  private readonly params: unknown[];
   rows = 0;
   private readonly statements = new Map<number, Database.Statement>();
   private readonly lastId: Database.Statement<[string], { id: number }>;
+  private readonly width: number;
 
   constructor(
     private readonly db: Database.Database,
     private readonly table: string,
     private readonly columns: readonly string[],
   ) {
+    this.width = columns.length;
+    this.params = new Array<unknown>(ROWS_PER_STATEMENT * this.width).fill(null);
     this.lastId = db.prepare(
       `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), coalesce((SELECT max(id) FROM ${table}), 0)) AS id`,
     );
+  }
+
+  /** The next row's first parameter's index; the caller sets the row's `width` parameters from there. */
+  next(): number {
+    return this.rows++ * this.width;
+  }
+
+  set(at: number, value: unknown): void {
+    this.params[at] = value;
   }
 
   private statement(rows: number): Database.Statement {
@@ -57,17 +75,20 @@ class PendingRows {
   }
 
   write(): void {
-    const width = this.columns.length;
-    const full = this.statement(ROWS_PER_STATEMENT);
-    let at = 0;
-    for (; this.rows - at / width >= ROWS_PER_STATEMENT; at += ROWS_PER_STATEMENT * width) full.run(this.params.slice(at, at + ROWS_PER_STATEMENT * width));
-    const left = this.rows - at / width;
-    if (left > 0) this.statement(left).run(this.params.slice(at));
-    this.discard();
+    const { width, rows, params } = this;
+    const size = ROWS_PER_STATEMENT * width;
+    if (rows === ROWS_PER_STATEMENT && params.length === size) this.statement(ROWS_PER_STATEMENT).run(params);
+    else {
+      // An item with many signals went past a statement's rows: whole statements, then the rest.
+      let at = 0;
+      for (; rows * width - at >= size; at += size) this.statement(ROWS_PER_STATEMENT).run(params.slice(at, at + size));
+      if (at < rows * width) this.statement(rows - at / width).run(params.slice(at, rows * width));
+      if (params.length > size) params.length = size;
+    }
+    this.rows = 0;
   }
 
   discard(): void {
-    this.params.length = 0;
     this.rows = 0;
   }
 }
@@ -88,16 +109,31 @@ export class BulkInserter {
     const contentId = (this.nextContentId ??= this.content.nextId());
     this.nextContentId++;
     const p = item.provenance;
-    this.content.params.push(contentId, bankId, p.platform, p.channel, p.messageRef, p.capturedAt, item.metadata, item.note, now, now);
-    this.content.rows++;
+    const c = this.content;
+    const at = c.next();
+    c.set(at, contentId);
+    c.set(at + 1, bankId);
+    c.set(at + 2, p.platform);
+    c.set(at + 3, p.channel);
+    c.set(at + 4, p.messageRef);
+    c.set(at + 5, p.capturedAt);
+    c.set(at + 6, item.metadata);
+    c.set(at + 7, item.note);
+    c.set(at + 8, now);
+    c.set(at + 9, now);
     let signalId = (this.nextSignalId ??= this.signals.nextId());
-    for (const s of item.signals) {
-      this.signals.params.push(signalId, contentId, s.type.name, s.hash, s.quality);
-      this.signals.rows++;
+    const s = this.signals;
+    for (const signal of item.signals) {
+      const row = s.next();
+      s.set(row, signalId);
+      s.set(row + 1, contentId);
+      s.set(row + 2, signal.type.name);
+      s.set(row + 3, signal.hash);
+      s.set(row + 4, signal.quality);
       signalIds.push(signalId++);
     }
     this.nextSignalId = signalId;
-    if (this.content.rows >= ROWS_PER_STATEMENT || this.signals.rows >= ROWS_PER_STATEMENT) this.write();
+    if (c.rows >= ROWS_PER_STATEMENT || s.rows >= ROWS_PER_STATEMENT) this.write();
     return contentId;
   }
 

@@ -222,30 +222,47 @@ function isUniqueViolation(err: unknown): boolean {
  * listeners get typed arrays rather than one object per signal.
  */
 class BatchCollector {
-  private readonly groups = new Map<string, { type: KnownSignalType; owner: SignalOwnerKind; ids: number[]; hashes: Uint8Array[] }>();
+  private readonly groups = new Map<string, CollectedGroup>();
 
   /** The group pushed to last: an import pushes hundreds of thousands of one type and owner in a row. */
-  private last: { type: KnownSignalType; owner: SignalOwnerKind; ids: number[]; hashes: Uint8Array[] } | undefined;
+  private last: CollectedGroup | undefined;
 
   push(type: KnownSignalType, owner: SignalOwnerKind, id: number, hash: Uint8Array): void {
     let group = this.last;
     if (group?.type !== type || group.owner !== owner) {
       const key = `${owner}:${type.name}`;
       group = this.groups.get(key);
-      if (!group) this.groups.set(key, (group = { type, owner, ids: [], hashes: [] }));
+      if (!group) this.groups.set(key, (group = { type, owner, ids: [], codes: new Uint8Array(64 * type.bytes) }));
       this.last = group;
     }
+    // The bytes are copied at once: an import's hundreds of thousands of hash objects need not live until its commit.
+    const at = group.ids.length * type.bytes;
+    if (at + type.bytes > group.codes.length) {
+      const grown = new Uint8Array(2 * group.codes.length);
+      grown.set(group.codes);
+      group.codes = grown;
+    }
+    group.codes.set(hash, at);
     group.ids.push(id);
-    group.hashes.push(hash);
   }
 
   batches(): SignalBatch[] {
-    return [...this.groups.values()].map(({ type, owner, ids, hashes }) => {
-      const codes = new Uint8Array(ids.length * type.bytes);
-      hashes.forEach((hash, i) => codes.set(hash, i * type.bytes));
-      return { type: type.name, owner, count: ids.length, ids: Uint32Array.from(ids), codes };
-    });
+    return [...this.groups.values()].map(({ type, owner, ids, codes }) => ({
+      type: type.name,
+      owner,
+      count: ids.length,
+      ids: Uint32Array.from(ids),
+      codes: codes.slice(0, ids.length * type.bytes),
+    }));
   }
+}
+
+interface CollectedGroup {
+  type: KnownSignalType;
+  owner: SignalOwnerKind;
+  ids: number[];
+  /** The hashes' bytes, one after the other, with room to grow past `ids.length` of them. */
+  codes: Uint8Array;
 }
 
 /** The statements of imports and exports (src/services/exchange.ts). */
@@ -513,7 +530,7 @@ export class SqliteStore implements Store {
     return contentIds;
   }
 
-  importTransaction<T>(work: (writer: ImportWriter) => T): T {
+  importTransaction<T>(work: (writer: ImportWriter) => T, options: { more?: boolean } = {}): T {
     if (this.db.inTransaction) throw new Error('store writes cannot run inside another transaction: the indexes would hear of them before the commit');
     const added = new BatchCollector();
     const removed = new BatchCollector();
@@ -529,9 +546,10 @@ export class SqliteStore implements Store {
         }
       })
       .immediate();
+    const more = options.more === true;
     for (const [op, collector] of [['remove', removed], ['add', added]] as const) {
       const batches = collector.batches();
-      if (batches.length > 0) for (const listener of this.listeners) listener({ op, batches });
+      if (batches.length > 0) for (const listener of this.listeners) listener(more ? { op, batches, more } : { op, batches });
     }
     return result;
   }

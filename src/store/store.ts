@@ -137,6 +137,8 @@ export interface SignalBatch {
 export interface SignalChange {
   op: 'add' | 'remove';
   batches: SignalBatch[];
+  /** A chunk of an import with more chunks to follow: an index may put off rebuilding its tables until the last. */
+  more?: boolean;
 }
 
 export type SignalChangeListener = (change: SignalChange) => void;
@@ -234,9 +236,10 @@ export interface Store {
 
   /**
    * Runs an import's writes in one transaction: all of them commit or none.
-   * Listeners hear of what it removed, then of what it added, after the commit.
+   * Listeners hear of what it removed, then of what it added, after the commit;
+   * `more` tells them more chunks of the same import follow.
    */
-  importTransaction<T>(work: (writer: ImportWriter) => T): T;
+  importTransaction<T>(work: (writer: ImportWriter) => T, options?: { more?: boolean }): T;
   /** Every signal of a bank's content as [content id, type, hash], in no particular order. */
   iterateBankSignals(bankId: number): Iterable<[contentId: number, type: string, hash: Uint8Array]>;
   /** The Telegram messages a bank holds, as "chatId/messageId" (metadata.telegram). */
