@@ -269,17 +269,24 @@ t.test("a paced query's slices are all in flight at once, and its hits keep thei
   const early = randomHash();
   const late = randomHash();
   const items = [addItem(store, bank.id, [{ type: 'pdq', hash: early }]), addItem(store, bank.id, [{ type: 'pdq', hash: late }])];
-  // A searcher that answers each slice a little later, as index threads do, counting slices in flight.
+  // A searcher that holds every slice until all 4 are in flight (or, if the matcher waited for one before sending
+  // the next, for 2 s, so that the test fails rather than hangs), counting slices in flight.
+  const SLICES = 4;
   let inFlight = 0;
   let most = 0;
   let searched = 0;
+  const held: (() => void)[] = [];
   const slow = {
     size: (owner: 'content' | 'case', type: string) => indexes.size(owner, type),
     close: () => {},
     searchMany: async (owner: 'content' | 'case', queries: Parameters<typeof indexes.searchMany>[1]) => {
       most = Math.max(most, ++inFlight);
       searched += queries.length;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise<void>((resolve) => {
+        held.push(resolve);
+        if (held.length === SLICES) held.forEach((release) => release());
+        else setTimeout(resolve, 2_000);
+      });
       inFlight--;
       return indexes.searchMany(owner, queries);
     },
@@ -288,7 +295,8 @@ t.test("a paced query's slices are all in flight at once, and its hits keep thei
   // 200 hashes: 4 slices of 64; the planted ones in the first and the last.
   const codes = [early, ...Array.from({ length: 198 }, () => randomHash()), late];
   const result = await matcher.matchContent(q(codes.map((hash) => ({ type: 'pdq', hash }))), () => new Promise((resolve) => setImmediate(resolve)));
-  t.equal(most, Math.ceil(searched / 64), `every slice (of ${searched} hashes) was sent before the first came back`);
+  t.equal(Math.ceil(searched / 64), SLICES, `${searched} hashes in slices of 64`);
+  t.equal(most, SLICES, 'every slice was sent before the first came back');
   t.same(
     result.matches.map((m) => [m.contentId, m.signalIndex]).sort((a, b) => a[0]! - b[0]!),
     [
