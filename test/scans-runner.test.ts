@@ -12,6 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Matcher } from '../src/match/matcher.js';
+import { queryFromSignals } from '../src/match/query.js';
 import { SignalIndexes } from '../src/match/signal-indexes.js';
 import { lockIsStale, newHolder } from '../src/scans/lock.js';
 import { checkTimeZone, cronOf, nextSlot, ScheduleError } from '../src/scans/schedule.js';
@@ -170,4 +171,42 @@ t.test('an event listener that throws is reported and does not stop the others',
   events.emit('run.finished', { runId: 8, scanId: 1, status: 'done', newMatches: 0 });
   t.same(heard, [7]);
   t.same(failures, ['run.finished', 'run.finished']);
+});
+
+t.test("a bank's threshold override applies the same way round: a case against content, and new content against cases", async (t) => {
+  const strict = store.createBank({ name: 'strict', thresholds: { pdq: 10 } });
+  const atDistance = (hash: Uint8Array, bits: number) => {
+    const out = hash.slice();
+    for (let bit = 0; bit < bits; bit++) out[bit >> 3] ^= 1 << (bit & 7);
+    return out;
+  };
+  const unscoped = (name: string) => scans.createScan({ name, cron: '0 * * * *', timeZone: 'UTC', banks: [strict.id], caseIds: null, thresholds: {}, enabled: true, nextRunAt: null, createdBy: 'test' });
+  const found = (scanId: number, caseId: number) =>
+    (store.db.prepare('SELECT distance FROM scan_matches WHERE scan_id = ? AND case_id = ? ORDER BY distance').all(scanId, caseId) as { distance: number }[]).map((r) => r.distance);
+  const capture = (hash: Uint8Array) => store.addContent(strict.id, [8, 20].map((bits) => ({ provenance: { platform: 'telegram', channel: 's' }, signals: [{ type: 'pdq', hash: atDistance(hash, bits) }] })));
+
+  // Content first, then the case: the case is matched against the bank (matchContent).
+  const photoA = code();
+  capture(photoA);
+  const caseA = store.createCase({ caseNumber: newCaseNumber(), pinHash, signals: [{ type: 'pdq', hash: photoA }] }).id;
+  const caseFirst = unscoped('override, case side');
+  await runScanToCompletion({ scans, matcher }, caseFirst.id);
+
+  // The case first, then the content: the new items are matched against the case (matchCases).
+  const photoB = code();
+  const caseB = store.createCase({ caseNumber: newCaseNumber(), pinHash, signals: [{ type: 'pdq', hash: photoB }] }).id;
+  const contentFirst = unscoped('override, content side');
+  await runScanToCompletion({ scans, matcher }, contentFirst.id);
+  t.same(found(contentFirst.id, caseB), [], 'nothing captured yet');
+  capture(photoB);
+  const incremental = await runScanToCompletion({ scans, matcher }, contentFirst.id);
+  t.equal(incremental.itemsTotal, 2, 'the new items were matched against the cases');
+
+  t.same(found(caseFirst.id, caseA), [8], "the bank's 10 applies: 8 bits found, 20 bits (within the default 31) not");
+  t.same(found(contentFirst.id, caseB), found(caseFirst.id, caseA), 'the same the other way round');
+  const { matches, thresholds } = await matcher.matchCases(queryFromSignals([{ type: 'pdq', hash: atDistance(photoB, 20) }]), { bankId: strict.id });
+  t.notOk(matches.some((m) => m.caseId === caseB));
+  t.same(thresholds.map((x) => [x.bankId, x.source, x.applied]), [[strict.id, 'bank', 10]]);
+  const scanOwn = await matcher.matchCases(queryFromSignals([{ type: 'pdq', hash: atDistance(photoB, 20) }], { thresholds: { pdq: 25 } }), { bankId: strict.id });
+  t.ok(scanOwn.matches.some((m) => m.caseId === caseB), "a scan's own threshold replaces the bank's, as on /v1/match");
 });

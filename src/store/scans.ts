@@ -107,6 +107,11 @@ export interface OwnerSignals {
   signals: { type: string; hash: Uint8Array }[];
 }
 
+/** A content item's signals and the bank it was captured into (whose threshold overrides apply to it). */
+export interface ContentSignals extends OwnerSignals {
+  bankId: number;
+}
+
 /** Thrown when a run's lock was taken over (its holder looked dead): the run stops without writing. */
 export class LockLostError extends Error {
   constructor(scanId: number) {
@@ -165,9 +170,9 @@ function prepareStatements(db: Database.Database) {
     countContent: db.prepare<[number, number, string | null, string | null], number>(`SELECT count(*) FROM content_items WHERE id > ? AND id <= ? AND ${IN_BANKS}`).pluck(),
     maxCase: db.prepare<[], number | null>('SELECT max(id) FROM victim_cases').pluck(),
     countCases: db.prepare<[number, number, number, number], number>(`SELECT count(*) FROM victim_cases WHERE id > ? AND id <= ? AND ${IN_SCAN}`).pluck(),
-    contentIds: db.prepare<[number, number, string | null, string | null, number], number>(
-      `SELECT id FROM content_items WHERE id > ? AND id <= ? AND ${IN_BANKS} ORDER BY id LIMIT ?`,
-    ).pluck(),
+    contentIds: db.prepare<[number, number, string | null, string | null, number], [number, number]>(
+      `SELECT id, bank_id FROM content_items WHERE id > ? AND id <= ? AND ${IN_BANKS} ORDER BY id LIMIT ?`,
+    ).raw(),
     caseIds: db.prepare<[number, number, number, number, number], number>(`SELECT id FROM victim_cases WHERE id > ? AND id <= ? AND ${IN_SCAN} ORDER BY id LIMIT ?`).pluck(),
     contentSignals: db.prepare<[number, number], { owner: number; type: string; hash: Buffer }>(
       'SELECT content_item_id AS owner, type, hash FROM signals WHERE content_item_id BETWEEN ? AND ? ORDER BY content_item_id, id',
@@ -349,13 +354,13 @@ export class SqliteScanStore {
     return this.getRun(Number(lastInsertRowid));
   }
 
-  /** Up to `limit` content items of the run's banks after its cursor, with their signals. */
-  contentAfter(run: ScanRun, banks: number[] | null, limit: number): OwnerSignals[] {
+  /** Up to `limit` content items of the run's banks after its cursor, with their signals and banks. */
+  contentAfter(run: ScanRun, banks: number[] | null, limit: number): ContentSignals[] {
     const json = bankJson(banks);
-    const ids = this.statements.contentIds.all(run.contentCursor, run.contentTo, json, json, limit);
-    if (ids.length === 0) return [];
-    const byId = new Map<number, OwnerSignals>(ids.map((id) => [id, { id, signals: [] }]));
-    for (const { owner, type, hash } of this.statements.contentSignals.iterate(ids[0], ids.at(-1)!)) {
+    const rows = this.statements.contentIds.all(run.contentCursor, run.contentTo, json, json, limit);
+    if (rows.length === 0) return [];
+    const byId = new Map<number, ContentSignals>(rows.map(([id, bankId]) => [id, { id, bankId, signals: [] }]));
+    for (const { owner, type, hash } of this.statements.contentSignals.iterate(rows[0][0], rows.at(-1)![0])) {
       byId.get(owner)?.signals.push({ type, hash: new Uint8Array(hash) });
     }
     return [...byId.values()];
