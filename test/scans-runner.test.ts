@@ -210,3 +210,17 @@ t.test("a bank's threshold override applies the same way round: a case against c
   const scanOwn = await matcher.matchCases(queryFromSignals([{ type: 'pdq', hash: atDistance(photoB, 20) }], { thresholds: { pdq: 25 } }), { bankId: strict.id });
   t.ok(scanOwn.matches.some((m) => m.caseId === caseB), "a scan's own threshold replaces the bank's, as on /v1/match");
 });
+
+t.test("a first run whose cases carry more hashes than the content matches all content against the cases, finding the same", async (t) => {
+  const few = store.createBank({ name: 'few' });
+  const [near0, unrelated] = store.addContent(few.id, [near(photos[0]), code()].map((hash) => ({ provenance: { platform: 'telegram', channel: 'f' }, signals: [{ type: 'pdq', hash }] }))).contentIds;
+  const scan = scans.createScan({ name: 'content side', cron: '0 * * * *', timeZone: 'UTC', banks: [few.id], caseIds: null, thresholds: {}, enabled: true, nextRunAt: null, createdBy: 'test' });
+  const first = await runScanToCompletion({ scans, matcher }, scan.id);
+  t.same([first.itemsTotal, first.itemsDone, first.casesTotal], [2, 2, 0], 'the 2 items were the queries, against every case');
+  const recorded = store.db.prepare('SELECT case_id AS c, content_id AS i FROM scan_matches WHERE scan_id = ?').all(scan.id) as { c: number; i: number }[];
+  t.same(recorded, [{ c: caseIds[0], i: near0 }], 'the near copy, of the case it copies');
+  t.notOk(recorded.some((m) => m.i === unrelated));
+  store.addContent(few.id, [{ provenance: { platform: 'telegram', channel: 'f' }, signals: [{ type: 'pdq', hash: near(photos[1]) }] }]);
+  const next = await runScanToCompletion({ scans, matcher }, scan.id);
+  t.same([next.itemsTotal, next.casesTotal, next.newMatches], [1, 0, 1], 'the next run: the new item against the cases covered');
+});
