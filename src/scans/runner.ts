@@ -53,7 +53,7 @@ function progressOf(run: ScanRun, added: { items: number; cases: number; matches
   };
 }
 
-/** The cases of the scan a new content item is matched against: those the last run covered, at its bank's thresholds. */
+/** The cases of the scan a content item is matched against (up to the run's caseFrom: those the last run covered, or every case when a first run queries with content), at its bank's thresholds. */
 async function matchItem(ctx: RunContext, scan: ScanRecord, run: ScanRun, item: ContentSignals, options: QueryOptions): Promise<FoundMatch[]> {
   if (item.signals.length === 0) return [];
   const listed = scan.caseIds === null ? null : new Set(scan.caseIds);
