@@ -13,6 +13,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Matcher } from '../src/match/matcher.js';
+import { queryFromSignals } from '../src/match/query.js';
 import { SignalIndexes } from '../src/match/signal-indexes.js';
 import { lockIsStale, newHolder } from '../src/scans/lock.js';
 import { checkTimeZone, cronOf, nextSlot, ScheduleError } from '../src/scans/schedule.js';
@@ -204,4 +205,56 @@ t.test('an event listener that throws is reported and does not stop the others',
   events.emit('run.finished', { runId: 8, scanId: 1, status: 'done', newMatches: 0 });
   t.same(heard, [7]);
   t.same(failures, ['run.finished', 'run.finished']);
+});
+
+t.test("a bank's threshold override applies the same way round: a case against content, and new content against cases", async (t) => {
+  const strict = store.createBank({ name: 'strict', thresholds: { pdq: 10 } });
+  const atDistance = (hash: Uint8Array, bits: number) => {
+    const out = hash.slice();
+    for (let bit = 0; bit < bits; bit++) out[bit >> 3] ^= 1 << (bit & 7);
+    return out;
+  };
+  const unscoped = (name: string) => scans.createScan({ name, cron: '0 * * * *', timeZone: 'UTC', banks: [strict.id], caseIds: null, thresholds: {}, enabled: true, nextRunAt: null, createdBy: 'test' });
+  const found = (scanId: number, caseId: number) =>
+    (store.db.prepare('SELECT distance FROM scan_matches WHERE scan_id = ? AND case_id = ? ORDER BY distance').all(scanId, caseId) as { distance: number }[]).map((r) => r.distance);
+  const capture = (hash: Uint8Array) => store.addContent(strict.id, [8, 20].map((bits) => ({ provenance: { platform: 'telegram', channel: 's' }, signals: [{ type: 'pdq', hash: atDistance(hash, bits) }] })));
+
+  // Content first, then the case: the case is matched against the bank (matchContent).
+  const photoA = code();
+  capture(photoA);
+  const caseA = store.createCase({ caseNumber: newCaseNumber(), pinHash, signals: [{ type: 'pdq', hash: photoA }] }).id;
+  const caseFirst = unscoped('override, case side');
+  await runScanToCompletion({ scans, matcher }, caseFirst.id);
+
+  // The case first, then the content: the new items are matched against the case (matchCases).
+  const photoB = code();
+  const caseB = store.createCase({ caseNumber: newCaseNumber(), pinHash, signals: [{ type: 'pdq', hash: photoB }] }).id;
+  const contentFirst = unscoped('override, content side');
+  await runScanToCompletion({ scans, matcher }, contentFirst.id);
+  t.same(found(contentFirst.id, caseB), [], 'nothing captured yet');
+  capture(photoB);
+  const incremental = await runScanToCompletion({ scans, matcher }, contentFirst.id);
+  t.equal(incremental.itemsTotal, 2, 'the new items were matched against the cases');
+
+  t.same(found(caseFirst.id, caseA), [8], "the bank's 10 applies: 8 bits found, 20 bits (within the default 31) not");
+  t.same(found(contentFirst.id, caseB), found(caseFirst.id, caseA), 'the same the other way round');
+  const { matches, thresholds } = await matcher.matchCases(queryFromSignals([{ type: 'pdq', hash: atDistance(photoB, 20) }]), { bankId: strict.id });
+  t.notOk(matches.some((m) => m.caseId === caseB));
+  t.same(thresholds.map((x) => [x.bankId, x.source, x.applied]), [[strict.id, 'bank', 10]]);
+  const scanOwn = await matcher.matchCases(queryFromSignals([{ type: 'pdq', hash: atDistance(photoB, 20) }], { thresholds: { pdq: 25 } }), { bankId: strict.id });
+  t.ok(scanOwn.matches.some((m) => m.caseId === caseB), "a scan's own threshold replaces the bank's, as on /v1/match");
+});
+
+t.test("a first run whose cases carry more hashes than the content matches all content against the cases, finding the same", async (t) => {
+  const few = store.createBank({ name: 'few' });
+  const [near0, unrelated] = store.addContent(few.id, [near(photos[0]), code()].map((hash) => ({ provenance: { platform: 'telegram', channel: 'f' }, signals: [{ type: 'pdq', hash }] }))).contentIds;
+  const scan = scans.createScan({ name: 'content side', cron: '0 * * * *', timeZone: 'UTC', banks: [few.id], caseIds: null, thresholds: {}, enabled: true, nextRunAt: null, createdBy: 'test' });
+  const first = await runScanToCompletion({ scans, matcher }, scan.id);
+  t.same([first.itemsTotal, first.itemsDone, first.casesTotal], [2, 2, 0], 'the 2 items were the queries, against every case');
+  const recorded = store.db.prepare('SELECT case_id AS c, content_id AS i FROM scan_matches WHERE scan_id = ?').all(scan.id) as { c: number; i: number }[];
+  t.same(recorded, [{ c: caseIds[0], i: near0 }], 'the near copy, of the case it copies');
+  t.notOk(recorded.some((m) => m.i === unrelated));
+  store.addContent(few.id, [{ provenance: { platform: 'telegram', channel: 'f' }, signals: [{ type: 'pdq', hash: near(photos[1]) }] }]);
+  const next = await runScanToCompletion({ scans, matcher }, scan.id);
+  t.same([next.itemsTotal, next.casesTotal, next.newMatches], [1, 0, 1], 'the next run: the new item against the cases covered');
 });

@@ -6,6 +6,9 @@
  * Thresholds per signal type: the type's default, replaced by the bank's if it
  * sets one, replaced by the query's if it sets one; whichever applies is
  * lowered to the type's ceiling (its maxThreshold), and the answer says so.
+ * The bank is the captured content's in both directions: the bank searched
+ * (`matchContent`), or the bank of the item matched against cases
+ * (`matchCases` with `bankId`), so a pair matches or not the same way round.
  */
 import DataLoader from 'dataloader';
 import type { DihedralName } from '../hashing/pdq.js';
@@ -48,7 +51,7 @@ export interface CaseMatch extends MatchEvidence {
 /** The threshold used for one signal type (and bank), and how it was arrived at. */
 export interface AppliedThreshold<B extends number | null = number | null> {
   type: string;
-  /** null for case matching, which has no banks. */
+  /** null when no bank applies (cases matched for content of no named bank). */
   bankId: B;
   source: 'default' | 'bank' | 'request';
   requested: number;
@@ -177,13 +180,16 @@ export class Matcher {
 
   /**
    * Victims' cases whose hashes match the query (newly captured content).
-   * Withdrawn cases are deleted, so they cannot match. Banks and bank
-   * thresholds do not apply: a case is matched at the query's thresholds,
-   * else the types' defaults.
+   * Withdrawn cases are deleted, so they cannot match. With `bankId`, the
+   * bank the content was captured into, its threshold overrides apply as
+   * they do when a case is matched against that bank (`matchContent`);
+   * without, the query's thresholds, else the types' defaults.
    */
-  async matchCases(query: Query, pause?: () => Promise<void>): Promise<MatchAnswer<CaseMatch>> {
+  async matchCases(query: Query, options: { bankId?: number; pause?: () => Promise<void> } = {}): Promise<MatchAnswer<CaseMatch>> {
+    const { bankId, pause } = options;
+    const bank = bankId === undefined ? undefined : this.store.getBank(bankId);
     const expanded = expandSignals(query);
-    const thresholds = [...new Set(expanded.map((s) => s.type))].map((type) => this.resolve(type, null, undefined, query.thresholds[type.name]));
+    const thresholds = [...new Set(expanded.map((s) => s.type))].map((type) => this.resolve(type, bank?.id ?? null, bank?.thresholds[type.name], query.thresholds[type.name]));
     const radiusOf = new Map(thresholds.map((t) => [t.type, t.applied]));
     const hits = await this.searchAll('case', expanded, radiusOf, [], pause);
     const owners = new Map<number, CaseSignalOwner>(this.store.caseSignalOwners(uniqueSignalIds(hits)).map((o) => [o.signalId, o]));

@@ -97,6 +97,8 @@ export type WorkerReply =
 
 /** Most queries in one search message: robust image queries send slices of 64, so a few of them share one. */
 const MAX_QUERIES_PER_MESSAGE = 1024;
+/** Searches in one turn from which they are shared among the threads: each part is then milliseconds of work, far more than a message costs. */
+const SPLIT_AT = 256;
 
 export interface WorkerSignalIndexesOptions extends SignalIndexesOptions {
   /** Called once if a worker fails; every search fails from then on. */
@@ -257,9 +259,27 @@ export class WorkerSignalIndexes implements SignalSearcher {
     });
   }
 
-  /** One message to a worker; per query its hits, or the error that query alone failed with. */
+  /** Per query its hits, or the error that query alone failed with. */
   private async searchNow(owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<(IndexHit[] | Error)[]> {
-    const thread = this.threadFor(queries);
+    const parts = this.partsOf(queries);
+    if (parts.length === 1) return this.searchOn(this.threadFor(queries), owner, queries);
+    return (await Promise.all(parts.map((part) => this.searchOn(this.threadFor(part), owner, part)))).flat();
+  }
+
+  /**
+   * A large batch of perceptual searches (a scan's slice, several robust
+   * queries) is cut in one part per thread, so every core works on it rather
+   * than one thread taking it whole while the others wait.
+   */
+  private partsOf(queries: readonly IndexQuery[]): (readonly IndexQuery[])[] {
+    const count = this.threads.length;
+    if (count === 1 || queries.length < SPLIT_AT || queries.some((query) => findSignalType(query.type)?.comparison !== 'hamming')) return [queries];
+    const size = Math.ceil(queries.length / count);
+    return Array.from({ length: count }, (_, i) => queries.slice(i * size, (i + 1) * size)).filter((part) => part.length > 0);
+  }
+
+  /** One message to a worker. */
+  private async searchOn(thread: Thread, owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<(IndexHit[] | Error)[]> {
     const packed = packQueries(queries);
     thread.queries += queries.length;
     let reply: WorkerReply;

@@ -12,7 +12,7 @@
  */
 import type { Matcher } from '../match/matcher.js';
 import { queryFromSignals, type QueryOptions } from '../match/query.js';
-import type { FoundMatch, OwnerSignals, RecordedListener, ScanRecord, ScanRun, SqliteScanStore } from '../store/scans.js';
+import type { ContentSignals, FoundMatch, RecordedListener, ScanRecord, ScanRun, SqliteScanStore } from '../store/scans.js';
 
 /** Content items matched between checkpoints (each a handful of hashes, searched together). */
 export const CONTENT_SLICE = 256;
@@ -55,11 +55,11 @@ function progressOf(run: ScanRun, added: { items: number; cases: number; matches
   };
 }
 
-/** The cases of the scan a new content item is matched against: those the last run covered. */
-async function matchItem(ctx: RunContext, scan: ScanRecord, run: ScanRun, item: OwnerSignals, options: QueryOptions): Promise<FoundMatch[]> {
+/** The cases of the scan a content item is matched against (up to the run's caseFrom: those the last run covered, or every case when a first run queries with content), at its bank's thresholds. */
+async function matchItem(ctx: RunContext, scan: ScanRecord, run: ScanRun, item: ContentSignals, options: QueryOptions): Promise<FoundMatch[]> {
   if (item.signals.length === 0) return [];
   const listed = scan.caseIds === null ? null : new Set(scan.caseIds);
-  const { matches } = await ctx.matcher.matchCases(queryFromSignals(item.signals, options));
+  const { matches } = await ctx.matcher.matchCases(queryFromSignals(item.signals, options), { bankId: item.bankId });
   return matches
     .filter((m) => m.caseId <= run.caseFrom && (listed === null || listed.has(m.caseId)))
     .map((m) => ({ caseId: m.caseId, contentId: item.id, signalType: m.signalType, distance: m.distance, via: m.via }));

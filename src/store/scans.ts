@@ -120,6 +120,11 @@ export interface OwnerSignals {
   signals: { type: string; hash: Uint8Array }[];
 }
 
+/** A content item's signals and the bank it was captured into (whose threshold overrides apply to it). */
+export interface ContentSignals extends OwnerSignals {
+  bankId: number;
+}
+
 /** Thrown when a run's lock was taken over (its holder looked dead): the run stops without writing. */
 export class LockLostError extends Error {
   constructor(scanId: number) {
@@ -178,8 +183,15 @@ function prepareStatements(db: Database.Database) {
     countContent: db.prepare<[number, number, string | null, string | null], number>(`SELECT count(*) FROM content_items WHERE id > ? AND id <= ? AND ${IN_BANKS}`).pluck(),
     maxCase: db.prepare<[], number | null>('SELECT max(id) FROM victim_cases').pluck(),
     countCases: db.prepare<[number, number, number, number], number>(`SELECT count(*) FROM victim_cases WHERE id > ? AND id <= ? AND ${IN_SCAN}`).pluck(),
-    contentIds: db.prepare<[number, number, string | null, string | null, number], number>(
-      `SELECT id FROM content_items WHERE id > ? AND id <= ? AND ${IN_BANKS} ORDER BY id LIMIT ?`,
+    contentIds: db.prepare<[number, number, string | null, string | null, number], [number, number]>(
+      `SELECT id, bank_id FROM content_items WHERE id > ? AND id <= ? AND ${IN_BANKS} ORDER BY id LIMIT ?`,
+    ).raw(),
+    caseSignalCount: db.prepare<[number, number, number, number], number>(
+      `SELECT count(*) FROM signals WHERE victim_case_id > ? AND victim_case_id <= ? AND (? = 1 OR victim_case_id IN (SELECT case_id FROM scan_cases WHERE scan_id = ?))`,
+    ).pluck(),
+    contentSignalCount: db.prepare<[number, string | null, string | null, number], number>(
+      `SELECT count(*) FROM (SELECT 1 FROM signals WHERE content_item_id > 0 AND content_item_id <= ?
+         AND (? IS NULL OR content_item_id IN (SELECT id FROM content_items WHERE bank_id IN (SELECT value FROM json_each(?)))) LIMIT ?)`,
     ).pluck(),
     caseIds: db.prepare<[number, number, number, number, number], number>(`SELECT id FROM victim_cases WHERE id > ? AND id <= ? AND ${IN_SCAN} ORDER BY id LIMIT ?`).pluck(),
     contentSignals: db.prepare<[number, number], { owner: number; type: string; hash: Buffer }>(
@@ -352,9 +364,15 @@ export class SqliteScanStore {
     const all = scan.caseIds === null ? 1 : 0;
     // Old cases meet the new content; new cases meet all content (so the new-by-new pairs are matched once).
     const oldCases = this.statements.countCases.get(0, scan.doneCaseId, all, scan.id) ?? 0;
+    const at = now();
+    if (oldCases === 0 && this.fewerContentHashes(scan, contentTo, caseTo)) {
+      // No case covered yet, and the content carries fewer hashes than the cases: all content meets all cases in the content part (content [0, contentTo] against cases up to caseTo), with no case part.
+      const itemsTotal = this.statements.countContent.get(0, contentTo, banks, banks) ?? 0;
+      const { lastInsertRowid } = this.statements.insertRun.run(scan.id, trigger, 0, contentTo, caseTo, caseTo, 0, caseTo, itemsTotal, 0, startedBy, at, at);
+      return this.getRun(Number(lastInsertRowid));
+    }
     const itemsTotal = oldCases === 0 ? 0 : (this.statements.countContent.get(scan.doneContentId, contentTo, banks, banks) ?? 0);
     const casesTotal = this.statements.countCases.get(scan.doneCaseId, caseTo, all, scan.id) ?? 0;
-    const at = now();
     const contentCursor = oldCases === 0 ? contentTo : scan.doneContentId;
     const { lastInsertRowid } = this.statements.insertRun.run(
       scan.id, trigger, scan.doneContentId, contentTo, scan.doneCaseId, caseTo, contentCursor, scan.doneCaseId, itemsTotal, casesTotal, startedBy, at, at,
@@ -362,13 +380,29 @@ export class SqliteScanStore {
     return this.getRun(Number(lastInsertRowid));
   }
 
-  /** Up to `limit` content items of the run's banks after its cursor, with their signals. */
-  contentAfter(run: ScanRun, banks: number[] | null, limit: number): OwnerSignals[] {
+  /**
+   * Whether the scan's content up to `contentTo` has fewer hashes than its
+   * cases since its coverage (up to `caseTo`). Each hash of the side taken
+   * as queries is one index search, and a search costs about the same on
+   * either index (less than in proportion to its size): a first run over 1M
+   * items of 4 hashes and 10k cases of 600 searches 4M content hashes
+   * rather than 6M case hashes (bench/scan.ts; docs/scans.md).
+   */
+  private fewerContentHashes(scan: ScanRecord, contentTo: number, caseTo: number): boolean {
+    const caseHashes = this.statements.caseSignalCount.get(scan.doneCaseId, caseTo, scan.caseIds === null ? 1 : 0, scan.id) ?? 0;
+    if (caseHashes === 0) return false;
+    const banks = bankJson(scan.banks);
+    // Counted only as far as it needs to be.
+    return (this.statements.contentSignalCount.get(contentTo, banks, banks, caseHashes) ?? 0) < caseHashes;
+  }
+
+  /** Up to `limit` content items of the run's banks after its cursor, with their signals and banks. */
+  contentAfter(run: ScanRun, banks: number[] | null, limit: number): ContentSignals[] {
     const json = bankJson(banks);
-    const ids = this.statements.contentIds.all(run.contentCursor, run.contentTo, json, json, limit);
-    if (ids.length === 0) return [];
-    const byId = new Map<number, OwnerSignals>(ids.map((id) => [id, { id, signals: [] }]));
-    for (const { owner, type, hash } of this.statements.contentSignals.iterate(ids[0], ids.at(-1)!)) {
+    const rows = this.statements.contentIds.all(run.contentCursor, run.contentTo, json, json, limit);
+    if (rows.length === 0) return [];
+    const byId = new Map<number, ContentSignals>(rows.map(([id, bankId]) => [id, { id, bankId, signals: [] }]));
+    for (const { owner, type, hash } of this.statements.contentSignals.iterate(rows[0][0], rows.at(-1)![0])) {
       byId.get(owner)?.signals.push({ type, hash: new Uint8Array(hash) });
     }
     return [...byId.values()];
