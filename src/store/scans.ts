@@ -35,17 +35,7 @@ export interface ScanRecord {
   updatedAt: string;
 }
 
-export interface NewScanRecord {
-  name: string;
-  cron: string;
-  timeZone: string;
-  banks: number[] | null;
-  caseIds: number[] | null;
-  thresholds: ScanThresholds;
-  enabled: boolean;
-  nextRunAt: string | null;
-  createdBy: string;
-}
+export type NewScanRecord = Pick<ScanRecord, 'name' | 'cron' | 'timeZone' | 'banks' | 'caseIds' | 'thresholds' | 'enabled' | 'nextRunAt' | 'createdBy'>;
 
 /** What a PATCH changes; changing what is matched (banks, cases, thresholds) starts coverage over. */
 export type ScanRecordPatch = Partial<Omit<NewScanRecord, 'createdBy'>>;
