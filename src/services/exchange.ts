@@ -189,6 +189,8 @@ export class ExchangeService {
       if (stage) this.staging.discard(stage.id);
     }
     if (page.nextPageToken !== undefined) report.nextPageToken = page.nextPageToken;
+    // A chunk's unreadable rows are reported as they are read, its refused records when the chunk is written.
+    report.errors.sort((a, b) => a.line - b.line);
     return report;
   }
 
