@@ -77,6 +77,8 @@ t.test('export to stdout and to a file; a case too', async (t) => {
   const exported = await run(['export', '--case', 'CLI-1', '--format', 'te-file']);
   t.equal(exported.stdout, `pdq ${PDQ}\nvideo_md5 ${MD5}\n`);
   t.equal((await run(['export', '--case', 'NOPE', '--format', 'te-file'])).code, 2);
+  const paged = await run(['export', '--case', 'CLI-1', '--format', 'stopncii', '--limit', '1']);
+  t.same([paged.code, paged.stderr.split('\n')[0]], [2, 'ncii-match export: a case is exported whole: --limit and --page-token go with --bank'], 'a case is not paged, and says so');
 });
 
 t.test('an import is refused while another live process serves the data directory, not after it died', async (t) => {

@@ -135,6 +135,7 @@ export async function runExportCommand(argv: string[], io: CliIo): Promise<numbe
   if (values.help) return help(io, EXPORT_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(positionals.join(' '))}`);
   const where = target(values);
+  if ('caseNumber' in where && (values.limit !== undefined || values['page-token'] !== undefined)) throw new UsageError('a case is exported whole: --limit and --page-token go with --bank');
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) throw new UsageError('--limit takes a positive whole number');
   const options = { format: format(values.format), limit, pageToken: values['page-token'] };
