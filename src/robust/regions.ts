@@ -106,6 +106,19 @@ function ninths(r: Rect, add: (rect: Rect) => void): void {
   }
 }
 
+/**
+ * What captured content takes ninths of: the trimmed frame when it is one
+ * photo, the photo part inside it when it is not (a screenshot's, captioned
+ * or bordered photo, at least PATCH_PART_MIN of the frame), or nothing: the
+ * ninths of a screen are its flat chrome, which comes close to any flat
+ * region of another photo.
+ */
+function ninthsBase(frame: Rect, trimmed: Rect, parts: readonly Rect[]): Rect | undefined {
+  const photo = parts[0];
+  if (!photo || areaOf(photo) >= PATCH_PART_MAX * areaOf(trimmed)) return trimmed;
+  return areaOf(photo) >= PATCH_PART_MIN * areaOf(frame) ? photo : undefined;
+}
+
 /** The photo rectangles of the frame (see findPhotoRegions: parts down to `minPartShare` of it), in frame pixels. */
 export function photoRegions(image: IntegralImage, minPartShare?: number): PhotoRegions {
   const scale = Math.min(1, Math.max(SEGMENT_SHORT_SIDE / Math.min(image.width, image.height), 0), SEGMENT_LONG_SIDE / Math.max(image.width, image.height));
@@ -232,7 +245,8 @@ export function contentRegions(raster: Raster, orientation: Orientation = 1): Re
     const half = { width: width / 2, height: height / 2 };
     for (let k = 0; k < 4; k++) add(cleaned, { x: (k % 2) * half.width, y: (k >> 1) * half.height, ...half }, 'quadrant');
   }
-  ninths(trimmed, (rect) => add(image, rect, 'ninth'));
+  const photo = ninthsBase(fullFrame(image), trimmed, parts);
+  if (photo) ninths(photo, (rect) => add(image, rect, 'ninth'));
   return out;
 }
 
