@@ -207,6 +207,29 @@ t.test('stickers are found and painted over, bringing the hash back near the pho
   t.ok(after < before, `painted over: ${before} -> ${after} bits from the photo`);
 });
 
+t.test('blocks over the corners and centre of a photo spoil the frame and every quadrant, and a ninth between them still matches', async (t) => {
+  const photo = await sharp(readFileSync(PHOTOS[0])).resize(600, 400, { fit: 'fill' }).removeAlpha().toBuffer();
+  // Grey and white, so that the sticker finder (saturated colours) does not paint them over.
+  const block = (fill: string, w = 160, h = 110) => Buffer.from(`<svg width="${w}" height="${h}"><rect width="${w}" height="${h}" fill="${fill}"/></svg>`);
+  const covered = await sharp(photo)
+    .composite(
+      // One in each corner ninth (so in each quadrant), and the whole centre ninth.
+      [
+        ...[0, 2, 6, 8].map((k, i) => ({ input: block(i % 2 ? '#ffffff' : '#777777'), left: 20 + (k % 3) * 200, top: 12 + Math.floor(k / 3) * 133 })),
+        { input: block('#ffffff', 200, 134), left: 200, top: 133 },
+      ],
+    )
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  const query = queryRegions(await raster(photo));
+  const content = contentRegions(await raster(covered));
+  const ninths = content.filter((r) => r.kind === 'ninth');
+  const grid = content.filter((r) => r.kind === 'frame' || r.kind === 'quadrant');
+  t.ok(ninths.length >= 1, `${ninths.length} ninths kept`);
+  t.ok(closest(query, ninths) <= 31, `closest ninth: ${closest(query, ninths)} bits`);
+  t.ok(closest(query, grid) > 31, `closest frame or quadrant: ${closest(query, grid)} bits`);
+});
+
 t.test('query regions in slices, pausing in between, equal the one-go result', async (t) => {
   const r = await raster(readFileSync(PHOTOS[1]));
   let pauses = 0;

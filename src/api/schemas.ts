@@ -31,7 +31,7 @@ export const HashText = Type.String({ description: `Hex, either case: ${hexLengt
 
 export const RegionKind = Type.Enum([...REGION_KINDS], {
   title: 'RegionKind',
-  description: 'Region hashes only: which region of the query image the hash is of (frame, part, quadrant, strip, crop, rotation), reported with a match.',
+  description: 'Region hashes only: which region of the query image the hash is of (frame, part, quadrant, strip, crop, rotation, patch, ninth), reported with a match.',
 });
 
 export const DihedralVariant = Type.Enum([...DIHEDRAL_NAMES], { title: 'DihedralVariant', description: 'Which rotation or mirror of the image the hash is of, reported with a match.' });

@@ -4,12 +4,12 @@
  * Captured content (ingest) stores a few: the whole frame, the photo parts
  * found inside it (borders, caption bars, screenshot chrome and collage seams
  * cut away) and the quadrants and thirds (strips across and down) of the
- * trimmed frame: a collage cell is a quadrant, and stickers or a watermark
- * spoil the whole but leave some of these clean.
+ * trimmed frame, then its ninths: a collage cell is a quadrant, and stickers
+ * or a watermark spoil the whole but leave some of these clean.
  * A victim's query (her own original) is hashed many ways instead, because it
  * is the copy that was cut: crops with uneven edges on a grid, centred crops
  * at several scales, small rotations with the corners cropped away, and its
- * own quadrants and thirds. Query hashes are never stored, so their number
+ * own quadrants, thirds and ninths. Query hashes are never stored, so their number
  * costs time, not index entries.
  */
 import { hammingDistance } from '../hashing/hamming.js';
@@ -23,7 +23,7 @@ import { findStickers, paintOver, type StickerBox } from './stickers.js';
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
 /** How a region was chosen: reported with each match as how it was found. */
-export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation', 'patch'] as const;
+export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation', 'patch', 'ninth'] as const;
 export type RegionKind = (typeof REGION_KINDS)[number];
 
 export interface RegionSignal {
@@ -92,6 +92,31 @@ function quadrantsAndStrips(out: RegionSignal[], image: IntegralImage, r: Rect, 
     keep(image, { x: r.x, y: r.y + k * third.height, width: r.width, height: third.height }, 'strip');
     keep(image, { x: r.x + k * third.width, y: r.y, width: third.width, height: r.height }, 'strip');
   }
+}
+
+/**
+ * The ninths of a rectangle (a 3 x 3 grid): stickers spread over a photo, or
+ * a large watermark's letters, spoil every quadrant and third but often leave
+ * a ninth clean. Content keeps them last, while there is room.
+ */
+function ninths(r: Rect, add: (rect: Rect) => void): void {
+  const third = { width: r.width / 3, height: r.height / 3 };
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) add({ x: r.x + j * third.width, y: r.y + i * third.height, ...third });
+  }
+}
+
+/**
+ * What captured content takes ninths of: the trimmed frame when it is one
+ * photo, the photo part inside it when it is not (a screenshot's, captioned
+ * or bordered photo, at least PATCH_PART_MIN of the frame), or nothing: the
+ * ninths of a screen are its flat chrome, which comes close to any flat
+ * region of another photo.
+ */
+function ninthsBase(frame: Rect, trimmed: Rect, parts: readonly Rect[]): Rect | undefined {
+  const photo = parts[0];
+  if (!photo || areaOf(photo) >= PATCH_PART_MAX * areaOf(trimmed)) return trimmed;
+  return areaOf(photo) >= PATCH_PART_MIN * areaOf(frame) ? photo : undefined;
 }
 
 /** The photo rectangles of the frame (see findPhotoRegions: parts down to `minPartShare` of it), in frame pixels. */
@@ -220,6 +245,8 @@ export function contentRegions(raster: Raster, orientation: Orientation = 1): Re
     const half = { width: width / 2, height: height / 2 };
     for (let k = 0; k < 4; k++) add(cleaned, { x: (k % 2) * half.width, y: (k >> 1) * half.height, ...half }, 'quadrant');
   }
+  const photo = ninthsBase(fullFrame(image), trimmed, parts);
+  if (photo) ninths(photo, (rect) => add(image, rect, 'ninth'));
   return out;
 }
 
@@ -416,6 +443,7 @@ function* viewRegionSteps(image: IntegralImage, plan: ViewPlan, out: RegionSigna
   }
   yield* queryPatchSteps(out, image, step);
   quadrantsAndStrips(out, image, frame);
+  ninths(frame, (rect) => keep(out, image, rect, 'ninth'));
   const inner = plan.inner ? photoRegions(image).parts.find((r) => r.width * r.height < 0.9 * frame.width * frame.height) : undefined;
   for (const base of inner ? [frame, inner] : [frame]) {
     if (base === inner) keep(out, image, base, 'part');
