@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config.js';
 import { fromHex } from '../src/hashing/hex.js';
 import { PDQ_DIR, pdqExpected } from './helpers/fixtures.js';
 import { multipartBody } from './helpers/form-data.js';
+import { CASE_MAX_SIGNALS } from '../src/services/cases.js';
 
 const image = (name: string) => readFileSync(join(PDQ_DIR, name));
 const expectedPdq = (file: string) => pdqExpected().find((r) => r.file === file)!.hash;
@@ -188,7 +189,7 @@ t.test('create by client-computed hashes', async (t) => {
   await refused({ signals: [{ type: 'md5', hash: 'g'.repeat(32) }] }, 400, 'INVALID_HASH');
   await refused({ signals: [{ type: 'sha1', hash: pdq }] }, 400, 'INVALID_REQUEST');
   await refused({ signals: [] }, 400, 'INVALID_REQUEST');
-  await refused({ signals: Array.from({ length: 20_001 }, () => ({ type: 'md5', hash: 'a'.repeat(32) })) }, 400, 'INVALID_REQUEST');
+  await refused({ signals: Array.from({ length: CASE_MAX_SIGNALS + 1 }, () => ({ type: 'md5', hash: 'a'.repeat(32) })) }, 400, 'INVALID_REQUEST');
   for (const language of ['de', 'sr', 'sr-latn', '', 7]) await refused({ signals: [{ type: 'pdq', hash: pdq }], language }, 400, 'INVALID_REQUEST');
   const unknown = await app.inject({ method: 'POST', url: '/v1/cases', payload: { signals: [{ type: 'pdq', hash: pdq }], language: 'de' } });
   t.match(unknown.json().error.message, /language "de" must be one of en, mk, sr-Latn, sr-Cyrl, hr, bs, sq/, 'the refusal names the languages there are');
