@@ -23,7 +23,7 @@ export function importFailure(err: unknown): string {
   if (err.status === 403) return 'This key may not import into banks: it needs a takedown or admin key.';
   if (err.status === 413) return `The file is too large for the service: ${err.message} Nothing was imported.`;
   if (err.status === 404) return 'That bank no longer exists. Reload the page to see the banks.';
-  return `The import was refused: ${err.message}${err.code ? ` (${err.code})` : ''}. Nothing was imported.`;
+  return `The service refused the file${err.code ? ` (${err.code})` : ''}: ${err.message}`;
 }
 
 export async function loadBanks(): Promise<void> {
