@@ -159,9 +159,14 @@ t.test('sign in, filter, report and remove a match, chart, download the CSV; onl
   await until('status filter', async () => (await page.locator('#match-rows tr').count()) === 1);
   t.equal(await page.locator('#match-rows tr').getAttribute('data-match'), String(matchId), 'the status filter shows the removed match');
 
-  const bars = await page.locator('#chart-status rect[data-status]').evaluateAll((rects) => rects.map((r) => ({ status: r.getAttribute('data-status'), count: Number(r.getAttribute('data-count')) })));
-  const byStatus = (s: string) => bars.filter((b) => b.status === s).reduce((n, b) => n + b.count, 0);
-  t.same({ new: byStatus('new'), removed: byStatus('removed') }, { new: EXPECTED - 1, removed: 1 }, 'the chart counts matches by status (every status, whatever the status filter)');
+  // The chart is redrawn after the list (and after each change) without blocking it: wait for the redraw, then check its counts.
+  const chartCounts = async () => {
+    const bars = await page.locator('#chart-status rect[data-status]').evaluateAll((rects) => rects.map((r) => ({ status: r.getAttribute('data-status'), count: Number(r.getAttribute('data-count')) })));
+    const byStatus = (s: string) => bars.filter((b) => b.status === s).reduce((n, b) => n + b.count, 0);
+    return { new: byStatus('new'), reported: byStatus('reported'), removed: byStatus('removed') };
+  };
+  await until('the chart shows the removal', async () => (await chartCounts()).removed === 1).catch(() => undefined);
+  t.same(await chartCounts(), { new: EXPECTED - 1, reported: 0, removed: 1 }, 'the chart counts matches by status (every status, whatever the status filter)');
   const lines = await page.locator('#chart-group polyline').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-group')));
   t.same([...lines].sort(), ['alpha chat', 'beta =channel', 'gamma'], 'one line per group');
 
