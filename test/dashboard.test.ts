@@ -2,18 +2,25 @@
  * The takedown dashboard in headless Chromium (Debian's, driven by
  * playwright-core) against the real app: a scan run over real stored hashes,
  * then sign in with a takedown key, filter, move a match to reported and
- * removed, read the chart, download a run's CSV; every request the page makes
- * goes to the service's own origin. The same run and status changes reach a
+ * removed, read the chart, download a run's CSV, import a zipped Telegram
+ * export and a hash list into banks; every request the page makes goes to the
+ * service's own origin. The same run and status changes reach a
  * webhook receiver as signed deliveries.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { zipSync } from 'fflate';
 import t from 'tap';
+import { FIXTURE_CHAT, makeTelegramFixture } from '../scripts/make-telegram-fixture.js';
 import { startWebHarness } from './helpers/browser.js';
 
-const harness = await startWebHarness({ WEBHOOK_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '20', KEYED_REQUESTS_PER_MINUTE: '100000' });
+/** Past the Telegram fixture's zip (about 2 MB), so that a larger hash list meets the limit. */
+const MAX_IMPORT_BYTES = 3_000_000;
+const harness = await startWebHarness({ WEBHOOK_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '20', KEYED_REQUESTS_PER_MINUTE: '100000', MAX_IMPORT_BYTES: String(MAX_IMPORT_BYTES) });
 t.teardown(() => harness.close());
 const { app, origin, browser } = harness;
 
@@ -152,9 +159,14 @@ t.test('sign in, filter, report and remove a match, chart, download the CSV; onl
   await until('status filter', async () => (await page.locator('#match-rows tr').count()) === 1);
   t.equal(await page.locator('#match-rows tr').getAttribute('data-match'), String(matchId), 'the status filter shows the removed match');
 
-  const bars = await page.locator('#chart-status rect[data-status]').evaluateAll((rects) => rects.map((r) => ({ status: r.getAttribute('data-status'), count: Number(r.getAttribute('data-count')) })));
-  const byStatus = (s: string) => bars.filter((b) => b.status === s).reduce((n, b) => n + b.count, 0);
-  t.same({ new: byStatus('new'), removed: byStatus('removed') }, { new: EXPECTED - 1, removed: 1 }, 'the chart counts matches by status (every status, whatever the status filter)');
+  // The chart is redrawn after the list (and after each change) without blocking it: wait for the redraw, then check its counts.
+  const chartCounts = async () => {
+    const bars = await page.locator('#chart-status rect[data-status]').evaluateAll((rects) => rects.map((r) => ({ status: r.getAttribute('data-status'), count: Number(r.getAttribute('data-count')) })));
+    const byStatus = (s: string) => bars.filter((b) => b.status === s).reduce((n, b) => n + b.count, 0);
+    return { new: byStatus('new'), reported: byStatus('reported'), removed: byStatus('removed') };
+  };
+  await until('the chart shows the removal', async () => (await chartCounts()).removed === 1).catch(() => undefined);
+  t.same(await chartCounts(), { new: EXPECTED - 1, reported: 0, removed: 1 }, 'the chart counts matches by status (every status, whatever the status filter)');
   const lines = await page.locator('#chart-group polyline').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-group')));
   t.same([...lines].sort(), ['alpha chat', 'beta =channel', 'gamma'], 'one line per group');
 
@@ -219,6 +231,89 @@ t.test('dismiss with a reason; a wrong or lesser key cannot sign in; a new tab i
   await other.goto(`${origin}/dashboard`);
   t.ok(await other.isVisible('#sign-in'), 'another tab starts signed out');
   await other.context().close();
+});
+
+/** The fixture export (scripts/make-telegram-fixture.ts) zipped as a team would send it: its folder at the top. */
+function zippedExport(): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'ncii-dashboard-tg-'));
+  try {
+    const exportDir = makeTelegramFixture(join(dir, 'ChatExport_2026-12-01'));
+    const entries: Record<string, Uint8Array> = {};
+    const walk = (d: string): void => {
+      for (const f of readdirSync(d)) {
+        const path = join(d, f);
+        if (statSync(path).isDirectory()) walk(path);
+        else entries[`ChatExport_2026-12-01/${relative(exportDir, path)}`] = readFileSync(path);
+      }
+    };
+    walk(exportDir);
+    return Buffer.from(zipSync(entries));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+t.test('import a zipped Telegram export and a hash list from the dashboard, 360 px wide', async (t) => {
+  const tgBank = await post<{ id: number }>('/v1/banks', { name: 'telegram import' });
+  const listBank = await post<{ id: number }>('/v1/banks', { name: 'partner list' });
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${origin}/dashboard`);
+  await page.fill('#key', takedownKey);
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForSelector(`#i-bank option[value="${tgBank.id}"]`, { state: 'attached' });
+  const right = await page.locator('#import-form').evaluate((f) => f.getBoundingClientRect().right);
+  t.ok(right <= 360, `the form fits 360 px (right edge ${right})`);
+  t.ok(await page.isHidden('#i-format-field'), 'the format is asked only for a hash list');
+
+  await page.selectOption('#i-bank', String(tgBank.id));
+  await page.fill('#i-username', '@leaks_group');
+  await page.setInputFiles('#i-file', { name: 'ChatExport_2026-12-01.zip', mimeType: 'application/zip', buffer: zippedExport() });
+  await page.click('#import-form button[type=submit]');
+  await page.waitForSelector('#import-report li[data-field=added]', { timeout: 120_000 });
+  const said = async (field: string) => page.textContent(`#import-report li[data-field=${field}]`);
+  t.match(await said('added'), /^Added: 4 messages \(3 images, 1 video read;/, 'added, as the report says');
+  t.match(await said('existing'), /: 0 messages/);
+  t.match(await said('not-included'), /Left out of the export \(file not included\): 1 message\./);
+  t.match(await said('failed'), /Failed: 0 messages/);
+  t.match(await page.textContent('#import-status'), /Imported ChatExport_2026-12-01\.zip into telegram import/);
+  t.equal(await page.getAttribute('#import-status', 'aria-live'), 'polite', 'a live status region');
+  const content = (await app.inject({ method: 'GET', url: `/v1/banks/${tgBank.id}/content`, headers: auth })).json<{ items: { platform: string; group: string; messageUrl: string; metadata: { telegram: { messageId: number } } }[] }>();
+  t.same(
+    content.items.map((i) => [i.platform, i.group, i.messageUrl, i.metadata.telegram.messageId]),
+    [2, 3, 4, 6].map((m) => ['telegram', FIXTURE_CHAT.name, `https://t.me/leaks_group/${m}`, m]),
+    'the messages are in the bank with their provenance, linked by the username given',
+  );
+
+  await page.check('input[name=i-kind][value=hashes]');
+  await page.selectOption('#i-bank', String(listBank.id));
+  await page.selectOption('#i-format', 'te-file');
+  const good = [pdq(), pdq()];
+  const list = `# partner list\npdq ${good[0]}\npdq not-a-hash\n${good[1]}\n`;
+  await page.setInputFiles('#i-file', { name: 'partner.txt', mimeType: 'text/plain', buffer: Buffer.from(list) });
+  await page.click('#import-form button[type=submit]');
+  await page.waitForSelector('#import-report li[data-field=rejected]');
+  t.match(await said('added'), /^Added: 2 records \(2 hashes stored\)/);
+  t.match(await said('duplicate'), /duplicates\): 0 records/);
+  t.match(await said('rejected'), /Rejected: 1 row\./);
+  t.match(await page.textContent('#import-report li[data-line]'), /^Line 3: /, 'the malformed line, by its number');
+  const stored = (await app.inject({ method: 'GET', url: `/v1/banks/${listBank.id}/export?format=te-file`, headers: auth })).body;
+  t.same(good.every((h) => stored.includes(h)), true, 'the good hashes are in the bank');
+
+  await page.check('#i-strict');
+  await page.click('#import-form button[type=submit]');
+  await until('strict refused', async () => /refused the file \(INVALID_REQUEST\): line 3: .*Nothing was imported/.test((await page.textContent('#import-status')) ?? ''));
+  t.equal(await page.locator('#import-report li').count(), 0, 'a refused import shows no report');
+
+  await page.setInputFiles('#i-file', { name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(MAX_IMPORT_BYTES + 1, '#\n') });
+  await page.click('#import-form button[type=submit]');
+  await until('too large', async () => /too large/.test((await page.textContent('#import-status')) ?? ''));
+  t.match(await page.textContent('#import-status'), /too large for the service: The body is larger than 3000000 bytes \(MAX_IMPORT_BYTES\)\. Nothing was imported\./, "the service's 413, in words");
+  t.ok(await page.isEnabled('#import-form button[type=submit]'), 'the form is usable again');
+  t.same(errors, [], 'no error in the page');
 });
 
 t.test('the logs hold neither the takedown key nor the webhook secret', async (t) => {

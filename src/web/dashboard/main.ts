@@ -2,13 +2,15 @@
  * The takedown dashboard (docs/dashboard.md): sign in with a takedown key
  * (kept in this tab's session storage only), work the match list down with
  * filters and status buttons, see matches per status and per group over time,
- * download each scan run's report as CSV. Every text from the service is set
- * as text, never as markup; message links are shown only if they are http(s).
+ * download each scan run's report as CSV, import a Telegram export or a hash
+ * list into a bank. Every text from the service is set as text, never as
+ * markup; message links are shown only if they are http(s).
  */
 import { byId, el } from '../dom.js';
 import { allMatches, api, ApiFailure, type Match, type MatchFilter, type Run, type Scan, session } from './api.js';
 import { aggregate, type Status } from './aggregate.js';
 import { groupChart, STATUS_COLOURS, statusChart } from './chart.js';
+import { initImport, loadBanks } from './import.js';
 
 const PAGE = 50;
 /** The chart reads at most this many matches (20 requests); past it, it says so. */
@@ -182,6 +184,8 @@ function signOut(): void {
   session.signOut();
   showBoard(false);
   byId('match-rows').replaceChildren();
+  byId('import-report').replaceChildren();
+  byId('import-status').textContent = '';
 }
 
 async function signIn(key: string): Promise<void> {
@@ -196,6 +200,7 @@ async function signIn(key: string): Promise<void> {
   byId('sign-in-error').textContent = '';
   showBoard(true);
   await loadRuns().catch((err: unknown) => say(failure(err)));
+  await loadBanks();
   await refresh();
 }
 
@@ -217,6 +222,7 @@ function init(): void {
     void refresh();
   });
   byId('more').addEventListener('click', () => void loadMatches(true));
+  initImport();
   const key = session.key();
   if (key) void signIn(key);
   else showBoard(false);
