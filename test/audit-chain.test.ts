@@ -10,38 +10,21 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { DATABASE_FILE } from '../src/services/services.js';
 import { entryHash } from '../src/store/audit-chain.js';
 import { SqliteAuditLog } from '../src/store/audit-log.js';
 import { migrate, readMigrations } from '../src/store/sqlite-migrations.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { runCli } from './helpers/cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-audit-chain-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
 
-async function cli(dataDir: string, argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const before = process.env.DATA_DIR;
-  process.env.DATA_DIR = dataDir;
-  try {
-    const code = await main(argv, { stdout, stderr });
-    return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  } finally {
-    if (before === undefined) delete process.env.DATA_DIR;
-    else process.env.DATA_DIR = before;
-  }
-}
+const cli = (dataDir: string, argv: string[]) => runCli(argv, { env: { DATA_DIR: dataDir } });
 
 /** A service with an admin key, some requests, a bank with content, and a case. */
 async function populated(name: string) {

@@ -4,28 +4,18 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { withLocalServices } from '../src/services/local.js';
 import { Services } from '../src/services/services.js';
 import { hashPin } from '../src/store/pin.js';
+import { runCli } from './helpers/cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ncii-cli-exchange-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 process.env.DATA_DIR = join(dir, 'data');
 
-async function run(argv: string[], { tty = false } = {}) {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const run = runCli;
 
 const PDQ = 'c'.repeat(64);
 const MD5 = 'd'.repeat(32);

@@ -3,33 +3,18 @@ import { closeSync, mkdtempSync, copyFileSync, writeFileSync, mkdirSync, openSyn
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { hashImage } from '../src/image/hash-image.js';
 import { regionSignals } from './helpers/queries.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected } from './helpers/fixtures.js';
 import { TS_NODE_ARGS } from './helpers/node-args.js';
+import { runCli } from './helpers/cli-run.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function run(argv: string[], { tty = false } = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const run = runCli;
 
 const lines = (text: string) => text.trimEnd().split('\n');
 const expectedPdq = new Map(pdqExpected().map((r) => [r.file, r]));

@@ -15,37 +15,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { strFromU8, unzipSync } from 'fflate';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { SUMMARY_LANGUAGES, SUMMARY_TEXT, type SummaryLanguage, summaryDisagreement } from '../src/evidence/summary.js';
 import { verifyEvidencePackage } from '../src/evidence/verify.js';
 import { MATCH_STATUSES } from '../src/store/scan-matches.js';
 import { LANGUAGES as PAGE_LANGUAGES } from '../src/web/i18n.js';
 import { SIGNING_KEY_FILE } from '../src/services/signing.js';
+import { runCli } from './helpers/cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-evidence-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
 
-async function cli(dataDir: string, argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.resume();
-  const before = process.env.DATA_DIR;
-  process.env.DATA_DIR = dataDir;
-  try {
-    const code = await main(argv, { stdout, stderr });
-    return { code, stdout: Buffer.concat(out).toString() };
-  } finally {
-    if (before === undefined) delete process.env.DATA_DIR;
-    else process.env.DATA_DIR = before;
-  }
-}
+const cli = (dataDir: string, argv: string[]) => runCli(argv, { env: { DATA_DIR: dataDir } });
 
 /** Setup runs before any test: a failure there throws rather than asserts. */
 function must(ok: boolean, message: string): void {

@@ -9,15 +9,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { AuditTrail } from '../src/services/audit-trail.js';
 import { DATABASE_FILE } from '../src/services/services.js';
 import { SIGNING_KEY_FILE, SigningKeys } from '../src/services/signing.js';
 import { SqliteAuditLog } from '../src/store/audit-log.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { runCli } from './helpers/cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-signing-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -31,25 +30,7 @@ function open(dir: string, settings: Record<string, string> = {}) {
   return { store, log, signing, close: () => (log.flush(), store.close()) };
 }
 
-async function cli(env: Record<string, string>, argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    const code = await main(argv, { stdout, stderr });
-    return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const cli = (env: Record<string, string>, argv: string[]) => runCli(argv, { env });
 
 t.test('created once, kept across restarts, tightened if others can read it', async (t) => {
   const dir = join(root, 'generated');

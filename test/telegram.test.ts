@@ -8,31 +8,22 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { zipSync } from 'fflate';
 import t from 'tap';
 import { FIXTURE_CHAT, makeTelegramFixture } from '../scripts/make-telegram-fixture.js';
 import { buildApp } from '../src/api/app.js';
-import { main } from '../src/cli/main.js';
 import { loadConfig } from '../src/config.js';
 import { linkChatId, messageLink } from '../src/exchange/telegram.js';
 import { capturedImageSignals, signalText } from '../src/services/banks.js';
 import { withLocalServices } from '../src/services/local.js';
+import { runCli } from './helpers/cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ncii-telegram-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 process.env.DATA_DIR = join(dir, 'data');
 const exportDir = makeTelegramFixture(join(dir, 'ChatExport_2026-12-01'));
 
-async function run(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.resume();
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: Buffer.concat(out).toString() };
-}
+const run = runCli;
 
 t.test('links: t.me/c for channels and supergroups (the -100 peer prefix stripped), t.me/<username> when named, none for basic groups', async (t) => {
   t.equal(linkChatId(-1001234567890), '1234567890');
