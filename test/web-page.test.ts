@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { Page, Request } from 'playwright-core';
+import type { Page, Request, Route } from 'playwright-core';
 import { unzipSync } from 'fflate';
 import sharp from 'sharp';
 import t from 'tap';
@@ -324,6 +324,48 @@ t.test('the quick exit and Escape leave for the neutral site, replacing the page
     t.notOk(page.url().startsWith(origin), `${how}: Back does not return to the page (${page.url()})`);
     await page.context().close();
   }
+});
+
+t.test('replies that arrive after the quick exit, before the browser has left, draw and send nothing', async (t) => {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const held = (pattern: string, answer: (route: Route) => Promise<void> = (route) => route.continue()) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const seen = new Promise<void>((resolve) =>
+      void context.route(pattern, async (route) => {
+        resolve();
+        await released;
+        await answer(route).catch(() => undefined);
+      }),
+    );
+    return { seen, release };
+  };
+  const help = held('**/help-resources.json');
+  const match = held('**/v1/match');
+  const exit = held(`${DEFAULT_EXIT_URL.split('?')[0]}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>Weather</title>' }));
+  const matchRequests = recordRequests(page);
+  await page.goto(`${origin}/`);
+  await help.seen;
+  await page.setInputFiles('#photos', ['in-bank.jpg', 'unrelated.jpg'].map((name) => ({ name, mimeType: 'image/jpeg', buffer: PICKED[name as keyof typeof PICKED] })));
+  await match.seen;
+  // Escape, not a click: a click would wait for the navigation held here.
+  await page.keyboard.press('Escape');
+  await exit.seen;
+  // The page is emptied and the exit site has not answered yet: now the late replies come.
+  const answered = Promise.all([page.waitForResponse('**/help-resources.json'), page.waitForResponse('**/v1/match')]);
+  help.release();
+  match.release();
+  await answered;
+  // The page cannot be asked anything while it leaves; its errors and requests still come through.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.same(errors, [], 'nothing tried to draw into the emptied page');
+  t.equal(matchRequests.filter((r) => r.url().endsWith('/v1/match')).length, 1, 'the second photo was not checked');
+  exit.release();
+  await page.waitForURL(DEFAULT_EXIT_URL);
+  await context.close();
 });
 
 t.test('the language follows the browser and the switch changes it', async (t) => {

@@ -5,5 +5,5 @@ import { installQuickExit } from './safety.js';
 import { byId } from './dom.js';
 
 const page = new Page(chooseLanguage(navigator.languages ?? [navigator.language]));
-installQuickExit(byId('quick-exit'), () => page.forget(), () => page.exitUrl);
+installQuickExit(byId('quick-exit'), () => page.leave(), () => page.exitUrl);
 page.start();

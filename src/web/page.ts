@@ -40,6 +40,7 @@ export class Page {
   private caseShown: CaseReport | null = null;
   private caseMessage: { key: MessageKey; values?: Record<string, string | number> } | null = null;
   private progress: { done: number; total: number } | null = null;
+  private left = false;
 
   constructor(language: Language) {
     this.translator = new Translator(language);
@@ -70,7 +71,7 @@ export class Page {
       this.renderHelp();
     });
     this.render();
-    api.helpResources().then(
+    this.whileHere(api.helpResources()).then(
       (help) => {
         this.help = help;
         this.renderHelp();
@@ -85,6 +86,16 @@ export class Page {
   }
 
   /** Drops every photo, hash, thumbnail and credential the page holds. */
+  /**
+   * The quick exit: everything is dropped, and a reply still on its way is
+   * ignored, since the page is emptied while the browser leaves and must not
+   * draw, download or send anything more.
+   */
+  leave(): void {
+    this.forget();
+    this.left = true;
+  }
+
   forget(): void {
     this.hasher.stop();
     for (const photo of this.photos) URL.revokeObjectURL(photo.thumbnailUrl);
@@ -98,6 +109,20 @@ export class Page {
     byId<HTMLInputElement>('photos').value = '';
     for (const id of ['case-number', 'case-pin']) byId<HTMLInputElement>(id).value = '';
     this.render();
+  }
+
+  /** Settles as `pending` does, or never once she has left. */
+  private whileHere<T>(pending: Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      pending.then(
+        (value) => {
+          if (!this.left) resolve(value);
+        },
+        (err: unknown) => {
+          if (!this.left) reject(err);
+        },
+      );
+    });
   }
 
   private t(key: MessageKey, values: Record<string, string | number> = {}): string {
@@ -127,7 +152,7 @@ export class Page {
     this.progress = { done: 0, total: files.length };
     this.renderPhotos();
     for (const [i, file] of files.entries()) {
-      const reply = await this.hasher.hash(file);
+      const reply = await this.whileHere(this.hasher.hash(file));
       if (reply.ok) {
         this.photos.push({ index: i + 1, signals: reply.signals, thumbnailUrl: URL.createObjectURL(reply.thumbnail) });
         if (reply.lowQuality) this.problems.push({ key: 'lowQuality', index: i + 1 });
@@ -157,7 +182,7 @@ export class Page {
     byId('progress').textContent = this.t('checking');
     try {
       this.results = [];
-      for (const photo of this.photos) this.results.push(await api.match(photo.signals));
+      for (const photo of this.photos) this.results.push(await this.whileHere(api.match(photo.signals)));
       byId('progress').textContent = '';
     } catch (err) {
       this.results = null;
@@ -234,7 +259,7 @@ export class Page {
     status.textContent = '';
     try {
       // In the language she reads the page in: her evidence package's summary will be too.
-      const created = await api.createCase(this.photos.flatMap((p) => p.signals), this.translator.language);
+      const created = await this.whileHere(api.createCase(this.photos.flatMap((p) => p.signals), this.translator.language));
       this.credentials = { caseNumber: created.caseNumber, pin: created.pin };
     } catch (err) {
       status.textContent = this.failure(err);
@@ -248,7 +273,7 @@ export class Page {
     if (!this.credentials) return;
     const text = `${this.t('caseNumber')}: ${this.credentials.caseNumber}\n${this.t('pin')}: ${this.credentials.pin}`;
     try {
-      await navigator.clipboard.writeText(text);
+      await this.whileHere(navigator.clipboard.writeText(text));
       byId('copy-status').textContent = this.t('copied');
     } catch {
       // No clipboard (an insecure origin, a refused permission): select them so she can copy by hand.
@@ -274,7 +299,7 @@ export class Page {
     this.caseShown = null;
     this.caseMessage = null;
     try {
-      this.caseShown = await api.readCase(this.enteredCase());
+      this.caseShown = await this.whileHere(api.readCase(this.enteredCase()));
     } catch (err) {
       this.caseMessage = this.failureMessage(err);
     }
@@ -312,7 +337,7 @@ export class Page {
     const status = byId('evidence-status');
     status.textContent = this.t('evidencePreparing');
     try {
-      const { blob, fileName } = await api.caseEvidence(this.enteredCase(), this.translator.language);
+      const { blob, fileName } = await this.whileHere(api.caseEvidence(this.enteredCase(), this.translator.language));
       const url = URL.createObjectURL(blob);
       el('a', { href: url, download: fileName }).click();
       // The browser reads the blob after the click returns; give it time, then let go of it.
@@ -330,7 +355,7 @@ export class Page {
 
   private async withdraw(): Promise<void> {
     try {
-      await api.withdrawCase(this.enteredCase());
+      await this.whileHere(api.withdrawCase(this.enteredCase()));
       this.caseShown = null;
       this.caseMessage = { key: 'withdrawn' };
       for (const id of ['case-number', 'case-pin']) byId<HTMLInputElement>(id).value = '';

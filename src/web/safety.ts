@@ -3,10 +3,10 @@
  * replacing this page in the history, so Back does not return to it. What the
  * page holds (hashes, thumbnails, a case's PIN) is dropped first.
  */
-export function installQuickExit(button: HTMLElement, forget: () => void, exitUrl: () => string): void {
+export function installQuickExit(button: HTMLElement, dropAll: () => void, exitUrl: () => string): void {
   const leave = () => {
     try {
-      forget();
+      dropAll();
     } finally {
       document.body.replaceChildren();
       location.replace(exitUrl());
