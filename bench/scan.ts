@@ -1,14 +1,18 @@
 /**
- * Scan bench: a scheduled scan's first run over N captured items (a PDQ hash
- * and 3 region hashes each, random codes) against C victims' cases (8 PDQ
- * rotations and 592 region hashes each, about what a robust query of a photo
- * keeps), then an incremental run over new items. Near-duplicates are
+ * Scan bench: a scheduled scan's first run over N captured items against C
+ * victims' cases, then an incremental run over new items. Each item and case
+ * carries as many hashes as the service keeps for a real photo: the counts
+ * are measured at the start by hashing the reference photos in
+ * fixtures/pdq-reference as ingest (a PDQ hash and the content's region
+ * hashes) and a case (PDQ's 8 turns and mirrors and the query's region
+ * hashes) do, and the mean is used (`--item-regions`, `--case-regions` set
+ * them instead). The codes themselves are random. Near-duplicates are
  * planted (1 item in 100: its PDQ or one region 0-24 bits from a case's),
  * and recall is checked in the same run against a brute-force comparison of
  * a sample of cases with every item: the baseline, whose speed is reported
  * beside the scan's.
  *
- *   npm run bench:scan -- [--quick] [--items N] [--cases C] [--incremental K]
+ *   npm run bench:scan -- [--quick] [--items N] [--cases C] [--incremental K] [--item-regions R] [--case-regions R]
  *
  * Defaults: 1M items, 10k cases, 10k incremental items (--quick: 20k, 100,
  * 1k). The store is a real SQLite file in a temp dir, the indexes the
@@ -21,12 +25,13 @@
  * object.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { popcount32 } from '../src/hashing/hamming.js';
 import { pdq } from '../src/hashing/registry.js';
+import { hashImage } from '../src/image/hash-image.js';
 import { Matcher } from '../src/match/matcher.js';
 import { WorkerSignalIndexes } from '../src/match/worker-indexes.js';
 import { newCaseNumber } from '../src/services/case-credentials.js';
@@ -36,13 +41,37 @@ import { SqliteScanStore } from '../src/store/scans.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { NewSignal } from '../src/store/store.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, items: { type: 'string' }, cases: { type: 'string' }, incremental: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    items: { type: 'string' },
+    cases: { type: 'string' },
+    incremental: { type: 'string' },
+    'item-regions': { type: 'string' },
+    'case-regions': { type: 'string' },
+  },
+});
 const ITEMS = Number(values.items ?? (values.quick ? 20_000 : 1_000_000));
 const CASES = Number(values.cases ?? (values.quick ? 100 : 10_000));
 const INCREMENTAL = Number(values.incremental ?? (values.quick ? 1_000 : 10_000));
 const CASE_PDQ = 8;
-const CASE_REGIONS = 592;
-const ITEM_REGIONS = 3;
+
+/** The region hashes the service keeps for a captured photo and for a case's photo, on average over the reference photos. */
+async function measuredRegionCounts(): Promise<{ item: number; case: number; photos: number }> {
+  const dir = join(import.meta.dirname, '..', 'fixtures', 'pdq-reference');
+  const photos = readdirSync(dir).filter((name) => /^(q\d+|bridge-1-original)\.jpg$/.test(name));
+  let item = 0;
+  let caseSide = 0;
+  for (const name of photos) {
+    const bytes = readFileSync(join(dir, name));
+    item += (await hashImage(bytes, { regions: 'content' })).regions!.length;
+    caseSide += (await hashImage(bytes, { regions: 'query', dihedral: true })).regions!.length;
+  }
+  return { item: Math.round(item / photos.length), case: Math.round(caseSide / photos.length), photos: photos.length };
+}
+const measured = values['item-regions'] && values['case-regions'] ? null : await measuredRegionCounts();
+const ITEM_REGIONS = Number(values['item-regions'] ?? measured!.item);
+const CASE_REGIONS = Number(values['case-regions'] ?? measured!.case);
 const PLANT_EVERY = 100;
 const THRESHOLD = pdq.defaultThreshold;
 /** Cases compared by brute force with every item. */
@@ -199,6 +228,7 @@ const result = {
   cases: CASES,
   hashesPerCase: CASE_PDQ + CASE_REGIONS,
   hashesPerItem: ITEM_REGIONS + 1,
+  regionCounts: measured ? `measured on ${measured.photos} reference photos` : 'given',
   matches: first.run.newMatches,
   planted,
   recall: Number(recall.toFixed(4)),
