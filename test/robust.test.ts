@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
@@ -92,6 +93,53 @@ t.test('segmentation finds the photo inside bars, frames, captions and collages'
     .png()
     .toBuffer();
   t.ok((await find(collage)).some((r) => near(r, 0, 306, 400, 300)), 'collage cell found');
+});
+
+t.test("a collage's equal layout gives its cells whole: a photo's own straight edge, or a seam with similar tones along part of it", async (t) => {
+  const cellsOf = async (bytes: Buffer) => {
+    const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
+    return findPhotoRegions({ luma: Float32Array.from(data), width: info.width, height: info.height }).cells;
+  };
+  const near = (rect: { x: number; y: number; width: number; height: number }, x: number, y: number, w: number, h: number) =>
+    Math.abs(rect.x - x) <= 3 && Math.abs(rect.y - y) <= 3 && Math.abs(rect.width - w) <= 4 && Math.abs(rect.height - h) <= 4;
+  // Soft photos: nothing of their own near a seam steps as sharply as the seam does.
+  const photos = await Promise.all(PHOTOS.map((f) => sharp(readFileSync(f)).resize(300, 300, { fit: 'fill' }).blur(2).png().toBuffer()));
+
+  // Two rows of three cells, 6 px white seams; one photo holds a dark post, a straight edge of its own.
+  const post = await sharp({ create: { width: 24, height: 300, channels: 3, background: '#111' } }).png().toBuffer();
+  const withPost = await sharp(photos[0]).composite([{ input: post, left: 110, top: 0 }]).png().toBuffer();
+  const grid = await sharp({ create: { width: 912, height: 606, channels: 3, background: '#fff' } })
+    .composite([
+      { input: photos[1], left: 0, top: 0 },
+      { input: photos[2], left: 306, top: 0 },
+      { input: photos[3], left: 612, top: 0 },
+      { input: photos[2], left: 0, top: 306 },
+      { input: withPost, left: 306, top: 306 },
+      { input: photos[1], left: 612, top: 306 },
+    ])
+    .png()
+    .toBuffer();
+  t.ok((await cellsOf(grid)).some((r) => near(r, 306, 306, 300, 300)), 'the photo with a post of its own is one cell');
+
+  // Two rows with no seam between them, the same grey along the left half of where they meet.
+  const grey = await sharp({ create: { width: 140, height: 40, channels: 3, background: '#777' } }).png().toBuffer();
+  for (const [above, below] of [
+    [3, 0],
+    [2, 0],
+    [2, 3],
+  ]) {
+    const top = await sharp(photos[above]).composite([{ input: grey, left: 0, top: 260 }]).png().toBuffer();
+    const bottom = await sharp(photos[below]).composite([{ input: grey, left: 0, top: 0 }]).png().toBuffer();
+    const rows = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#fff' } })
+      .composite([
+        { input: top, left: 0, top: 0 },
+        { input: bottom, left: 0, top: 300 },
+      ])
+      .png()
+      .toBuffer();
+    const cells = await cellsOf(rows);
+    t.ok(cells.some((r) => r.y >= 298 && r.y <= 302 && r.height >= 295), `${basename(PHOTOS[below])} under ${basename(PHOTOS[above])}: the lower photo is a cell (${JSON.stringify(cells)})`);
+  }
 });
 
 t.test('query regions of the original meet content regions of edited reposts', async (t) => {

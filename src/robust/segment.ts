@@ -23,6 +23,10 @@ const TRIM_COLOUR_DRIFT = 12;
 /** A straight edge: this share of the line's pixels differ strongly from the line beyond. */
 const EDGE_SHARE = 0.7;
 const EDGE_STEP = 18;
+/** A ridge (isRidge): this share of the line's pixels step, this many times as many as 3-4 lines away. */
+const RIDGE_SHARE = 0.4;
+const RIDGE_RATIO = 2.5;
+const RIDGE_SPAN = 4;
 /**
  * Parts thinner than this share of their parent (or 24 px) are chrome, not
  * photos: a wide photo in a chat screenshot is under a tenth of the screen's
@@ -36,6 +40,9 @@ const CELL_DEPTH = 2;
 /** Splits with more cut boundaries than this are textures, not layout: spans between them are not tried. */
 const MAX_BOUNDARIES = 16;
 const BOUNDARY_MERGE = 3;
+/** Equal layouts looked for (equalLayout): up to this many rows, or cells in a row, each seam within this share of the length. */
+const MAX_EQUAL_CELLS = 5;
+const EQUAL_TOLERANCE = 0.01;
 /** Cells of the layout are kept down to this share of the frame (parts: see findPhotoRegions). */
 const MIN_CELL_SHARE = 0.02;
 
@@ -141,6 +148,19 @@ function lineProfile(stats: PlaneStats, rect: IntRect, axis: Axis): { flat: Uint
   return { flat, edge, mean: means };
 }
 
+/**
+ * A seam where two photos butt against each other with similar tones along
+ * part of it: fewer of its pixels step than EDGE_SHARE asks, but far more
+ * than across the lines a few pixels to either side, which a photo's own
+ * texture or a soft edge would also cross. Only taken where it completes an
+ * equal layout (see split): a watermark's letters make ridges too.
+ */
+function isRidge(edge: Float32Array, i: number): boolean {
+  if (edge[i] < RIDGE_SHARE || i < RIDGE_SPAN || i + RIDGE_SPAN >= edge.length) return false;
+  const around = Math.max(edge[i - RIDGE_SPAN], edge[i - RIDGE_SPAN + 1], edge[i + RIDGE_SPAN - 1], edge[i + RIDGE_SPAN]);
+  return edge[i] >= RIDGE_RATIO * around;
+}
+
 interface IntRect {
   x: number;
   y: number;
@@ -172,7 +192,7 @@ function trim(stats: PlaneStats, rect: IntRect, axes: readonly Axis[]): IntRect 
  * least one side. Such edges would chop a small photo into slices too thin
  * to keep.
  */
-function cuts(stats: PlaneStats, rect: IntRect, axis: Axis, minPart: number): Array<[number, number]> {
+function cuts(stats: PlaneStats, rect: IntRect, axis: Axis, minPart: number, ridges: boolean): Array<[number, number]> {
   const { flat, edge, mean } = lineProfile(stats, rect, axis);
   const gaps: Array<[number, number]> = [];
   for (let i = 0; i < flat.length; ) {
@@ -187,7 +207,7 @@ function cuts(stats: PlaneStats, rect: IntRect, axis: Axis, minPart: number): Ar
   }
   const edges: number[] = [];
   for (let i = 2; i + 2 < edge.length; i++) {
-    if (edge[i] >= EDGE_SHARE && edge[i] >= edge[i - 1] && edge[i] > edge[i + 1]) edges.push(i);
+    if (edge[i] >= edge[i - 1] && edge[i] > edge[i + 1] && (edge[i] >= EDGE_SHARE || (ridges && isRidge(edge, i)))) edges.push(i);
   }
   const flatGaps = gaps.slice();
   for (const [k, i] of edges.entries()) {
@@ -205,15 +225,42 @@ interface Split {
   boundaries: number[];
 }
 
-function split(stats: PlaneStats, rect: IntRect, axis: Axis): Split {
+/**
+ * Cuts of a layout: where a collage app puts its seams (k equal rows, or k
+ * equal cells in a row), when every one of them is among the cuts found. A
+ * straight edge of a photo's own (a wall, a box) is a cut too, and would
+ * split its cell into pieces none of which is the photo; with the seams of an
+ * equal layout found, the cells between them are the parts instead.
+ */
+function equalLayout(gaps: Array<[number, number]>, length: number): Array<[number, number]> | null {
+  const tolerance = Math.max(2, length * EQUAL_TOLERANCE);
+  for (let k = MAX_EQUAL_CELLS; k >= 2; k--) {
+    const seams: Array<[number, number]> = [];
+    for (let j = 1; j < k; j++) {
+      const at = (j * length) / k;
+      // A seam's cuts: a gap and the edges along its sides are one seam.
+      const near = gaps.filter(([start, end]) => start - tolerance <= at && at <= end + tolerance);
+      if (near.length === 0) break;
+      seams.push([Math.min(...near.map(([start]) => start)), Math.max(...near.map(([, end]) => end))]);
+    }
+    if (seams.length === k - 1) return seams;
+  }
+  return null;
+}
+
+function split(stats: PlaneStats, rect: IntRect, axis: Axis, depth: number): Split {
   const length = axis === 'rows' ? rect.h : rect.w;
   const minPart = Math.max(MIN_PART_PX, length * MIN_PART);
   const parts: IntRect[] = [];
   const boundaries = new Set([0, length]);
+  let gaps = cuts(stats, rect, axis, minPart, false);
+  // The frame's own layout (its rows, a row's cells): a ridge counts only as a seam that completes an equal layout.
+  const seams = depth < CELL_DEPTH ? (equalLayout(gaps, length) ?? equalLayout(cuts(stats, rect, axis, minPart, true), length)) : null;
+  if (seams) gaps = [...gaps, ...seams].sort((a, b) => a[0] - b[0]);
+  for (const [gapStart, gapEnd] of gaps) boundaries.add(gapStart).add(gapEnd);
   let start = 0;
-  for (const [gapStart, gapEnd] of [...cuts(stats, rect, axis, minPart), [length, length] as [number, number]]) {
+  for (const [gapStart, gapEnd] of [...((depth === CELL_DEPTH - 1 && seams) || gaps), [length, length] as [number, number]]) {
     if (gapStart - start >= minPart) parts.push(slice(rect, axis, start, gapStart));
-    boundaries.add(gapStart).add(gapEnd);
     start = Math.max(start, gapEnd);
   }
   // Cuts a few lines apart (a border and the run beside it) are one place to start or end a span.
@@ -280,7 +327,7 @@ export function findPhotoRegions(plane: LumaPlane, minAreaShare = 0.08): PhotoRe
     if (depth === CELL_DEPTH) leaves.push(rect, trimmed);
     if (depth === MAX_DEPTH) return;
     for (const first of [axis, other(axis)]) {
-      const { parts, boundaries } = split(stats, trimmed, first);
+      const { parts, boundaries } = split(stats, trimmed, first, depth);
       if (parts.length > 1 || (parts.length === 1 && !sameRect(parts[0], trimmed))) {
         if (boundaries.length <= MAX_BOUNDARIES) {
           const length = first === 'rows' ? trimmed.h : trimmed.w;
