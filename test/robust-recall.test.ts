@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { hammingDistance } from '../src/hashing/hamming.js';
 import { contrastRange, PDQ_NORM_MATCH_THRESHOLD, pdqNormHashRaster, stretchContrast } from '../src/hashing/pdq-norm.js';
-import { PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY } from '../src/hashing/pdq.js';
+import { PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdqLuma } from '../src/hashing/pdq.js';
 import { decodeForHashing } from '../src/image/decode.js';
 import { hashImage } from '../src/image/hash-image.js';
 import { contentRegions, MAX_CONTENT_REGIONS, queryRegions, type RegionSignal } from '../src/robust/regions.js';
@@ -76,6 +76,20 @@ t.test('a dark photo: PDQ refuses it, pdq-norm matches its re-encoding and its r
   const content = contentRegions(await raster(cropped));
   t.ok(content.length > 5, `${content.length} regions kept from the dark crop`);
   t.ok(closest(queryRegions(await raster(dark)), content) <= PDQ_MATCH_THRESHOLD, 'its crop is found by a region');
+});
+
+t.test('a nearly black photo (its brightest pixels a few grey levels up) is still hashed, and its re-encoding found', async (t) => {
+  const bytes = await original;
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  for (let i = 0; i < data.length; i++) data[i] = Math.round(255 * Math.pow((data[i] * 0.065) / 255, 1.4));
+  const dark = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const { low, high } = contrastRange(pdqLuma(await raster(dark)).luma);
+  t.ok(high - low < 6, `its range is ${(high - low).toFixed(1)} grey levels`);
+  const signals = await hashImage(dark, { signals: ['pdq'] });
+  t.ok(signals['pdq-norm'] && signals['pdq-norm'].quality >= PDQ_MIN_QUALITY, `pdq-norm quality ${signals['pdq-norm']?.quality}`);
+  const reencoded = await sharp(dark).jpeg({ quality: 75 }).toBuffer();
+  const d = hammingDistance(signals['pdq-norm']!.hash, pdqNormHashRaster(await raster(reencoded)).hash);
+  t.ok(d <= PDQ_NORM_MATCH_THRESHOLD, `re-encoded: pdq-norm ${d} bits`);
 });
 
 t.test('an unrelated photo meets none, and a flat image keeps no pdq-norm hash', async (t) => {

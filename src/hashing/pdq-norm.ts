@@ -23,8 +23,14 @@ import { hexForm, type PerceptualSignalType, type Raster } from './signal-type.j
 
 /** Stricter than PDQ's 31 (see the header). */
 export const PDQ_NORM_MATCH_THRESHOLD = 24;
-/** A range narrower than this many grey levels is noise on a flat image: nothing to stretch. */
-export const MIN_CONTRAST_RANGE = 6;
+/**
+ * A range narrower than this many grey levels is a flat image: nothing to
+ * stretch. One level is what 8-bit quantisation alone leaves; a photo
+ * darkened to a few levels (its brightest pixels at 6-9 of 255) still has
+ * its scene's structure there, and its re-encodings' stretched hashes stay
+ * close to its own.
+ */
+export const MIN_CONTRAST_RANGE = 2;
 const LOW_PERCENTILE = 0.01;
 const HIGH_PERCENTILE = 0.99;
 const HISTOGRAM_BINS = 1024;
