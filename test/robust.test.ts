@@ -63,14 +63,24 @@ t.test('region hash: stable across resolution and recompression', async (t) => {
   }
 });
 
+/** What segmentation finds in an image: its parts and its layout's cells. */
+async function segment(bytes: Buffer) {
+  const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
+  return findPhotoRegions({ luma: Float32Array.from(data), width: info.width, height: info.height });
+}
+
+/** Within 3 px of the place and 4 px of the size. */
+const near = (rect: { x: number; y: number; width: number; height: number }, x: number, y: number, w: number, h: number) =>
+  Math.abs(rect.x - x) <= 3 && Math.abs(rect.y - y) <= 3 && Math.abs(rect.width - w) <= 4 && Math.abs(rect.height - h) <= 4;
+
+/** Images laid on a white canvas, as a collage app does. */
+function onWhite(width: number, height: number, placed: Array<{ input: Buffer; left: number; top: number }>): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#fff' } }).composite(placed).png().toBuffer();
+}
+
 t.test('segmentation finds the photo inside bars, frames, captions and collages', async (t) => {
   const photo = await sharp(readFileSync(PHOTOS[0])).resize(400, 300, { fit: 'fill' }).png().toBuffer();
-  const find = async (bytes: Buffer) => {
-    const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
-    return findPhotoRegions({ luma: Float32Array.from(data), width: info.width, height: info.height }).parts;
-  };
-  const near = (rect: { x: number; y: number; width: number; height: number }, x: number, y: number, w: number, h: number) =>
-    Math.abs(rect.x - x) <= 3 && Math.abs(rect.y - y) <= 3 && Math.abs(rect.width - w) <= 4 && Math.abs(rect.height - h) <= 4;
+  const find = async (bytes: Buffer) => (await segment(bytes)).parts;
 
   const letterbox = await sharp(photo).extend({ top: 60, bottom: 60, background: '#000' }).png().toBuffer();
   t.ok((await find(letterbox)).some((r) => near(r, 0, 60, 400, 300)), 'letterbox bars trimmed');
@@ -83,42 +93,31 @@ t.test('segmentation finds the photo inside bars, frames, captions and collages'
   t.ok((await find(captioned)).some((r) => near(r, 0, 50, 400, 300)), 'caption bar cut away');
 
   const others = await Promise.all(PHOTOS.slice(1).map((f) => sharp(readFileSync(f)).resize(400, 300, { fit: 'fill' }).png().toBuffer()));
-  const collage = await sharp({ create: { width: 806, height: 606, channels: 3, background: '#fff' } })
-    .composite([
-      { input: others[0], left: 0, top: 0 },
-      { input: others[1], left: 406, top: 0 },
-      { input: photo, left: 0, top: 306 },
-      { input: others[2], left: 406, top: 306 },
-    ])
-    .png()
-    .toBuffer();
+  const collage = await onWhite(806, 606, [
+    { input: others[0], left: 0, top: 0 },
+    { input: others[1], left: 406, top: 0 },
+    { input: photo, left: 0, top: 306 },
+    { input: others[2], left: 406, top: 306 },
+  ]);
   t.ok((await find(collage)).some((r) => near(r, 0, 306, 400, 300)), 'collage cell found');
 });
 
 t.test("a collage's equal layout gives its cells whole: a photo's own straight edge, or a seam with similar tones along part of it", async (t) => {
-  const cellsOf = async (bytes: Buffer) => {
-    const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
-    return findPhotoRegions({ luma: Float32Array.from(data), width: info.width, height: info.height }).cells;
-  };
-  const near = (rect: { x: number; y: number; width: number; height: number }, x: number, y: number, w: number, h: number) =>
-    Math.abs(rect.x - x) <= 3 && Math.abs(rect.y - y) <= 3 && Math.abs(rect.width - w) <= 4 && Math.abs(rect.height - h) <= 4;
+  const cellsOf = async (bytes: Buffer) => (await segment(bytes)).cells;
   // Soft photos: nothing of their own near a seam steps as sharply as the seam does.
   const photos = await Promise.all(PHOTOS.map((f) => sharp(readFileSync(f)).resize(300, 300, { fit: 'fill' }).blur(2).png().toBuffer()));
 
   // Two rows of three cells, 6 px white seams; one photo holds a dark post, a straight edge of its own.
   const post = await sharp({ create: { width: 24, height: 300, channels: 3, background: '#111' } }).png().toBuffer();
   const withPost = await sharp(photos[0]).composite([{ input: post, left: 110, top: 0 }]).png().toBuffer();
-  const grid = await sharp({ create: { width: 912, height: 606, channels: 3, background: '#fff' } })
-    .composite([
-      { input: photos[1], left: 0, top: 0 },
-      { input: photos[2], left: 306, top: 0 },
-      { input: photos[3], left: 612, top: 0 },
-      { input: photos[2], left: 0, top: 306 },
-      { input: withPost, left: 306, top: 306 },
-      { input: photos[1], left: 612, top: 306 },
-    ])
-    .png()
-    .toBuffer();
+  const grid = await onWhite(912, 606, [
+    { input: photos[1], left: 0, top: 0 },
+    { input: photos[2], left: 306, top: 0 },
+    { input: photos[3], left: 612, top: 0 },
+    { input: photos[2], left: 0, top: 306 },
+    { input: withPost, left: 306, top: 306 },
+    { input: photos[1], left: 612, top: 306 },
+  ]);
   t.ok((await cellsOf(grid)).some((r) => near(r, 306, 306, 300, 300)), 'the photo with a post of its own is one cell');
 
   // Two rows with no seam between them, the same grey along the left half of where they meet.
@@ -130,13 +129,10 @@ t.test("a collage's equal layout gives its cells whole: a photo's own straight e
   ]) {
     const top = await sharp(photos[above]).composite([{ input: grey, left: 0, top: 260 }]).png().toBuffer();
     const bottom = await sharp(photos[below]).composite([{ input: grey, left: 0, top: 0 }]).png().toBuffer();
-    const rows = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#fff' } })
-      .composite([
-        { input: top, left: 0, top: 0 },
-        { input: bottom, left: 0, top: 300 },
-      ])
-      .png()
-      .toBuffer();
+    const rows = await onWhite(300, 600, [
+      { input: top, left: 0, top: 0 },
+      { input: bottom, left: 0, top: 300 },
+    ]);
     const cells = await cellsOf(rows);
     t.ok(cells.some((r) => r.y >= 298 && r.y <= 302 && r.height >= 295), `${basename(PHOTOS[below])} under ${basename(PHOTOS[above])}: the lower photo is a cell (${JSON.stringify(cells)})`);
   }
