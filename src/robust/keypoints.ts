@@ -33,17 +33,47 @@ const HARRIS_K = 0.05;
 const CORNER_SPACING = 6;
 const BORDER = 6;
 
-/** One pass of a running box mean of radius `r` along rows (`step` 1) or columns (`step` width), edges clamped. */
-function boxPass(src: Float32Array, out: Float32Array, lines: number, length: number, lineStep: number, step: number, r: number): void {
+/** A running box mean of radius `r` along every row, edges clamped. */
+function boxRows(src: Float32Array, out: Float32Array, width: number, height: number, r: number): void {
   const norm = 1 / (2 * r + 1);
-  for (let line = 0; line < lines; line++) {
-    const base = line * lineStep;
-    const at = (k: number) => src[base + (k < 0 ? 0 : k >= length ? length - 1 : k) * step];
+  const last = width - 1;
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
     let sum = 0;
-    for (let k = -r; k <= r; k++) sum += at(k);
-    for (let k = 0; k < length; k++) {
-      out[base + k * step] = sum * norm;
-      sum += at(k + r + 1) - at(k - r);
+    for (let k = -r; k <= r; k++) sum += src[base + (k < 0 ? 0 : k > last ? last : k)];
+    for (let k = 0; k < width; k++) {
+      out[base + k] = sum * norm;
+      const add = k + r + 1;
+      const drop = k - r;
+      sum += src[base + (add > last ? last : add)] - src[base + (drop < 0 ? 0 : drop)];
+    }
+  }
+}
+
+let columnSums = new Float64Array(0);
+
+/**
+ * The same along every column, a row at a time (every column's running sum
+ * kept side by side): walking down one column at a time touches a new cache
+ * line per pixel. Each column's sums are added in the same order as boxRows'.
+ */
+function boxColumns(src: Float32Array, out: Float32Array, width: number, height: number, r: number): void {
+  const norm = 1 / (2 * r + 1);
+  const last = height - 1;
+  if (columnSums.length < width) columnSums = new Float64Array(width);
+  const sums = columnSums;
+  sums.fill(0, 0, width);
+  for (let k = -r; k <= r; k++) {
+    const row = (k < 0 ? 0 : k > last ? last : k) * width;
+    for (let x = 0; x < width; x++) sums[x] += src[row + x];
+  }
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    const add = (y + r + 1 > last ? last : y + r + 1) * width;
+    const drop = (y - r < 0 ? 0 : y - r) * width;
+    for (let x = 0; x < width; x++) {
+      out[base + x] = sums[x] * norm;
+      sums[x] += src[add + x] - src[drop + x];
     }
   }
 }
@@ -52,10 +82,10 @@ function boxPass(src: Float32Array, out: Float32Array, lines: number, length: nu
 function blur(src: Float32Array, width: number, height: number, r: number): Float32Array {
   const a = new Float32Array(src.length);
   const b = new Float32Array(src.length);
-  boxPass(src, a, height, width, width, 1, r);
-  boxPass(a, b, height, width, width, 1, r);
-  boxPass(b, a, width, height, 1, width, r);
-  boxPass(a, b, width, height, 1, width, r);
+  boxRows(src, a, width, height, r);
+  boxRows(a, b, width, height, r);
+  boxColumns(b, a, width, height, r);
+  boxColumns(a, b, width, height, r);
   return b;
 }
 
