@@ -25,7 +25,7 @@ const README_URL = 'http://127.0.0.1:3000';
 /** The home directory the README's outputs show. */
 const README_HOME = '/home/you';
 const EXAMPLE_TIMEOUT_MS = 60_000;
-const MAX_README_BYTES = 10_752;
+const MAX_README_BYTES = 11_264;
 
 const root = mkdtempSync(join(tmpdir(), 'ncii-readme-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
