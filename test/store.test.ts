@@ -320,13 +320,20 @@ t.test('bulk insert, then chunks stream back exactly what was inserted', async (
       const signals: NewSignal[] = [];
       for (let j = i; j < i + 50; j++) signals.push({ type: 'pdq', hash: codes.subarray(j * 32, j * 32 + 32) });
       // Other types and owners interleaved must not leak into the pdq content stream.
-      signals.push({ type: 'blockhash', hash: pdqHash() });
+      signals.push({ type: 'blockhash', hash: pdqHash() }, { type: 'pdq-region', hash: pdqHash() });
       items.push({ provenance, signals });
     }
     const added = store.addContent(bank.id, items);
-    ids.push(...added.signalIds.filter((_, k) => k % 51 !== 50));
+    ids.push(...added.signalIds.filter((_, k) => k % 52 < 50));
   }
-  store.createCase({ caseNumber: 'bulk-case', pinHash: await pinHashPromise, signals: [{ type: 'pdq', hash: pdqHash() }] });
+  store.createCase({
+    caseNumber: 'bulk-case',
+    pinHash: await pinHashPromise,
+    signals: [
+      { type: 'pdq', hash: pdqHash() },
+      { type: 'pdq-region', hash: pdqHash() },
+    ],
+  });
 
   for (const chunkSize of [777, 4096, count]) {
     const gotIds: number[] = [];
@@ -359,11 +366,13 @@ t.test('bulk insert, then chunks stream back exactly what was inserted', async (
       kind.codes.push(Buffer.from(batch.codes));
     }
   }
-  t.same([...byKind.keys()].sort(), ['case:pdq', 'content:blockhash', 'content:pdq']);
+  t.same([...byKind.keys()].sort(), ['case:pdq', 'case:pdq-region', 'content:blockhash', 'content:pdq', 'content:pdq-region']);
   t.same(byKind.get('content:pdq')!.ids, ids, 'content pdq ids in id order');
   t.ok(Buffer.concat(byKind.get('content:pdq')!.codes).equals(Buffer.from(codes)), 'codes paired with their ids, zero bytes and all');
   t.equal(byKind.get('content:blockhash')!.ids.length, count / 50);
+  t.equal(byKind.get('content:pdq-region')!.ids.length, count / 50);
   t.same(byKind.get('case:pdq')!.ids, [caseChunks[0].ids[0]]);
+  t.same(byKind.get('case:pdq-region')!.ids, [caseChunks[0].ids[0] + 1]);
   t.throws(() => [...store.iterateAllSignalChunks({ chunkSize: 0 })], { code: 'INVALID_INPUT' });
 });
 

@@ -891,7 +891,9 @@ function chunkQuery(db: Database.Database, ownerColumn: 'content_item_id' | 'vic
  */
 function allSignalsQuery(db: Database.Database) {
   const types: readonly KnownSignalType[] = SIGNAL_TYPES;
-  const letters = types.map((type, i) => `WHEN ${sqlString(type.name)} THEN ${i}`).join(' ');
+  // A CASE tries its WHENs in order, a text comparison each, on every row: region hashes, most of the rows (26 of about 30 a captured image), are tried first.
+  const byFrequency = types.map((type, i) => ({ type, i })).sort((a, b) => Number(b.type.scope === 'region') - Number(a.type.scope === 'region'));
+  const letters = byFrequency.map(({ type, i }) => `WHEN ${sqlString(type.name)} THEN ${i}`).join(' ');
   const page = db
     .prepare<[number, number], [number, number, string, string, Buffer]>(
       `SELECT count(*), max(id), group_concat(id), group_concat(char(iif(content_item_id IS NULL, 97, 65) + CASE type ${letters} END), ''),
