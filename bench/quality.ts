@@ -5,6 +5,7 @@
  *
  *   npm run bench:quality [-- --quick] [--split test|tune|all] [--photos N] [--method service,robust] [--seed S]
  *   npm run bench:quality -- --cost [--items N]   (where a query's time goes: bench/lib/query-cost.ts)
+ *   npm run bench:quality -- --kinds [--quick] [--split S]   (which region kinds find which: bench/lib/kind-pairs.ts)
  *
  * Edits: bench/lib/random-edits.ts, which imports nothing of the method (no
  * region grid, threshold or hash), every draw seeded; cached under
@@ -45,6 +46,7 @@ import { hashImage } from '../src/image/hash-image.js';
 import { QUALITY_DIR, type QualityPhoto, loadQualityManifest, readQualityPhoto } from './lib/quality-corpus.js';
 import { PROBE_MARGIN, RECALL_METHODS, type RecallMethod, TypedIndex, type TypedHash } from './lib/recall-methods.js';
 import { serviceDirections, type ServiceHit } from './lib/service-directions.js';
+import { kindPairs } from './lib/kind-pairs.js';
 import { queryCost } from './lib/query-cost.js';
 import { DARK_KINDS, type Edit, FAMILIES, type Family, type Photo, darkEdit, darkOriginal, decodePhoto, makeEdit, seededRandom } from './lib/random-edits.js';
 
@@ -238,6 +240,11 @@ const items: Item[] = [];
     for (const item of batch.items) items.push({ ...item, id: items.length });
   }
   console.log(`edits: ${items.length} reposts of ${queries.length} originals (${queries.filter((q) => q.dark).length} dark) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv.includes('--kinds')) {
+  await kindPairs(queries, items);
+  process.exit(0);
 }
 
 // ---------------------------------------------------------------- evaluation
