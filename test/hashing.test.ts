@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { blockhashBlocks, blockhashRaster, blockhashRasterFromBlocks, toRgba } from '../src/hashing/blockhash.js';
 import { rangeSums, rangeSumsInWasm, rangeSumsJs } from '../src/hashing/blockhash-sums.js';
-import { hammingDistance, popcount32 } from '../src/hashing/hamming.js';
+import { hammingDistance, popcount32, withinDistance } from '../src/hashing/hamming.js';
 import { fromHex, InvalidHashError, toHex } from '../src/hashing/hex.js';
 import { findSignalType, isSignalTypeName, md5, pdq, pdqRegion, SIGNAL_TYPE_NAMES, SIGNAL_TYPES, sha256 } from '../src/hashing/registry.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromDct, pdqFromLuma, pdqHashRaster } from '../src/hashing/pdq.js';
@@ -39,6 +39,31 @@ t.test('hamming distance counts differing bits', async (t) => {
   }
   t.throws(() => hammingDistance(new Uint8Array(32), new Uint8Array(16)), RangeError);
   t.equal(hammingDistance(new Uint8Array([0xff, 0, 0x0f]), new Uint8Array([0, 0, 0xff])), 12, 'odd lengths');
+});
+
+t.test('withinDistance agrees with hammingDistance at every bound, wherever the differing bits are', async (t) => {
+  let seed = 7;
+  const byte = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+  let checked = 0;
+  for (let round = 0; round < 200; round++) {
+    const a = Uint8Array.from({ length: 32 }, byte);
+    const b = a.slice();
+    // From 0 to 40 flipped bits, some all in the last word, so that an early exit on the first words must not decide.
+    const flips = round % 41;
+    for (let k = 0; k < flips; k++) {
+      const bit = round % 3 === 0 ? 224 + (byte() & 31) : byte();
+      b[bit >> 3] ^= 1 << (bit & 7);
+    }
+    const d = hammingDistance(a, b);
+    for (const max of [0, 1, 7, 8, 9, 31, 255]) {
+      if (withinDistance(a, b, max) !== d <= max) t.fail(`distance ${d}, bound ${max}`);
+      checked++;
+    }
+  }
+  t.equal(checked, 1400);
+  t.equal(withinDistance(new Uint8Array([0xff, 0, 0x0f]), new Uint8Array([0, 0, 0xff]), 12), true, 'odd lengths');
+  t.equal(withinDistance(new Uint8Array([0xff, 0, 0x0f]), new Uint8Array([0, 0, 0xff]), 11), false);
+  t.throws(() => withinDistance(new Uint8Array(32), new Uint8Array(16), 8), RangeError);
 });
 
 t.test('signal types: one registry, each type one module with everything about it', async (t) => {

@@ -12,7 +12,7 @@
  * own quadrants, thirds and ninths. Query hashes are never stored, so their number
  * costs time, not index entries.
  */
-import { hammingDistance } from '../hashing/hamming.js';
+import { withinDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
 import { stretchContrast } from '../hashing/pdq-norm.js';
@@ -74,7 +74,7 @@ function keep(out: RegionSignal[], image: IntegralImage, rect: Rect, kind: Regio
 
 function keepHash(out: RegionSignal[], { hash, quality }: RegionHash, kind: RegionKind): RegionSignal | undefined {
   if (quality < REGION_MIN_QUALITY) return undefined;
-  if (out.some((s) => hammingDistance(s.hash, hash) <= DUPLICATE_DISTANCE)) return undefined;
+  if (out.some((s) => withinDistance(s.hash, hash, DUPLICATE_DISTANCE))) return undefined;
   const signal: RegionSignal = { hash, quality, kind };
   out.push(signal);
   return signal;
