@@ -27,11 +27,11 @@ function digest(regions: RegionSignal[]): string {
 
 const PINNED: Record<string, { content: string; query: string }> = {
   'decoded-bridge-1-original.png': {
-    content: '4ad85c5f3300e70c289a10245b58d5bb050eee56e610c714b8e2f103798ce0d2',
+    content: '45b8982bcb502a7b21c36fbf04d4d839b1cf18138f4a3a8b95093fe4a830de16',
     query: '12f62f02743472ccbbfdea2cfeb51f1abcff9f9a4aaf2be5fa3729d0548d0b58',
   },
   'pen-and-coaster.png': {
-    content: '2d63932b68b7d8d7d5d70244316d147b914dd03718ad3382e9f5f3b1c1daf789',
+    content: '2f5440e201e560aaf6af2af97cd7ab5e50a4076eca07ea51ed8e0a7011188771',
     query: '9e4bf37efd561826ff0efe235402ae5dab08b861391a265c4b1028c547e33b06',
   },
 };

@@ -54,8 +54,8 @@ const MAX_STICKER_CORNERS = 8;
  */
 const QUERY_CORNERS = 24;
 const QUERY_CORNER_SCALES = [1, 1.15, 1.32, 1.52];
-/** With the image's PDQ hash, at most 28 index entries per captured image: up to 8 corner patches, regions chosen by layout in the rest. */
-export const MAX_CONTENT_REGIONS = 19 + CONTENT_PATCHES;
+/** With the image's PDQ hash, at most 32 index entries per captured image: up to 8 corner patches, regions chosen by layout in the rest, then the ninths. */
+export const MAX_CONTENT_REGIONS = 23 + CONTENT_PATCHES;
 /**
  * Captured content keeps photo parts down to this share of its frame: a chat
  * screenshot shows a landscape photo on a few per cent of a tall screen, and
