@@ -7,29 +7,34 @@ export function popcount32(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
+/** Bits that differ in bytes i..i+3 of a and b. */
+function wordDistance(a: Uint8Array, b: Uint8Array, i: number): number {
+  return popcount32(((a[i] ^ b[i]) << 24) | ((a[i + 1] ^ b[i + 1]) << 16) | ((a[i + 2] ^ b[i + 2]) << 8) | (a[i + 3] ^ b[i + 3]));
+}
+
+function checkLengths(a: Uint8Array, b: Uint8Array): void {
+  if (b.length !== a.length) throw new RangeError(`hash lengths differ: ${a.length} and ${b.length} bytes`);
+}
+
 /** popcount(a XOR b) for two equal-length byte arrays. */
 export function hammingDistance(a: Uint8Array, b: Uint8Array): number {
+  checkLengths(a, b);
   const n = a.length;
-  if (b.length !== n) throw new RangeError(`hash lengths differ: ${n} and ${b.length} bytes`);
   let d = 0;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const x =
-      ((a[i] ^ b[i]) << 24) | ((a[i + 1] ^ b[i + 1]) << 16) | ((a[i + 2] ^ b[i + 2]) << 8) | (a[i + 3] ^ b[i + 3]);
-    d += popcount32(x);
-  }
+  for (; i + 4 <= n; i += 4) d += wordDistance(a, b, i);
   for (; i < n; i++) d += popcount32(a[i] ^ b[i]);
   return d;
 }
 
 /** Whether hammingDistance(a, b) <= max, giving up at the first word that takes it past: most pairs of hashes differ in half their bits. */
 export function withinDistance(a: Uint8Array, b: Uint8Array, max: number): boolean {
+  checkLengths(a, b);
   const n = a.length;
-  if (b.length !== n) throw new RangeError(`hash lengths differ: ${n} and ${b.length} bytes`);
   let d = 0;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    d += popcount32(((a[i] ^ b[i]) << 24) | ((a[i + 1] ^ b[i + 1]) << 16) | ((a[i + 2] ^ b[i + 2]) << 8) | (a[i + 3] ^ b[i + 3]));
+    d += wordDistance(a, b, i);
     if (d > max) return false;
   }
   for (; i < n; i++) d += popcount32(a[i] ^ b[i]);
