@@ -48,6 +48,7 @@ import { PROBE_MARGIN, RECALL_METHODS, type RecallMethod, TypedIndex, type Typed
 import { serviceDirections, type ServiceHit } from './lib/service-directions.js';
 import { kindPairs } from './lib/kind-pairs.js';
 import { queryCost } from './lib/query-cost.js';
+import { measuredRegionCounts } from './lib/region-counts.js';
 import { DARK_KINDS, type Edit, FAMILIES, type Family, type Photo, darkEdit, darkOriginal, decodePhoto, makeEdit, seededRandom } from './lib/random-edits.js';
 
 /** Bumped whenever random-edits changes what it draws, so stale cached edits are not reused. */
@@ -85,10 +86,9 @@ const photos = Array.from({ length: count }, (_, i) => pool[Math.floor((i * pool
 const dimPhotos = (manifest.dim ?? []).filter(inSplit);
 const editsDir = join(QUALITY_DIR, 'random', EDITS_VERSION);
 
-/** Region hashes a captured image keeps on average (26 on the reference photos, as bench:scan measures), for --cost's index. */
-const COST_REGIONS_PER_ITEM = 26;
 if (process.argv.includes('--cost')) {
-  await queryCost(photos, Number(option('items') ?? 1_000_000), COST_REGIONS_PER_ITEM);
+  // The index holds as many region codes an item as the service keeps for a captured photo.
+  await queryCost(photos, Number(option('items') ?? 1_000_000), (await measuredRegionCounts()).item);
   process.exit(0);
 }
 

@@ -25,13 +25,12 @@
  * object.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { popcount32 } from '../src/hashing/hamming.js';
 import { pdq } from '../src/hashing/registry.js';
-import { hashImage } from '../src/image/hash-image.js';
 import { Matcher } from '../src/match/matcher.js';
 import { WorkerSignalIndexes } from '../src/match/worker-indexes.js';
 import { newCaseNumber } from '../src/services/case-credentials.js';
@@ -40,6 +39,7 @@ import { hashPin } from '../src/store/pin.js';
 import { SqliteScanStore } from '../src/store/scans.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { NewSignal } from '../src/store/store.js';
+import { measuredRegionCounts } from './lib/region-counts.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,19 +56,6 @@ const CASES = Number(values.cases ?? (values.quick ? 100 : 10_000));
 const INCREMENTAL = Number(values.incremental ?? (values.quick ? 1_000 : 10_000));
 const CASE_PDQ = 8;
 
-/** The region hashes the service keeps for a captured photo and for a case's photo, on average over the reference photos. */
-async function measuredRegionCounts(): Promise<{ item: number; case: number; photos: number }> {
-  const dir = join(import.meta.dirname, '..', 'fixtures', 'pdq-reference');
-  const photos = readdirSync(dir).filter((name) => /^(q\d+|bridge-1-original)\.jpg$/.test(name));
-  let item = 0;
-  let caseSide = 0;
-  for (const name of photos) {
-    const bytes = readFileSync(join(dir, name));
-    item += (await hashImage(bytes, { regions: 'content' })).regions!.length;
-    caseSide += (await hashImage(bytes, { regions: 'query', dihedral: true })).regions!.length;
-  }
-  return { item: Math.round(item / photos.length), case: Math.round(caseSide / photos.length), photos: photos.length };
-}
 const measured = values['item-regions'] && values['case-regions'] ? null : await measuredRegionCounts();
 const ITEM_REGIONS = Number(values['item-regions'] ?? measured!.item);
 const CASE_REGIONS = Number(values['case-regions'] ?? measured!.case);
