@@ -102,15 +102,14 @@ export async function kindPairs(queries: readonly KindQuery[], items: readonly K
     console.log(`  ${name.padEnd(11)} ${f.reposts} reposts: found ${f.found}, within the groups ${f.foundInGroups}${alone ? ` (the rest only by ${alone})` : ''}`);
   }
   console.log(`  region hashes per query ${JSON.stringify(perQuery)}; per captured item ${JSON.stringify(perItem)}`);
-  const lost = [...families.values()].reduce((sum, f) => sum + f.found - f.foundInGroups, 0);
-  const found = [...families.values()].reduce((sum, f) => sum + f.found, 0);
+  const total = (count: (f: { found: number; foundInGroups: number }) => number) => [...families.values()].reduce((sum, f) => sum + count(f), 0);
   console.log(
     JSON.stringify({
       bench: 'quality-kinds',
       originals: queryCount,
       reposts: itemCount,
-      found,
-      foundInGroups: found - lost,
+      found: total((f) => f.found),
+      foundInGroups: total((f) => f.foundInGroups),
       pairShareInGroups: Math.round((1000 * groupPairs) / allPairs) / 1000,
       groups: Object.fromEntries(GROUPS.map((g) => [g.name, g.kinds])),
       families: Object.fromEntries([...families].map(([name, f]) => [name, { reposts: f.reposts, found: f.found, foundInGroups: f.foundInGroups }])),
