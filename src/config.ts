@@ -42,6 +42,13 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: "A scan's lock not renewed for this long is taken over by another runner (a runner on the same host that is gone is taken over at once).",
   }),
+  INDEX_SNAPSHOT_MIN_SIGNALS: Type.Integer({
+    default: 1_000_000,
+    minimum: -1,
+    description:
+      'A start that read at least this many captured-content signals from the database writes a snapshot of the content index to DATA_DIR/content-index.snapshot, ' +
+      'and later starts load from it and read only what changed since (never victims\' hashes). -1 turns snapshots off.',
+  }),
   SCANS_ENABLED: Type.Boolean({ default: true, description: 'Whether this process runs scans on their schedules and resumes interrupted runs.' }),
   METRICS_PORT: Type.Integer({
     default: 0,

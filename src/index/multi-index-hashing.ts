@@ -249,6 +249,8 @@ export class MultiIndexHashing implements HammingRangeIndex {
       if (!shard.hasTables && this.tablesWanted(shard.slots)) this.rebuildShard(i);
       else this.indexDelta(i);
     });
+    // A restored shard may have taken many codes since its tables were saved.
+    this.rebuildIfDue();
     releaseBuildScratch();
   }
 
@@ -269,6 +271,36 @@ export class MultiIndexHashing implements HammingRangeIndex {
     const handedOut = loading ? (this.onBuildTables?.(i, m) ?? 0) : 0;
     for (let t = handedOut; t < m; t++) this.buildTable(i, t);
     releaseBuildScratch();
+  }
+
+  /** What a snapshot keeps of the index: each shard's memory and its ranges in use (Shard.savedRanges), and the highest owner. Writer only. */
+  saved(): { maxOwner: number; shards: Array<{ memory: SharedMemory; memoryBytes: number; ranges: Array<[number, number]> }> } {
+    this.requireWriter();
+    return { maxOwner: this.maxOwner, shards: this.shards.map((shard) => ({ memory: shard.memory, ...shard.savedRanges() })) };
+  }
+
+  /**
+   * Before a bulk load, into an empty index: shards restored from a
+   * snapshot (made by Shard.restoreMemory at this index's shard capacity),
+   * and the highest owner they hold. `finishLoad` afterwards, as for a load.
+   */
+  restore(memories: SharedMemory[], maxOwner: number): void {
+    this.requireWriter();
+    if (this.shards.length > 0) throw new Error('only an empty index is restored');
+    for (const memory of memories) {
+      this.attachShard(memory);
+      if (this.shards.at(-1)!.capacity !== this.shardCapacity) throw new Error('a restored shard has another capacity');
+      this.deltaByOwner.push(new OwnerSlots());
+      this.indexDelta(this.shards.length - 1);
+      this.onShardCreated?.(memory);
+      Atomics.add(this.control, C_SHARDS, 1);
+    }
+    this.maxOwner = maxOwner;
+  }
+
+  /** A shard memory for this index, filled by `fill` from a snapshot (see Shard.restoreMemory), for `restore`. */
+  restoredShardMemory(memoryBytes: number, fill: (bytes: Uint8Array) => void): SharedMemory {
+    return Shard.restoreMemory(this.shardCapacity, this.options.tableCount, memoryBytes, fill);
   }
 
   remove(code: Uint8Array, owner: number): boolean {

@@ -247,6 +247,46 @@ export class Shard {
     return CODES_AT + this.slots * (32 + 4 + 1 / 8) + tables;
   }
 
+  /**
+   * What a snapshot of the shard keeps: the byte ranges of its memory in use
+   * (header, the slots' codes, owners and live bits, each table's entries and
+   * offsets), and how large the memory had grown. Writer only, with no build
+   * of tables under way.
+   */
+  savedRanges(): { memoryBytes: number; ranges: Array<[at: number, length: number]> } {
+    if (this.buildPending) throw new Error('a shard cannot be saved while its tables are built');
+    this.renewViews();
+    const h = this.header;
+    const slots = this.slots;
+    const ranges: Array<[number, number]> = [
+      [0, HEADER_BYTES],
+      [CODES_AT, slots * 32],
+      [this.ownersAt, slots * 4],
+      [this.liveAt, Math.ceil(slots / 32) * 4],
+    ];
+    for (let t = 0; t < h[H_TABLES]; t++) ranges.push([h[H_TABLE_AT + 2 * t + 1], h[H_INDEXED] * 4], [h[H_TABLE_AT + 2 * t], this.offsetsLength(t) * 4]);
+    return { memoryBytes: this.memory.buffer.byteLength, ranges: ranges.filter(([, length]) => length > 0) };
+  }
+
+  /**
+   * A shard memory for `capacity` slots grown to `memoryBytes`, for `fill` to
+   * write a saved shard's ranges into (see savedRanges); throws if the saved
+   * header does not describe such a shard.
+   */
+  static restoreMemory(capacity: number, tableCount: number | undefined, memoryBytes: number, fill: (bytes: Uint8Array) => void): SharedMemory {
+    const memory = Shard.createMemory(capacity, tableCount);
+    const pages = Math.ceil(memoryBytes / WASM_PAGE);
+    const have = memory.buffer.byteLength / WASM_PAGE;
+    if (pages > have) memory.grow(pages - have);
+    fill(new Uint8Array(memory.buffer));
+    const h = new Int32Array(memory.buffer, 0, HEADER_BYTES / 4);
+    const tablesEnd = h[H_TABLES] > 0 ? tablePlace(layoutFor(capacity).tablesAt, h[H_TABLES], h[H_INDEXED], h[H_BITS], 0).end : 0;
+    if (h[H_CAPACITY] !== capacity || h[H_SLOTS] < 0 || h[H_SLOTS] > capacity || h[H_INDEXED] > h[H_SLOTS] || h[H_BUILD_TABLES] !== 0 || tablesEnd > memory.buffer.byteLength) {
+      throw new Error('a saved shard does not match its layout');
+    }
+    return memory;
+  }
+
   // Writer side.
 
   /** Appends `count` codes (8 words each, from `from` in `words`) with their owners; returns how many fitted. */

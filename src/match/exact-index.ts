@@ -4,12 +4,12 @@
  */
 export class ExactHashIndex {
   private readonly owners = new Map<string, number[]>();
-  private entries = 0;
+  private count = 0;
 
   constructor(readonly bytes: number) {}
 
   get size(): number {
-    return this.entries;
+    return this.count;
   }
 
   private key(code: Uint8Array): string {
@@ -24,7 +24,7 @@ export class ExactHashIndex {
     if (!list) this.owners.set(key, [owner]);
     else if (!list.includes(owner)) list.push(owner);
     else return;
-    this.entries++;
+    this.count++;
   }
 
   /** `codes` holds `owners.length` hashes of `bytes` bytes back to back. */
@@ -39,8 +39,22 @@ export class ExactHashIndex {
     if (!list || at < 0) return false;
     if (list.length === 1) this.owners.delete(key);
     else list.splice(at, 1);
-    this.entries--;
+    this.count--;
     return true;
+  }
+
+  /** Every entry: the hashes back to back and their owners (for addMany). */
+  entries(): { codes: Uint8Array; owners: Uint32Array } {
+    const codes = new Uint8Array(this.count * this.bytes);
+    const owners = new Uint32Array(this.count);
+    let at = 0;
+    for (const [key, list] of this.owners) {
+      for (const owner of list) {
+        codes.set(Buffer.from(key, 'latin1'), at * this.bytes);
+        owners[at++] = owner;
+      }
+    }
+    return { codes, owners };
   }
 
   lookup(code: Uint8Array): readonly number[] {

@@ -12,6 +12,8 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { IndexSet, type IndexHit, type TableRef } from './signal-indexes.js';
 import { unpackQueries, type SearchError, type WorkerReply, type WorkerRequest, type WorkerSetup } from './worker-indexes.js';
 import { releaseBuildScratch, type SharedMemory } from '../index/shard.js';
+import { UnusableSnapshot, restoreIndexSnapshot, writeIndexSnapshot } from './index-snapshot.js';
+import { key } from './signal-indexes.js';
 import type { SignalOwnerKind } from '../store/store.js';
 
 if (!parentPort) throw new Error('index-worker.ts runs as a worker thread (see WorkerSignalIndexes)');
@@ -111,6 +113,29 @@ port.on('message', (request: WorkerRequest) => {
     case 'sync':
       reply({ op: 'synced', id: request.id });
       return;
+    case 'restore-snapshot':
+      restoreSnapshot(request);
+      return;
+    case 'remove-restored': {
+      const removed: Record<string, number> = {};
+      for (const batch of request.batches) {
+        const before = indexes.size(batch.owner, batch.type);
+        indexes.apply({ op: 'remove', batches: [batch], more: true });
+        removed[key(batch.owner, batch.type)] = (removed[key(batch.owner, batch.type)] ?? 0) + before - indexes.size(batch.owner, batch.type);
+      }
+      reply({ op: 'removed', id: request.id, removed });
+      return;
+    }
+    case 'save-snapshot':
+      try {
+        const { path, token, lastSignalId, lastRemoval } = request;
+        const bytes = writeIndexSnapshot(path, indexes.contentIndexes(), { token, lastSignalId, lastRemoval });
+        reply({ op: 'snapshot-saved', id: request.id, bytes });
+      } catch (err) {
+        // A full disk must not take the indexes down: they are whole; only the snapshot is not written.
+        reply({ op: 'snapshot-failed', id: request.id, message: err instanceof Error ? err.message : String(err) });
+      }
+      return;
     case 'search':
       awaitWrite(request.seq);
       search(request);
@@ -118,6 +143,19 @@ port.on('message', (request: WorkerRequest) => {
 });
 
 if (setup.role === 'writer') reply({ op: 'ready', handles: indexes.handles() });
+
+/** Restores the content indexes from a snapshot; one that cannot be used leaves them empty and is reported, anything else ends the worker. */
+function restoreSnapshot({ id, path, token }: Extract<WorkerRequest, { op: 'restore-snapshot' }>): void {
+  try {
+    const { lastSignalId, lastRemoval } = restoreIndexSnapshot(path, indexes.contentIndexes(), token);
+    const sizes: Record<string, number> = {};
+    for (const { type } of indexes.contentIndexes()) sizes[key('content', type)] = indexes.size('content', type);
+    reply({ op: 'snapshot-restored', id, lastSignalId, lastRemoval, sizes });
+  } catch (err) {
+    if (!(err instanceof UnusableSnapshot)) throw err;
+    reply({ op: 'snapshot-failed', id, message: err.message });
+  }
+}
 
 function search(request: Extract<WorkerRequest, { op: 'search' }>): void {
   // Searches of several requests travel together: a bad query fails its own request only.

@@ -3,6 +3,7 @@ import type { SharedMemory } from '../index/shard.js';
 import { SIGNAL_TYPES } from '../hashing/registry.js';
 import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import { ExactHashIndex } from './exact-index.js';
+import type { ContentIndex } from './index-snapshot.js';
 
 export interface IndexHit {
   signalId: number;
@@ -103,6 +104,11 @@ export class IndexSet {
       for (const [type, entry] of byType) if (entry.kind === 'hamming') handles[key(owner, type)] = entry.index.handle;
     }
     return handles;
+  }
+
+  /** The captured content's indexes, as a snapshot saves and restores them (never a victim's). Writer only. */
+  contentIndexes(): ContentIndex[] {
+    return [...this.indexes.get('content')!].map(([type, entry]) => ({ type, ...entry }));
   }
 
   /** Adds a chunk of the store's signals of one type and owner kind while loading (`finishLoad` after the last). */

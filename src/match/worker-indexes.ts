@@ -28,9 +28,10 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import DataLoader from 'dataloader';
 import { THREAD_SLOTS } from '../index/shard.js';
 import { findSignalType } from '../hashing/registry.js';
-import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
+import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { SignalBatch, SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import {
-  forEachStoredChunk,
   key,
   type IndexHandles,
   type IndexHit,
@@ -49,7 +50,10 @@ export type WorkerRequest =
   | { op: 'change'; seq: number; change: SignalChange }
   | { op: 'search'; id: number; seq: number; owner: SignalOwnerKind; queries: PackedQueries }
   | { op: 'handles'; id: number }
-  | { op: 'sync'; id: number };
+  | { op: 'sync'; id: number }
+  | { op: 'restore-snapshot'; id: number; path: string; token: string }
+  | { op: 'remove-restored'; id: number; batches: SignalBatch[] }
+  | { op: 'save-snapshot'; id: number; path: string; token: string; lastSignalId: number; lastRemoval: number };
 
 /** What a worker starts with (workerData). */
 export type WorkerSetup =
@@ -93,7 +97,11 @@ export type WorkerReply =
   | { op: 'handles'; id: number; handles: IndexHandles }
   | { op: 'found'; id: number; counts: Uint32Array; pairs: Uint32Array; errors: SearchError[] }
   | { op: 'prepared'; id: number; tables: TableRef[] }
-  | { op: 'synced'; id: number };
+  | { op: 'synced'; id: number }
+  | { op: 'snapshot-restored'; id: number; lastSignalId: number; lastRemoval: number; sizes: Record<string, number> }
+  | { op: 'removed'; id: number; removed: Record<string, number> }
+  | { op: 'snapshot-saved'; id: number; bytes: number }
+  | { op: 'snapshot-failed'; id: number; message: string };
 
 /** Most queries in one search message: robust image queries send slices of 64, so a few of them share one. */
 const MAX_QUERIES_PER_MESSAGE = 1024;
@@ -105,6 +113,19 @@ export interface WorkerSignalIndexesOptions extends SignalIndexesOptions {
   onFailure?: (err: Error) => void;
   /** Search threads besides the writer, which searches too (default 1: both cores of the machines this runs on). */
   searchThreads?: number;
+  /** Where the content indexes' snapshot is (see index-snapshot.ts): loaded from it when the store recorded it, else from the store. */
+  snapshotPath?: string;
+  /** Told why a recorded snapshot was not used (the load then reads the whole store). */
+  onSnapshotUnusable?: (reason: string) => void;
+}
+
+/** How a load went: how many signals it read from the store, and whether it started from a snapshot. */
+export interface LoadReport {
+  fromSnapshot: boolean;
+  /** Signals read from the store: all of them, or those since the snapshot and the victims'. */
+  signalsRead: number;
+  /** Captured content's signals among them. */
+  contentSignalsRead: number;
 }
 
 function startWorker(setup: WorkerSetup): Worker {
@@ -142,6 +163,8 @@ export class WorkerSignalIndexes implements SignalSearcher {
   private failure: Error | null = null;
   private closed = false;
   private unsubscribe: () => void = () => {};
+  /** How the load went (see LoadReport). */
+  report: LoadReport = { fromSnapshot: false, signalsRead: 0, contentSignalsRead: 0 };
   /** Per owner kind, the searches asked for in this turn of the event loop, sent together when it ends. */
   private readonly batches = {
     content: this.batchOf('content'),
@@ -174,7 +197,17 @@ export class WorkerSignalIndexes implements SignalSearcher {
       const ready = await indexes.firstReply(indexes.writer.worker);
       if (ready.op !== 'ready') throw new Error(`the index writer started with ${ready.op}`);
       for (let thread = 1; thread <= searchThreads; thread++) indexes.startSearchThread(thread, ready.handles);
-      indexes.fill(store, options);
+      const restored = options.snapshotPath === undefined ? undefined : await indexes.restoreSnapshot(store, options.snapshotPath, options.onSnapshotUnusable);
+      // From here to the subscription, synchronous: no write of this process falls between what is read and what is followed.
+      let removing: Promise<void> | undefined;
+      if (restored) {
+        const removals = store.contentRemovalsSince(restored.lastRemoval);
+        if (removals.length > 0) removing = indexes.removeRestored(removals);
+      }
+      indexes.report = {
+        fromSnapshot: restored !== undefined,
+        ...indexes.fill(restored ? store.iterateSignalChunksSince(restored.lastSignalId, options) : store.iterateAllSignalChunks(options)),
+      };
       // From here until the tables are built, writes wait (the builders read the shards they would change).
       indexes.heldWrites = [];
       indexes.unsubscribe = store.subscribe((change) => indexes.follow(change));
@@ -182,6 +215,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
       const held = indexes.heldWrites;
       indexes.heldWrites = null;
       for (const change of held) indexes.follow(change);
+      await removing;
       await indexes.request(indexes.writer, (id) => ({ op: 'sync', id }));
       return indexes;
     } catch (err) {
@@ -227,12 +261,77 @@ export class WorkerSignalIndexes implements SignalSearcher {
     this.threads.push({ worker, queries: 0 });
   }
 
-  private fill(store: Store, options: SignalIndexesOptions): void {
-    forEachStoredChunk(store, options, (owner, type, codes, ids) => {
-      this.sizes.set(key(owner, type), this.size(owner, type) + ids.length);
-      // The store made these arrays for this chunk: handed over, not copied.
-      this.writer.worker.postMessage({ op: 'fill', owner, type, codes, ids } satisfies WorkerRequest, [codes.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
-    });
+  /** Hands the store's chunks to the writer; counts them. */
+  private fill(chunks: Iterable<SignalBatch[]>): Omit<LoadReport, 'fromSnapshot'> {
+    let signalsRead = 0;
+    let contentSignalsRead = 0;
+    for (const batches of chunks) {
+      for (const { owner, type, codes, ids } of batches) {
+        this.sizes.set(key(owner, type), this.size(owner, type) + ids.length);
+        signalsRead += ids.length;
+        if (owner === 'content') contentSignalsRead += ids.length;
+        // The store made these arrays for this chunk: handed over, not copied.
+        this.writer.worker.postMessage({ op: 'fill', owner, type, codes, ids } satisfies WorkerRequest, [codes.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
+      }
+    }
+    return { signalsRead, contentSignalsRead };
+  }
+
+  /**
+   * Restores the content indexes from the snapshot the store recorded, if
+   * there is one and it is whole; returns the store position it holds. A
+   * snapshot that cannot be used is forgotten and its file removed: the load
+   * reads the whole store instead, and a new snapshot can be written after.
+   */
+  private async restoreSnapshot(store: Store, path: string, onUnusable?: (reason: string) => void): Promise<{ lastSignalId: number; lastRemoval: number } | undefined> {
+    const recorded = store.recordedIndexSnapshot();
+    if (!recorded) return undefined;
+    let reply: WorkerReply;
+    try {
+      reply = await this.request(this.writer, (id) => ({ op: 'restore-snapshot', id, path, token: recorded.token }));
+    } catch (err) {
+      // The writer failed while restoring: the next start must not try the same file again.
+      store.forgetIndexSnapshot();
+      rmSync(path, { force: true });
+      throw err;
+    }
+    const wrong = reply.op === 'snapshot-restored' && (reply.lastSignalId !== recorded.lastSignalId || reply.lastRemoval !== recorded.lastRemoval);
+    if (reply.op !== 'snapshot-restored' || wrong) {
+      onUnusable?.(reply.op === 'snapshot-failed' ? reply.message : 'the snapshot holds another position than the database recorded');
+      store.forgetIndexSnapshot();
+      rmSync(path, { force: true });
+      if (wrong) throw new Error('an index snapshot with the recorded token holds another position');
+      return undefined;
+    }
+    for (const [name, size] of Object.entries(reply.sizes)) this.sizes.set(name, size);
+    return recorded;
+  }
+
+  /** Takes content removed since the snapshot out of the restored indexes. */
+  private async removeRestored(batches: SignalBatch[]): Promise<void> {
+    const reply = await this.request(this.writer, (id) => ({ op: 'remove-restored', id, batches }));
+    if (reply.op !== 'removed') throw new Error(`the index writer answered with ${reply.op}`);
+    for (const [name, count] of Object.entries(reply.removed)) this.sizes.set(name, (this.sizes.get(name) ?? 0) - count);
+  }
+
+  /**
+   * Writes a snapshot of the content indexes to `path`, recorded in the
+   * store, which logs content removed from then on for the next load. The writer does
+   * it between two writes, holding them meanwhile (searches that need a
+   * later write wait as long). Returns the file's size.
+   */
+  async saveSnapshot(store: Store, path: string): Promise<number> {
+    const token = randomUUID();
+    // Read here, where the store's writes are sent from: the writer has applied exactly these when it takes the request.
+    const position = store.beginIndexSnapshot(token);
+    const reply = await this.request(this.writer, (id) => ({ op: 'save-snapshot', id, path, token, ...position }));
+    if (reply.op !== 'snapshot-saved') {
+      store.forgetIndexSnapshot();
+      rmSync(path, { force: true });
+      throw new Error(`the index snapshot was not written: ${reply.op === 'snapshot-failed' ? reply.message : reply.op}`);
+    }
+    store.indexSnapshotWritten(token);
+    return reply.bytes;
   }
 
   /** Every thread builds tables, one at a time, until none is left; then the writer makes them searched. */

@@ -6,7 +6,7 @@
  * nothing beneath them. Indexes load after the server listens, so /readyz can
  * say 503 until they are in.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BatchRunner } from '../batches/runner.js';
@@ -42,6 +42,8 @@ import { startWebhooks, type WebhookService } from './webhooks.js';
 import { TelegramService } from './telegram.js';
 
 export const DATABASE_FILE = 'ncii-match.db';
+/** The content indexes' snapshot, beside the database (src/match/index-snapshot.ts). */
+export const INDEX_SNAPSHOT_FILE = 'content-index.snapshot';
 
 /**
  * Audit entries wait up to this long to be written together: one synced
@@ -54,6 +56,7 @@ const AUDIT_MAX_DELAY_MS = 100;
 export interface ServiceLog {
   error(details: object, message: string): void;
   warn?(details: object, message: string): void;
+  info?(details: object, message: string): void;
 }
 
 export class Services implements ServiceContext {
@@ -85,6 +88,8 @@ export class Services implements ServiceContext {
   readonly telegram: TelegramService;
   private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
+  /** The index snapshot a load started writing. */
+  private snapshotting: Promise<void> | undefined;
   /** Gives up DATA_DIR's serving claim (serving-claim.ts), once the indexes were loaded. */
   private releaseServing: (() => void) | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -158,7 +163,15 @@ export class Services implements ServiceContext {
       if (other) this.log.warn?.({ other }, `another service (${other}) serves this DATA_DIR: each matches only what it loaded or ingested itself`);
       this.releaseServing = claimServing(this.config.DATA_DIR);
     }
+    const snapshotPath = this.config.INDEX_SNAPSHOT_MIN_SIGNALS < 0 ? undefined : join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE);
+    if (!this.loading) {
+      // What a start cut short while writing a snapshot left behind.
+      rmSync(join(this.config.DATA_DIR, `${INDEX_SNAPSHOT_FILE}.partial`), { force: true });
+      if (!snapshotPath) this.dropIndexSnapshot();
+    }
     this.loading ??= WorkerSignalIndexes.load(this.store, {
+      snapshotPath,
+      onSnapshotUnusable: (reason) => this.log.warn?.({ reason }, 'the index snapshot was not used: loading from the database'),
       onFailure: (err) => {
         this.broken = err;
         this.log.error({ err }, 'the index worker failed: answering 503 until restarted');
@@ -166,10 +179,28 @@ export class Services implements ServiceContext {
       },
     }).then((indexes) => {
       this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
+      this.log.info?.(indexes.report, 'indexes loaded');
+      if (snapshotPath && indexes.report.contentSignalsRead > 0 && indexes.report.contentSignalsRead >= this.config.INDEX_SNAPSHOT_MIN_SIGNALS) {
+        this.snapshotting = indexes.saveSnapshot(this.store, snapshotPath).then(
+          (bytes) => this.log.info?.({ bytes }, 'index snapshot written'),
+          (err: unknown) => this.log.warn?.({ err }, 'the index snapshot was not written'),
+        );
+      }
       this.batchRunner.start();
       this.scans.startBackground();
     });
     return this.loading;
+  }
+
+  /** With snapshots turned off: the last one is forgotten (the store stops logging removals for it) and its file removed. */
+  private dropIndexSnapshot(): void {
+    if (this.store.recordedIndexSnapshot()) this.store.forgetIndexSnapshot();
+    rmSync(join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE), { force: true });
+  }
+
+  /** Resolves when the index snapshot a load started writing is written (or failed, which is logged). */
+  async snapshotWritten(): Promise<void> {
+    await this.snapshotting;
   }
 
   get indexes(): SignalSearcher {

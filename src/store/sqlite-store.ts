@@ -28,6 +28,8 @@ import type {
   SignalChangeListener,
   SignalOwner,
   SignalOwnerKind,
+  IndexSnapshotPosition,
+  RecordedIndexSnapshot,
   Store,
   ThresholdsByType,
   VictimCase,
@@ -324,6 +326,15 @@ function prepareStatements(db: Database.Database) {
         'SELECT id, type, hash, content_item_id FROM signals WHERE id = ?',
       ),
       deleteSignal: db.prepare('DELETE FROM signals WHERE id = ?'),
+      lastSignalId: db.prepare<[], number | null>('SELECT max(id) FROM signals').pluck(),
+      lastContentRemoval: db.prepare<[], number | null>('SELECT max(seq) FROM content_signal_removals').pluck(),
+      recordedSnapshot: db.prepare<[], { token: string; last_signal_id: number; last_removal: number }>('SELECT token, last_signal_id, last_removal FROM index_snapshot'),
+      recordSnapshot: db.prepare<[string, number, number, string]>(
+        'INSERT OR REPLACE INTO index_snapshot (only_row, token, last_signal_id, last_removal, written_at) VALUES (1, ?, ?, ?, ?)',
+      ),
+      forgetSnapshot: db.prepare('DELETE FROM index_snapshot'),
+      pruneContentRemovals: db.prepare<[number]>('DELETE FROM content_signal_removals WHERE seq <= ?'),
+      contentRemovalsSince: db.prepare<[number], [number, string, Buffer]>('SELECT signal_id, type, hash FROM content_signal_removals WHERE seq > ? ORDER BY seq').raw(),
       countContentSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND content_item_id IS NOT NULL').pluck(),
       countCaseSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND victim_case_id IS NOT NULL').pluck(),
       contentChunk: chunkQuery(db, 'content_item_id'),
@@ -367,7 +378,7 @@ export class SqliteStore implements Store {
    */
   private bankCache: { list: readonly Bank[]; byId: Map<number, Bank> } | undefined;
   /** Prepared when the indexes are first loaded. */
-  private allSignalsPage: ReturnType<typeof allSignalsQuery> | undefined;
+  private allSignalsPage: ReturnType<typeof signalPageQueries> | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.db = new Database(path);
@@ -807,12 +818,64 @@ export class SqliteStore implements Store {
   }
 
   *iterateAllSignalChunks(options: { chunkSize?: number } = {}): Generator<SignalBatch[]> {
-    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw invalid('chunkSize must be a positive integer');
-    const { page, kinds, lastSignal } = (this.allSignalsPage ??= allSignalsQuery(this.db));
+    yield* this.signalPagesAfter(0, chunkSizeOf(options));
+  }
+
+  *iterateSignalChunksSince(lastSignalId: number, options: { chunkSize?: number } = {}): Generator<SignalBatch[]> {
+    const chunkSize = chunkSizeOf(options);
+    yield* this.signalPagesAfter(lastSignalId, chunkSize);
+    const { casesEnd, casePage, kinds } = this.signalPages();
+    // Whole cases a page, through the index on their case: pages of about chunkSize rows, each ending where a case ends.
+    for (let afterCase = 0; ; ) {
+      const end = casesEnd.get(afterCase, chunkSize - 1) ?? Number.MAX_SAFE_INTEGER;
+      const [count, idList, kindList, hashes] = casePage.get(afterCase, end, lastSignalId)!;
+      if (count > 0) yield splitByKind(count, parseIdList(idList, count), kindList, hashes, kinds);
+      if (end === Number.MAX_SAFE_INTEGER) return;
+      afterCase = end;
+    }
+  }
+
+  beginIndexSnapshot(token: string): IndexSnapshotPosition {
+    return this.db.transaction(() => {
+      const position = { lastSignalId: this.statements.lastSignalId.get() ?? 0, lastRemoval: this.statements.lastContentRemoval.get() ?? 0 };
+      this.statements.recordSnapshot.run(token, position.lastSignalId, position.lastRemoval, new Date().toISOString());
+      return position;
+    })();
+  }
+
+  indexSnapshotWritten(token: string): void {
+    this.db.transaction(() => {
+      const recorded = this.recordedIndexSnapshot();
+      if (recorded?.token === token) this.statements.pruneContentRemovals.run(recorded.lastRemoval);
+    })();
+  }
+
+  recordedIndexSnapshot(): RecordedIndexSnapshot | undefined {
+    const row = this.statements.recordedSnapshot.get();
+    return row && { token: row.token, lastSignalId: row.last_signal_id, lastRemoval: row.last_removal };
+  }
+
+  forgetIndexSnapshot(): void {
+    this.db.transaction(() => {
+      this.statements.forgetSnapshot.run();
+      this.statements.pruneContentRemovals.run(Number.MAX_SAFE_INTEGER);
+    })();
+  }
+
+  contentRemovalsSince(lastRemoval: number): SignalBatch[] {
+    const collector = new BatchCollector();
+    for (const [id, type, hash] of this.statements.contentRemovalsSince.all(lastRemoval)) {
+      const known = findSignalType(type);
+      if (known) collector.push(known, 'content', id, hash);
+    }
+    return collector.batches();
+  }
+
+  /** Every signal after `afterId`, in id order, a page at a time. */
+  private *signalPagesAfter(afterId: number, chunkSize: number): Generator<SignalBatch[]> {
+    const { page, kinds } = this.signalPages();
     // Read between statements, pages cannot see another page's writes of this connection; rows past the last at the start can only be another process's.
-    const lastAtStart = lastSignal.get() ?? 0;
-    let afterId = 0;
+    const lastAtStart = this.statements.lastSignalId.get() ?? 0;
     for (;;) {
       const [count, lastId, idList, kindList, hashes] = page.get(afterId, chunkSize)!;
       if (count === 0) return;
@@ -821,6 +884,10 @@ export class SqliteStore implements Store {
       afterId = lastId;
       if (count < chunkSize) return;
     }
+  }
+
+  private signalPages(): ReturnType<typeof signalPageQueries> {
+    return (this.allSignalsPage ??= signalPageQueries(this.db));
   }
 
   contentSignalOwners(signalIds: number[]): ContentSignalOwner[] {
@@ -885,28 +952,44 @@ function chunkQuery(db: Database.Database, ownerColumn: 'content_item_id' | 'vic
 }
 
 /**
- * One page of signals of every type and owner kind, as chunkQuery's pages,
- * with each row's kind as one character: A, B, ... for the stored types in
- * order, upper case for content, lower case for cases.
+ * Pages of signals of every type and owner kind, as chunkQuery's pages, with
+ * each row's kind as one character: A, B, ... for the stored types in order,
+ * upper case for content, lower case for cases. `page` reads in id order;
+ * `casePage` reads the victims' signals of a range of cases up to a signal id,
+ * through the index on their case, and `casesEnd` finds where such a range of
+ * about so many rows ends.
  */
-function allSignalsQuery(db: Database.Database) {
+function signalPageQueries(db: Database.Database) {
   const types: readonly KnownSignalType[] = SIGNAL_TYPES;
   // A CASE tries its WHENs in order, a text comparison each, on every row: region hashes, most of the rows (about 28 of 32 a captured image), are tried first.
   const byFrequency = types.map((type, i) => ({ type, i })).sort((a, b) => Number(b.type.scope === 'region') - Number(a.type.scope === 'region'));
   const letters = byFrequency.map(({ type, i }) => `WHEN ${sqlString(type.name)} THEN ${i}`).join(' ');
+  const columns = `group_concat(id), group_concat(char(iif(content_item_id IS NULL, 97, 65) + CASE type ${letters} END), ''), CAST(group_concat(hash, '') AS BLOB)`;
   const page = db
     .prepare<[number, number], [number, number, string, string, Buffer]>(
-      `SELECT count(*), max(id), group_concat(id), group_concat(char(iif(content_item_id IS NULL, 97, 65) + CASE type ${letters} END), ''),
-         CAST(group_concat(hash, '') AS BLOB)
-       FROM (SELECT id, type, content_item_id, hash FROM signals WHERE id > ? ORDER BY id LIMIT ?)`,
+      `SELECT count(*), max(id), ${columns} FROM (SELECT id, type, content_item_id, hash FROM signals WHERE id > ? ORDER BY id LIMIT ?)`,
     )
     .raw();
+  const casePage = db
+    .prepare<[number, number, number], [number, string, string, Buffer]>(
+      `SELECT count(*), ${columns}
+       FROM (SELECT id, type, content_item_id, hash FROM signals INDEXED BY signals_by_victim_case WHERE victim_case_id > ? AND victim_case_id <= ? AND id <= ?)`,
+    )
+    .raw();
+  const casesEnd = db
+    .prepare<[number, number], number>('SELECT victim_case_id FROM signals INDEXED BY signals_by_victim_case WHERE victim_case_id > ? ORDER BY victim_case_id LIMIT 1 OFFSET ?')
+    .pluck();
   const kinds = [
     ...types.map((type) => ({ type, owner: 'content' as const })),
     ...types.map((type) => ({ type, owner: 'case' as const })),
   ];
-  const lastSignal = db.prepare<[], number | null>('SELECT max(id) FROM signals').pluck();
-  return { page, kinds, lastSignal };
+  return { page, casePage, casesEnd, kinds };
+}
+
+function chunkSizeOf(options: { chunkSize?: number }): number {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw invalid('chunkSize must be a positive integer');
+  return chunkSize;
 }
 
 function sqlString(text: string): string {

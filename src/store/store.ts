@@ -133,6 +133,16 @@ export interface SignalBatch {
   codes: Uint8Array;
 }
 
+export interface IndexSnapshotPosition {
+  lastSignalId: number;
+  lastRemoval: number;
+}
+
+export interface RecordedIndexSnapshot extends IndexSnapshotPosition {
+  /** Random, written in the snapshot file too. */
+  token: string;
+}
+
 /** One committed write, as the signals it added or removed. */
 export interface SignalChange {
   op: 'add' | 'remove';
@@ -230,6 +240,26 @@ export interface Store {
    * the caller, who may keep or hand them over.
    */
   iterateAllSignalChunks(options?: { chunkSize?: number }): Iterable<SignalBatch[]>;
+  /**
+   * For loading from an index snapshot that holds the store up to `lastSignalId`:
+   * every signal added after it, then every victim's signal (a snapshot holds
+   * captured content only), as iterateAllSignalChunks gives them.
+   */
+  iterateSignalChunksSince(lastSignalId: number, options?: { chunkSize?: number }): Iterable<SignalBatch[]>;
+  /**
+   * Starts an index snapshot: records its token (replacing the last one, whose
+   * file is then not used) and returns the store's position, in one
+   * transaction; content removed from then on is logged for it.
+   */
+  beginIndexSnapshot(token: string): IndexSnapshotPosition;
+  /** The snapshot's file is written: prunes the removal log up to its position (if it is still the one recorded). */
+  indexSnapshotWritten(token: string): void;
+  /** The index snapshot recorded last, or undefined. */
+  recordedIndexSnapshot(): RecordedIndexSnapshot | undefined;
+  /** Forgets the recorded snapshot (its file is gone or unusable) and empties the removal log. */
+  forgetIndexSnapshot(): void;
+  /** Content signals removed after `lastRemoval` while a snapshot was recorded, as batches by type. */
+  contentRemovalsSince(lastRemoval: number): SignalBatch[];
   /** Owners of the given content signals; ids that are not content signals are left out. */
   contentSignalOwners(signalIds: number[]): ContentSignalOwner[];
   caseSignalOwners(signalIds: number[]): CaseSignalOwner[];
