@@ -197,6 +197,13 @@ interface Point {
   loadSeconds: number;
   /** The floor of any load that reads the store: one pass over its signals, nothing done with them. */
   storeReadSeconds: number;
+  /** Writing the content index's snapshot from the loaded index (as the service does after a large load). */
+  snapshotWriteSeconds: number;
+  snapshotBytesPerCode: number;
+  /** From the snapshot (and the store's changes since: none here) to ready indexes, as the next start. */
+  snapshotLoadSeconds: number;
+  /** Sampled queries whose answers after the load from the snapshot were those of the first load. */
+  snapshotSameAnswers: number;
   qps: number;
   qps2Threads: number;
   speedup: number;
@@ -241,7 +248,37 @@ async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius
   return { qps, qps2Threads, results };
 }
 
-async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: Settings, collect: () => void): Promise<Point> {
+/**
+ * Loads the indexes again from the snapshot `measurePoint` wrote, timed as the
+ * service's next start; checks that they answer the sampled queries as the
+ * first load did. The snapshot is then removed and forgotten.
+ */
+async function measureSnapshotLoad(store: SqliteStore, snapshotPath: string, sample: { queries: Uint8Array[]; results: number[][] }, radius: number): Promise<{ seconds: number; same: number }> {
+  const start = performance.now();
+  const indexes = await WorkerSignalIndexes.load(store, { snapshotPath });
+  const loadSeconds = seconds(start);
+  try {
+    if (!indexes.report.fromSnapshot) throw new Error('the index was not loaded from its snapshot');
+    const index = MultiIndexHashing.attach((await indexes.handles())['content:pdq'], 2);
+    const same = sample.queries.filter((query, i) => hitKeys(index.search(query, radius)).join() === sample.results[i].join()).length;
+    return { seconds: loadSeconds, same };
+  } finally {
+    indexes.close();
+    store.forgetIndexSnapshot();
+    rmSync(snapshotPath, { force: true });
+  }
+}
+
+/** A point before its load from the snapshot (measureSnapshotLoad, once this load's memory is gone). */
+type MeasuredPoint = Omit<Point, 'snapshotLoadSeconds' | 'snapshotSameAnswers'>;
+
+async function measurePoint(
+  store: SqliteStore,
+  codes: CodePages,
+  n: number,
+  s: Settings,
+  collect: () => void,
+): Promise<{ point: MeasuredPoint; snapshotPath: string; sample: { queries: Uint8Array[]; results: number[][] } }> {
   const { planted, unrelated } = makeQueries(codes, n, s.data, s.queriesPerKind, 0x51ed + n);
   const queries = [...planted, ...unrelated];
   const readStart = performance.now();
@@ -278,14 +315,23 @@ async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: 
   const recall = expected === 0 ? 1 : found / expected;
   log(`  ${n}: recall ${found}/${expected}, identical answers on ${exactQueries}/${sample.length}; brute force ${(sample.length / bruteSeconds).toFixed(2)} q/s`);
   const { shards, tableCount, substringBits } = shape.shape;
-  const point: Point = {
+  const snapshotPath = `${store.db.name}.snapshot`;
+  const snapshotStart = performance.now();
+  const snapshotBytes = await indexes.saveSnapshot(store, snapshotPath);
+  const snapshotWriteSeconds = seconds(snapshotStart);
+  const byteLength = shape.byteLength;
+  indexes.close();
+  log(`  ${n}: snapshot written in ${snapshotWriteSeconds.toFixed(1)} s (${(snapshotBytes / n).toFixed(1)} bytes a code)`);
+  const point: MeasuredPoint = {
     n,
     loadSeconds: round(loadSeconds, 2),
     storeReadSeconds: round(storeReadSeconds, 2),
+    snapshotWriteSeconds: round(snapshotWriteSeconds, 2),
+    snapshotBytesPerCode: round(snapshotBytes / n, 1),
     qps: Math.round(qps),
     qps2Threads: Math.round(qps2Threads),
     speedup: round(qps2Threads / qps, 2),
-    bytesPerCode: round(shape.byteLength / n, 1),
+    bytesPerCode: round(byteLength / n, 1),
     rssBytesPerCode: round(rssBytesPerCode, 1),
     shards,
     tables: tableCount,
@@ -296,8 +342,7 @@ async function measurePoint(store: SqliteStore, codes: CodePages, n: number, s: 
     checkedQueries: sample.length,
     bruteForceQps: round(sample.length / bruteSeconds, 2),
   };
-  indexes.close();
-  return point;
+  return { point, snapshotPath, sample: { queries: sample.map((i) => queries[i]), results: sample.map((i) => results[i]) } };
 }
 
 function round(x: number, digits: number): number {
@@ -318,7 +363,7 @@ async function main(): Promise<void> {
   const store = new SqliteStore(path);
   const removeStore = () => {
     store.close();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    for (const suffix of ['', '-wal', '-shm', '.snapshot', '.snapshot.partial']) rmSync(`${path}${suffix}`, { force: true });
   };
   const curve: Point[] = [];
   try {
@@ -330,7 +375,13 @@ async function main(): Promise<void> {
       fillStore(store, contentIds[0], codes, filled, n);
       filled = n;
       log(`store filled to ${n} signals (${seconds(start).toFixed(1)} s)`);
-      curve.push(await measurePoint(store, codes, n, s, gc));
+      const { point, snapshotPath, sample } = await measurePoint(store, codes, n, s, gc);
+      // The first load's shared memory must be gone before the second: at 150M codes two do not fit.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      gc();
+      const reload = await measureSnapshotLoad(store, snapshotPath, sample, s.radius);
+      log(`  ${n}: loaded back from the snapshot in ${reload.seconds.toFixed(1)} s, same answers on ${reload.same}/${sample.queries.length}`);
+      curve.push({ ...point, snapshotLoadSeconds: round(reload.seconds, 2), snapshotSameAnswers: reload.same });
     }
   } finally {
     removeStore();
@@ -352,6 +403,9 @@ async function main(): Promise<void> {
       rssBytesPerCode: last.rssBytesPerCode,
       loadSeconds: last.loadSeconds,
       storeReadSeconds: last.storeReadSeconds,
+      snapshotLoadSeconds: last.snapshotLoadSeconds,
+      snapshotWriteSeconds: last.snapshotWriteSeconds,
+      snapshotSameAnswers: Math.min(...curve.map((point) => point.snapshotSameAnswers / point.checkedQueries)),
       recall: Math.min(...curve.map((point) => point.recall)),
       bruteForceQps: last.bruteForceQps,
       ...(at10M && last.n > at10M.n ? { qpsRatio10M: round(at10M.qps / last.qps, 2) } : {}),
