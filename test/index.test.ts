@@ -440,6 +440,61 @@ t.test('shards: a bulk load fills them in turn, tables are built a table at a ti
   t.equal(index.size, 25_000);
 });
 
+t.test('a full-size shard whose tables lie past 2 GiB: found, verified in JS, removed, saved and restored exactly', async (t) => {
+  // 32 tables over 3.2M codes in a shard of the full capacity: the last tables' entries and every table's offsets lie past 2^31.
+  const { randomCode, codes } = codesWithPrefix(4242, [], 3_200_000);
+  const query = randomCode();
+  // Found only through table 31 (its byte 31 equal, one bit off in each other byte), in a bucket of 70,000: verified in JS, past 2 GiB.
+  const lastTableOnly = flip(query, Array.from({ length: 31 }, (_, byte) => byte * 8 + (byte % 8)));
+  for (let i = 0; i < 70_000; i++) {
+    const code = randomCode();
+    code[31] = query[31];
+    codes.push(code);
+  }
+  codes.push(Uint8Array.from(lastTableOnly), query);
+  const owners = codes.map((_, i) => i + 1);
+  const bytes = packCodes(codes);
+  const index = new MultiIndexHashing({ tableCount: 32, scanWhenCheaper: false });
+  index.load(bytes, owners);
+  for (const { shard, table } of index.prepareBuilds()) index.buildTable(shard, table);
+  index.finishLoad();
+  const saved = index.saved();
+  t.ok(Math.max(...saved.shards[0].ranges.map(([at]) => at)) > 2 ** 31, 'tables past 2 GiB');
+  // The brute force, written out: BruteForceIndex checks each add against the others, too slow for 3.27M codes.
+  const removed = new Set<number>();
+  const truth = () => {
+    const hits: RangeHit[] = [];
+    for (let i = 0; i < owners.length; i++) {
+      const distance = hammingDistance(bytes.subarray(i * 32, i * 32 + 32), query);
+      if (distance <= 31 && !removed.has(owners[i])) hits.push({ owner: owners[i], distance });
+    }
+    return sorted(hits);
+  };
+  const expected = truth();
+  t.ok(expected.length >= 2, `${expected.length} codes within 31 bits`);
+  t.same(sorted(index.search(query, 31)), expected, 'exact, with a match only the last table finds');
+  t.ok(index.search(query, 31).some((hit) => hit.owner === owners.length - 1), 'the last table found it');
+
+  // Restored from the saved ranges into another index of the same shape, it answers alike.
+  const [shard] = saved.shards;
+  const memory = index.restoredShardMemory(shard.memoryBytes, (into) => {
+    for (const [at, length] of shard.ranges) into.set(new Uint8Array(shard.memory.buffer, at, length), at);
+  });
+  const restored = new MultiIndexHashing({ tableCount: 32, scanWhenCheaper: false });
+  restored.restore([memory], saved.maxOwner);
+  restored.finishLoad();
+  t.same(sorted(restored.search(query, 31)), expected, 'restored: exact');
+
+  for (const target of [index, restored]) {
+    t.ok(target.remove(query, owners.length), 'an entry of a table past 2 GiB is found to remove');
+    t.notOk(target.search(query, 0).some((hit) => hit.owner === owners.length), 'and is gone');
+  }
+  removed.add(owners.length);
+  const after = truth();
+  t.same(sorted(index.search(query, 31)), after, 'exact after the removal');
+  t.same(sorted(restored.search(query, 31)), after, 'restored: exact after the removal');
+});
+
 t.test('a thread attached to the index searches the same shared memory, and sees each write once it is made', async (t) => {
   const index = new MultiIndexHashing({ shardCapacity: 5_000 });
   const { next, codes } = codesWithPrefix(31337, [], 6_000);

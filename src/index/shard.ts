@@ -264,7 +264,7 @@ export class Shard {
       [this.ownersAt, slots * 4],
       [this.liveAt, Math.ceil(slots / 32) * 4],
     ];
-    for (let t = 0; t < h[H_TABLES]; t++) ranges.push([h[H_TABLE_AT + 2 * t + 1], h[H_INDEXED] * 4], [h[H_TABLE_AT + 2 * t], this.offsetsLength(t) * 4]);
+    for (let t = 0; t < h[H_TABLES]; t++) ranges.push([this.entriesAt(t), h[H_INDEXED] * 4], [this.offsetsAt(t), this.offsetsLength(t) * 4]);
     return { memoryBytes: this.memory.buffer.byteLength, ranges: ranges.filter(([, length]) => length > 0) };
   }
 
@@ -315,8 +315,8 @@ export class Shard {
     const bits = h[H_BITS];
     const { word, offset } = substringPosition(0, bits);
     const key = substringOf(code, 0, word, offset, bits);
-    const offsetsW = h[H_TABLE_AT] / 4;
-    const entriesW = h[H_TABLE_AT + 1] / 4;
+    const offsetsW = this.offsetsAt(0) / 4;
+    const entriesW = this.entriesAt(0) / 4;
     const packed = (h[H_PACKED] & 1) === 1;
     const end = bucketStart(w, offsetsW, packed, key + 1);
     for (let e = bucketStart(w, offsetsW, packed, key); e < end; e++) {
@@ -537,8 +537,8 @@ export class Shard {
     const bits = h[H_BITS];
     const { word, offset } = substringPosition(t, bits);
     const packed = ((h[H_PACKED] >>> t) & 1) === 1;
-    const ranges = this.probe(h[H_TABLE_AT + 2 * t], packed ? 1 : 0, substringOf(q, 0, word, offset, bits), bits, this.tableRadius[t], this.rangesAt);
-    const entriesAt = h[H_TABLE_AT + 2 * t + 1];
+    const ranges = this.probe(this.offsetsAt(t), packed ? 1 : 0, substringOf(q, 0, word, offset, bits), bits, this.tableRadius[t], this.rangesAt);
+    const entriesAt = this.entriesAt(t);
     const candidates = this.gather(entriesAt, this.rangesAt, ranges, this.candidatesAt, CANDIDATE_CAPACITY);
     if (candidates > CANDIDATE_CAPACITY) {
       this.searchRangesInJs(t, ranges, entriesAt, q, radius, hits);
@@ -597,6 +597,16 @@ export class Shard {
 
   private isLive(slot: number): boolean {
     return ((this.words[this.liveAt / 4 + (slot >>> 5)] >>> (slot & 31)) & 1) === 1;
+  }
+
+  /** Byte address of table t's offsets: header words are signed, addresses of a full shard's tables pass 2 GiB. */
+  private offsetsAt(t: number): number {
+    return this.header[H_TABLE_AT + 2 * t] >>> 0;
+  }
+
+  /** Byte address of table t's entries (see offsetsAt). */
+  private entriesAt(t: number): number {
+    return this.header[H_TABLE_AT + 2 * t + 1] >>> 0;
   }
 
   private offsetsLength(t: number): number {
