@@ -46,7 +46,7 @@ export const ConfigSchema = Type.Object({
     default: 1_000_000,
     minimum: -1,
     description:
-      'A start that read at least this many captured-content signals from the database writes a snapshot of the content index to DATA_DIR/content-index.snapshot, ' +
+      'A start that read at least this many captured-content signals (and removals) from the database writes a snapshot of the content index to DATA_DIR/content-index.snapshot, ' +
       'and later starts load from it and read only what changed since (never victims\' hashes). -1 turns snapshots off.',
   }),
   SCANS_ENABLED: Type.Boolean({ default: true, description: 'Whether this process runs scans on their schedules and resumes interrupted runs.' }),

@@ -98,7 +98,7 @@ t.test('a load from the snapshot and the changes since answers as a load of the 
   const options: WorkerSignalIndexesOptions = { shardCapacity: 2500, chunkSize: 999, snapshotPath: path };
 
   const firstLoad = await WorkerSignalIndexes.load(store, options);
-  t.same(firstLoad.report, { fromSnapshot: false, signalsRead: 6300 * 2 + 1260 + 3, contentSignalsRead: 6300 * 2 + 1260 });
+  t.same(firstLoad.report, { fromSnapshot: false, signalsRead: 6300 * 2 + 1260 + 3, contentSignalsRead: 6300 * 2 + 1260, contentRemovalsRead: 0 });
   const bytes = await firstLoad.saveSnapshot(store, path);
   t.equal(statSync(path).size, bytes);
   t.ok(store.recordedIndexSnapshot(), 'the store recorded the snapshot');
@@ -123,6 +123,8 @@ t.test('a load from the snapshot and the changes since answers as a load of the 
   // 700 items less one (2 signals), 50 more, each a PDQ and a region hash, every fifth an MD5.
   t.equal(restored.report.contentSignalsRead, 699 * 2 + 140 + 50 * 2 + 10, 'read only the content captured since');
   t.equal(restored.report.signalsRead - restored.report.contentSignalsRead, 2 + 1, "and every victim's signal");
+  // Items 0 and 5 of the first bank (3 signals each: both have an MD5), item 1 of the later ones (2), the other bank's 300 items (660).
+  t.equal(restored.report.contentRemovalsRead, 3 + 3 + 2 + 300 * 2 + 60, 'and the removals logged since');
   await expectAsFullLoad(t, store, restored, bases);
   t.ok(kept.id > 0);
 });

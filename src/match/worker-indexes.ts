@@ -126,6 +126,8 @@ export interface LoadReport {
   signalsRead: number;
   /** Captured content's signals among them. */
   contentSignalsRead: number;
+  /** Content removals logged since the snapshot, taken out of it. */
+  contentRemovalsRead: number;
 }
 
 function startWorker(setup: WorkerSetup): Worker {
@@ -164,7 +166,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
   private closed = false;
   private unsubscribe: () => void = () => {};
   /** How the load went (see LoadReport). */
-  report: LoadReport = { fromSnapshot: false, signalsRead: 0, contentSignalsRead: 0 };
+  report: LoadReport = { fromSnapshot: false, signalsRead: 0, contentSignalsRead: 0, contentRemovalsRead: 0 };
   /** Per owner kind, the searches asked for in this turn of the event loop, sent together when it ends. */
   private readonly batches = {
     content: this.batchOf('content'),
@@ -199,14 +201,12 @@ export class WorkerSignalIndexes implements SignalSearcher {
       for (let thread = 1; thread <= searchThreads; thread++) indexes.startSearchThread(thread, ready.handles);
       const restored = options.snapshotPath === undefined ? undefined : await indexes.restoreSnapshot(store, options.snapshotPath, options.onSnapshotUnusable);
       // From here to the subscription, synchronous: no write of this process falls between what is read and what is followed.
-      let removing: Promise<void> | undefined;
-      if (restored) {
-        const removals = store.contentRemovalsSince(restored.lastRemoval);
-        if (removals.length > 0) removing = indexes.removeRestored(removals);
-      }
+      const removals = restored ? store.contentRemovalsSince(restored.lastRemoval) : [];
+      const removing = removals.length > 0 ? indexes.removeRestored(removals) : undefined;
       indexes.report = {
         fromSnapshot: restored !== undefined,
         ...indexes.fill(restored ? store.iterateSignalChunksSince(restored.lastSignalId, options) : store.iterateAllSignalChunks(options)),
+        contentRemovalsRead: removals.reduce((sum, batch) => sum + batch.count, 0),
       };
       // From here until the tables are built, writes wait (the builders read the shards they would change).
       indexes.heldWrites = [];
@@ -262,7 +262,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
   }
 
   /** Hands the store's chunks to the writer; counts them. */
-  private fill(chunks: Iterable<SignalBatch[]>): Omit<LoadReport, 'fromSnapshot'> {
+  private fill(chunks: Iterable<SignalBatch[]>): Pick<LoadReport, 'signalsRead' | 'contentSignalsRead'> {
     let signalsRead = 0;
     let contentSignalsRead = 0;
     for (const batches of chunks) {

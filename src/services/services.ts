@@ -180,7 +180,9 @@ export class Services implements ServiceContext {
     }).then((indexes) => {
       this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
       this.log.info?.(indexes.report, 'indexes loaded');
-      if (snapshotPath && indexes.report.contentSignalsRead > 0 && indexes.report.contentSignalsRead >= this.config.INDEX_SNAPSHOT_MIN_SIGNALS) {
+      // What the next start would read again: the content read from the store, and the removals logged since the snapshot.
+      const behind = indexes.report.contentSignalsRead + indexes.report.contentRemovalsRead;
+      if (snapshotPath && behind > 0 && behind >= this.config.INDEX_SNAPSHOT_MIN_SIGNALS) {
         this.snapshotting = indexes.saveSnapshot(this.store, snapshotPath).then(
           (bytes) => this.log.info?.({ bytes }, 'index snapshot written'),
           (err: unknown) => this.log.warn?.({ err }, 'the index snapshot was not written'),

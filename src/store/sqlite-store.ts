@@ -267,6 +267,20 @@ interface CollectedGroup {
   codes: Uint8Array;
 }
 
+/** The statements of the content index's snapshot (migration 014). */
+function prepareSnapshotStatements(db: Database.Database) {
+  return {
+    lastContentRemoval: db.prepare<[], number | null>('SELECT max(seq) FROM content_signal_removals').pluck(),
+    recordedSnapshot: db.prepare<[], { token: string; last_signal_id: number; last_removal: number }>('SELECT token, last_signal_id, last_removal FROM index_snapshot'),
+    recordSnapshot: db.prepare<[string, number, number, string]>(
+      'INSERT OR REPLACE INTO index_snapshot (only_row, token, last_signal_id, last_removal, written_at) VALUES (1, ?, ?, ?, ?)',
+    ),
+    forgetSnapshot: db.prepare('DELETE FROM index_snapshot'),
+    pruneContentRemovals: db.prepare<[number]>('DELETE FROM content_signal_removals WHERE seq <= ?'),
+    contentRemovalsSince: db.prepare<[number], [number, string, Buffer]>('SELECT signal_id, type, hash FROM content_signal_removals WHERE seq > ? ORDER BY seq').raw(),
+  };
+}
+
 /** The statements of imports and exports (src/services/exchange.ts). */
 function prepareImportStatements(db: Database.Database) {
   return {
@@ -327,14 +341,6 @@ function prepareStatements(db: Database.Database) {
       ),
       deleteSignal: db.prepare('DELETE FROM signals WHERE id = ?'),
       lastSignalId: db.prepare<[], number | null>('SELECT max(id) FROM signals').pluck(),
-      lastContentRemoval: db.prepare<[], number | null>('SELECT max(seq) FROM content_signal_removals').pluck(),
-      recordedSnapshot: db.prepare<[], { token: string; last_signal_id: number; last_removal: number }>('SELECT token, last_signal_id, last_removal FROM index_snapshot'),
-      recordSnapshot: db.prepare<[string, number, number, string]>(
-        'INSERT OR REPLACE INTO index_snapshot (only_row, token, last_signal_id, last_removal, written_at) VALUES (1, ?, ?, ?, ?)',
-      ),
-      forgetSnapshot: db.prepare('DELETE FROM index_snapshot'),
-      pruneContentRemovals: db.prepare<[number]>('DELETE FROM content_signal_removals WHERE seq <= ?'),
-      contentRemovalsSince: db.prepare<[number], [number, string, Buffer]>('SELECT signal_id, type, hash FROM content_signal_removals WHERE seq > ? ORDER BY seq').raw(),
       countContentSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND content_item_id IS NOT NULL').pluck(),
       countCaseSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND victim_case_id IS NOT NULL').pluck(),
       contentChunk: chunkQuery(db, 'content_item_id'),
@@ -370,6 +376,7 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<SignalChangeListener>();
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly importStatements: ReturnType<typeof prepareImportStatements>;
+  private readonly snapshotStatements: ReturnType<typeof prepareSnapshotStatements>;
   private readonly bulk: BulkInserter;
   /**
    * The banks as last committed, read on every match: loaded when first needed
@@ -399,6 +406,7 @@ export class SqliteStore implements Store {
     }
     this.statements = prepareStatements(this.db);
     this.importStatements = prepareImportStatements(this.db);
+    this.snapshotStatements = prepareSnapshotStatements(this.db);
     this.bulk = new BulkInserter(this.db);
   }
 
@@ -837,8 +845,8 @@ export class SqliteStore implements Store {
 
   beginIndexSnapshot(token: string): IndexSnapshotPosition {
     return this.db.transaction(() => {
-      const position = { lastSignalId: this.statements.lastSignalId.get() ?? 0, lastRemoval: this.statements.lastContentRemoval.get() ?? 0 };
-      this.statements.recordSnapshot.run(token, position.lastSignalId, position.lastRemoval, new Date().toISOString());
+      const position = { lastSignalId: this.statements.lastSignalId.get() ?? 0, lastRemoval: this.snapshotStatements.lastContentRemoval.get() ?? 0 };
+      this.snapshotStatements.recordSnapshot.run(token, position.lastSignalId, position.lastRemoval, new Date().toISOString());
       return position;
     })();
   }
@@ -846,25 +854,25 @@ export class SqliteStore implements Store {
   indexSnapshotWritten(token: string): void {
     this.db.transaction(() => {
       const recorded = this.recordedIndexSnapshot();
-      if (recorded?.token === token) this.statements.pruneContentRemovals.run(recorded.lastRemoval);
+      if (recorded?.token === token) this.snapshotStatements.pruneContentRemovals.run(recorded.lastRemoval);
     })();
   }
 
   recordedIndexSnapshot(): RecordedIndexSnapshot | undefined {
-    const row = this.statements.recordedSnapshot.get();
+    const row = this.snapshotStatements.recordedSnapshot.get();
     return row && { token: row.token, lastSignalId: row.last_signal_id, lastRemoval: row.last_removal };
   }
 
   forgetIndexSnapshot(): void {
     this.db.transaction(() => {
-      this.statements.forgetSnapshot.run();
-      this.statements.pruneContentRemovals.run(Number.MAX_SAFE_INTEGER);
+      this.snapshotStatements.forgetSnapshot.run();
+      this.snapshotStatements.pruneContentRemovals.run(Number.MAX_SAFE_INTEGER);
     })();
   }
 
   contentRemovalsSince(lastRemoval: number): SignalBatch[] {
     const collector = new BatchCollector();
-    for (const [id, type, hash] of this.statements.contentRemovalsSince.all(lastRemoval)) {
+    for (const [id, type, hash] of this.snapshotStatements.contentRemovalsSince.all(lastRemoval)) {
       const known = findSignalType(type);
       if (known) collector.push(known, 'content', id, hash);
     }
