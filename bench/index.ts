@@ -13,6 +13,9 @@
  * shared index); bytes per code (the index's shared memory, and the process's
  * resident memory growth); recall against a brute-force scan of the generated
  * codes on sampled queries, and the brute force's own speed: the baseline.
+ * Then the content index's snapshot is written from the loaded index and the
+ * indexes are loaded again from it, timed as the service's next start, and
+ * checked to answer the sampled queries as the first load did.
  *
  * Codes move by swaps: k set bits cleared and k clear bits set (k uniform in
  * 4..16, so 8..32 bits apart, and 128 bits set stay 128). `realistic` grows a
