@@ -46,8 +46,9 @@ export const ConfigSchema = Type.Object({
     default: 1_000_000,
     minimum: -1,
     description:
-      'A start that read at least this many captured-content signals (and removals) from the database writes a snapshot of the content index to DATA_DIR/content-index.snapshot, ' +
-      'and later starts load from it and read only what changed since (never victims\' hashes). -1 turns snapshots off.',
+      'When a start would read at least this many captured-content signals (added, or removed) from the database beyond the last snapshot, ' +
+      'a snapshot of the content index is written to DATA_DIR/content-index.snapshot (checked after each start and every 10 minutes); ' +
+      'starts load it and read only what changed since (never victims\' hashes). -1 turns snapshots off.',
   }),
   SCANS_ENABLED: Type.Boolean({ default: true, description: 'Whether this process runs scans on their schedules and resumes interrupted runs.' }),
   METRICS_PORT: Type.Integer({

@@ -282,7 +282,7 @@ t.test('the service writes a snapshot after a large load, loads from it next tim
   store.close();
   const start = async (min: number) => {
     const app = await buildApp({ config: loadConfig({ DATA_DIR: dataDir, INDEX_SNAPSHOT_MIN_SIGNALS: String(min) }), logger: false });
-    await app.services.snapshotWritten();
+    await app.services.snapshotIfDue();
     return app;
   };
   const path = join(dataDir, INDEX_SNAPSHOT_FILE);
@@ -297,6 +297,21 @@ t.test('the service writes a snapshot after a large load, loads from it next tim
   const reportOf = (a: typeof app) => (a.services.indexes as WorkerSignalIndexes).report;
   t.equal(reportOf(app).fromSnapshot, true, 'the next start loads from it');
   t.equal(app.services.indexes.size('content', 'pdq'), 200);
+  // While it runs: content comes and goes; a snapshot is due once as many content signals changed.
+  const token = () => app.services.store.recordedIndexSnapshot()?.token;
+  const first = token();
+  const more = app.services.store.addContent(bank.id, items([random(32)], 150));
+  await app.services.snapshotIfDue();
+  t.equal(token(), first, '330 content signals changed (of 400): not due yet');
+  app.services.store.deleteContent(more.contentIds[0]);
+  app.services.store.addContent(bank.id, items([random(32)], 50));
+  await app.services.snapshotIfDue();
+  t.not(token(), first, '443 changed: a new snapshot');
+  await app.services.snapshotIfDue();
+  await app.close();
+  app = await start(400);
+  t.same(reportOf(app), { fromSnapshot: true, signalsRead: 0, contentSignalsRead: 0, contentRemovalsRead: 0 }, 'the next start reads nothing from the store');
+  t.equal(app.services.indexes.size('content', 'pdq'), 200 + 150 - 1 + 50);
   await app.close();
   app = await start(-1);
   t.equal(reportOf(app).fromSnapshot, false, 'turned off: not used');

@@ -167,6 +167,12 @@ export class WorkerSignalIndexes implements SignalSearcher {
   private unsubscribe: () => void = () => {};
   /** How the load went (see LoadReport). */
   report: LoadReport = { fromSnapshot: false, signalsRead: 0, contentSignalsRead: 0, contentRemovalsRead: 0 };
+  /**
+   * Captured content's signals a start would read or take out beyond the last
+   * snapshot: what the load read, then each content signal added or removed
+   * since (see saveSnapshot).
+   */
+  contentChangesSinceSnapshot = 0;
   /** Per owner kind, the searches asked for in this turn of the event loop, sent together when it ends. */
   private readonly batches = {
     content: this.batchOf('content'),
@@ -208,6 +214,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
         ...indexes.fill(restored ? store.iterateSignalChunksSince(restored.lastSignalId, options) : store.iterateAllSignalChunks(options)),
         contentRemovalsRead: removals.reduce((sum, batch) => sum + batch.count, 0),
       };
+      indexes.contentChangesSinceSnapshot = indexes.report.contentSignalsRead + indexes.report.contentRemovalsRead;
       // From here until the tables are built, writes wait (the builders read the shards they would change).
       indexes.heldWrites = [];
       indexes.unsubscribe = store.subscribe((change) => indexes.follow(change));
@@ -324,10 +331,14 @@ export class WorkerSignalIndexes implements SignalSearcher {
     const token = randomUUID();
     // Read here, where the store's writes are sent from: the writer has applied exactly these when it takes the request.
     const position = store.beginIndexSnapshot(token);
+    const changes = this.contentChangesSinceSnapshot;
+    this.contentChangesSinceSnapshot = 0;
     const reply = await this.request(this.writer, (id) => ({ op: 'save-snapshot', id, path, token, ...position }));
     if (reply.op !== 'snapshot-saved') {
       store.forgetIndexSnapshot();
       rmSync(path, { force: true });
+      // With no snapshot a start reads every content signal: at least what was due before.
+      this.contentChangesSinceSnapshot += changes;
       throw new Error(`the index snapshot was not written: ${reply.op === 'snapshot-failed' ? reply.message : reply.op}`);
     }
     store.indexSnapshotWritten(token);
@@ -419,7 +430,10 @@ export class WorkerSignalIndexes implements SignalSearcher {
       return;
     }
     const sign = change.op === 'add' ? 1 : -1;
-    for (const batch of change.batches) this.sizes.set(key(batch.owner, batch.type), this.size(batch.owner, batch.type) + sign * batch.count);
+    for (const batch of change.batches) {
+      this.sizes.set(key(batch.owner, batch.type), this.size(batch.owner, batch.type) + sign * batch.count);
+      if (batch.owner === 'content') this.contentChangesSinceSnapshot += batch.count;
+    }
     this.writer.worker.postMessage({ op: 'change', seq: ++this.sentWrites, change } satisfies WorkerRequest);
   }
 

@@ -44,6 +44,8 @@ import { TelegramService } from './telegram.js';
 export const DATABASE_FILE = 'ncii-match.db';
 /** The content indexes' snapshot, beside the database (src/match/index-snapshot.ts). */
 export const INDEX_SNAPSHOT_FILE = 'content-index.snapshot';
+/** How often a running service checks whether a new index snapshot is due. */
+const SNAPSHOT_CHECK_MS = 10 * 60_000;
 
 /**
  * Audit entries wait up to this long to be written together: one synced
@@ -86,10 +88,11 @@ export class Services implements ServiceContext {
   readonly evidence: EvidenceService;
   readonly exchange: ExchangeService;
   readonly telegram: TelegramService;
-  private loaded: { indexes: SignalSearcher; matcher: Matcher } | null = null;
+  private loaded: { indexes: WorkerSignalIndexes; matcher: Matcher } | null = null;
   private loading: Promise<void> | null = null;
-  /** The index snapshot a load started writing. */
+  /** The index snapshot being written. */
   private snapshotting: Promise<void> | undefined;
+  private snapshotTimer: NodeJS.Timeout | undefined;
   /** Gives up DATA_DIR's serving claim (serving-claim.ts), once the indexes were loaded. */
   private releaseServing: (() => void) | null = null;
   /** Set if the index worker fails: the service then refuses searches and /readyz says so, as indexes that may have missed a write must not answer. */
@@ -180,13 +183,9 @@ export class Services implements ServiceContext {
     }).then((indexes) => {
       this.loaded = { indexes, matcher: new Matcher(this.store, indexes) };
       this.log.info?.(indexes.report, 'indexes loaded');
-      // What the next start would read again: the content read from the store, and the removals logged since the snapshot.
-      const behind = indexes.report.contentSignalsRead + indexes.report.contentRemovalsRead;
-      if (snapshotPath && behind > 0 && behind >= this.config.INDEX_SNAPSHOT_MIN_SIGNALS) {
-        this.snapshotting = indexes.saveSnapshot(this.store, snapshotPath).then(
-          (bytes) => this.log.info?.({ bytes }, 'index snapshot written'),
-          (err: unknown) => this.log.warn?.({ err }, 'the index snapshot was not written'),
-        );
+      if (snapshotPath) {
+        void this.snapshotIfDue();
+        this.snapshotTimer = setInterval(() => void this.snapshotIfDue(), SNAPSHOT_CHECK_MS).unref();
       }
       this.batchRunner.start();
       this.scans.startBackground();
@@ -200,9 +199,26 @@ export class Services implements ServiceContext {
     rmSync(join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE), { force: true });
   }
 
-  /** Resolves when the index snapshot a load started writing is written (or failed, which is logged). */
-  async snapshotWritten(): Promise<void> {
-    await this.snapshotting;
+  /**
+   * Writes a snapshot of the content indexes when a start would otherwise
+   * read at least INDEX_SNAPSHOT_MIN_SIGNALS content signals (or removals)
+   * beyond the last one: after a load, then every few minutes while the
+   * service runs, so that a restart stays quick and the removal log short.
+   * Resolves when it is written, or failed (logged), or was not due.
+   */
+  snapshotIfDue(): Promise<void> {
+    const indexes = this.loaded?.indexes;
+    const min = this.config.INDEX_SNAPSHOT_MIN_SIGNALS;
+    if (!this.snapshotting && indexes && min >= 0 && indexes.contentChangesSinceSnapshot >= Math.max(1, min)) {
+      this.snapshotting = indexes
+        .saveSnapshot(this.store, join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE))
+        .then(
+          (bytes) => this.log.info?.({ bytes }, 'index snapshot written'),
+          (err: unknown) => this.log.warn?.({ err }, 'the index snapshot was not written'),
+        )
+        .finally(() => (this.snapshotting = undefined));
+    }
+    return this.snapshotting ?? Promise.resolve();
   }
 
   get indexes(): SignalSearcher {
@@ -222,6 +238,7 @@ export class Services implements ServiceContext {
   close(): void {
     // Stops the webhook timer now (the app awaits deliveries in flight before this): nothing may touch the store once it is closed.
     void this.webhookDispatcher.close();
+    clearInterval(this.snapshotTimer);
     this.loaded?.indexes.close();
     this.audit.flush();
     this.store.close();
