@@ -82,17 +82,21 @@ async function expectAsFullLoad(t: Test, store: SqliteStore, indexes: WorkerSign
   }
 }
 
-t.test('a load from the snapshot and the changes since answers as a load of the whole store', async (t) => {
-  const dir = mkdtempSync(join(root, 'changes-'));
-  const path = join(dir, INDEX_SNAPSHOT_FILE);
+/** A database in a directory of its own, with the snapshot's path beside it, a bank and `baseCount` base codes. */
+function newStore(t: Test, name: string, baseCount: number) {
+  const dir = mkdtempSync(join(root, `${name}-`));
   const store = new SqliteStore(join(dir, DATABASE_FILE));
   t.teardown(() => store.close());
-  const bases = Array.from({ length: 40 }, () => random(32));
-  const bank = store.createBank({ name: 'captures' });
+  const bases = Array.from({ length: baseCount }, () => random(32));
+  return { path: join(dir, INDEX_SNAPSHOT_FILE), dir, store, bases, bank: store.createBank({ name: 'captures' }) };
+}
+
+t.test('a load from the snapshot and the changes since answers as a load of the whole store', async (t) => {
+  const { path, store, bases, bank } = newStore(t, 'changes', 40);
   const other = store.createBank({ name: 'other' });
   const first = store.addContent(bank.id, items(bases, 6000));
-  const doomed = store.addContent(other.id, items(bases, 300));
-  const kept = store.createCase({ caseNumber: 'K-1', pinHash: pin, signals: [{ type: 'pdq', hash: nearby(bases[0], 5) }, { type: 'pdq-region', hash: random(32) }] });
+  store.addContent(other.id, items(bases, 300));
+  store.createCase({ caseNumber: 'K-1', pinHash: pin, signals: [{ type: 'pdq', hash: nearby(bases[0], 5) }, { type: 'pdq-region', hash: random(32) }] });
   store.createCase({ caseNumber: 'W-1', pinHash: pin, signals: [{ type: 'pdq', hash: nearby(bases[1], 5) }] });
   // Shards of 2,500 codes: the 6,300 PDQ hashes fill two and part of a third, whose codes past its tables (its delta) are saved too.
   const options: WorkerSignalIndexesOptions = { shardCapacity: 2500, chunkSize: 999, snapshotPath: path };
@@ -115,7 +119,6 @@ t.test('a load from the snapshot and the changes since answers as a load of the 
   // While no service runs: a whole bank goes (a cascade), more is captured.
   store.deleteBank(other.id);
   store.addContent(bank.id, items(bases, 50));
-  t.equal(doomed.contentIds.length, 300);
 
   const restored = await WorkerSignalIndexes.load(store, options);
   t.teardown(() => restored.close());
@@ -126,16 +129,10 @@ t.test('a load from the snapshot and the changes since answers as a load of the 
   // Items 0 and 5 of the first bank (3 signals each: both have an MD5), item 1 of the later ones (2), the other bank's 300 items (660).
   t.equal(restored.report.contentRemovalsRead, 3 + 3 + 2 + 300 * 2 + 60, 'and the removals logged since');
   await expectAsFullLoad(t, store, restored, bases);
-  t.ok(kept.id > 0);
 });
 
 t.test('content removed while the snapshot is written is removed again at the next load', async (t) => {
-  const dir = mkdtempSync(join(root, 'race-'));
-  const path = join(dir, INDEX_SNAPSHOT_FILE);
-  const store = new SqliteStore(join(dir, DATABASE_FILE));
-  t.teardown(() => store.close());
-  const bases = Array.from({ length: 20 }, () => random(32));
-  const bank = store.createBank({ name: 'captures' });
+  const { path, store, bases, bank } = newStore(t, 'race', 20);
   const added = store.addContent(bank.id, items(bases, 5000));
   store.createCase({ caseNumber: 'R-1', pinHash: pin, signals: [{ type: 'pdq', hash: nearby(bases[0], 4) }] });
   const options: WorkerSignalIndexesOptions = { shardCapacity: 4096, snapshotPath: path };
@@ -155,12 +152,7 @@ t.test('content removed while the snapshot is written is removed again at the ne
 });
 
 t.test("the snapshot holds no victim's hash", async (t) => {
-  const dir = mkdtempSync(join(root, 'privacy-'));
-  const path = join(dir, INDEX_SNAPSHOT_FILE);
-  const store = new SqliteStore(join(dir, DATABASE_FILE));
-  t.teardown(() => store.close());
-  const bank = store.createBank({ name: 'captures' });
-  const contentHashes = Array.from({ length: 50 }, () => random(32));
+  const { path, store, bases: contentHashes, bank } = newStore(t, 'privacy', 50);
   store.addContent(bank.id, contentHashes.map((hash) => ({ provenance, signals: [{ type: 'pdq', hash }] })));
   const caseHashes = Array.from({ length: 50 }, () => random(32));
   const md5 = random(16);
@@ -178,12 +170,7 @@ t.test("the snapshot holds no victim's hash", async (t) => {
 });
 
 t.test('a damaged, foreign or superseded snapshot is not used: the whole store is read, and it is forgotten', async (t) => {
-  const dir = mkdtempSync(join(root, 'unusable-'));
-  const path = join(dir, INDEX_SNAPSHOT_FILE);
-  const store = new SqliteStore(join(dir, DATABASE_FILE));
-  t.teardown(() => store.close());
-  const bases = Array.from({ length: 20 }, () => random(32));
-  const bank = store.createBank({ name: 'captures' });
+  const { path, dir, store, bases, bank } = newStore(t, 'unusable', 20);
   store.addContent(bank.id, items(bases, 3000));
   store.createCase({ caseNumber: 'D-1', pinHash: pin, signals: [{ type: 'pdq', hash: nearby(bases[0], 4) }] });
   const options: WorkerSignalIndexesOptions = { shardCapacity: 2048, snapshotPath: path };
