@@ -279,8 +279,10 @@ t.test('the service writes a snapshot after a large load, loads from it next tim
   app = await start(400);
   t.ok(existsSync(path), 'as many as the setting: a snapshot is written');
   await app.close();
+  // What a stop in the middle of a write leaves beside it goes at the next start.
+  writeFileSync(`${path}.partial`, 'cut short');
   app = await start(400);
-  t.notOk(existsSync(`${path}.partial`));
+  t.notOk(existsSync(`${path}.partial`), 'a partial snapshot is removed at start');
   const reportOf = (a: typeof app) => (a.services.indexes as WorkerSignalIndexes).report;
   t.equal(reportOf(app).fromSnapshot, true, 'the next start loads from it');
   t.equal(app.services.indexes.size('content', 'pdq'), 200);

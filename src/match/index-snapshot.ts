@@ -40,13 +40,12 @@ interface Block {
 }
 
 type SavedIndex =
-  | { type: string; kind: 'hamming'; maxOwner: number; entries: number; shards: { memoryBytes: number; blocks: Block[] }[] }
+  | { type: string; kind: 'hamming'; maxOwner: number; shards: { memoryBytes: number; blocks: Block[] }[] }
   | { type: string; kind: 'exact'; bytes: number; entries: number; codes: Block; owners: Block };
 
-export interface SnapshotFooter extends IndexSnapshotPosition {
+interface SnapshotFooter extends IndexSnapshotPosition {
   format: number;
   token: string;
-  writtenAt: string;
   indexes: SavedIndex[];
 }
 
@@ -63,7 +62,7 @@ export class UnusableSnapshot extends Error {}
  * the store exactly up to `position`. Returns the file's size.
  */
 export function writeIndexSnapshot(path: string, indexes: readonly ContentIndex[], header: IndexSnapshotPosition & { token: string }): number {
-  const partial = `${path}.partial`;
+  const partial = partialPath(path);
   const fd = openSync(partial, 'w', 0o600);
   let offset = 0;
   const put = (bytes: Uint8Array): Block => {
@@ -87,14 +86,13 @@ export function writeIndexSnapshot(path: string, indexes: readonly ContentIndex[
         type: entry.type,
         kind: 'hamming',
         maxOwner,
-        entries: entry.index.size,
         shards: shards.map(({ memory, memoryBytes, ranges }) => ({
           memoryBytes,
           blocks: ranges.map(([at, length]) => ({ ...put(new Uint8Array(memory.buffer, at, length)), at })),
         })),
       };
     });
-    const footer: SnapshotFooter = { format: FORMAT, ...header, writtenAt: new Date().toISOString(), indexes: saved };
+    const footer: SnapshotFooter = { format: FORMAT, ...header, indexes: saved };
     const json = Buffer.from(JSON.stringify(footer));
     const trailer = Buffer.alloc(TRAILER_BYTES);
     trailer.writeUInt32LE(json.length, 0);
@@ -114,13 +112,24 @@ export function writeIndexSnapshot(path: string, indexes: readonly ContentIndex[
   return offset;
 }
 
+/** Removes the snapshot at `path`, and what a write of one cut short left beside it. */
+export function removeIndexSnapshot(path: string): void {
+  rmSync(path, { force: true });
+  removePartialIndexSnapshot(path);
+}
+
+/** Removes what a write of a snapshot to `path` cut short (a stop, a crash) left beside it. */
+export function removePartialIndexSnapshot(path: string): void {
+  rmSync(partialPath(path), { force: true });
+}
+
 /**
  * Restores the content indexes from the snapshot at `path` into `indexes`
  * (empty, freshly made), if its token is `token`: every block is read and
  * checked before any index is changed, so a damaged file leaves them empty
- * and throws UnusableSnapshot. Returns the footer.
+ * and throws UnusableSnapshot.
  */
-export function restoreIndexSnapshot(path: string, indexes: readonly ContentIndex[], token: string): SnapshotFooter {
+export function restoreIndexSnapshot(path: string, indexes: readonly ContentIndex[], token: string): void {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -175,7 +184,6 @@ export function restoreIndexSnapshot(path: string, indexes: readonly ContentInde
       }
     }
     for (const step of apply) step();
-    return footer;
   } finally {
     closeSync(fd);
   }
@@ -195,6 +203,10 @@ function footerOf(fd: number): SnapshotFooter {
   const footer = JSON.parse(json.toString('utf8')) as SnapshotFooter;
   if (footer.format !== FORMAT) throw new UnusableSnapshot(`the snapshot has format ${footer.format}, not ${FORMAT}`);
   return footer;
+}
+
+function partialPath(path: string): string {
+  return `${path}.partial`;
 }
 
 /** A rename is durable once its directory is synced. */

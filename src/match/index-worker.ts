@@ -9,11 +9,10 @@
  * tables while loading.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { IndexSet, type IndexHit, type TableRef } from './signal-indexes.js';
+import { IndexSet, key, type IndexHit, type TableRef } from './signal-indexes.js';
 import { unpackQueries, type SearchError, type WorkerReply, type WorkerRequest, type WorkerSetup } from './worker-indexes.js';
 import { releaseBuildScratch, type SharedMemory } from '../index/shard.js';
 import { UnusableSnapshot, restoreIndexSnapshot, writeIndexSnapshot } from './index-snapshot.js';
-import { key } from './signal-indexes.js';
 import type { SignalOwnerKind } from '../store/store.js';
 
 if (!parentPort) throw new Error('index-worker.ts runs as a worker thread (see WorkerSignalIndexes)');
@@ -147,10 +146,10 @@ if (setup.role === 'writer') reply({ op: 'ready', handles: indexes.handles() });
 /** Restores the content indexes from a snapshot; one that cannot be used leaves them empty and is reported, anything else ends the worker. */
 function restoreSnapshot({ id, path, token }: Extract<WorkerRequest, { op: 'restore-snapshot' }>): void {
   try {
-    const { lastSignalId, lastRemoval } = restoreIndexSnapshot(path, indexes.contentIndexes(), token);
+    restoreIndexSnapshot(path, indexes.contentIndexes(), token);
     const sizes: Record<string, number> = {};
     for (const { type } of indexes.contentIndexes()) sizes[key('content', type)] = indexes.size('content', type);
-    reply({ op: 'snapshot-restored', id, lastSignalId, lastRemoval, sizes });
+    reply({ op: 'snapshot-restored', id, sizes });
   } catch (err) {
     if (!(err instanceof UnusableSnapshot)) throw err;
     reply({ op: 'snapshot-failed', id, message: err.message });

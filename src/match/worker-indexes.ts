@@ -22,15 +22,15 @@
  * on these machines as the search itself) was a large part of a match's cost.
  * Each message goes to the thread with the fewest queries in hand.
  */
+import { randomUUID } from 'node:crypto';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import DataLoader from 'dataloader';
 import { THREAD_SLOTS } from '../index/shard.js';
 import { findSignalType } from '../hashing/registry.js';
-import { rmSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import type { SignalBatch, SignalChange, SignalOwnerKind, Store } from '../store/store.js';
+import { removeIndexSnapshot } from './index-snapshot.js';
 import {
   key,
   type IndexHandles,
@@ -98,7 +98,7 @@ export type WorkerReply =
   | { op: 'found'; id: number; counts: Uint32Array; pairs: Uint32Array; errors: SearchError[] }
   | { op: 'prepared'; id: number; tables: TableRef[] }
   | { op: 'synced'; id: number }
-  | { op: 'snapshot-restored'; id: number; lastSignalId: number; lastRemoval: number; sizes: Record<string, number> }
+  | { op: 'snapshot-restored'; id: number; sizes: Record<string, number> }
   | { op: 'removed'; id: number; removed: Record<string, number> }
   | { op: 'snapshot-saved'; id: number; bytes: number }
   | { op: 'snapshot-failed'; id: number; message: string };
@@ -299,15 +299,13 @@ export class WorkerSignalIndexes implements SignalSearcher {
     } catch (err) {
       // The writer failed while restoring: the next start must not try the same file again.
       store.forgetIndexSnapshot();
-      rmSync(path, { force: true });
+      removeIndexSnapshot(path);
       throw err;
     }
-    const wrong = reply.op === 'snapshot-restored' && (reply.lastSignalId !== recorded.lastSignalId || reply.lastRemoval !== recorded.lastRemoval);
-    if (reply.op !== 'snapshot-restored' || wrong) {
-      onUnusable?.(reply.op === 'snapshot-failed' ? reply.message : 'the snapshot holds another position than the database recorded');
+    if (reply.op !== 'snapshot-restored') {
+      onUnusable?.(reply.op === 'snapshot-failed' ? reply.message : `the index writer answered with ${reply.op}`);
       store.forgetIndexSnapshot();
-      rmSync(path, { force: true });
-      if (wrong) throw new Error('an index snapshot with the recorded token holds another position');
+      removeIndexSnapshot(path);
       return undefined;
     }
     for (const [name, size] of Object.entries(reply.sizes)) this.sizes.set(name, size);
@@ -336,7 +334,7 @@ export class WorkerSignalIndexes implements SignalSearcher {
     const reply = await this.request(this.writer, (id) => ({ op: 'save-snapshot', id, path, token, ...position }));
     if (reply.op !== 'snapshot-saved') {
       store.forgetIndexSnapshot();
-      rmSync(path, { force: true });
+      removeIndexSnapshot(path);
       // With no snapshot a start reads every content signal: at least what was due before.
       this.contentChangesSinceSnapshot += changes;
       throw new Error(`the index snapshot was not written: ${reply.op === 'snapshot-failed' ? reply.message : reply.op}`);

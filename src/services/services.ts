@@ -6,7 +6,7 @@
  * nothing beneath them. Indexes load after the server listens, so /readyz can
  * say 503 until they are in.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BatchRunner } from '../batches/runner.js';
@@ -15,6 +15,7 @@ import { Matcher } from '../match/matcher.js';
 import { queryFromHashes } from '../match/query.js';
 import type { SignalSearcher } from '../match/signal-indexes.js';
 import { WorkerSignalIndexes } from '../match/worker-indexes.js';
+import { removeIndexSnapshot, removePartialIndexSnapshot } from '../match/index-snapshot.js';
 import { SqliteApiKeyStore } from '../store/api-keys.js';
 import { SqliteAuditLog } from '../store/audit-log.js';
 import { SqliteBatchStore } from '../store/batches.js';
@@ -168,9 +169,8 @@ export class Services implements ServiceContext {
     }
     const snapshotPath = this.config.INDEX_SNAPSHOT_MIN_SIGNALS < 0 ? undefined : join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE);
     if (!this.loading) {
-      // What a start cut short while writing a snapshot left behind.
-      rmSync(join(this.config.DATA_DIR, `${INDEX_SNAPSHOT_FILE}.partial`), { force: true });
-      if (!snapshotPath) this.dropIndexSnapshot();
+      if (snapshotPath) removePartialIndexSnapshot(snapshotPath);
+      else this.dropIndexSnapshot();
     }
     this.loading ??= WorkerSignalIndexes.load(this.store, {
       snapshotPath,
@@ -196,7 +196,7 @@ export class Services implements ServiceContext {
   /** With snapshots turned off: the last one is forgotten (the store stops logging removals for it) and its file removed. */
   private dropIndexSnapshot(): void {
     if (this.store.recordedIndexSnapshot()) this.store.forgetIndexSnapshot();
-    rmSync(join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE), { force: true });
+    removeIndexSnapshot(join(this.config.DATA_DIR, INDEX_SNAPSHOT_FILE));
   }
 
   /**

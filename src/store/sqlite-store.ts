@@ -811,8 +811,7 @@ export class SqliteStore implements Store {
   *iterateSignalChunks(type: string, options: { owner?: SignalOwnerKind; chunkSize?: number } = {}): Generator<SignalBatch> {
     const stored = signalType(type);
     const owner = options.owner ?? 'content';
-    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw invalid('chunkSize must be a positive integer');
+    const chunkSize = chunkSizeOf(options);
     const page = owner === 'case' ? this.statements.caseChunk : this.statements.contentChunk;
     let afterId = 0;
     for (;;) {
