@@ -286,7 +286,7 @@ async function measurePoint(
   const queries = [...planted, ...unrelated];
   const readStart = performance.now();
   let read = 0;
-  forEachStoredChunk(store, {}, (_, __, ___, ids) => (read += ids.length));
+  forEachStoredChunk(store, {}, ({ ids }) => (read += ids.length));
   const storeReadSeconds = seconds(readStart);
   if (read !== n) throw new Error(`read ${read} of ${n} signals`);
   collect();

@@ -179,9 +179,9 @@ t.test('content from images: every signal stored, matchable at once, provenance 
         { type: 'blockhash', hash: toHex(expected.blockhash!), quality: null },
         { type: 'md5', hash: toHex(expected.md5!), quality: null },
         { type: 'sha256', hash: toHex(expected.sha256!), quality: null },
-        ...expected.regions!.map((r) => ({ type: 'pdq-region', hash: toHex(r.hash), quality: r.quality })),
+        ...expected.regions!.map((r) => ({ type: 'pdq-region', hash: toHex(r.hash), quality: r.quality, region: r.kind })),
       ],
-      `${name}: in request order, with its hashes and region hashes`,
+      `${name}: in request order, with its hashes and region hashes, each with its kind`,
     );
     t.same(items[i].warnings, []);
     t.same((await matchSha256(toHex(expected.sha256!))).map((m) => m.contentId), [items[i].id], `${name}: matchable when POST returns`);
@@ -278,6 +278,30 @@ t.test('content from hashes: items in order; a bad hash names its item and store
   t.match(bad.json().error.message, /items\[1\]\.signals\[0\]\.hash \(md5\)/);
   t.equal(signalCount(), before, 'nothing stored');
   t.same(await matchSha256(sha('5')), []);
+
+  // A region hash may say which region it is of; only then is it compared with some kinds alone.
+  const patch = 'c3'.repeat(32);
+  const withKind = await send('POST', `/v1/banks/${bank}/content`, takedown, {
+    items: [{ signals: [{ type: 'pdq-region', hash: patch, region: 'patch' }, { type: 'pdq-region', hash: '3c'.repeat(32) }] }],
+  });
+  t.equal(withKind.statusCode, 201);
+  t.same(withKind.json().items[0].signals, [
+    { type: 'pdq-region', hash: patch, quality: null, region: 'patch' },
+    { type: 'pdq-region', hash: '3c'.repeat(32), quality: null },
+  ], 'the kind is kept, and shown where known');
+  const matchRegion = async (region?: string) =>
+    (await send('POST', '/v1/match', {}, { signals: [{ type: 'pdq-region', hash: patch, ...(region ? { region } : {}) }], banks: [bank] })).json().matches.length;
+  t.equal(await matchRegion('patch'), 1, 'a patch finds a patch');
+  t.equal(await matchRegion(), 1, 'a hash of no given kind is compared with every kind');
+  t.equal(await matchRegion('crop'), 0, 'a crop is not compared with corner patches');
+  for (const [signal, message] of [
+    [{ type: 'pdq', hash: sha('7'), region: 'patch' }, /only for region hashes/],
+    [{ type: 'pdq-region', hash: sha('7'), region: 'eyes' }, /region/],
+  ] as const) {
+    const refused = await send('POST', `/v1/banks/${bank}/content`, takedown, { items: [{ signals: [signal] }] });
+    t.equal(refused.statusCode, 400, `${JSON.stringify(signal)} is refused`);
+    t.match(refused.json().error.message, message);
+  }
 });
 
 t.test('pagination walks a bank in id order', async (t) => {

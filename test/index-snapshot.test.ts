@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/config.js';
+import { REGION_KINDS } from '../src/hashing/pdq-region.js';
 import { SignalIndexes, type IndexQuery } from '../src/match/signal-indexes.js';
 import { WorkerSignalIndexes, type WorkerSignalIndexesOptions } from '../src/match/worker-indexes.js';
 import { DATABASE_FILE, INDEX_SNAPSHOT_FILE } from '../src/services/services.js';
@@ -32,13 +33,13 @@ function nearby(hash: Uint8Array, distance: number): Uint8Array {
 
 const random = (bytes: number) => new Uint8Array(randomBytes(bytes));
 
-/** Captured items of a PDQ near one of `bases`, a region hash, and now and then an MD5. */
+/** Captured items of a PDQ near one of `bases`, a region hash (of every kind in turn, and of none), and now and then an MD5. */
 function items(bases: Uint8Array[], count: number) {
   return Array.from({ length: count }, (_, i) => ({
     provenance,
     signals: [
       { type: 'pdq', hash: nearby(bases[i % bases.length], i % 12) },
-      { type: 'pdq-region', hash: random(32) },
+      { type: 'pdq-region', hash: random(32), ...(i % 9 < 8 ? { region: REGION_KINDS[i % 9] } : {}) },
       ...(i % 5 === 0 ? [{ type: 'md5', hash: random(16) }] : []),
     ],
   }));
@@ -54,7 +55,7 @@ async function answers(indexes: { searchMany: SignalIndexes['searchMany'] | Work
     for (const owner of ['content', 'case'] as const) {
       for (const batch of store.iterateSignalChunks(type, { owner })) {
         const bytes = batch.codes.length / batch.count;
-        for (let i = 0; i < batch.count; i += 7) queries.push({ type, code: batch.codes.slice(i * bytes, (i + 1) * bytes), radius: type === 'md5' ? 0 : 31 });
+        for (let i = 0; i < batch.count; i += 7) queries.push({ type, code: batch.codes.slice(i * bytes, (i + 1) * bytes), radius: type === 'md5' ? 0 : 31, region: batch.region });
       }
     }
   }

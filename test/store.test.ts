@@ -208,11 +208,12 @@ t.test('content and signals: validation at the boundary, all or nothing', async 
       signals: [
         { type: 'pdq', hash, quality: 87 },
         { type: 'md5', hash: md5 },
+        { type: 'pdq-region', hash, quality: 90, region: 'patch' },
       ],
     },
   ]);
   t.equal(contentIds.length, 1);
-  t.equal(signalIds.length, 2);
+  t.equal(signalIds.length, 3);
   const item = store.getContent(contentIds[0]);
   t.same(item.provenance, { ...provenance, capturedAt: '2026-01-31T12:00:00.000Z' });
   t.same(item.metadata, { messageText: 'caption', views: 12 });
@@ -220,10 +221,15 @@ t.test('content and signals: validation at the boundary, all or nothing', async 
   t.same(
     store.listSignals({ kind: 'content', contentId: item.id }).map((s) => ({ ...s, hash: Buffer.from(s.hash).toString('hex') })),
     [
-      { id: signalIds[0], type: 'pdq', hash: Buffer.from(hash).toString('hex'), quality: 87 },
-      { id: signalIds[1], type: 'md5', hash: Buffer.from(md5).toString('hex'), quality: null },
+      { id: signalIds[0], type: 'pdq', hash: Buffer.from(hash).toString('hex'), quality: 87, region: null },
+      { id: signalIds[1], type: 'md5', hash: Buffer.from(md5).toString('hex'), quality: null, region: null },
+      { id: signalIds[2], type: 'pdq-region', hash: Buffer.from(hash).toString('hex'), quality: 90, region: 'patch' },
     ],
   );
+  // Which region a hash is of decides where the index keeps it: only a region hash has one, and only a kind the service makes.
+  t.throws(() => store.addSignals({ kind: 'content', contentId: item.id }, [{ type: 'pdq', hash, region: 'patch' }]), { code: 'INVALID_INPUT', message: /whole image/ });
+  t.throws(() => store.addSignals({ kind: 'content', contentId: item.id }, [{ type: 'pdq-region', hash, region: 'eyes' as 'patch' }]), { code: 'INVALID_INPUT', message: /frame, part/ });
+  t.equal(store.listSignals({ kind: 'content', contentId: item.id }).length, 3, 'a refused signal is not stored');
   const edited = store.updateContent(item.id, { note: null, metadata: { views: 13 } });
   t.equal(edited.note, null);
   t.same(edited.metadata, { views: 13 });

@@ -106,10 +106,20 @@ export { MAX_QUERY_SIGNALS };
 export const SignalList = Type.Array(SignalInput, { minItems: 1, maxItems: MAX_QUERY_SIGNALS, description: `1 to ${MAX_QUERY_SIGNALS} hashes.` });
 
 /** A hash as stored and returned, e.g. by GET /v1/content/:id. */
+/** Which region of a captured image a stored region hash is of. */
+export const StoredRegionKind = Type.Enum([...REGION_KINDS], {
+  title: 'StoredRegionKind',
+  description:
+    'Region hashes only: which region of the image the hash is of, as the service hashes it. Only kinds that can find each other are compared ' +
+    '(a crop with frames and parts, a corner patch with patches, a quadrant or ninth with the grid and the frame), so a hash given with its kind ' +
+    'is searched more cheaply; one given without is compared with every kind.',
+});
+
 export const SignalOutput = Type.Object({
   type: Type.String({ description: `${listSignalTypeNames()}.` }),
   hash: Type.String({ description: 'Lower-case hex.' }),
   quality: Type.Union([Type.Integer({ minimum: 0, maximum: 100 }), Type.Null()], { description: 'PDQ quality (0-100) where known; null otherwise.' }),
+  region: Type.Optional(StoredRegionKind),
 }, { title: 'Signal' });
 
 /** Something the caller should know that did not stop the request, e.g. LOW_QUALITY. */

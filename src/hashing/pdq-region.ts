@@ -14,6 +14,14 @@ import { hammingDistance } from './hamming.js';
 import { PDQ_BITS, PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdqFromLuma } from './pdq.js';
 import { hexForm, type PerceptualSignalType, type Raster } from './signal-type.js';
 
+/**
+ * How a region was chosen: reported with each match as how it was found, and
+ * stored with each region hash, since only some kinds can find each other
+ * (src/match/region-groups.ts).
+ */
+export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation', 'patch', 'ninth'] as const;
+export type RegionKind = (typeof REGION_KINDS)[number];
+
 const GRID = 64;
 /** Long side the integral image is kept at (see IntegralImage.fromRaster). */
 const WORKING_SIDE = 640;

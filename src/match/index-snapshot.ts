@@ -23,7 +23,8 @@ import type { ExactHashIndex } from './exact-index.js';
 import type { MultiIndexHashing } from '../index/multi-index-hashing.js';
 
 const MAGIC = 'NCIIIDX1';
-const FORMAT = 1;
+/** 2: region types' indexes are in parts by region kind (region-groups.ts), each saved by its part's name. */
+const FORMAT = 2;
 /** Bytes per read or write call (and per CRC update). */
 const IO_CHUNK = 64 << 20;
 /** Trailer: footer length (u32), footer CRC-32 (u32), magic. */
@@ -40,8 +41,8 @@ interface Block {
 }
 
 type SavedIndex =
-  | { type: string; kind: 'hamming'; maxOwner: number; shards: { memoryBytes: number; blocks: Block[] }[] }
-  | { type: string; kind: 'exact'; bytes: number; entries: number; codes: Block; owners: Block };
+  | { part: string; kind: 'hamming'; maxOwner: number; shards: { memoryBytes: number; blocks: Block[] }[] }
+  | { part: string; kind: 'exact'; bytes: number; entries: number; codes: Block; owners: Block };
 
 interface SnapshotFooter extends IndexSnapshotPosition {
   format: number;
@@ -49,8 +50,8 @@ interface SnapshotFooter extends IndexSnapshotPosition {
   indexes: SavedIndex[];
 }
 
-/** One content index of the set, as a snapshot saves and restores it. */
-export type ContentIndex = { type: string; kind: 'hamming'; index: MultiIndexHashing } | { type: string; kind: 'exact'; index: ExactHashIndex };
+/** One content index of the set (a type's, or a part of a region type's), as a snapshot saves and restores it. */
+export type ContentIndex = { part: string; kind: 'hamming'; index: MultiIndexHashing } | { part: string; kind: 'exact'; index: ExactHashIndex };
 
 /** Why a snapshot was not used: the load then reads the whole store. */
 export class UnusableSnapshot extends Error {}
@@ -79,11 +80,11 @@ export function writeIndexSnapshot(path: string, indexes: readonly ContentIndex[
     const saved: SavedIndex[] = indexes.map((entry): SavedIndex => {
       if (entry.kind === 'exact') {
         const { codes, owners } = entry.index.entries();
-        return { type: entry.type, kind: 'exact', bytes: entry.index.bytes, entries: owners.length, codes: put(codes), owners: put(new Uint8Array(owners.buffer)) };
+        return { part: entry.part, kind: 'exact', bytes: entry.index.bytes, entries: owners.length, codes: put(codes), owners: put(new Uint8Array(owners.buffer)) };
       }
       const { maxOwner, shards } = entry.index.saved();
       return {
-        type: entry.type,
+        part: entry.part,
         kind: 'hamming',
         maxOwner,
         shards: shards.map(({ memory, memoryBytes, ranges }) => ({
@@ -155,11 +156,11 @@ export function restoreIndexSnapshot(path: string, indexes: readonly ContentInde
     };
     const apply: (() => void)[] = [];
     for (const entry of indexes) {
-      const saved = footer.indexes.find((index) => index.type === entry.type);
-      if (!saved || saved.kind !== entry.kind) throw new UnusableSnapshot(`the snapshot holds no ${entry.kind} index of ${entry.type}`);
+      const saved = footer.indexes.find((index) => index.part === entry.part);
+      if (!saved || saved.kind !== entry.kind) throw new UnusableSnapshot(`the snapshot holds no ${entry.kind} index of ${entry.part}`);
       if (saved.kind === 'exact' && entry.kind === 'exact') {
         if (saved.bytes !== entry.index.bytes || saved.codes.length !== saved.entries * saved.bytes || saved.owners.length !== saved.entries * 4) {
-          throw new UnusableSnapshot(`the snapshot's ${entry.type} hashes have another length`);
+          throw new UnusableSnapshot(`the snapshot's ${entry.part} hashes have another length`);
         }
         const codes = new Uint8Array(saved.codes.length);
         const owners = new Uint32Array(saved.entries);

@@ -14,6 +14,7 @@ import { unpackQueries, type SearchError, type WorkerReply, type WorkerRequest, 
 import { releaseBuildScratch, type SharedMemory } from '../index/shard.js';
 import { UnusableSnapshot, restoreIndexSnapshot, writeIndexSnapshot } from './index-snapshot.js';
 import type { SignalOwnerKind } from '../store/store.js';
+import { SIGNAL_TYPES } from '../hashing/registry.js';
 
 if (!parentPort) throw new Error('index-worker.ts runs as a worker thread (see WorkerSignalIndexes)');
 const port = parentPort;
@@ -21,7 +22,7 @@ const setup = workerData as WorkerSetup;
 const applied = new Int32Array(setup.applied);
 
 /** What the writer tells its search threads: a shard it made, or a table of a full shard to build while it loads on. */
-type WriterNews = { kind: 'shard'; owner: SignalOwnerKind; type: string; memory: SharedMemory } | ({ kind: 'build' } & TableRef);
+type WriterNews = { kind: 'shard'; owner: SignalOwnerKind; part: string; memory: SharedMemory } | ({ kind: 'build' } & TableRef);
 
 const searcherPorts: MessagePort[] = [];
 const indexes = setup.role === 'writer' ? writerSet() : searchSet(setup.port);
@@ -30,16 +31,16 @@ function writerSet(): IndexSet {
   const shards: WriterNews[] = [];
   const set = new IndexSet({
     shardCapacity: setup.role === 'writer' ? setup.shardCapacity : undefined,
-    onShardCreated: (owner, type, memory) => {
-      const news: WriterNews = { kind: 'shard', owner, type, memory };
+    onShardCreated: (owner, part, memory) => {
+      const news: WriterNews = { kind: 'shard', owner, part, memory };
       shards.push(news);
       for (const searcher of searcherPorts) searcher.postMessage(news);
     },
-    onBuildTables: (owner, type, shard, tables) => {
+    onBuildTables: (owner, part, shard, tables) => {
       // Two tables in three go to the search threads: this thread also appends what the loader sends meanwhile.
       const handedOut = searcherPorts.length === 0 ? 0 : Math.floor((2 * tables) / 3);
       for (let table = 0; table < handedOut; table++) {
-        searcherPorts[table % searcherPorts.length].postMessage({ kind: 'build', owner, type, shard, table } satisfies WriterNews);
+        searcherPorts[table % searcherPorts.length].postMessage({ kind: 'build', owner, part, shard, table } satisfies WriterNews);
       }
       return handedOut;
     },
@@ -55,7 +56,7 @@ function writerSet(): IndexSet {
 function searchSet(port: MessagePort): IndexSet {
   if (setup.role !== 'search') throw new Error('not a search thread');
   const hear = (news: WriterNews, now: boolean): void => {
-    if (news.kind === 'shard') set.attachShard(news.owner, news.type, news.memory);
+    if (news.kind === 'shard') set.attachShard(news.owner, news.part, news.memory);
     else if (now) set.buildTable(news);
     else setImmediate(() => set.buildTable(news));
   };
@@ -85,7 +86,7 @@ port.on('message', (request: WorkerRequest) => {
   switch (request.op) {
     // A failed fill, build or change leaves the indexes behind the store: thrown, it ends the worker and every later search fails.
     case 'fill':
-      indexes.load(request.owner, request.type, request.codes, request.ids);
+      indexes.load(request.owner, request.type, request.region, request.codes, request.ids);
       return;
     case 'prepare':
       reply({ op: 'prepared', id: request.id, tables: indexes.prepareBuilds() });
@@ -148,7 +149,7 @@ function restoreSnapshot({ id, path, token }: Extract<WorkerRequest, { op: 'rest
   try {
     restoreIndexSnapshot(path, indexes.contentIndexes(), token);
     const sizes: Record<string, number> = {};
-    for (const { type } of indexes.contentIndexes()) sizes[key('content', type)] = indexes.size('content', type);
+    for (const { name } of SIGNAL_TYPES) sizes[key('content', name)] = indexes.size('content', name);
     reply({ op: 'snapshot-restored', id, sizes });
   } catch (err) {
     if (!(err instanceof UnusableSnapshot)) throw err;
@@ -161,9 +162,9 @@ function search(request: Extract<WorkerRequest, { op: 'search' }>): void {
   const queries = unpackQueries(request.queries);
   const results: IndexHit[][] = [];
   const errors: SearchError[] = [];
-  queries.forEach(({ type, code, radius }, at) => {
+  queries.forEach(({ type, code, radius, region }, at) => {
     try {
-      results.push(indexes.search(request.owner, type, code, radius));
+      results.push(indexes.search(request.owner, type, code, radius, region ?? null));
     } catch (err) {
       results.push([]);
       errors.push({ at, message: err instanceof Error ? err.message : String(err) });

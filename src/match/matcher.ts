@@ -233,7 +233,7 @@ export class Matcher {
     const searches: Promise<IndexHit[][]>[] = [];
     for (let from = 0; from < expanded.length; from += slice) {
       if (from > 0) await pause!();
-      const lookups: IndexQuery[] = expanded.slice(from, from + slice).map((s) => ({ type: s.type.name, code: s.code, radius: radiusOf.get(s.type.name)! }));
+      const lookups: IndexQuery[] = expanded.slice(from, from + slice).map((s) => ({ type: s.type.name, code: s.code, radius: radiusOf.get(s.type.name)!, region: s.region }));
       const search = Promise.resolve(this.indexes.searchMany(owner, lookups));
       // Awaited below with the rest; a failure meanwhile is not an unhandled rejection.
       search.catch(() => {});

@@ -299,21 +299,21 @@ export function toWireSignals(query: Query, limit = MAX_QUERY_SIGNALS): WireSign
     .map(({ type, code, variant, region }) => ({ type: type.name, hash: type.format(code), ...(region ? { region } : {}), ...(variant ? { variant } : {}) }));
 }
 
-/** Every hash the query searches with, each once (a symmetric photo's rotations can be equal), in the order given. */
+/** Every hash the query searches with, each once (a symmetric photo's rotations can be equal), in the order given; equal hashes of two kinds of region both stay, as each kind searches its own parts of the index. */
 export function searchedSignals(query: Query): ExpandedSignal[] {
   const seen = new Set<string>();
-  return expandSignals(query).filter(({ type, code }) => {
-    const key = `${type.name}:${type.format(code)}`;
+  return expandSignals(query).filter(({ type, code, region }) => {
+    const key = `${type.name}:${region}:${type.format(code)}`;
     return !seen.has(key) && seen.add(key);
   });
 }
 
-/** A query of hashes already read (a case's registered hashes); types as the store keeps them. */
-export function queryFromSignals(signals: readonly { type: string; hash: Uint8Array }[], options: QueryOptions = {}): Query {
-  const parsed = signals.map(({ type: name, hash }, i): QuerySignal => {
+/** A query of hashes already read (a case's registered hashes, a captured item's); types and region kinds as the store keeps them. */
+export function queryFromSignals(signals: readonly { type: string; hash: Uint8Array; region?: RegionKind | null }[], options: QueryOptions = {}): Query {
+  const parsed = signals.map(({ type: name, hash, region }, i): QuerySignal => {
     const type = findSignalType(name);
     if (!type || hash.length !== type.bytes) throw invalid(`signal ${i} is not a ${name} hash`);
-    return { type, hash, region: null, variant: null };
+    return { type, hash, region: region ?? null, variant: null };
   });
   if (parsed.length === 0) throw invalid('a query needs at least one hash.');
   return assemble(parsed, options, false, false, []);

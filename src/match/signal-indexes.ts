@@ -1,20 +1,24 @@
 import { MultiIndexHashing, type IndexHandle } from '../index/multi-index-hashing.js';
 import type { SharedMemory } from '../index/shard.js';
-import { SIGNAL_TYPES } from '../hashing/registry.js';
-import type { SignalChange, SignalOwnerKind, Store } from '../store/store.js';
+import type { RegionKind } from '../hashing/pdq-region.js';
+import { findSignalType, type KnownSignalType, SIGNAL_TYPES } from '../hashing/registry.js';
+import type { SignalBatch, SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import { ExactHashIndex } from './exact-index.js';
 import type { ContentIndex } from './index-snapshot.js';
+import { indexPartOf, indexPartsOf, indexPartsSearched } from './region-groups.js';
 
 export interface IndexHit {
   signalId: number;
   distance: number;
 }
 
-/** One hash to look up: its signal type, its bytes, and how far a match may be (ignored by exact types). */
+/** One hash to look up: its signal type, its bytes, how far a match may be (ignored by exact types), and which region it is of, if known. */
 export interface IndexQuery {
   type: string;
   code: Uint8Array;
   radius: number;
+  /** Not given or null: of no known kind, searched against every part. */
+  region?: RegionKind | null;
 }
 
 /**
@@ -40,13 +44,13 @@ export interface SignalIndexesOptions {
 
 type TypeIndex = { kind: 'hamming'; index: MultiIndexHashing } | { kind: 'exact'; index: ExactHashIndex };
 
-/** The shared parts of a set's perceptual indexes, by `owner:type`, for search threads to attach to. */
+/** The shared parts of a set's perceptual indexes, by `owner:part`, for search threads to attach to. */
 export type IndexHandles = Record<string, IndexHandle>;
 
-/** A table of one shard of one index, as the loader hands tables out to build. */
+/** A table of one shard of one index part, as the loader hands tables out to build. */
 export interface TableRef {
   owner: SignalOwnerKind;
-  type: string;
+  part: string;
   shard: number;
   table: number;
 }
@@ -54,41 +58,45 @@ export interface TableRef {
 export interface IndexSetOptions {
   shardCapacity?: number;
   /** While loading: offered a full shard's tables to build in other threads; returns how many it handed out, from table 0 (see MultiIndexHashing.onBuildTables). */
-  onBuildTables?: (owner: SignalOwnerKind, type: string, shard: number, tables: number) => number;
+  onBuildTables?: (owner: SignalOwnerKind, part: string, shard: number, tables: number) => number;
   /** Told of each shard a perceptual index makes (the writer tells its search threads). */
-  onShardCreated?: (owner: SignalOwnerKind, type: string, memory: SharedMemory) => void;
+  onShardCreated?: (owner: SignalOwnerKind, part: string, memory: SharedMemory) => void;
 }
 
 /**
  * One in-memory index per signal type and owner kind, with no store of its
  * own: multi-index hashing for perceptual types, a hash map for exact ones.
  * Content signals and victims' signals live in separate indexes so that a
- * search for one can never return the other. A set made with `new` writes;
+ * search for one can never return the other. A region type's index is cut in
+ * parts by the kind of region (region-groups.ts): a search looks only in the
+ * parts whose regions its own can match. A set made with `new` writes;
  * `IndexSet.attach` gives another thread a set that searches the same
  * perceptual indexes (shared memory, not a copy); exact types stay with the
  * writer.
  */
 export class IndexSet {
-  /** By owner kind, then type name (two lookups rather than a key string made on every search). */
+  /** By owner kind, then part name (two lookups rather than a key string made on every search). */
   private readonly indexes = new Map<SignalOwnerKind, Map<string, TypeIndex>>();
 
   constructor(options: IndexSetOptions = {}, attached?: { handles: IndexHandles; thread: number; onShardsBehind: () => void }) {
     for (const owner of ['content', 'case'] as const) {
-      const byType = new Map<string, TypeIndex>();
-      this.indexes.set(owner, byType);
+      const byPart = new Map<string, TypeIndex>();
+      this.indexes.set(owner, byPart);
       for (const type of SIGNAL_TYPES) {
         if (type.comparison === 'exact') {
-          if (!attached) byType.set(type.name, { kind: 'exact', index: new ExactHashIndex(type.bytes) });
+          if (!attached) byPart.set(type.name, { kind: 'exact', index: new ExactHashIndex(type.bytes) });
           continue;
         }
-        const index = attached
-          ? MultiIndexHashing.attach(attached.handles[key(owner, type.name)], attached.thread)
-          : new MultiIndexHashing({ shardCapacity: options.shardCapacity });
-        if (attached) index.onShardsBehind = attached.onShardsBehind;
-        const { onShardCreated, onBuildTables } = options;
-        if (onShardCreated) index.onShardCreated = (memory) => onShardCreated(owner, type.name, memory);
-        if (onBuildTables) index.onBuildTables = (shard, tables) => onBuildTables(owner, type.name, shard, tables);
-        byType.set(type.name, { kind: 'hamming', index });
+        for (const part of indexPartsOf(type)) {
+          const index = attached
+            ? MultiIndexHashing.attach(attached.handles[key(owner, part)], attached.thread)
+            : new MultiIndexHashing({ shardCapacity: options.shardCapacity });
+          if (attached) index.onShardsBehind = attached.onShardsBehind;
+          const { onShardCreated, onBuildTables } = options;
+          if (onShardCreated) index.onShardCreated = (memory) => onShardCreated(owner, part, memory);
+          if (onBuildTables) index.onBuildTables = (shard, tables) => onBuildTables(owner, part, shard, tables);
+          byPart.set(part, { kind: 'hamming', index });
+        }
       }
     }
   }
@@ -100,31 +108,31 @@ export class IndexSet {
 
   handles(): IndexHandles {
     const handles: IndexHandles = {};
-    for (const [owner, byType] of this.indexes) {
-      for (const [type, entry] of byType) if (entry.kind === 'hamming') handles[key(owner, type)] = entry.index.handle;
+    for (const [owner, byPart] of this.indexes) {
+      for (const [part, entry] of byPart) if (entry.kind === 'hamming') handles[key(owner, part)] = entry.index.handle;
     }
     return handles;
   }
 
   /** The captured content's indexes, as a snapshot saves and restores them (never a victim's). Writer only. */
   contentIndexes(): ContentIndex[] {
-    return [...this.indexes.get('content')!].map(([type, entry]) => ({ type, ...entry }));
+    return [...this.indexes.get('content')!].map(([part, entry]) => ({ part, ...entry }));
   }
 
-  /** Adds a chunk of the store's signals of one type and owner kind while loading (`finishLoad` after the last). */
-  load(owner: SignalOwnerKind, type: string, codes: Uint8Array, ids: ArrayLike<number>): void {
-    const entry = this.get(owner, type);
+  /** Adds a chunk of the store's signals of one type, region kind and owner kind while loading (`finishLoad` after the last). */
+  load(owner: SignalOwnerKind, type: string, region: RegionKind | null, codes: Uint8Array, ids: ArrayLike<number>): void {
+    const entry = this.get(owner, indexPartOf(signalType(type), region));
     if (entry.kind === 'hamming') entry.index.load(codes, ids);
     else entry.index.addMany(codes, ids);
   }
 
   /** After loading: readies the tables to build, for any threads of the set to build (`buildTable`) before `finishLoad`. */
   prepareBuilds(): TableRef[] {
-    return this.hammingIndexes().flatMap(({ owner, type, index }) => index.prepareBuilds().map(({ shard, table }) => ({ owner, type, shard, table })));
+    return this.hammingIndexes().flatMap(({ owner, part, index }) => index.prepareBuilds().map(({ shard, table }) => ({ owner, part, shard, table })));
   }
 
-  buildTable({ owner, type, shard, table }: TableRef): void {
-    this.hamming(owner, type).buildTable(shard, table);
+  buildTable({ owner, part, shard, table }: TableRef): void {
+    this.hamming(owner, part).buildTable(shard, table);
   }
 
   finishLoad(): void {
@@ -132,8 +140,8 @@ export class IndexSet {
   }
 
   /** A search thread learns of a shard its writer made. */
-  attachShard(owner: SignalOwnerKind, type: string, memory: SharedMemory): void {
-    this.hamming(owner, type).attachShard(memory);
+  attachShard(owner: SignalOwnerKind, part: string, memory: SharedMemory): void {
+    this.hamming(owner, part).attachShard(memory);
   }
 
   /**
@@ -144,7 +152,7 @@ export class IndexSet {
   apply(change: SignalChange): void {
     const more = change.more === true;
     for (const batch of change.batches) {
-      const entry = this.get(batch.owner, batch.type);
+      const entry = this.get(batch.owner, indexPartOf(signalType(batch.type), batch.region));
       if (change.op === 'add') {
         if (entry.kind === 'hamming') entry.index.addMany(batch.codes, batch.ids, more);
         else entry.index.addMany(batch.codes, batch.ids);
@@ -161,38 +169,56 @@ export class IndexSet {
     for (const { index } of this.hammingIndexes()) index.settle();
   }
 
+  /** Entries of one type and owner kind, in all its parts. */
   size(owner: SignalOwnerKind, type: string): number {
-    return this.get(owner, type).index.size;
+    return indexPartsOf(signalType(type)).reduce((sum, part) => sum + this.get(owner, part).index.size, 0);
   }
 
-  /** Signals of `type` within `radius` of `code` (exact types: equal hashes only, distance 0). */
-  search(owner: SignalOwnerKind, type: string, code: Uint8Array, radius: number): IndexHit[] {
-    const entry = this.get(owner, type);
-    if (entry.kind === 'exact') return entry.index.lookup(code).map((signalId) => ({ signalId, distance: 0 }));
-    return entry.index.search(code, radius).map((hit) => ({ signalId: hit.owner, distance: hit.distance }));
+  /** Signals of `type` within `radius` of `code` (exact types: equal hashes only, distance 0); of a region type, in the parts whose regions `region` can match. */
+  search(owner: SignalOwnerKind, type: string, code: Uint8Array, radius: number, region: RegionKind | null = null): IndexHit[] {
+    const known = signalType(type);
+    if (known.comparison === 'exact') return this.exact(owner, type).lookup(code).map((signalId) => ({ signalId, distance: 0 }));
+    const hits: IndexHit[] = [];
+    // Not skipped when empty by its size here: a search thread learns of a shard the writer made only as it searches.
+    for (const part of indexPartsSearched(known, region)) {
+      for (const hit of this.hamming(owner, part).search(code, radius)) hits.push({ signalId: hit.owner, distance: hit.distance });
+    }
+    return hits;
   }
 
   searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): IndexHit[][] {
-    return queries.map(({ type, code, radius }) => this.search(owner, type, code, radius));
+    return queries.map(({ type, code, radius, region }) => this.search(owner, type, code, radius, region ?? null));
   }
 
-  private hammingIndexes(): { owner: SignalOwnerKind; type: string; index: MultiIndexHashing }[] {
-    return [...this.indexes].flatMap(([owner, byType]) =>
-      [...byType].flatMap(([type, entry]) => (entry.kind === 'hamming' ? [{ owner, type, index: entry.index }] : [])),
+  private hammingIndexes(): { owner: SignalOwnerKind; part: string; index: MultiIndexHashing }[] {
+    return [...this.indexes].flatMap(([owner, byPart]) =>
+      [...byPart].flatMap(([part, entry]) => (entry.kind === 'hamming' ? [{ owner, part, index: entry.index }] : [])),
     );
   }
 
-  private hamming(owner: SignalOwnerKind, type: string): MultiIndexHashing {
-    const entry = this.get(owner, type);
-    if (entry.kind !== 'hamming') throw new RangeError(`${type} is not a perceptual signal type`);
+  private hamming(owner: SignalOwnerKind, part: string): MultiIndexHashing {
+    const entry = this.get(owner, part);
+    if (entry.kind !== 'hamming') throw new RangeError(`${part} is not a perceptual signal type`);
     return entry.index;
   }
 
-  private get(owner: SignalOwnerKind, type: string): TypeIndex {
-    const entry = this.indexes.get(owner)?.get(type);
-    if (!entry) throw new RangeError(`no index for signal type ${JSON.stringify(type)}`);
+  private exact(owner: SignalOwnerKind, part: string): ExactHashIndex {
+    const entry = this.get(owner, part);
+    if (entry.kind !== 'exact') throw new RangeError(`${part} is not an exact signal type`);
+    return entry.index;
+  }
+
+  private get(owner: SignalOwnerKind, part: string): TypeIndex {
+    const entry = this.indexes.get(owner)?.get(part);
+    if (!entry) throw new RangeError(`no index for signal type ${JSON.stringify(part)}`);
     return entry;
   }
+}
+
+function signalType(name: string): KnownSignalType {
+  const type = findSignalType(name);
+  if (!type) throw new RangeError(`no index for signal type ${JSON.stringify(name)}`);
+  return type;
 }
 
 /**
@@ -208,7 +234,7 @@ export class SignalIndexes implements SignalSearcher {
 
   private constructor(store: Store, options: SignalIndexesOptions) {
     this.set = new IndexSet({ shardCapacity: options.shardCapacity });
-    forEachStoredChunk(store, options, (owner, type, codes, ids) => this.set.load(owner, type, codes, ids));
+    forEachStoredChunk(store, options, (batch) => this.set.load(batch.owner, batch.type, batch.region, batch.codes, batch.ids));
     this.set.finishLoad();
     this.unsubscribe = store.subscribe((change) => this.set.apply(change));
   }
@@ -221,8 +247,8 @@ export class SignalIndexes implements SignalSearcher {
     return this.set.size(owner, type);
   }
 
-  search(owner: SignalOwnerKind, type: string, code: Uint8Array, radius: number): IndexHit[] {
-    return this.set.search(owner, type, code, radius);
+  search(owner: SignalOwnerKind, type: string, code: Uint8Array, radius: number, region: RegionKind | null = null): IndexHit[] {
+    return this.set.search(owner, type, code, radius, region);
   }
 
   searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): IndexHit[][] {
@@ -237,7 +263,7 @@ export class SignalIndexes implements SignalSearcher {
 
 /**
  * Every signal of the store, in one pass and a chunk at a time, as batches of
- * one type and owner kind: the indexes append chunks as they come and build
+ * one type, region kind and owner kind: the indexes append chunks as they come and build
  * their tables once at the end (adding chunk by chunk with rebuilds made
  * multi-index hashing re-tune repeatedly: 11 s instead of about 2 s for 1M
  * codes), and no copy of all the codes is ever held beside the index.
@@ -245,13 +271,14 @@ export class SignalIndexes implements SignalSearcher {
 export function forEachStoredChunk(
   store: Store,
   options: SignalIndexesOptions,
-  visit: (owner: SignalOwnerKind, type: string, codes: Uint8Array, ids: Uint32Array) => void,
+  visit: (batch: SignalBatch) => void,
 ): void {
   for (const batches of store.iterateAllSignalChunks({ chunkSize: options.chunkSize })) {
-    for (const batch of batches) visit(batch.owner, batch.type, batch.codes, batch.ids);
+    for (const batch of batches) visit(batch);
   }
 }
 
-export function key(owner: SignalOwnerKind, type: string): string {
-  return `${owner}:${type}`;
+/** A name for one index (a type, or a part of a region type's) of one owner kind. */
+export function key(owner: SignalOwnerKind, part: string): string {
+  return `${owner}:${part}`;
 }

@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import DataLoader from 'dataloader';
 import { THREAD_SLOTS } from '../index/shard.js';
+import type { RegionKind } from '../hashing/pdq-region.js';
 import { findSignalType } from '../hashing/registry.js';
 import type { SignalBatch, SignalChange, SignalOwnerKind, Store } from '../store/store.js';
 import { removeIndexSnapshot } from './index-snapshot.js';
@@ -42,7 +43,7 @@ import {
 } from './signal-indexes.js';
 
 export type WorkerRequest =
-  | { op: 'fill'; owner: SignalOwnerKind; type: string; codes: Uint8Array; ids: Uint32Array }
+  | { op: 'fill'; owner: SignalOwnerKind; type: string; region: RegionKind | null; codes: Uint8Array; ids: Uint32Array }
   | { op: 'searcher'; port: MessagePort }
   | { op: 'prepare'; id: number }
   | { op: 'build'; id: number; table: TableRef; last: boolean }
@@ -66,6 +67,8 @@ export type WorkerSetup =
  */
 export interface PackedQueries {
   types: string[];
+  /** Region kinds, null where not known. */
+  regions: (RegionKind | null)[];
   radii: Uint32Array<ArrayBuffer>;
   /** Query i's code is codes[ends[i - 1] .. ends[i]). */
   ends: Uint32Array<ArrayBuffer>;
@@ -78,11 +81,17 @@ export function packQueries(queries: readonly IndexQuery[]): PackedQueries {
   queries.forEach((query, i) => (ends[i] = bytes += query.code.length));
   const codes = new Uint8Array(bytes);
   queries.forEach((query, i) => codes.set(query.code, i === 0 ? 0 : ends[i - 1]));
-  return { types: queries.map((query) => query.type), radii: Uint32Array.from(queries, (query) => query.radius), ends, codes };
+  return {
+    types: queries.map((query) => query.type),
+    regions: queries.map((query) => query.region ?? null),
+    radii: Uint32Array.from(queries, (query) => query.radius),
+    ends,
+    codes,
+  };
 }
 
-export function unpackQueries({ types, radii, ends, codes }: PackedQueries): IndexQuery[] {
-  return types.map((type, i) => ({ type, radius: radii[i], code: codes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }));
+export function unpackQueries({ types, regions, radii, ends, codes }: PackedQueries): IndexQuery[] {
+  return types.map((type, i) => ({ type, region: regions[i], radius: radii[i], code: codes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }));
 }
 
 /** A query the worker could not search (an unknown type, a code of the wrong length), by its position in the message. */
@@ -273,12 +282,12 @@ export class WorkerSignalIndexes implements SignalSearcher {
     let signalsRead = 0;
     let contentSignalsRead = 0;
     for (const batches of chunks) {
-      for (const { owner, type, codes, ids } of batches) {
+      for (const { owner, type, region, codes, ids } of batches) {
         this.sizes.set(key(owner, type), this.size(owner, type) + ids.length);
         signalsRead += ids.length;
         if (owner === 'content') contentSignalsRead += ids.length;
         // The store made these arrays for this chunk: handed over, not copied.
-        this.writer.worker.postMessage({ op: 'fill', owner, type, codes, ids } satisfies WorkerRequest, [codes.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
+        this.writer.worker.postMessage({ op: 'fill', owner, type, region, codes, ids } satisfies WorkerRequest, [codes.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
       }
     }
     return { signalsRead, contentSignalsRead };

@@ -16,15 +16,13 @@ import { withinDistance } from '../hashing/hamming.js';
 import { PDQ_MIN_QUALITY } from '../hashing/pdq.js';
 import type { Raster } from '../hashing/signal-type.js';
 import { stretchContrast } from '../hashing/pdq-norm.js';
-import { IntegralImage, type Rect, type RegionHash, fullFrame, hasAlphaChannel, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
+import { IntegralImage, type Rect, REGION_KINDS, type RegionHash, type RegionKind, fullFrame, hasAlphaChannel, hashGrid, hashRegion, workingLuma } from '../hashing/pdq-region.js';
 import { type Orientation, orientPlane, uprightPoint } from './orientation.js';
 import { CORNER_SIDE, cornerPlane, findCorners, pairPatches } from './keypoints.js';
 import { findStickers, paintOver, type StickerBox } from './stickers.js';
 import { type PhotoRegions, findPhotoRegions } from './segment.js';
 
-/** How a region was chosen: reported with each match as how it was found. */
-export const REGION_KINDS = ['frame', 'part', 'quadrant', 'strip', 'crop', 'rotation', 'patch', 'ninth'] as const;
-export type RegionKind = (typeof REGION_KINDS)[number];
+export { REGION_KINDS, type RegionKind };
 
 export interface RegionSignal {
   hash: Uint8Array;

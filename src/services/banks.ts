@@ -6,7 +6,7 @@
  */
 import { findSignalType, type SignalTypeName } from '../hashing/registry.js';
 import { parseSignals, thresholdShorthand, type WireSignal } from '../match/query.js';
-import { MAX_CONTENT_REGIONS } from '../robust/regions.js';
+import { MAX_CONTENT_REGIONS, type RegionKind } from '../robust/regions.js';
 import { type ImageSignals, WHOLE_IMAGE_SIGNALS, WHOLE_IMAGE_TYPES, wholeImageHash } from '../robust/image-signals.js';
 import type { AddedContent, Bank, ContentItem, NewContentItem, NewProvenance, NewSignal, Signal, ThresholdsByType } from '../store/store.js';
 import { ServiceError } from './errors.js';
@@ -59,6 +59,8 @@ export interface SignalText {
   type: string;
   hash: string;
   quality: number | null;
+  /** Region hashes of a known kind only. */
+  region?: RegionKind;
 }
 
 export interface AddedItem {
@@ -67,8 +69,8 @@ export interface AddedItem {
   warnings?: { code: string; message: string }[];
 }
 
-export function signalText(s: Pick<Signal, 'type' | 'hash'> & { quality?: number | null }): SignalText {
-  return { type: s.type, hash: findSignalType(s.type)!.format(s.hash), quality: s.quality ?? null };
+export function signalText(s: Pick<Signal, 'type' | 'hash'> & { quality?: number | null; region?: RegionKind | null }): SignalText {
+  return { type: s.type, hash: findSignalType(s.type)!.format(s.hash), quality: s.quality ?? null, ...(s.region ? { region: s.region } : {}) };
 }
 
 function toNewProvenance(fields: ProvenanceInput, current?: ContentItem['provenance']): NewProvenance {
@@ -97,7 +99,7 @@ export function capturedImageSignals(hashed: ImageSignals): { signals: NewSignal
   const of = (types: readonly (typeof WHOLE_IMAGE_TYPES)[number][]): NewSignal[] =>
     types.map((t) => ({ type: t.name, hash: wholeImageHash(hashed, t.name)!, ...(t.name === 'pdq' || t.name === 'pdq-norm' ? { quality: hashed[t.name]!.quality } : {}) }));
   const exact = of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'exact'));
-  const regions = (hashed.regions ?? []).map((r) => ({ type: 'pdq-region', hash: r.hash, quality: r.quality }));
+  const regions = (hashed.regions ?? []).map((r) => ({ type: 'pdq-region', hash: r.hash, quality: r.quality, region: r.kind }));
   if (!pdq.lowQuality) return { signals: [...of(WHOLE_IMAGE_TYPES.filter((t) => t.comparison === 'hamming' && !('fallbackFor' in t))), ...exact, ...regions], warnings: [] };
   if (fallback && !fallback.lowQuality) {
     const message = `PDQ quality ${pdq.quality} is under 50 (a dark or low-contrast image): stored as PDQ of its stretched contrast (pdq-norm), its regions and exact hashes.`;
@@ -165,7 +167,7 @@ export class BankService {
       const parsed = parseSignals(signals, `items[${i}].signals`);
       return newItem(
         fields,
-        parsed.map((s, j) => ({ type: s.type.name, hash: s.hash, quality: signals[j].quality ?? null })),
+        parsed.map((s, j) => ({ type: s.type.name, hash: s.hash, quality: signals[j].quality ?? null, region: s.region })),
       );
     });
     const { contentIds } = this.ingest(bankId, prepared);

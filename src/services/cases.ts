@@ -243,9 +243,10 @@ export class CaseService {
 
 /** The hashes a case keeps of one photo: every hash its robust query searches with (PDQ-like ones with their quality). */
 function storedSignals(query: Query, hashed: ImageSignals): NewSignal[] {
-  return searchedSignals(query).map(({ type, code }) => ({
+  return searchedSignals(query).map(({ type, code, region }) => ({
     type: type.name,
     hash: code,
+    region,
     quality: type.name === 'pdq' || type.name === 'pdq-norm' ? (hashed[type.name]?.quality ?? null) : null,
   }));
 }

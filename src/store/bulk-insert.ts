@@ -15,14 +15,14 @@ import type Database from 'better-sqlite3';
 /** Rows per statement: 256 × 10 parameters stays well inside SQLite's limit on bound parameters. */
 const ROWS_PER_STATEMENT = 256;
 const CONTENT_COLUMNS = ['id', 'bank_id', 'platform', 'channel', 'message_ref', 'captured_at', 'metadata', 'note', 'created_at', 'updated_at'];
-const SIGNAL_COLUMNS = ['id', 'content_item_id', 'type', 'hash', 'quality'];
+const SIGNAL_COLUMNS = ['id', 'content_item_id', 'type', 'hash', 'quality', 'region'];
 
 export interface BulkItem {
   provenance: { platform: string; channel: string | null; messageRef: string | null; capturedAt: string | null };
   /** As JSON. */
   metadata: string;
   note: string | null;
-  signals: readonly { type: { name: string }; hash: Uint8Array; quality: number | null }[];
+  signals: readonly { type: { name: string }; hash: Uint8Array; quality: number | null; region: string | null }[];
 }
 
 class PendingRows {
@@ -130,6 +130,7 @@ export class BulkInserter {
       s.set(row + 2, signal.type.name);
       s.set(row + 3, signal.hash);
       s.set(row + 4, signal.quality);
+      s.set(row + 5, signal.region);
       signalIds.push(signalId++);
     }
     this.nextSignalId = signalId;

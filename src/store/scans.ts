@@ -7,6 +7,7 @@
  * refuses a second record anyway). Cases are named by id only, with cascading
  * deletes: a withdrawn case leaves nothing here.
  */
+import type { RegionKind } from '../hashing/pdq-region.js';
 import type Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 
@@ -107,7 +108,7 @@ export interface Checkpoint {
 /** The signals of one content item or case, as a run reads them. */
 export interface OwnerSignals {
   id: number;
-  signals: { type: string; hash: Uint8Array }[];
+  signals: { type: string; hash: Uint8Array; region: RegionKind | null }[];
 }
 
 /** A content item's signals and the bank it was captured into (whose threshold overrides apply to it). */
@@ -184,10 +185,10 @@ function prepareStatements(db: Database.Database) {
          AND (? IS NULL OR content_item_id IN (SELECT id FROM content_items WHERE bank_id IN (SELECT value FROM json_each(?)))) LIMIT ?)`,
     ).pluck(),
     caseIds: db.prepare<[number, number, number, number, number], number>(`SELECT id FROM victim_cases WHERE id > ? AND id <= ? AND ${IN_SCAN} ORDER BY id LIMIT ?`).pluck(),
-    contentSignals: db.prepare<[number, number], { owner: number; type: string; hash: Buffer }>(
-      'SELECT content_item_id AS owner, type, hash FROM signals WHERE content_item_id BETWEEN ? AND ? ORDER BY content_item_id, id',
+    contentSignals: db.prepare<[number, number], { owner: number; type: string; hash: Buffer; region: RegionKind | null }>(
+      'SELECT content_item_id AS owner, type, hash, region FROM signals WHERE content_item_id BETWEEN ? AND ? ORDER BY content_item_id, id',
     ),
-    caseSignals: db.prepare<[number], { type: string; hash: Buffer }>('SELECT type, hash FROM signals WHERE victim_case_id = ? ORDER BY id'),
+    caseSignals: db.prepare<[number], { type: string; hash: Buffer; region: RegionKind | null }>('SELECT type, hash, region FROM signals WHERE victim_case_id = ? ORDER BY id'),
     insertRun: db.prepare(
       `INSERT INTO scan_runs (scan_id, trigger, status, content_from, content_to, case_from, case_to, content_cursor, case_cursor,
          items_total, cases_total, started_by, started_at, updated_at)
@@ -392,8 +393,8 @@ export class SqliteScanStore {
     const rows = this.statements.contentIds.all(run.contentCursor, run.contentTo, json, json, limit);
     if (rows.length === 0) return [];
     const byId = new Map<number, ContentSignals>(rows.map(([id, bankId]) => [id, { id, bankId, signals: [] }]));
-    for (const { owner, type, hash } of this.statements.contentSignals.iterate(rows[0][0], rows.at(-1)![0])) {
-      byId.get(owner)?.signals.push({ type, hash: new Uint8Array(hash) });
+    for (const { owner, type, hash, region } of this.statements.contentSignals.iterate(rows[0][0], rows.at(-1)![0])) {
+      byId.get(owner)?.signals.push({ type, hash: new Uint8Array(hash), region });
     }
     return [...byId.values()];
   }
@@ -404,7 +405,7 @@ export class SqliteScanStore {
   }
 
   caseSignals(caseId: number): OwnerSignals {
-    return { id: caseId, signals: this.statements.caseSignals.all(caseId).map(({ type, hash }) => ({ type, hash: new Uint8Array(hash) })) };
+    return { id: caseId, signals: this.statements.caseSignals.all(caseId).map(({ type, hash, region }) => ({ type, hash: new Uint8Array(hash), region })) };
   }
 
   /**

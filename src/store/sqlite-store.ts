@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { isPinHash } from './pin.js';
+import { REGION_KINDS, type RegionKind } from '../hashing/pdq-region.js';
 import { findSignalType, type KnownSignalType, listSignalTypeNames, SIGNAL_TYPES } from '../hashing/registry.js';
 import { BulkInserter } from './bulk-insert.js';
 import { truncateWal } from './sqlite-files.js';
@@ -63,6 +64,9 @@ type ContentRow = {
   updated_at: string;
 };
 type ContentOwnerRow = [signalId: number, contentId: number, bankId: number, platform: string, channel: string | null, messageRef: string | null, capturedAt: string | null];
+/** A signal as removals read it: id, type, hash, region kind. */
+type SignalRow = [id: number, type: string, hash: Buffer, region: string | null];
+type StoredSignalRow = { id: number; type: string; hash: Buffer; quality: number | null; region: string | null };
 type CaseRow = { id: number; case_number: string; pin_hash: string; status: CaseStatus; language: string | null; created_at: string; updated_at: string };
 
 function invalid(message: string): StoreError {
@@ -199,10 +203,11 @@ interface CheckedSignal {
   type: KnownSignalType;
   hash: Buffer;
   quality: number | null;
+  region: RegionKind | null;
 }
 
 function checkSignal(signal: NewSignal): CheckedSignal {
-  if (typeof signal !== 'object' || signal === null) throw invalid('each signal must be an object {type, hash, quality?}');
+  if (typeof signal !== 'object' || signal === null) throw invalid('each signal must be an object {type, hash, quality?, region?}');
   const type = signalType(signal.type);
   const { hash } = signal;
   if (!(hash instanceof Uint8Array) || hash.length !== type.bytes) {
@@ -212,16 +217,23 @@ function checkSignal(signal: NewSignal): CheckedSignal {
   if (quality !== null && !(Number.isInteger(quality) && quality >= 0 && quality <= 100)) {
     throw invalid('signal quality must be an integer from 0 to 100');
   }
-  return { type, hash: Buffer.from(hash.buffer, hash.byteOffset, hash.length), quality };
+  const region = signal.region ?? null;
+  if (region !== null && (type.scope !== 'region' || !REGION_KINDS.includes(region))) {
+    throw invalid(type.scope === 'region' ? `signal region must be one of ${REGION_KINDS.join(', ')}` : `a ${type.name} hash is of the whole image: it has no region`);
+  }
+  return { type, hash: Buffer.from(hash.buffer, hash.byteOffset, hash.length), quality, region };
 }
+
+/** A region kind as stored: one the CHECK of migration 015 lets in, or NULL. */
+const storedRegion = (region: string | null): RegionKind | null => region as RegionKind | null;
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 /**
- * Gathers the signals a transaction touched, per type and owner kind, so that
- * listeners get typed arrays rather than one object per signal.
+ * Gathers the signals a transaction touched, per type, region kind and owner
+ * kind, so that listeners get typed arrays rather than one object per signal.
  */
 class BatchCollector {
   private readonly groups = new Map<string, CollectedGroup>();
@@ -229,12 +241,12 @@ class BatchCollector {
   /** The group pushed to last: an import pushes hundreds of thousands of one type and owner in a row. */
   private last: CollectedGroup | undefined;
 
-  push(type: KnownSignalType, owner: SignalOwnerKind, id: number, hash: Uint8Array): void {
+  push(type: KnownSignalType, owner: SignalOwnerKind, id: number, hash: Uint8Array, region: RegionKind | null): void {
     let group = this.last;
-    if (group?.type !== type || group.owner !== owner) {
-      const key = `${owner}:${type.name}`;
+    if (group?.type !== type || group.owner !== owner || group.region !== region) {
+      const key = `${owner}:${type.name}:${region}`;
       group = this.groups.get(key);
-      if (!group) this.groups.set(key, (group = { type, owner, ids: [], codes: new Uint8Array(64 * type.bytes) }));
+      if (!group) this.groups.set(key, (group = { type, owner, region, ids: [], codes: new Uint8Array(64 * type.bytes) }));
       this.last = group;
     }
     // The bytes are copied at once: an import's hundreds of thousands of hash objects need not live until its commit.
@@ -249,9 +261,10 @@ class BatchCollector {
   }
 
   batches(): SignalBatch[] {
-    return [...this.groups.values()].map(({ type, owner, ids, codes }) => ({
+    return [...this.groups.values()].map(({ type, owner, region, ids, codes }) => ({
       type: type.name,
       owner,
+      region,
       count: ids.length,
       ids: Uint32Array.from(ids),
       codes: codes.slice(0, ids.length * type.bytes),
@@ -262,6 +275,7 @@ class BatchCollector {
 interface CollectedGroup {
   type: KnownSignalType;
   owner: SignalOwnerKind;
+  region: RegionKind | null;
   ids: number[];
   /** The hashes' bytes, one after the other, with room to grow past `ids.length` of them. */
   codes: Uint8Array;
@@ -277,7 +291,7 @@ function prepareSnapshotStatements(db: Database.Database) {
     ),
     forgetSnapshot: db.prepare('DELETE FROM index_snapshot'),
     pruneContentRemovals: db.prepare<[number]>('DELETE FROM content_signal_removals WHERE seq <= ?'),
-    contentRemovalsSince: db.prepare<[number], [number, string, Buffer]>('SELECT signal_id, type, hash FROM content_signal_removals WHERE seq > ? ORDER BY seq').raw(),
+    contentRemovalsSince: db.prepare<[number], SignalRow>('SELECT signal_id, type, hash, region FROM content_signal_removals WHERE seq > ? ORDER BY seq').raw(),
   };
 }
 
@@ -287,8 +301,8 @@ function prepareImportStatements(db: Database.Database) {
       bankSignalRows: db.prepare<[number], [number, string, Buffer]>(
         'SELECT c.id, s.type, s.hash FROM content_items c JOIN signals s ON s.content_item_id = c.id WHERE c.bank_id = ?',
       ).raw(),
-      signalsOfContentRange: db.prepare<[number, number, number], { content_item_id: number; id: number; type: string; hash: Buffer; quality: number | null }>(
-        `SELECT s.content_item_id, s.id, s.type, s.hash, s.quality FROM content_items c JOIN signals s ON s.content_item_id = c.id
+      signalsOfContentRange: db.prepare<[number, number, number], StoredSignalRow & { content_item_id: number }>(
+        `SELECT s.content_item_id, s.id, s.type, s.hash, s.quality, s.region FROM content_items c JOIN signals s ON s.content_item_id = c.id
          WHERE c.bank_id = ? AND c.id > ? AND c.id <= ? ORDER BY s.content_item_id, s.id`,
       ),
       telegramMessages: db.prepare<[number], [string | number | null, number | null]>(
@@ -308,8 +322,8 @@ function prepareStatements(db: Database.Database) {
       allBanks: db.prepare<[], BankRow>('SELECT * FROM banks ORDER BY id'),
       updateBank: db.prepare('UPDATE banks SET name = ?, description = ?, thresholds = ?, updated_at = ? WHERE id = ?'),
       deleteBank: db.prepare('DELETE FROM banks WHERE id = ?'),
-      bankSignals: db.prepare<[number], [number, string, Buffer]>(
-        'SELECT s.id, s.type, s.hash FROM content_items c JOIN signals s ON s.content_item_id = c.id WHERE c.bank_id = ?',
+      bankSignals: db.prepare<[number], SignalRow>(
+        'SELECT s.id, s.type, s.hash, s.region FROM content_items c JOIN signals s ON s.content_item_id = c.id WHERE c.bank_id = ?',
       ).raw(),
       insertContent: db.prepare(
         `INSERT INTO content_items (bank_id, platform, channel, message_ref, captured_at, metadata, note, created_at, updated_at)
@@ -322,29 +336,23 @@ function prepareStatements(db: Database.Database) {
          WHERE id = ?`,
       ),
       deleteContent: db.prepare('DELETE FROM content_items WHERE id = ?'),
-      contentSignals: db.prepare<[number], [number, string, Buffer]>('SELECT id, type, hash FROM signals WHERE content_item_id = ?').raw(),
+      contentSignals: db.prepare<[number], SignalRow>('SELECT id, type, hash, region FROM signals WHERE content_item_id = ?').raw(),
       insertCase: db.prepare('INSERT INTO victim_cases (case_number, pin_hash, status, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       caseById: db.prepare<[number], CaseRow>('SELECT * FROM victim_cases WHERE id = ?'),
       caseByNumber: db.prepare<[string], CaseRow>('SELECT * FROM victim_cases WHERE case_number = ?'),
       setCaseStatus: db.prepare('UPDATE victim_cases SET status = ?, updated_at = ? WHERE id = ?'),
       deleteCase: db.prepare('DELETE FROM victim_cases WHERE id = ?'),
-      caseSignals: db.prepare<[number], [number, string, Buffer]>('SELECT id, type, hash FROM signals WHERE victim_case_id = ?').raw(),
-      insertSignal: db.prepare('INSERT INTO signals (content_item_id, victim_case_id, type, hash, quality) VALUES (?, ?, ?, ?, ?)'),
-      signalsOfContent: db.prepare<[number], { id: number; type: string; hash: Buffer; quality: number | null }>(
-        'SELECT id, type, hash, quality FROM signals WHERE content_item_id = ? ORDER BY id',
-      ),
-      signalsOfCase: db.prepare<[number], { id: number; type: string; hash: Buffer; quality: number | null }>(
-        'SELECT id, type, hash, quality FROM signals WHERE victim_case_id = ? ORDER BY id',
-      ),
-      signalById: db.prepare<[number], { id: number; type: string; hash: Buffer; content_item_id: number | null }>(
-        'SELECT id, type, hash, content_item_id FROM signals WHERE id = ?',
+      caseSignals: db.prepare<[number], SignalRow>('SELECT id, type, hash, region FROM signals WHERE victim_case_id = ?').raw(),
+      insertSignal: db.prepare('INSERT INTO signals (content_item_id, victim_case_id, type, hash, quality, region) VALUES (?, ?, ?, ?, ?, ?)'),
+      signalsOfContent: db.prepare<[number], StoredSignalRow>('SELECT id, type, hash, quality, region FROM signals WHERE content_item_id = ? ORDER BY id'),
+      signalsOfCase: db.prepare<[number], StoredSignalRow>('SELECT id, type, hash, quality, region FROM signals WHERE victim_case_id = ? ORDER BY id'),
+      signalById: db.prepare<[number], { id: number; type: string; hash: Buffer; region: string | null; content_item_id: number | null }>(
+        'SELECT id, type, hash, region, content_item_id FROM signals WHERE id = ?',
       ),
       deleteSignal: db.prepare('DELETE FROM signals WHERE id = ?'),
       lastSignalId: db.prepare<[], number | null>('SELECT max(id) FROM signals').pluck(),
       countContentSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND content_item_id IS NOT NULL').pluck(),
       countCaseSignals: db.prepare<[string], number>('SELECT count(*) FROM signals WHERE type = ? AND victim_case_id IS NOT NULL').pluck(),
-      contentChunk: chunkQuery(db, 'content_item_id'),
-      caseChunk: chunkQuery(db, 'victim_case_id'),
       contentOwner: db.prepare<[number], ContentOwnerRow>(
         `SELECT s.id, c.id, c.bank_id, c.platform, c.channel, c.message_ref, c.captured_at
          FROM signals s JOIN content_items c ON c.id = s.content_item_id WHERE s.id = ?`,
@@ -614,7 +622,7 @@ export class SqliteStore implements Store {
         for (const id of signalIds) {
           const row = statements.signalById.get(id);
           if (!row) continue;
-          removed.push(findSignalType(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash);
+          removed.push(findSignalType(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash, storedRegion(row.region));
           statements.deleteSignal.run(id);
         }
       },
@@ -634,7 +642,7 @@ export class SqliteStore implements Store {
     const contentId = this.bulk.add(bankId, item, now, signalIds);
     for (let i = 0; i < signalIds.length; i++) {
       if (signalIds[i] > MAX_SIGNAL_ID) throw new StoreError('CONFLICT', 'signal ids have reached 2^32, which the index cannot hold');
-      collector.push(item.signals[i].type, 'content', signalIds[i], item.signals[i].hash);
+      collector.push(item.signals[i].type, 'content', signalIds[i], item.signals[i].hash, item.signals[i].region);
     }
     return contentId;
   }
@@ -654,7 +662,7 @@ export class SqliteStore implements Store {
     if (items.length === 0) return items;
     const byId = new Map(items.map((item) => [item.id, item]));
     for (const r of this.importStatements.signalsOfContentRange.all(bankId, page.afterId ?? 0, items[items.length - 1].id)) {
-      byId.get(r.content_item_id)?.signals.push({ id: r.id, type: r.type, hash: new Uint8Array(r.hash), quality: r.quality });
+      byId.get(r.content_item_id)?.signals.push(signalFromRow(r));
     }
     return items;
   }
@@ -785,7 +793,7 @@ export class SqliteStore implements Store {
         : owner?.kind === 'case'
           ? this.statements.signalsOfCase.all(requireId(owner.caseId, 'case id'))
           : invalidOwner();
-    return rows.map((r) => ({ id: r.id, type: r.type, hash: new Uint8Array(r.hash), quality: r.quality }));
+    return rows.map(signalFromRow);
   }
 
   deleteSignals(ids: number[]): number {
@@ -796,7 +804,7 @@ export class SqliteStore implements Store {
       for (const id of ids) {
         const row = this.statements.signalById.get(id);
         if (!row) continue;
-        collector.push(findSignalType(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash);
+        collector.push(findSignalType(row.type)!, row.content_item_id === null ? 'case' : 'content', row.id, row.hash, storedRegion(row.region));
         deleted += this.statements.deleteSignal.run(id).changes;
       }
       return deleted;
@@ -809,17 +817,16 @@ export class SqliteStore implements Store {
   }
 
   *iterateSignalChunks(type: string, options: { owner?: SignalOwnerKind; chunkSize?: number } = {}): Generator<SignalBatch> {
-    const stored = signalType(type);
+    signalType(type);
     const owner = options.owner ?? 'content';
     const chunkSize = chunkSizeOf(options);
-    const page = owner === 'case' ? this.statements.caseChunk : this.statements.contentChunk;
+    const { typePage, kinds } = this.signalPages();
     let afterId = 0;
     for (;;) {
-      const [count, lastId, idList, codes] = page.get(type, afterId, chunkSize)!;
+      const [count, lastId, idList, kindList, hashes] = typePage.get(type, owner === 'content' ? 1 : 0, afterId, chunkSize)!;
       if (count === 0) return;
-      const ids = parseIdList(idList, count);
+      yield* splitByKind(count, parseIdList(idList, count), kindList, hashes, kinds);
       afterId = lastId;
-      yield { type, owner, count, ids, codes: new Uint8Array(codes.buffer, codes.byteOffset, count * stored.bytes) };
       if (count < chunkSize) return;
     }
   }
@@ -871,9 +878,9 @@ export class SqliteStore implements Store {
 
   contentRemovalsSince(lastRemoval: number): SignalBatch[] {
     const collector = new BatchCollector();
-    for (const [id, type, hash] of this.snapshotStatements.contentRemovalsSince.all(lastRemoval)) {
+    for (const [id, type, hash, region] of this.snapshotStatements.contentRemovalsSince.all(lastRemoval)) {
       const known = findSignalType(type);
-      if (known) collector.push(known, 'content', id, hash);
+      if (known) collector.push(known, 'content', id, hash, storedRegion(region));
     }
     return collector.batches();
   }
@@ -927,71 +934,72 @@ export class SqliteStore implements Store {
     const insert = this.statements.insertSignal;
     const owner: SignalOwnerKind = contentId === null ? 'case' : 'content';
     for (const s of signals) {
-      const id = Number(insert.run(contentId, caseId, s.type.name, s.hash, s.quality).lastInsertRowid);
+      const id = Number(insert.run(contentId, caseId, s.type.name, s.hash, s.quality, s.region).lastInsertRowid);
       if (id > MAX_SIGNAL_ID) throw new StoreError('CONFLICT', 'signal ids have reached 2^32, which the index cannot hold');
       ids.push(id);
-      collector.push(s.type, owner, id, s.hash);
+      collector.push(s.type, owner, id, s.hash, s.region);
     }
   }
 
-  private collectRemoved(rows: [number, string, Buffer][], owner: SignalOwnerKind, collector: BatchCollector): void {
-    for (const [id, type, hash] of rows) collector.push(findSignalType(type)!, owner, id, hash);
+  private collectRemoved(rows: SignalRow[], owner: SignalOwnerKind, collector: BatchCollector): void {
+    for (const [id, type, hash, region] of rows) collector.push(findSignalType(type)!, owner, id, hash, storedRegion(region));
   }
 }
 
-/**
- * One page of signals as a single row: the ids as one comma-separated text and
- * the hashes back to back in one BLOB (group_concat copies a BLOB's bytes as
- * they are; the cast keeps them a BLOB). better-sqlite3 makes a Buffer per
- * BLOB value, so reading row by row costs several microseconds a row; this
- * reads 1M signals in about 0.25 s (hex-encoding both, as before, took twice
- * as long). Both aggregates consume the same rows, so ids[i] always belongs to
- * code i; pages are keyset pages in id order (resuming by rowid seek), each
- * its own short query.
- */
-function chunkQuery(db: Database.Database, ownerColumn: 'content_item_id' | 'victim_case_id') {
-  return db
-    .prepare<[string, number, number], [number, number, string, Buffer]>(
-      `SELECT count(*), max(id), group_concat(id), CAST(group_concat(hash, '') AS BLOB)
-       FROM (SELECT id, hash FROM signals WHERE type = ? AND ${ownerColumn} IS NOT NULL AND id > ? ORDER BY id LIMIT ?)`,
-    )
-    .raw();
+/** What a page's rows are told apart by: signal type, owner kind and region kind, one batch each. */
+interface PageKind {
+  type: KnownSignalType;
+  owner: SignalOwnerKind;
+  region: RegionKind | null;
 }
 
 /**
- * Pages of signals of every type and owner kind, as chunkQuery's pages, with
- * each row's kind as one character: A, B, ... for the stored types in order,
- * upper case for content, lower case for cases. `page` reads in id order;
- * `casePage` reads the victims' signals of a range of cases up to a signal id,
- * through the index on their case, and `casesEnd` finds where such a range of
- * about so many rows ends.
+ * Pages of signals as single rows: the ids as one comma-separated text, each
+ * row's kind (PageKind) as one character, and the hashes back to back in one
+ * BLOB (group_concat copies a BLOB's bytes as they are; the cast keeps them a
+ * BLOB). better-sqlite3 makes a Buffer per BLOB value, so reading row by row
+ * costs several microseconds a row; this reads 1M signals in about 0.25 s.
+ * The aggregates consume the same rows, so ids[i] always belongs to code i.
+ * Pages are keyset pages in id order (resuming by rowid seek), each its own
+ * short query: `page` reads every signal, `typePage` those of one type and
+ * owner kind; `casePage` reads the victims' signals of a range of cases up to
+ * a signal id, through the index on their case, and `casesEnd` finds where
+ * such a range of about so many rows ends.
  */
 function signalPageQueries(db: Database.Database) {
-  const types: readonly KnownSignalType[] = SIGNAL_TYPES;
+  const kinds: PageKind[] = (['content', 'case'] as const).flatMap((owner) =>
+    SIGNAL_TYPES.flatMap((type): PageKind[] => [{ type, owner, region: null }, ...(type.scope === 'region' ? REGION_KINDS.map((region) => ({ type, owner, region })) : [])]),
+  );
+  const at = (owner: SignalOwnerKind, type: KnownSignalType, region: RegionKind | null) => kinds.findIndex((k) => k.owner === owner && k.type === type && k.region === region);
+  const caseOffset = at('case', SIGNAL_TYPES[0], null);
   // A CASE tries its WHENs in order, a text comparison each, on every row: region hashes, most of the rows (about 28 of 32 a captured image), are tried first.
-  const byFrequency = types.map((type, i) => ({ type, i })).sort((a, b) => Number(b.type.scope === 'region') - Number(a.type.scope === 'region'));
-  const letters = byFrequency.map(({ type, i }) => `WHEN ${sqlString(type.name)} THEN ${i}`).join(' ');
-  const columns = `group_concat(id), group_concat(char(iif(content_item_id IS NULL, 97, 65) + CASE type ${letters} END), ''), CAST(group_concat(hash, '') AS BLOB)`;
-  const page = db
-    .prepare<[number, number], [number, number, string, string, Buffer]>(
-      `SELECT count(*), max(id), ${columns} FROM (SELECT id, type, content_item_id, hash FROM signals WHERE id > ? ORDER BY id LIMIT ?)`,
+  const byFrequency = [...SIGNAL_TYPES].sort((a, b) => Number(b.scope === 'region') - Number(a.scope === 'region'));
+  const kindOfType = (type: KnownSignalType) =>
+    type.scope === 'region'
+      ? `CASE region ${REGION_KINDS.map((region) => `WHEN ${sqlString(region)} THEN ${at('content', type, region)}`).join(' ')} ELSE ${at('content', type, null)} END`
+      : `${at('content', type, null)}`;
+  const letters = byFrequency.map((type) => `WHEN ${sqlString(type.name)} THEN ${kindOfType(type)}`).join(' ');
+  const columns = `group_concat(id), group_concat(char(${KIND_LETTER_BASE} + iif(content_item_id IS NULL, ${caseOffset}, 0) + CASE type ${letters} END), ''), CAST(group_concat(hash, '') AS BLOB)`;
+  const rows = 'SELECT id, type, region, content_item_id, hash FROM signals';
+  const page = db.prepare<[number, number], [number, number, string, string, Buffer]>(`SELECT count(*), max(id), ${columns} FROM (${rows} WHERE id > ? ORDER BY id LIMIT ?)`).raw();
+  const typePage = db
+    .prepare<[string, number, number, number], [number, number, string, string, Buffer]>(
+      `SELECT count(*), max(id), ${columns} FROM (${rows} WHERE type = ? AND (content_item_id IS NOT NULL) = ? AND id > ? ORDER BY id LIMIT ?)`,
     )
     .raw();
   const casePage = db
     .prepare<[number, number, number], [number, string, string, Buffer]>(
-      `SELECT count(*), ${columns}
-       FROM (SELECT id, type, content_item_id, hash FROM signals INDEXED BY signals_by_victim_case WHERE victim_case_id > ? AND victim_case_id <= ? AND id <= ?)`,
+      `SELECT count(*), ${columns} FROM (${rows} INDEXED BY signals_by_victim_case WHERE victim_case_id > ? AND victim_case_id <= ? AND id <= ?)`,
     )
     .raw();
   const casesEnd = db
     .prepare<[number, number], number>('SELECT victim_case_id FROM signals INDEXED BY signals_by_victim_case WHERE victim_case_id > ? ORDER BY victim_case_id LIMIT 1 OFFSET ?')
     .pluck();
-  const kinds = [
-    ...types.map((type) => ({ type, owner: 'content' as const })),
-    ...types.map((type) => ({ type, owner: 'case' as const })),
-  ];
-  return { page, casePage, casesEnd, kinds };
+  return { page, typePage, casePage, casesEnd, kinds };
 }
+
+/** A page's kind letters start at '0': 2 owner kinds x (6 types + 8 region kinds) stay printable ASCII, one byte each. */
+const KIND_LETTER_BASE = 48;
 
 function chunkSizeOf(options: { chunkSize?: number }): number {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -1004,17 +1012,15 @@ function sqlString(text: string): string {
 }
 
 /** A page of rows of mixed kinds as one batch per kind present, in the page's order. */
-function splitByKind(count: number, ids: Uint32Array, kindList: string, hashes: Buffer, kinds: { type: KnownSignalType; owner: SignalOwnerKind }[]): SignalBatch[] {
+function splitByKind(count: number, ids: Uint32Array, kindList: string, hashes: Buffer, kinds: readonly PageKind[]): SignalBatch[] {
   const kindOf = new Uint8Array(count);
   const counts = new Uint32Array(kinds.length);
-  const typeCount = kinds.length / 2;
   for (let i = 0; i < count; i++) {
-    const c = kindList.charCodeAt(i);
-    const kind = c >= 97 ? typeCount + c - 97 : c - 65;
+    const kind = kindList.charCodeAt(i) - KIND_LETTER_BASE;
     kindOf[i] = kind;
     counts[kind]++;
   }
-  const batches = kinds.map(({ type, owner }, k) => ({ type: type.name, owner, count: 0, ids: new Uint32Array(counts[k]), codes: new Uint8Array(counts[k] * type.bytes) }));
+  const batches = kinds.map(({ type, owner, region }, k) => ({ type: type.name, owner, region, count: 0, ids: new Uint32Array(counts[k]), codes: new Uint8Array(counts[k] * type.bytes) }));
   for (let i = 0, at = 0; i < count; i++) {
     const batch = batches[kindOf[i]];
     const bytes = kinds[kindOf[i]].type.bytes;
@@ -1074,6 +1080,10 @@ function bankFromRow(row: BankRow): Bank {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
+}
+
+function signalFromRow(row: StoredSignalRow): Signal {
+  return { id: row.id, type: row.type, hash: new Uint8Array(row.hash), quality: row.quality, region: storedRegion(row.region) };
 }
 
 function contentOwnerFromRow([signalId, contentId, bankId, platform, channel, messageRef, capturedAt]: ContentOwnerRow): ContentSignalOwner {

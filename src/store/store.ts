@@ -7,6 +7,7 @@
  * `iterateSignalChunks` and follow every committed change through `subscribe`.
  * No image bytes ever reach this interface.
  */
+import type { RegionKind } from '../hashing/pdq-region.js';
 
 /** Thresholds by signal type name, e.g. `{ pdq: 24 }`. */
 export type ThresholdsByType = Readonly<Record<string, number>>;
@@ -63,6 +64,8 @@ export interface NewSignal {
   hash: Uint8Array;
   /** 0-100 where the algorithm defines one (PDQ). */
   quality?: number | null;
+  /** Region hashes: which region of the image it is of (REGION_KINDS), when known. */
+  region?: RegionKind | null;
 }
 
 export interface Signal {
@@ -70,6 +73,7 @@ export interface Signal {
   type: string;
   hash: Uint8Array;
   quality: number | null;
+  region: RegionKind | null;
 }
 
 export interface NewProvenance {
@@ -121,13 +125,15 @@ export type SignalOwnerKind = 'content' | 'case';
 export type SignalOwner = { kind: 'content'; contentId: number } | { kind: 'case'; caseId: number };
 
 /**
- * Signals of one type and owner kind as typed arrays: `ids[i]` is the signal id
+ * Signals of one type, region kind and owner kind as typed arrays: `ids[i]` is the signal id
  * of the code at `codes[i * bytes .. (i + 1) * bytes)`, where `bytes` is the
  * type's hash length. Used both to load indexes and to report changes.
  */
 export interface SignalBatch {
   type: string;
   owner: SignalOwnerKind;
+  /** The region kind of every signal in the batch (null: whole-image hashes, or regions of unknown kind). */
+  region: RegionKind | null;
   count: number;
   ids: Uint32Array;
   codes: Uint8Array;

@@ -9,7 +9,7 @@ import { type Static, Type } from 'typebox';
 import { type AddedItem, type ContentItem, DEFAULT_PLATFORM, MAX_SIGNALS_PER_ITEM, type ProvenanceInput, type SignalText } from '../../services/banks.js';
 import type { Services } from '../../services/services.js';
 import { badRequest, noBody } from '../errors.js';
-import { deleteRoute, errorResponses, HashText, IdParam, SignalOutput, SignalTypeName, Warning } from '../schemas.js';
+import { deleteRoute, errorResponses, HashText, IdParam, SignalOutput, SignalTypeName, StoredRegionKind, Warning } from '../schemas.js';
 import { multipartBody, readUploads } from '../uploads.js';
 
 /** Content items in one JSON request. */
@@ -25,7 +25,12 @@ const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free
 const Note = Type.String({ maxLength: 10_000 });
 
 const ContentSignalInput = Type.Object(
-  { type: SignalTypeName, hash: HashText, quality: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'PDQ quality, where known.' })) },
+  {
+    type: SignalTypeName,
+    hash: HashText,
+    quality: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'PDQ quality, where known.' })),
+    region: Type.Optional(StoredRegionKind),
+  },
   { additionalProperties: false, title: 'ContentSignalInput' },
 );
 
@@ -160,7 +165,7 @@ const addContentRoute = (services: Services) => ({
     description:
       `Either multipart/form-data with one or more images in \`image\` parts (at most ${services.config.MAX_FILES_PER_REQUEST} files and ` +
       `${Math.round(services.config.MAX_REQUEST_BYTES / 1048576)} MB together) and provenance fields for all of them (\`platform\`, \`group\`, ` +
-      '`messageUrl`, `capturedAt`, `metadata` as a JSON object in text, `note`); or JSON `{items: [{signals: [{type, hash, quality?}], platform?, group?, ' +
+      '`messageUrl`, `capturedAt`, `metadata` as a JSON object in text, `note`); or JSON `{items: [{signals: [{type, hash, quality?, region?}], platform?, group?, ' +
       `messageUrl?, capturedAt?, metadata?, note?}]}\` with 1 to ${MAX_ITEMS_PER_REQUEST} items of up to ${MAX_SIGNALS_PER_ITEM} hashes each ` +
       '(what an image is stored as always fits, so an item can be sent back as it was stored).\n\n' +
       `\`platform\` defaults to ${DEFAULT_PLATFORM}. Items come back in request order with the hashes stored for each. Images are hashed in ` +
