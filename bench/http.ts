@@ -41,11 +41,13 @@ import { buildApp } from '../src/api/app.js';
 import { DATABASE_FILE } from '../src/services/services.js';
 import { loadConfig } from '../src/config.js';
 import { fromHex, toHex } from '../src/hashing/hex.js';
+import { REGION_KINDS, type RegionKind } from '../src/hashing/pdq-region.js';
 import type { NewContentItem } from '../src/store/store.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { PDQ_DIR } from '../test/helpers/fixtures.js';
 import { ensureDebianPhoto } from './lib/debian-photo.js';
 import { loadPhotoHashes, seededCodeTools } from './lib/photo-codes.js';
+import { kindsOf } from './lib/region-counts.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -118,29 +120,32 @@ async function capturedImages(count: number): Promise<{ name: string; bytes: Buf
  * Ingests `count` captured images through the service (so each item keeps
  * the region hashes content keeps) and returns their stored hashes by type.
  */
-async function ingestImages(dataDir: string, count: number): Promise<{ pdq: Uint8Array[]; regions: Uint8Array[]; items: number }> {
+async function ingestImages(dataDir: string, count: number): Promise<{ pdq: Uint8Array[]; regions: Uint8Array[]; kinds: Record<RegionKind, number>; items: number }> {
   const app = await buildApp({ config: loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' }), loadIndexes: false, logger: false });
   const bank = app.services.banks.create({ name: 'captured images' });
   const pdq: Uint8Array[] = [];
   const regions: Uint8Array[] = [];
+  const kinds = Object.fromEntries(REGION_KINDS.map((kind) => [kind, 0])) as Record<RegionKind, number>;
   for (const { name, bytes } of await capturedImages(count)) {
     const [added] = await app.services.banks.addImages(bank.id, [{ filename: name, bytes }], { platform: 'telegram', group: 'captured', capturedAt: '2026-01-15T12:00:00Z' });
     for (const signal of added.signals) {
       if (signal.type === 'pdq') pdq.push(fromHex(signal.hash, 256));
       if (signal.type === 'pdq-region') regions.push(fromHex(signal.hash, 256));
+      if (signal.region) kinds[signal.region]++;
     }
   }
   await app.close();
-  return { pdq, regions, items: count };
+  return { pdq, regions, kinds, items: count };
 }
 
 /**
  * Adds `count` synthetic items straight to the store, each with one PDQ code
- * (`codes`) and `regionsPerItem` region codes grown by swap-edits from
- * `regionRoots` (so they keep photos' bit statistics), as many as an
- * ingested image keeps on average.
+ * (`codes`) and a region code of each of `regionKinds` grown by swap-edits
+ * from `regionRoots` (so they keep photos' bit statistics), as many and of
+ * the kinds an ingested image keeps on average.
  */
-function addSyntheticItems(store: SqliteStore, bankId: number, codes: Uint8Array, count: number, regionRoots: Uint8Array[], regionsPerItem: number): void {
+function addSyntheticItems(store: SqliteStore, bankId: number, codes: Uint8Array, count: number, regionRoots: Uint8Array[], regionKinds: RegionKind[]): void {
+  const regionsPerItem = regionKinds.length;
   const { below, swapBits } = seededCodeTools(0x6a09e667);
   const platforms = ['telegram', 'x', 'reddit', 'forum'];
   const CHUNK = 10_000;
@@ -156,7 +161,7 @@ function addSyntheticItems(store: SqliteStore, bankId: number, codes: Uint8Array
         const parent = at > 0 && below(2) === 1 ? grown.subarray(earlier, earlier + 32) : regionRoots[below(regionRoots.length)];
         grown.set(parent, at);
         swapBits(grown, at, 4 + below(13));
-        signals.push({ type: 'pdq-region', hash: grown.slice(at, at + 32) });
+        signals.push({ type: 'pdq-region', hash: grown.slice(at, at + 32), region: regionKinds[r] });
       }
       items.push({ provenance: { platform: platforms[i & 3], channel: `group ${i % 5000}`, messageRef: `https://t.me/c/${i % 5000}/${i}`, capturedAt: '2026-01-15T12:00:00Z' }, signals });
     }
@@ -173,7 +178,7 @@ async function serve(dataDir: string): Promise<void> {
   const { codes, queries } = realisticCodes();
   const store = new SqliteStore(join(dataDir, DATABASE_FILE));
   // Grown from other photographs' hashes: grown from the ingested images' own regions, they would be near copies of the query photo's.
-  addSyntheticItems(store, store.createBank({ name: 'bench' }).id, codes, n - real.items, loadPhotoHashes().heldOut, regionsPerItem);
+  addSyntheticItems(store, store.createBank({ name: 'bench' }).id, codes, n - real.items, loadPhotoHashes().heldOut, kindsOf(real.kinds, regionsPerItem));
   store.close();
   const fillSeconds = (performance.now() - started) / 1000;
 

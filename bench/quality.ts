@@ -88,7 +88,8 @@ const editsDir = join(QUALITY_DIR, 'random', EDITS_VERSION);
 
 if (process.argv.includes('--cost')) {
   // The index holds as many region codes an item as the service keeps for a captured photo.
-  await queryCost(photos, Number(option('items') ?? 1_000_000), (await measuredRegionCounts()).item);
+  const counts = await measuredRegionCounts();
+  await queryCost(photos, Number(option('items') ?? 1_000_000), counts.item, counts.itemKinds);
   process.exit(0);
 }
 

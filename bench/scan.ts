@@ -6,13 +6,19 @@
  * fixtures/pdq-reference as ingest (a PDQ hash and the content's region
  * hashes) and a case (PDQ's 8 turns and mirrors and the query's region
  * hashes) do, and the mean is used (`--item-regions`, `--case-regions` set
- * them instead). The codes themselves are random. Near-duplicates are
- * planted (1 item in 100: its PDQ or one region 0-24 bits from a case's),
- * and recall is checked in the same run against a brute-force comparison of
- * a sample of cases with every item: the baseline, whose speed is reported
- * beside the scan's.
+ * them instead), each region hash of a kind (frame, crop, patch, ...) in
+ * the proportions measured on each side, as the service stores them; with
+ * `--kinds none` every region hash is of unknown kind, so every search
+ * compares every kind (the service before region kinds were stored: the
+ * baseline for the split of src/match/region-groups.ts). The codes themselves
+ * are random. Near-duplicates are planted (1 item in 100: its PDQ or one
+ * region 0-24 bits from a case's region of a kind that can match it, as a
+ * real repost's is: `npm run bench:quality -- --kinds`), and recall is
+ * checked in the same run against a brute-force comparison of a sample of
+ * cases with every item, every kind with every kind: the baseline, whose
+ * speed is reported beside the scan's.
  *
- *   npm run bench:scan -- [--quick] [--items N] [--cases C] [--incremental K] [--item-regions R] [--case-regions R]
+ *   npm run bench:scan -- [--quick] [--items N] [--cases C] [--incremental K] [--item-regions R] [--case-regions R] [--kinds none]
  *
  * Defaults: 1M items, 10k cases, 10k incremental items (--quick: 20k, 100,
  * 1k). The store is a real SQLite file in a temp dir, the indexes the
@@ -39,7 +45,9 @@ import { hashPin } from '../src/store/pin.js';
 import { SqliteScanStore } from '../src/store/scans.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { NewSignal } from '../src/store/store.js';
-import { measuredRegionCounts } from './lib/region-counts.js';
+import type { RegionKind } from '../src/hashing/pdq-region.js';
+import { regionsCanMatch } from '../src/match/region-groups.js';
+import { kindsOf, measuredRegionCounts } from './lib/region-counts.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,16 +57,24 @@ const { values } = parseArgs({
     incremental: { type: 'string' },
     'item-regions': { type: 'string' },
     'case-regions': { type: 'string' },
+    kinds: { type: 'string', default: 'measured' },
   },
 });
+if (!['measured', 'none'].includes(values.kinds!)) throw new Error('--kinds must be measured or none');
 const ITEMS = Number(values.items ?? (values.quick ? 20_000 : 1_000_000));
 const CASES = Number(values.cases ?? (values.quick ? 100 : 10_000));
 const INCREMENTAL = Number(values.incremental ?? (values.quick ? 1_000 : 10_000));
 const CASE_PDQ = 8;
 
-const measured = values['item-regions'] && values['case-regions'] ? null : await measuredRegionCounts();
-const ITEM_REGIONS = Number(values['item-regions'] ?? measured!.item);
-const CASE_REGIONS = Number(values['case-regions'] ?? measured!.case);
+const measured = await measuredRegionCounts();
+const ITEM_REGIONS = Number(values['item-regions'] ?? measured.item);
+const CASE_REGIONS = Number(values['case-regions'] ?? measured.case);
+const WITH_KINDS = values.kinds === 'measured';
+/** The kind of each region slot of an item and of a case (null: unknown, with --kinds none). */
+const ITEM_KINDS: (RegionKind | null)[] = WITH_KINDS ? kindsOf(measured.itemKinds, ITEM_REGIONS) : Array(ITEM_REGIONS).fill(null);
+const CASE_KINDS: (RegionKind | null)[] = WITH_KINDS ? kindsOf(measured.caseKinds, CASE_REGIONS) : Array(CASE_REGIONS).fill(null);
+/** For each case region slot, the item region slots of a kind it can match (where a planted repost of it may be). */
+const PLANTABLE = CASE_KINDS.map((kind) => ITEM_KINDS.flatMap((itemKind, slot) => (regionsCanMatch(kind, itemKind) ? [slot] : [])));
 const PLANT_EVERY = 100;
 const THRESHOLD = pdq.defaultThreshold;
 /** Cases compared by brute force with every item. */
@@ -90,7 +106,7 @@ async function addCases(count: number): Promise<void> {
   const pinHash = await hashPin('123412341234');
   for (let i = 0; i < count; i++) {
     const hashes = { pdq: Array.from({ length: CASE_PDQ }, code), regions: Array.from({ length: CASE_REGIONS }, code) };
-    const signals: NewSignal[] = [...hashes.pdq.map((hash) => ({ type: 'pdq', hash })), ...hashes.regions.map((hash) => ({ type: 'pdq-region', hash }))];
+    const signals: NewSignal[] = [...hashes.pdq.map((hash) => ({ type: 'pdq', hash })), ...hashes.regions.map((hash, r) => ({ type: 'pdq-region', hash, region: CASE_KINDS[r] }))];
     const created = store.createCase({ caseNumber: newCaseNumber(), pinHash, signals });
     caseHashes.push({ id: created.id, ...hashes });
   }
@@ -106,10 +122,17 @@ function addItems(count: number): number {
         const c = caseHashes[Math.floor(Math.random() * caseHashes.length)];
         const bits = Math.floor(Math.random() * 25);
         if (Math.random() < 0.5) hashes[0] = near(c.pdq[Math.floor(Math.random() * CASE_PDQ)], bits);
-        else hashes[1 + Math.floor(Math.random() * ITEM_REGIONS)] = near(c.regions[Math.floor(Math.random() * CASE_REGIONS)], bits);
+        else {
+          const r = Math.floor(Math.random() * CASE_REGIONS);
+          const slots = PLANTABLE[r];
+          hashes[1 + slots[Math.floor(Math.random() * slots.length)]] = near(c.regions[r], bits);
+        }
         planted++;
       }
-      return { provenance: { platform: 'telegram', channel: 'bench' }, signals: hashes.map((hash, i) => ({ type: i === 0 ? 'pdq' : 'pdq-region', hash })) };
+      return {
+        provenance: { platform: 'telegram', channel: 'bench' },
+        signals: hashes.map((hash, i): NewSignal => (i === 0 ? { type: 'pdq', hash } : { type: 'pdq-region', hash, region: ITEM_KINDS[i - 1] })),
+      };
     });
     store.addContent(bank.id, items);
   }
@@ -172,7 +195,13 @@ async function timedRun(matcher: Matcher, scanId: number) {
 /** How a run was made: which side's hashes were the queries. */
 const sideOf = (run: { itemsTotal: number; casesTotal: number }) => (run.casesTotal === 0 ? 'content' : run.itemsTotal === 0 ? 'cases' : 'both');
 
+function mix(kinds: (RegionKind | null)[]): string {
+  const counts = new Map<string, number>();
+  for (const kind of kinds) counts.set(kind ?? 'unknown', (counts.get(kind ?? 'unknown') ?? 0) + 1);
+  return [...counts].map(([kind, n]) => `${kind} ${n}`).join(', ');
+}
 log(`filling: ${CASES} cases x ${CASE_PDQ + CASE_REGIONS} hashes, ${ITEMS} items x ${ITEM_REGIONS + 1} hashes`);
+log(`region kinds of a case: ${mix(CASE_KINDS)}; of an item: ${mix(ITEM_KINDS)}`);
 let started = performance.now();
 await addCases(CASES);
 const planted = addItems(ITEMS);
@@ -215,7 +244,8 @@ const result = {
   cases: CASES,
   hashesPerCase: CASE_PDQ + CASE_REGIONS,
   hashesPerItem: ITEM_REGIONS + 1,
-  regionCounts: measured ? `measured on ${measured.photos} reference photos` : 'given',
+  regionCounts: values['item-regions'] && values['case-regions'] ? 'given' : `measured on ${measured.photos} reference photos`,
+  regionKinds: WITH_KINDS ? 'measured' : 'none',
   matches: first.run.newMatches,
   planted,
   recall: Number(recall.toFixed(4)),

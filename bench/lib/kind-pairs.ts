@@ -5,30 +5,22 @@
  * (the repost, as ingest keeps it) within distance 31, by the kinds of the two
  * regions (src/robust/regions.ts: frame, crop, patch, ...).
  *
- * Today every query region is searched against every content region. The
- * question is how much recall a split by kind would cost: searched only
- * within GROUPS (a crop against frames, parts and thirds; a corner patch
- * against patches; a quadrant or ninth against quadrants and ninths), the
- * candidate pairs an index has to verify fall with the product of the kinds'
- * counts. Reported: per family, reposts found at all and found within the
- * groups, the kind pairs that alone found the rest, and the share of
- * (query, content) pairs the groups leave. Dark originals are left out
- * (they are matched through pdq-norm).
+ * The service compares only regions whose kinds can find each other
+ * (src/match/region-groups.ts: a crop against the frame and parts, a corner
+ * patch against patches, a quadrant or ninth against quadrants, ninths and
+ * the frame), so the candidate pairs an index verifies fall with the
+ * product of the kinds' counts. This measures what that split costs and
+ * leaves, by comparing every pair: per family, reposts found by any pair and
+ * by the pairs the split compares, the kind pairs that alone found the rest,
+ * and the share of (query, content) pairs the split compares. Dark originals
+ * are left out (they are matched through pdq-norm).
  */
 import { readFileSync } from 'node:fs';
 import { hammingDistance } from '../../src/hashing/hamming.js';
 import { PDQ_MATCH_THRESHOLD, pdqDihedralFromDct } from '../../src/hashing/pdq.js';
 import { hashImage } from '../../src/image/hash-image.js';
-import type { RegionKind } from '../../src/robust/regions.js';
-
-/** The split under study: each group's query kinds are searched against its content kinds only. */
-export const GROUPS: ReadonlyArray<{ name: string; kinds: readonly RegionKind[] }> = [
-  { name: 'frames', kinds: ['frame', 'crop', 'rotation', 'part', 'strip'] },
-  { name: 'patches', kinds: ['patch'] },
-  { name: 'grid', kinds: ['quadrant', 'ninth'] },
-];
-
-const groupOf = (kind: RegionKind): string => GROUPS.find((g) => g.kinds.includes(kind))!.name;
+import { REGION_KINDS, type RegionKind } from '../../src/hashing/pdq-region.js';
+import { REGION_GROUPS, regionGroup, regionsCanMatch } from '../../src/match/region-groups.js';
 
 interface KindItem {
   query: string;
@@ -76,7 +68,7 @@ export async function kindPairs(queries: readonly KindQuery[], items: readonly K
         for (const c of content.regions!) {
           if (hammingDistance(q.hash, c.hash) > PDQ_MATCH_THRESHOLD) continue;
           found = true;
-          if (groupOf(q.kind) === groupOf(c.kind)) inGroups = true;
+          if (regionsCanMatch(q.kind, c.kind)) inGroups = true;
           else pairs.add(`${q.kind}>${c.kind}`);
         }
       }
@@ -91,12 +83,12 @@ export async function kindPairs(queries: readonly KindQuery[], items: readonly K
   for (const [q, qn] of queryCounts) {
     for (const [c, cn] of contentCounts) {
       allPairs += qn * cn;
-      if (groupOf(q) === groupOf(c)) groupPairs += qn * cn;
+      if (regionsCanMatch(q, c)) groupPairs += qn * cn;
     }
   }
   const perQuery = Object.fromEntries([...queryCounts].map(([k, n]) => [k, Math.round((10 * n) / queryCount) / 10]));
   const perItem = Object.fromEntries([...contentCounts].map(([k, n]) => [k, Math.round((100 * n) / itemCount) / 100]));
-  console.log(`kinds: ${queryCount} originals, ${itemCount} reposts; groups ${GROUPS.map((g) => `${g.name} (${g.kinds.join(', ')})`).join('; ')}`);
+  console.log(`kinds: ${queryCount} originals, ${itemCount} reposts; groups ${REGION_GROUPS.map((g) => `${g} (${groupKinds(g).join(', ')})`).join('; ')}`);
   for (const [name, f] of families) {
     const alone = [...f.alone].map(([pair, n]) => `${pair} ${n}`).join(', ');
     console.log(`  ${name.padEnd(11)} ${f.reposts} reposts: found ${f.found}, within the groups ${f.foundInGroups}${alone ? ` (the rest only by ${alone})` : ''}`);
@@ -111,8 +103,10 @@ export async function kindPairs(queries: readonly KindQuery[], items: readonly K
       found: total((f) => f.found),
       foundInGroups: total((f) => f.foundInGroups),
       pairShareInGroups: Math.round((1000 * groupPairs) / allPairs) / 1000,
-      groups: Object.fromEntries(GROUPS.map((g) => [g.name, g.kinds])),
+      groups: Object.fromEntries(REGION_GROUPS.map((g) => [g, groupKinds(g)])),
       families: Object.fromEntries([...families].map(([name, f]) => [name, { reposts: f.reposts, found: f.found, foundInGroups: f.foundInGroups }])),
     }),
   );
 }
+
+const groupKinds = (group: string): RegionKind[] => REGION_KINDS.filter((kind) => regionGroup(kind) === group);
