@@ -101,7 +101,18 @@ t.test('an image: digests first, then PDQ (with its DCT) and blockhash, then its
     searchedSignals(robust).slice(0, wire.length).map((s) => `${s.type.name}:${s.type.format(s.code)}`),
     'sent as hashes, the query searches exactly what the image does',
   );
-  t.equal(new Set(searchedSignals(robust).map((s) => s.type.format(s.code) + s.type.name)).size, searchedSignals(robust).length, 'each hash searched once');
+  t.equal(new Set(searchedSignals(robust).map((s) => `${s.type.name}:${s.region}:${s.type.format(s.code)}`)).size, searchedSignals(robust).length, 'each hash of each kind searched once');
+
+  // Stored hashes keep their kinds into a query (a scan's), and an equal hash of two kinds is searched as each: they look in different parts of the index.
+  const code = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
+  const stored = queryFromSignals([
+    { type: 'pdq-region', hash: code, region: 'crop' },
+    { type: 'pdq-region', hash: code, region: 'ninth' },
+    { type: 'pdq-region', hash: code, region: 'crop' },
+    { type: 'pdq-region', hash: code },
+  ]);
+  t.same(stored.signals.map((s) => s.region), ['crop', 'ninth', 'crop', null], 'kinds as stored');
+  t.same(searchedSignals(stored).map((s) => s.region), ['crop', 'ninth', null], 'searched once per kind');
 
   const pdqOnly = queryFromImage(await hashImage(readFileSync(join(PDQ_DIR, 'bridge-1-original.jpg')), imageHashingFor('pdq')), { mode: 'pdq' });
   t.same(pdqOnly.signals.map((s) => s.type.name), ['md5', 'sha256', 'pdq', 'blockhash'], 'pdq mode: whole-image hashes only');

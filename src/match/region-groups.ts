@@ -25,7 +25,7 @@
  * the case does.
  */
 import type { KnownSignalType } from '../hashing/registry.js';
-import type { RegionKind } from '../hashing/pdq-region.js';
+import { REGION_KINDS, type RegionKind } from '../hashing/pdq-region.js';
 
 export const REGION_GROUPS = ['frame', 'frames', 'patches', 'grid'] as const;
 export type RegionGroup = (typeof REGION_GROUPS)[number];
@@ -70,8 +70,18 @@ export function indexPartOf(type: KnownSignalType, region: RegionKind | null): s
   return type.scope === 'region' && region !== null ? partName(type.name, GROUP_OF[region]) : type.name;
 }
 
+/** Per type name, the parts each region kind (null: unknown) searches: made once, as every search asks. */
+const SEARCHED = new Map<string, ReadonlyMap<RegionKind | null, readonly string[]>>();
+
 /** The index parts a search for a hash of this type and region kind looks in. */
-export function indexPartsSearched(type: KnownSignalType, region: RegionKind | null): string[] {
-  if (type.scope !== 'region' || region === null) return indexPartsOf(type);
-  return [type.name, ...FINDS[GROUP_OF[region]].map((group) => partName(type.name, group))];
+export function indexPartsSearched(type: KnownSignalType, region: RegionKind | null): readonly string[] {
+  let byRegion = SEARCHED.get(type.name);
+  if (!byRegion) {
+    const all = indexPartsOf(type);
+    const parts = (kind: RegionKind): readonly string[] =>
+      type.scope === 'region' ? [type.name, ...FINDS[GROUP_OF[kind]].map((group) => partName(type.name, group))] : all;
+    byRegion = new Map<RegionKind | null, readonly string[]>([[null, all], ...REGION_KINDS.map((kind): [RegionKind, readonly string[]] => [kind, parts(kind)])]);
+    SEARCHED.set(type.name, byRegion);
+  }
+  return byRegion.get(region)!;
 }
