@@ -10,8 +10,9 @@
  * filled up to that size, then timed from the store to ready indexes
  * (WorkerSignalIndexes.load, as the server starts); queries/second with one
  * search thread and with two (threads of this bench attached to the same
- * shared index); bytes per code (the index's shared memory, and the process's
- * resident memory growth); recall against a brute-force scan of the generated
+ * shared index), and with one thread searching them all as one batch; bytes
+ * per code (the index's shared memory, and the process's resident memory
+ * growth); recall against a brute-force scan of the generated
  * codes on sampled queries, and the brute force's own speed: the baseline.
  * Then the content index's snapshot is written from the loaded index and the
  * indexes are loaded again from it, timed as the service's next start, and
@@ -210,6 +211,9 @@ interface Point {
   qps: number;
   qps2Threads: number;
   speedup: number;
+  /** One thread, every query in one batch (searchBatch, as the service's index threads search a message). */
+  qpsBatch: number;
+  batchSpeedup: number;
   bytesPerCode: number;
   rssBytesPerCode: number;
   shards: number;
@@ -227,7 +231,7 @@ interface Point {
  * thread, half the queries each), over the same queries: best of three rounds
  * each, alternating, as other work on the machine comes and goes.
  */
-async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius: number): Promise<{ qps: number; qps2Threads: number; results: number[][] }> {
+async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius: number): Promise<{ qps: number; qps2Threads: number; qpsBatch: number; batchDiffers: number; results: number[][] }> {
   const index = MultiIndexHashing.attach(handle, 2);
   for (let i = 0; i < 200; i++) index.search(queries[i % queries.length], radius);
   const half = queries.length >> 1;
@@ -236,10 +240,18 @@ async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius
   let results: number[][] = [];
   let qps = 0;
   let qps2Threads = 0;
+  let qpsBatch = 0;
+  let batchDiffers = 0;
+  const packed = new Uint8Array(queries.length * 32);
+  queries.forEach((query, i) => packed.set(query, i * 32));
   for (let round = 0; round < 3; round++) {
     let start = performance.now();
     results = queries.map((query) => hitKeys(index.search(query, radius)));
     qps = Math.max(qps, queries.length / seconds(start));
+    start = performance.now();
+    const batch = index.searchBatch(packed, radius);
+    qpsBatch = Math.max(qpsBatch, queries.length / seconds(start));
+    batchDiffers = batch.filter((hits, i) => hitKeys(hits).join() !== results[i].join()).length;
     start = performance.now();
     const helped = message(helper);
     helper.postMessage('go');
@@ -248,7 +260,7 @@ async function measureThreads(handle: IndexHandle, queries: Uint8Array[], radius
     qps2Threads = Math.max(qps2Threads, queries.length / seconds(start));
   }
   await helper.terminate();
-  return { qps, qps2Threads, results };
+  return { qps, qps2Threads, qpsBatch, batchDiffers, results };
 }
 
 /**
@@ -299,8 +311,9 @@ async function measurePoint(
   const handle = (await indexes.handles())['content:pdq'];
   const shape = MultiIndexHashing.attach(handle, 2);
   log(`  ${n}: store to ready index ${loadSeconds.toFixed(1)} s (one pass over the store alone: ${storeReadSeconds.toFixed(1)} s); ${JSON.stringify(shape.shape)}`);
-  const { qps, qps2Threads, results } = await measureThreads(handle, queries, s.radius);
-  log(`  ${n}: ${qps.toFixed(0)} q/s on one thread, ${qps2Threads.toFixed(0)} on two`);
+  const { qps, qps2Threads, qpsBatch, batchDiffers, results } = await measureThreads(handle, queries, s.radius);
+  if (batchDiffers > 0) throw new Error(`a batch answered ${batchDiffers} queries otherwise than single searches`);
+  log(`  ${n}: ${qps.toFixed(0)} q/s on one thread, ${qps2Threads.toFixed(0)} on two; ${qpsBatch.toFixed(0)} on one thread in one batch of ${queries.length}`);
 
   // Brute force on a sample, as many queries as take about a minute at this size, planted and unrelated alike.
   const perKind = Math.min(s.queriesPerKind, Math.max(100, Math.round(1.5e10 / n)));
@@ -334,6 +347,8 @@ async function measurePoint(
     qps: Math.round(qps),
     qps2Threads: Math.round(qps2Threads),
     speedup: round(qps2Threads / qps, 2),
+    qpsBatch: Math.round(qpsBatch),
+    batchSpeedup: round(qpsBatch / qps, 2),
     bytesPerCode: round(byteLength / n, 1),
     rssBytesPerCode: round(rssBytesPerCode, 1),
     shards,
@@ -402,6 +417,8 @@ async function main(): Promise<void> {
       qps: last.qps,
       qps2Threads: last.qps2Threads,
       speedup: last.speedup,
+      qpsBatch: last.qpsBatch,
+      batchSpeedup: last.batchSpeedup,
       bytesPerCode: last.bytesPerCode,
       rssBytesPerCode: last.rssBytesPerCode,
       loadSeconds: last.loadSeconds,

@@ -45,6 +45,25 @@ function sameHits(index: HammingRangeIndex, oracle: HammingRangeIndex, query: Ui
   return got.every((hit, i) => hit.owner === want[i].owner && hit.distance === want[i].distance);
 }
 
+/**
+ * A batch answers each of its queries exactly as a search of it alone does
+ * (the same hits in the same order), and as the oracle does.
+ */
+function sameBatchHits(index: HammingRangeIndex, oracle: HammingRangeIndex, queries: Uint8Array[], radius: number): boolean {
+  const batch = index.searchBatch(packCodes(queries), radius);
+  if (batch.length !== queries.length) return false;
+  return queries.every((query, i) => {
+    const alone = index.search(query, radius);
+    const want = sorted(oracle.search(query, radius));
+    const got = sorted(batch[i]);
+    return (
+      JSON.stringify(batch[i]) === JSON.stringify(alone) &&
+      got.length === want.length &&
+      got.every((hit, j) => hit.owner === want[j].owner && hit.distance === want[j].distance)
+    );
+  });
+}
+
 function fill(codes: Uint8Array[], index: HammingRangeIndex, oracle: HammingRangeIndex): void {
   codes.forEach((c, owner) => {
     index.add(c, owner);
@@ -122,10 +141,9 @@ t.test('MIH equals brute force on random codes and queries near them', async (t)
         fill(codes, index, oracle);
         index.rebuild();
         if (index.shape.tableCount !== tableCount) return false;
-        return probes.every(([which, distance, seed]) => {
-          const query = flip(codes[which % codes.length], positions(distance, seed));
-          return sameHits(index, oracle, query, radius);
-        });
+        const queries = probes.map(([which, distance, seed]) => flip(codes[which % codes.length], positions(distance, seed)));
+        // The same queries twice over in one batch: equal substrings tie in its order.
+        return queries.every((query) => sameHits(index, oracle, query, radius)) && sameBatchHits(index, oracle, [...queries, ...queries], radius);
       },
     ),
     { numRuns: 100 },
@@ -223,7 +241,7 @@ t.test('add, remove and re-add take effect at once, across rebuilds', async (t) 
         if (index.size !== oracle.size) return false;
         if (!sameHits(index, oracle, c, radius)) return false;
       }
-      return pool.every((c) => sameHits(index, oracle, c, radius));
+      return pool.every((c) => sameHits(index, oracle, c, radius)) && sameBatchHits(index, oracle, pool, radius);
     }),
     { numRuns: 120 },
   );
@@ -349,8 +367,9 @@ t.test('a probe with more candidates than the scratch holds is verified in JS an
   oracle.addMany(bytes, codes.map((_, i) => i));
   const check = (what: string) => {
     for (const radius of [0, 31, 64, 80]) {
-      const query = flip(codes[next() % codes.length], positions(next() % 40, next()));
-      t.ok(sameHits(index, oracle, query, radius), `${what}, radius ${radius}`);
+      const queries = Array.from({ length: 3 }, () => flip(codes[next() % codes.length], positions(next() % 40, next())));
+      t.ok(sameHits(index, oracle, queries[0], radius), `${what}, radius ${radius}`);
+      t.ok(sameBatchHits(index, oracle, queries, radius), `${what}, radius ${radius}, a batch`);
     }
   };
   check('one bucket of 70,000');
@@ -526,11 +545,49 @@ t.test('a thread attached to the index searches the same shared memory, and sees
   t.equal(reader.size, index.size);
 });
 
+t.test('a batch of more queries than one batch search takes, with a delta and removals, answers each as a search alone does', async (t) => {
+  const { next, randomCode, codes } = codesWithPrefix(4242, [], 6_000);
+  for (const shardCapacity of [undefined, 2_500]) {
+    const index = new MultiIndexHashing({ scanWhenCheaper: false, shardCapacity });
+    const oracle = new BruteForceIndex();
+    fill(codes, index, oracle);
+    index.rebuild();
+    // A delta of codes added since the tables were built, and removals the tables still hold.
+    const stored = [...codes];
+    for (let i = 0; i < 300; i++) {
+      const c = randomCode();
+      index.add(c, stored.length);
+      oracle.add(c, stored.length);
+      stored.push(c);
+    }
+    for (let owner = 0; owner < 600; owner += 3) {
+      index.remove(codes[owner], owner);
+      oracle.remove(codes[owner], owner);
+    }
+    t.ok(index.shape.deltaCodes > 0, 'a delta is scanned beside the tables');
+    // Past MAX_BATCH (65,536) queries, so the batch is searched in two.
+    const queries = Array.from({ length: 70_000 }, (_, i) => (i % 2 === 0 ? flip(stored[next() % stored.length], positions(next() % 36, next())) : randomCode()));
+    const batch = index.searchBatch(packCodes(queries), 31);
+    t.equal(batch.length, queries.length);
+    let found = 0;
+    const wrong = queries.filter((query, i) => {
+      found += batch[i].length;
+      return JSON.stringify(sorted(batch[i])) !== JSON.stringify(sorted(oracle.search(query, 31)));
+    });
+    t.equal(wrong.length, 0, `every query answered as brute force, shard capacity ${shardCapacity ?? 'default'}`);
+    t.ok(found > 10_000, `the batch found what is near its queries (${found} hits)`);
+    t.ok(sameBatchHits(index, oracle, queries.slice(0, 500), 31), 'in the order of a search alone');
+  }
+  t.same(new MultiIndexHashing().searchBatch(new Uint8Array(0), 31), [], 'an empty batch');
+});
+
 t.test('rejects malformed input', async (t) => {
   const index = new MultiIndexHashing();
   t.throws(() => index.add(new Uint8Array(31), 1));
   t.throws(() => index.add(new Uint8Array(32), -1));
   t.throws(() => index.search(new Uint8Array(32), 257));
+  t.throws(() => index.searchBatch(new Uint8Array(48), 31), /whole 32-byte codes/);
+  t.throws(() => index.searchBatch(new Uint8Array(64), -1));
   t.throws(() => index.addMany(new Uint8Array(64), [1]));
   t.throws(() => new MultiIndexHashing({ tableCount: 4 }));
 });

@@ -3,7 +3,7 @@
  * hashing, and simple enough to be obviously right. Each (code, owner) entry is
  * kept on its own; adding an entry that is already there changes nothing.
  */
-import { CodeArena, CODE_WORDS, SCAN_CHUNK, readCodeWords } from './code-arena.js';
+import { CodeArena, CODE_BYTES, CODE_WORDS, SCAN_CHUNK, readCodeWords } from './code-arena.js';
 import type { HammingRangeIndex, RangeHit } from './types.js';
 
 export interface BruteForceOptions {
@@ -74,6 +74,13 @@ export class BruteForceIndex implements HammingRangeIndex {
     return hits;
   }
 
+  searchBatch(queries: Uint8Array, radius: number): RangeHit[][] {
+    checkQueries(queries);
+    const hits: RangeHit[][] = [];
+    for (let at = 0; at < queries.length; at += CODE_BYTES) hits.push(this.search(queries.subarray(at, at + CODE_BYTES), radius));
+    return hits;
+  }
+
   private find(owner: number): number {
     for (let entry = 0; entry < this.count; entry++) {
       if (this.owners[entry] === owner && this.arena.equals(entry, this.probe)) return entry;
@@ -99,4 +106,9 @@ export function checkBatch(codes: Uint8Array, owners: ArrayLike<number>): void {
     throw new RangeError(`addMany: ${codes.length} bytes of codes for ${owners.length} owners`);
   }
   for (let i = 0; i < owners.length; i++) checkOwner(owners[i]);
+}
+
+/** A batch of queries: whole 32-byte codes back to back. */
+export function checkQueries(queries: Uint8Array): void {
+  if (queries.length % CODE_BYTES !== 0) throw new RangeError(`queries must be whole ${CODE_BYTES}-byte codes, got ${queries.length} bytes`);
 }

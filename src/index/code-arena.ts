@@ -58,8 +58,12 @@ export function wasmScanAvailable(): boolean {
   return compileScanModule() !== null;
 }
 
-export function readCodeWords(code: Uint8Array, into: Uint32Array, at = 0): void {
+export function checkCode(code: Uint8Array): void {
   if (code.length !== CODE_BYTES) throw new RangeError(`code must be ${CODE_BYTES} bytes, got ${code.length}`);
+}
+
+export function readCodeWords(code: Uint8Array, into: Uint32Array, at = 0): void {
+  checkCode(code);
   for (let i = 0; i < CODE_WORDS; i++) {
     const b = i * 4;
     into[at + i] = ((code[b] << 24) | (code[b + 1] << 16) | (code[b + 2] << 8) | code[b + 3]) >>> 0;

@@ -23,11 +23,11 @@
  * the writer takes only to swap new tables in or compact, so searches go on
  * while the writer builds tables.
  */
-import { CODE_WORDS, readCodeWords } from './code-arena.js';
+import { CODE_BYTES, CODE_WORDS, readCodeWords } from './code-arena.js';
 import { MIN_TABLES, MAX_TABLES } from './mih-tables.js';
-import { checkBatch, checkOwner, checkRadius } from './brute-force.js';
+import { checkBatch, checkOwner, checkQueries, checkRadius } from './brute-force.js';
 import { LOCK_WORDS, RwLock } from './rw-lock.js';
-import { MIN_TABLE_CODES, Shard, releaseBuildScratch, type SharedMemory } from './shard.js';
+import { MAX_BATCH, MIN_TABLE_CODES, Shard, releaseBuildScratch, type SharedMemory } from './shard.js';
 import type { HammingRangeIndex, RangeHit } from './types.js';
 
 export { tableCountFor } from './mih-tables.js';
@@ -317,18 +317,36 @@ export class MultiIndexHashing implements HammingRangeIndex {
 
   search(query: Uint8Array, radius: number): RangeHit[] {
     checkRadius(radius);
-    const q = this.query;
-    readCodeWords(query, q);
-    this.catchUp();
+    readCodeWords(query, this.query);
     const hits: RangeHit[] = [];
+    this.searchWords(this.query, 1, radius, [hits]);
+    return hits;
+  }
+
+  /** Each query's hits (queries: codes one after the other), as `search` would give them; faster per query than one by one. */
+  searchBatch(queries: Uint8Array, radius: number): RangeHit[][] {
+    checkRadius(radius);
+    checkQueries(queries);
+    const count = queries.length / CODE_BYTES;
+    const words = new Uint32Array(count * CODE_WORDS);
+    for (let i = 0; i < count; i++) readCodeWords(queries.subarray(i * CODE_BYTES, (i + 1) * CODE_BYTES), words, i * CODE_WORDS);
+    const hits: RangeHit[][] = Array.from({ length: count }, () => []);
+    for (let from = 0; from < count; from += MAX_BATCH) {
+      const to = Math.min(count, from + MAX_BATCH);
+      this.searchWords(words.subarray(from * CODE_WORDS, to * CODE_WORDS), to - from, radius, hits.slice(from, to));
+    }
+    return hits;
+  }
+
+  private searchWords(words: Uint32Array, count: number, radius: number, hits: RangeHit[][]): void {
+    this.catchUp();
     const scanWhenCheaper = this.options.scanWhenCheaper ?? true;
     this.lock.readLock();
     try {
-      for (const shard of this.shards) shard.search(q, radius, hits, scanWhenCheaper);
+      for (const shard of this.shards) shard.searchBatch(words, count, radius, hits, scanWhenCheaper);
     } finally {
       this.lock.readUnlock();
     }
-    return hits;
   }
 
   /** Rebuilds every shard's tables over all its live codes now (compacting first where codes were removed). */

@@ -19,4 +19,6 @@ export interface HammingRangeIndex {
   remove(code: Uint8Array, owner: number): boolean;
   /** Every entry within Hamming distance `radius` (0..256) of `query`, exactly. */
   search(query: Uint8Array, radius: number): RangeHit[];
+  /** `search` for each of many queries (32-byte codes back to back), in their order. */
+  searchBatch(queries: Uint8Array, radius: number): RangeHit[][];
 }

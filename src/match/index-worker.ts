@@ -160,16 +160,21 @@ function restoreSnapshot({ id, path, token }: Extract<WorkerRequest, { op: 'rest
 function search(request: Extract<WorkerRequest, { op: 'search' }>): void {
   // Searches of several requests travel together: a bad query fails its own request only.
   const queries = unpackQueries(request.queries);
-  const results: IndexHit[][] = [];
+  let results: IndexHit[][];
   const errors: SearchError[] = [];
-  queries.forEach(({ type, code, radius, region }, at) => {
-    try {
-      results.push(indexes.search(request.owner, type, code, radius, region ?? null));
-    } catch (err) {
-      results.push([]);
-      errors.push({ at, message: err instanceof Error ? err.message : String(err) });
-    }
-  });
+  try {
+    results = indexes.searchMany(request.owner, queries);
+  } catch {
+    // Searched one by one to tell which queries are bad.
+    results = queries.map(({ type, code, radius, region }, at) => {
+      try {
+        return indexes.search(request.owner, type, code, radius, region ?? null);
+      } catch (err) {
+        errors.push({ at, message: err instanceof Error ? err.message : String(err) });
+        return [];
+      }
+    });
+  }
   const counts = new Uint32Array(results.length);
   const pairs = new Uint32Array(2 * results.reduce((sum, hits) => sum + hits.length, 0));
   let at = 0;

@@ -1,3 +1,4 @@
+import { CODE_BYTES, checkCode } from '../index/code-arena.js';
 import { MultiIndexHashing, type IndexHandle } from '../index/multi-index-hashing.js';
 import type { SharedMemory } from '../index/shard.js';
 import type { RegionKind } from '../hashing/pdq-region.js';
@@ -186,8 +187,37 @@ export class IndexSet {
     return hits;
   }
 
+  /**
+   * `search` for each query, in their order. The perceptual searches go to
+   * each index part as one batch per radius, which a part searches faster per
+   * query than one by one (MultiIndexHashing.searchBatch).
+   */
   searchMany(owner: SignalOwnerKind, queries: readonly IndexQuery[]): IndexHit[][] {
-    return queries.map(({ type, code, radius, region }) => this.search(owner, type, code, radius, region ?? null));
+    const results: IndexHit[][] = queries.map(() => []);
+    const batches = new Map<string, { index: MultiIndexHashing; radius: number; at: number[] }>();
+    queries.forEach(({ type, code, radius, region }, at) => {
+      const known = signalType(type);
+      if (known.comparison === 'exact') {
+        results[at] = this.search(owner, type, code, radius);
+        return;
+      }
+      checkCode(code);
+      for (const part of indexPartsSearched(known, region ?? null)) {
+        const key = `${part} ${radius}`;
+        let batch = batches.get(key);
+        if (!batch) batches.set(key, (batch = { index: this.hamming(owner, part), radius, at: [] }));
+        batch.at.push(at);
+      }
+    });
+    for (const { index, radius, at } of batches.values()) {
+      const codes = new Uint8Array(at.length * CODE_BYTES);
+      at.forEach((query, i) => codes.set(queries[query].code, i * CODE_BYTES));
+      index.searchBatch(codes, radius).forEach((hits, i) => {
+        const into = results[at[i]];
+        for (const hit of hits) into.push({ signalId: hit.owner, distance: hit.distance });
+      });
+    }
+    return results;
   }
 
   private hammingIndexes(): { owner: SignalOwnerKind; part: string; index: MultiIndexHashing }[] {

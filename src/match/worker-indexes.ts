@@ -112,8 +112,13 @@ export type WorkerReply =
   | { op: 'snapshot-saved'; id: number; bytes: number }
   | { op: 'snapshot-failed'; id: number; message: string };
 
-/** Most queries in one search message: robust image queries send slices of 64, so a few of them share one. */
-const MAX_QUERIES_PER_MESSAGE = 1024;
+/**
+ * Most queries in one search message. A scan sends a slice's hashes at once
+ * (256 items' or 4 cases' hashes, up to about 7,200): as one batch, which an
+ * index searches faster per query the larger it is (MultiIndexHashing.searchBatch).
+ * Robust image queries send slices of 64, so several share one.
+ */
+const MAX_QUERIES_PER_MESSAGE = 8192;
 /** Searches in one turn from which they are shared among the threads: each part is then milliseconds of work, far more than a message costs. */
 const SPLIT_AT = 256;
 
