@@ -545,7 +545,7 @@ t.test('a thread attached to the index searches the same shared memory, and sees
   t.equal(reader.size, index.size);
 });
 
-t.test('a batch of more queries than one batch search takes, with a delta and removals, answers each as a search alone does', async (t) => {
+t.test('a batch of many queries (searched a few thousand at a time), with a delta and removals, answers each as a search alone does', async (t) => {
   const { next, randomCode, codes } = codesWithPrefix(4242, [], 6_000);
   for (const shardCapacity of [undefined, 2_500]) {
     const index = new MultiIndexHashing({ scanWhenCheaper: false, shardCapacity });
@@ -565,7 +565,7 @@ t.test('a batch of more queries than one batch search takes, with a delta and re
       oracle.remove(codes[owner], owner);
     }
     t.ok(index.shape.deltaCodes > 0, 'a delta is scanned beside the tables');
-    // Past MAX_BATCH (65,536) queries, so the batch is searched in two.
+    // More queries than a shard searches under one hold of the lock, and than one batch of a shard takes (65,536).
     const queries = Array.from({ length: 70_000 }, (_, i) => (i % 2 === 0 ? flip(stored[next() % stored.length], positions(next() % 36, next())) : randomCode()));
     const batch = index.searchBatch(packCodes(queries), 31);
     t.equal(batch.length, queries.length);

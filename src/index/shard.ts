@@ -66,7 +66,7 @@ const RANGE_CAPACITY = 1 << 16;
 const CANDIDATE_CAPACITY = 1 << 16;
 const QUERY_BYTES = 64;
 /** Queries one batch search takes (the sort key keeps a query's position in 16 bits). */
-export const MAX_BATCH = 1 << 16;
+const MAX_BATCH = 1 << 16;
 const SCRATCH_BYTES = QUERY_BYTES + RANGE_CAPACITY * 8 + CANDIDATE_CAPACITY * 4 + CANDIDATE_CAPACITY * 8;
 const CODES_AT = HEADER_BYTES + THREAD_SLOTS * SCRATCH_BYTES;
 
