@@ -186,9 +186,9 @@ t.test('searches asked for in one turn travel in one message, and each gets its 
   await inWorker.searchMany('content', requests[3]);
   t.same(counts, [1, 1], 'one message each, to each thread in turn');
   counts = countSearchMessages(workersOf(inWorker));
-  const many = Array.from({ length: 1500 }, (_, i) => requests[i % requests.length][0]);
+  const many = Array.from({ length: 9000 }, (_, i) => requests[i % requests.length][0]);
   const manyAnswers = await inWorker.searchMany('content', many);
-  t.same(counts, [2, 2], '1,500 queries: two batches of at most 1,024, each shared between the two threads');
+  t.same(counts, [2, 2], '9,000 queries: two batches of at most 8,192, each shared between the two threads');
   t.same(sortedHits(manyAnswers), sortedHits(inThread.searchMany('content', many)));
 });
 
