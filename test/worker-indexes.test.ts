@@ -82,6 +82,8 @@ t.test('answers as the in-thread indexes, and follows adds and removes in order'
   queries.push({ type: 'md5', code: store.listSignals({ kind: 'content', contentId: 1 }).find((s) => s.type === 'md5')!.hash, radius: 0 });
   const want = sortedHits(inThread.searchMany('content', queries));
   t.ok(want.flat().length > 100, 'the queries have hits');
+  const oneByOne = queries.map(({ type, code, radius }) => inThread.search('content', type, code, radius));
+  t.same(want, sortedHits(oneByOne), 'searched in batches (two radii and an exact type), each query answers as searched alone');
   t.same(sortedHits(await inWorker.searchMany('content', queries)), want);
   t.same(await inWorker.searchMany('case', queries.slice(0, 3)), [[], [], []], 'content is not searched as cases');
 

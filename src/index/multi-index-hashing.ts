@@ -350,7 +350,7 @@ export class MultiIndexHashing implements HammingRangeIndex {
     for (const shard of this.shards) {
       for (let from = 0; from < count; from += QUERIES_PER_LOCK) {
         const to = Math.min(count, from + QUERIES_PER_LOCK);
-        const part = count === 1 ? hits : hits.slice(from, to);
+        const part = from === 0 && to === count ? hits : hits.slice(from, to);
         this.lock.readLock();
         try {
           shard.searchBatch(words.subarray(from * CODE_WORDS, to * CODE_WORDS), to - from, radius, part, scanWhenCheaper);

@@ -500,8 +500,7 @@ export class Shard {
    * Table by table for the whole batch, its queries in order of their
    * substring: the buckets one query probes lie near the previous query's, so
    * a batch reads the table's offsets and entries in order rather than at
-   * random (measured 1.3-1.8 times faster per query in batches of a thousand
-   * queries and more; little below a hundred).
+   * random (bench:index reports the gain as `batchSpeedup`).
    */
   searchBatch(qs: Uint32Array, count: number, radius: number, hits: RangeHit[][], scanWhenCheaper: boolean): void {
     if (count > MAX_BATCH) throw new RangeError(`at most ${MAX_BATCH} queries a batch, got ${count}`);
