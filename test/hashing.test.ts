@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import t from 'tap';
 import { blockhashBlocks, blockhashRaster, blockhashRasterFromBlocks, toRgba } from '../src/hashing/blockhash.js';
 import { rangeSums, rangeSumsInWasm, rangeSumsJs } from '../src/hashing/blockhash-sums.js';
 import { hammingDistance, popcount32, withinDistance } from '../src/hashing/hamming.js';
 import { fromHex, InvalidHashError, toHex } from '../src/hashing/hex.js';
 import { findSignalType, isSignalTypeName, md5, pdq, pdqRegion, SIGNAL_TYPE_NAMES, SIGNAL_TYPES, sha256 } from '../src/hashing/registry.js';
-import { DIHEDRAL_NAMES, pdqDihedralFromDct, pdqFromLuma, pdqHashRaster } from '../src/hashing/pdq.js';
+import { DIHEDRAL_NAMES, nthSmallest, pdqDihedralFromDct, pdqFromLuma, pdqHashRaster } from '../src/hashing/pdq.js';
 import { generateWasmModule } from '../scripts/build-wasm.js';
 import { BLOCKHASH_DIR, PDQ_DIR, blockhashExpected, pdqDihedralExpected, pdqExpected, rawPixels } from './helpers/fixtures.js';
 
@@ -130,6 +131,34 @@ t.test('PDQ handles flat, tiny and exactly 64 x 64 input', async (t) => {
   const direct = pdqFromLuma(luma, 64, 64);
   t.equal(direct.quality > 0, true);
   t.equal(countBits(direct.hash), 128, 'no ties: exactly half the bits set');
+});
+
+t.test('the median PDQ thresholds at is what a numeric sort gives, ties and signed zeros included', async (t) => {
+  const scratch = new Float32Array(256);
+  const sortedAt = (values: Float32Array, k: number) => Float32Array.from(values).sort()[k];
+  const fixed = [
+    new Float32Array(256),
+    Float32Array.from({ length: 256 }, (_, i) => i),
+    Float32Array.from({ length: 256 }, (_, i) => 255 - i),
+    Float32Array.from({ length: 256 }, (_, i) => i % 2),
+    Float32Array.from({ length: 256 }, (_, i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? 0 : -1)),
+  ];
+  for (const [i, values] of fixed.entries()) {
+    const before = values.slice();
+    for (const k of [0, 127, 128, 255]) t.same(nthSmallest(scratch, values, k), sortedAt(values, k), `array ${i}, k ${k}`);
+    t.same(values, before, 'the values are left as they were');
+  }
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -3, max: 3 })), { minLength: 256, maxLength: 256 }),
+      fc.integer({ min: 0, max: 255 }),
+      (numbers, k) => {
+        const values = Float32Array.from(numbers);
+        return Object.is(nthSmallest(scratch, values, k) + 0, sortedAt(values, k) + 0);
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
 
 t.test('blockhash equals the reference C tool on every fixture', async (t) => {

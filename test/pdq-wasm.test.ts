@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { pdqWasmCore } from '../src/hashing/pdq-core.js';
-import { blurAndDecimateJs, dct16Js, pdqFromLuma, pdqHashRaster, pdqLuma, pdqLumaSampling } from '../src/hashing/pdq.js';
+import { blurAndDecimateJs, dct16Js, gradientSumJs, pdqFromLuma, pdqHashRaster, pdqLuma, pdqLumaSampling } from '../src/hashing/pdq.js';
 import type { Raster } from '../src/hashing/signal-type.js';
 
 // Bit patterns, so that -0 vs 0 or a NaN payload would count as a difference.
@@ -184,20 +184,37 @@ if (wasm) {
     }
   });
 
-  t.test('WebAssembly DCT is bit-identical to the JS DCT', async (t) => {
+  t.test('WebAssembly DCT and gradient sum are bit-identical to the JS ones', async (t) => {
+    const only = (pick: (row: number, col: number) => boolean) => Float32Array.from({ length: 64 * 64 }, (_, i) => (pick(i >> 6, i & 63) ? 255 : 0));
     const matrices = [
       randomLuma(64, 64, 7, true),
       randomLuma(64, 64, 8, false),
       blurAndDecimateJs(randomLuma(512, 512, 9, false), 512, 512),
       new Float32Array(64 * 64).fill(255),
       Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 3 ? 0 : 255)),
+      // Every neighbour differs by 255 (the largest sum), and steps at each edge alone.
+      only((row, col) => (row + col) % 2 === 0),
+      only((_, col) => col === 63),
+      only((_, col) => col >= 59),
+      only((_, col) => col === 0),
+      only((row) => row === 63),
+      only((row) => row === 0),
+      // Differences of 2.55 * n, where the scaled term lands on a whole number.
+      Float32Array.from({ length: 64 * 64 }, (_, i) => ((i * 7) % 100) * 2.55),
     ];
-    for (const [i, a] of matrices.entries()) t.same(bits(wasm.dct16(a)), bits(dct16Js(a)), `matrix ${i}`);
+    for (const [i, a] of matrices.entries()) {
+      const { dct, gradientSum } = wasm.transform(a);
+      t.same(bits(dct), bits(dct16Js(a)), `DCT of matrix ${i}`);
+      t.equal(gradientSum, gradientSumJs(a), `gradient sum of matrix ${i}`);
+    }
+    t.equal(wasm.transform(only((row, col) => (row + col) % 2 === 0)).gradientSum, 2 * 63 * 64 * 100, 'the largest sum');
+    t.equal(wasm.transform(only((_, col) => col === 63)).gradientSum, 64 * 100, 'a step between the last two columns counts once per row');
     fc.assert(
       fc.property(fc.integer(), (seed) => {
         const a = randomLuma(64, 64, seed, false);
         const expected = bits(dct16Js(a));
-        return bits(wasm.dct16(a)).every((word, k) => word === expected[k]);
+        const actual = wasm.transform(a);
+        return bits(actual.dct).every((word, k) => word === expected[k]) && actual.gradientSum === gradientSumJs(a);
       }),
       { numRuns: 100 },
     );

@@ -35,6 +35,7 @@ interface CoreExports {
     colSamples: number,
   ): void;
   dct16(a: number, d: number, dT: number, t: number, b: number): void;
+  gradientSum(a: number): number;
 }
 
 export interface PdqWasmCore {
@@ -55,8 +56,8 @@ export interface PdqWasmCore {
   lumaBuffer(width: number, height: number): Float32Array;
   /** The 64 x 64 decimation of the tent-blurred luma, as blurAndDecimate in pdq.ts. */
   blurAndDecimate(luma: Float32Array, width: number, height: number): Float32Array;
-  /** The 16 x 16 DCT block of a 64 x 64 matrix, as dct16Js in pdq.ts. */
-  dct16(a: Float32Array): Float32Array;
+  /** The 16 x 16 DCT block and the gradient sum of a 64 x 64 matrix, as dct16Js and gradientSumJs in pdq.ts. */
+  transform(a: Float32Array): { dct: Float32Array; gradientSum: number };
 }
 
 const WASM_PAGE_BYTES = 65536;
@@ -187,10 +188,11 @@ class WasmCore implements PdqWasmCore {
     return new Float32Array(this.wasm.memory.buffer, at.out, 64 * 64).slice();
   }
 
-  dct16(a: Float32Array): Float32Array {
+  transform(a: Float32Array): { dct: Float32Array; gradientSum: number } {
     new Float32Array(this.wasm.memory.buffer, DCT_INPUT_ADDRESS, 64 * 64).set(a);
     this.wasm.dct16(DCT_INPUT_ADDRESS, DCT_D_ADDRESS, DCT_D_TRANSPOSED_ADDRESS, DCT_T_ADDRESS, DCT_B_ADDRESS);
-    return new Float32Array(this.wasm.memory.buffer, DCT_B_ADDRESS, 256).slice();
+    const dct = new Float32Array(this.wasm.memory.buffer, DCT_B_ADDRESS, 256).slice();
+    return { dct, gradientSum: this.wasm.gradientSum(DCT_INPUT_ADDRESS) };
   }
 }
 

@@ -408,4 +408,46 @@
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $bVectors (i32.lt_u (local.get $j) (i32.const 64))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $bRows (i32.lt_u (local.get $i) (i32.const 16))))))
+      (br_if $bRows (i32.lt_u (local.get $i) (i32.const 16)))))
+  ;; |trunc(f32(f32(f32(x - y) * 100) / 255))| of 4 lanes: one gradient term of
+  ;; the quality (spec section 3), each operation rounded to float32 as in pdq.ts.
+  ;; A term is at most 100, so the saturating truncation never saturates.
+  (func $gradient (param $x v128) (param $y v128) (result v128)
+    (i32x4.abs (i32x4.trunc_sat_f32x4_s
+      (f32x4.div
+        (f32x4.mul (f32x4.sub (local.get $x) (local.get $y)) (v128.const f32x4 100 100 100 100))
+        (v128.const f32x4 255 255 255 255)))))
+
+  ;; Sum of the gradient terms of a 64 x 64 matrix at $a: each element against
+  ;; the one below it (63 rows) and the one to its right (63 columns). A row's
+  ;; 63 horizontal terms are 15 vectors from columns 0-59 and one at columns
+  ;; 59-62 with its first lane (column 59, already counted) masked off.
+  (func (export "gradientSum") (param $a i32) (result i32)
+    (local $row i32) (local $end i32) (local $j i32) (local $acc v128)
+    (local.set $end (i32.add (local.get $a) (i32.const 16384)))
+    (local.set $row (local.get $a))
+    (loop $rows
+      (local.set $j (i32.const 0))
+      (loop $vectors
+        (if (i32.lt_u (local.get $row) (i32.sub (local.get $end) (i32.const 256)))
+          (then
+            (local.set $acc (i32x4.add (local.get $acc) (call $gradient
+              (v128.load (i32.add (local.get $row) (local.get $j)))
+              (v128.load (i32.add (local.get $row) (i32.add (local.get $j) (i32.const 256)))))))))
+        (if (i32.lt_u (local.get $j) (i32.const 240))
+          (then
+            (local.set $acc (i32x4.add (local.get $acc) (call $gradient
+              (v128.load (i32.add (local.get $row) (local.get $j)))
+              (v128.load (i32.add (local.get $row) (i32.add (local.get $j) (i32.const 4)))))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $vectors (i32.lt_u (local.get $j) (i32.const 256))))
+      (local.set $acc (i32x4.add (local.get $acc) (v128.and
+        (call $gradient
+          (v128.load (i32.add (local.get $row) (i32.const 236)))
+          (v128.load (i32.add (local.get $row) (i32.const 240))))
+        (v128.const i32x4 0 -1 -1 -1))))
+      (local.set $row (i32.add (local.get $row) (i32.const 256)))
+      (br_if $rows (i32.lt_u (local.get $row) (local.get $end))))
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+      (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))

@@ -217,8 +217,12 @@ export function blurAndDecimateJs(luma: Float32Array, width: number, height: num
   return out;
 }
 
-/** Gradient-sum quality of the 64 x 64 matrix, 0-100. */
-function quality(a: Float32Array): number {
+/**
+ * Sum of the absolute scaled differences between neighbours of the 64 x 64
+ * matrix, which the quality is read from. Exported as the oracle the
+ * WebAssembly sum is tested against.
+ */
+export function gradientSumJs(a: Float32Array): number {
   let gradientSum = 0;
   for (let i = 0; i < 63; i++) {
     for (let j = 0; j < 64; j++) {
@@ -232,8 +236,11 @@ function quality(a: Float32Array): number {
       gradientSum += Math.abs(d);
     }
   }
-  return Math.min(100, Math.floor(gradientSum / 90));
+  return gradientSum;
 }
+
+/** Quality 0-100 from the gradient sum. */
+const qualityOf = (gradientSum: number) => Math.min(100, Math.floor(gradientSum / 90));
 
 /**
  * B = D * A * D^T: the 16 x 16 lowest non-DC frequencies, float32 accumulators
@@ -260,13 +267,47 @@ export function dct16Js(a: Float32Array): Float32Array {
   return b;
 }
 
+const medianScratch = new Float32Array(256);
+
+/**
+ * The k-th smallest of `values` (from 0), as `sorted[k]` of a numeric sort
+ * would give it: a quickselect over a copy in `scratch`, several times cheaper
+ * than sorting the 256 floats, which a lookup's hundreds of region hashes felt.
+ */
+export function nthSmallest(scratch: Float32Array, values: Float32Array, k: number): number {
+  scratch.set(values);
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo < hi) {
+    const a = scratch[lo];
+    const b = scratch[(lo + hi) >> 1];
+    const c = scratch[hi];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (scratch[i] < pivot) i++;
+      while (scratch[j] > pivot) j--;
+      if (i <= j) {
+        const t = scratch[i];
+        scratch[i++] = scratch[j];
+        scratch[j--] = t;
+      }
+    }
+    // [lo, j] holds values <= pivot, [i, hi] values >= pivot, and anything between equals it.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return scratch[k];
+  }
+  return scratch[k];
+}
+
 /**
  * Bit k = 16 * row + col is set iff B[row][col] exceeds the lower median; the
  * bytes are the big-endian 256-bit integer, so their hex is the reference's.
  */
 function thresholdBits(b: Float32Array): Uint8Array {
-  const sorted = Float32Array.from(b).sort();
-  const median = sorted[127];
+  const median = nthSmallest(medianScratch, b, 127);
   const hash = new Uint8Array(32);
   for (let k = 0; k < 256; k++) {
     if (b[k] > median) hash[31 - (k >> 3)] |= 1 << (k & 7);
@@ -282,8 +323,8 @@ export function pdqFromLuma(luma: Float32Array, width: number, height: number): 
   // 64 x 64 needs no blur (windows of 1, identity decimation).
   const blurred = width === 64 && height === 64 ? luma : pdqWasmCore?.blurAndDecimate(luma, width, height);
   const a = blurred ?? blurAndDecimateJs(luma, width, height);
-  const dct = pdqWasmCore ? pdqWasmCore.dct16(a) : dct16Js(a);
-  return { hash: thresholdBits(dct), quality: quality(a), dct };
+  const { dct, gradientSum } = pdqWasmCore ? pdqWasmCore.transform(a) : { dct: dct16Js(a), gradientSum: gradientSumJs(a) };
+  return { hash: thresholdBits(dct), quality: qualityOf(gradientSum), dct };
 }
 
 export function pdqHashRaster(raster: Raster): PdqResult {
