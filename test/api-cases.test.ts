@@ -411,9 +411,9 @@ t.test('a case withdrawn while it is being read is answered as withdrawn, not as
   const duringSearch = await create();
   const matcher = app.services.matcher;
   const matchContent = matcher.matchContent.bind(matcher);
-  matcher.matchContent = async (query, pause) => {
+  matcher.matchContent = async (query) => {
     store.deleteCase(findCaseByNumber(duringSearch.caseNumber)!.id);
-    return matchContent(query, pause);
+    return matchContent(query);
   };
   res = await read(duringSearch);
   matcher.matchContent = matchContent;

@@ -245,58 +245,49 @@ t.test('matches finishing together read their owners in one store call, each get
 });
 
 t.test('a hit whose item is deleted mid-query and followed by a new item is not reported as the new one', async (t) => {
-  const { store, matcher } = setup();
+  const { store, indexes } = setup();
   const bank = store.createBank({ name: 'b' });
   const hash = randomHash();
   // The newest item: deleting it is what once freed its ids for the next insert.
   const matched = addItem(store, bank.id, [{ type: 'pdq', hash }]);
-  // More hashes than one slice (64), so the query pauses between slices.
-  const queries = [hash, ...Array.from({ length: 99 }, () => randomHash())].map((code) => ({ type: 'pdq', hash: code }));
-  let paused = false;
-  const result = await matcher.matchContent(q(queries), async () => {
-    if (paused) return;
-    paused = true;
-    store.deleteContent(matched.contentId);
-    store.addContent(bank.id, [{ provenance: { ...provenance, channel: 'unrelated group' }, signals: [{ type: 'pdq', hash: randomHash() }] }]);
-  });
-  t.ok(paused, 'the query paused between its slices');
+  let swapped = false;
+  // The item is deleted and another added after the search found it, before its owner is read.
+  const racing = {
+    size: (owner: 'content' | 'case', type: string) => indexes.size(owner, type),
+    close: () => {},
+    searchMany: async (owner: 'content' | 'case', queries: Parameters<typeof indexes.searchMany>[1]) => {
+      const found = indexes.searchMany(owner, queries);
+      store.deleteContent(matched.contentId);
+      store.addContent(bank.id, [{ provenance: { ...provenance, channel: 'unrelated group' }, signals: [{ type: 'pdq', hash: randomHash() }] }]);
+      swapped = true;
+      return found;
+    },
+  };
+  const result = await new Matcher(store, racing).matchContent(q([{ type: 'pdq', hash }]));
+  t.ok(swapped, 'the item was replaced between the search and the owner read');
   t.same(result.matches, [], 'neither the deleted item nor the unrelated new one');
 });
 
-t.test("a paced query's slices are all in flight at once, and its hits keep their query positions", async (t) => {
+t.test("a query's hashes go to the searcher in one call, and its hits keep their query positions", async (t) => {
   const { store, indexes } = setup();
   const bank = store.createBank({ name: 'b' });
   const early = randomHash();
   const late = randomHash();
   const items = [addItem(store, bank.id, [{ type: 'pdq', hash: early }]), addItem(store, bank.id, [{ type: 'pdq', hash: late }])];
-  // A searcher that holds every slice until all 4 are in flight (or, if the matcher waited for one before sending
-  // the next, for 2 s, so that the test fails rather than hangs), counting slices in flight.
-  const SLICES = 4;
-  let inFlight = 0;
-  let most = 0;
-  let searched = 0;
-  const held: (() => void)[] = [];
-  const slow = {
+  const calls: number[] = [];
+  const counting = {
     size: (owner: 'content' | 'case', type: string) => indexes.size(owner, type),
     close: () => {},
     searchMany: async (owner: 'content' | 'case', queries: Parameters<typeof indexes.searchMany>[1]) => {
-      most = Math.max(most, ++inFlight);
-      searched += queries.length;
-      await new Promise<void>((resolve) => {
-        held.push(resolve);
-        if (held.length === SLICES) held.forEach((release) => release());
-        else setTimeout(resolve, 2_000);
-      });
-      inFlight--;
+      calls.push(queries.length);
       return indexes.searchMany(owner, queries);
     },
   };
-  const matcher = new Matcher(store, slow);
-  // 200 hashes: 4 slices of 64; the planted ones in the first and the last.
+  const matcher = new Matcher(store, counting);
+  // 200 hashes, as a robust query carries hundreds; the planted ones first and last.
   const codes = [early, ...Array.from({ length: 198 }, () => randomHash()), late];
-  const result = await matcher.matchContent(q(codes.map((hash) => ({ type: 'pdq', hash }))), () => new Promise((resolve) => setImmediate(resolve)));
-  t.equal(Math.ceil(searched / 64), SLICES, `${searched} hashes in slices of 64`);
-  t.equal(most, SLICES, 'every slice was sent before the first came back');
+  const result = await matcher.matchContent(q(codes.map((hash) => ({ type: 'pdq', hash }))));
+  t.same(calls, [200], 'one call with every hash: the index threads search them as one batch');
   t.same(
     result.matches.map((m) => [m.contentId, m.signalIndex]).sort((a, b) => a[0]! - b[0]!),
     [

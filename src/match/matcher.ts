@@ -16,7 +16,7 @@ import { findSignalType, type KnownSignalType, SIGNAL_TYPES } from '../hashing/r
 import type { RegionKind } from '../robust/regions.js';
 import type { CaseSignalOwner, ContentSignalOwner, Provenance, Store } from '../store/store.js';
 import { type ExpandedSignal, expandSignals, type Query, QueryError, type QueryWarning } from './query.js';
-import type { IndexHit, IndexQuery, SignalSearcher } from './signal-indexes.js';
+import type { IndexQuery, SignalSearcher } from './signal-indexes.js';
 
 /** What the matcher reads from the store. */
 export type MatcherStore = Pick<Store, 'listBanks' | 'getBank' | 'contentSignalOwners' | 'caseSignalOwners'>;
@@ -76,9 +76,6 @@ export interface MatcherOptions {
   /** Lower ceilings than the types' own, per type (benchmarks probing how close wrong photos come raise them instead). */
   ceilings?: Readonly<Record<string, number>>;
 }
-
-/** Query hashes searched between pauses when a pause is given. */
-const SEARCH_SLICE = 64;
 
 interface Hit extends MatchEvidence {
   type: KnownSignalType;
@@ -141,12 +138,10 @@ export class Matcher {
   }
 
   /**
-   * Captured content matching the query. With `pause`, the index is searched
-   * a slice at a time with `pause()` awaited in between (robust queries carry
-   * hundreds of hashes), so a server answers others meanwhile; a content item
-   * deleted mid-way is simply not reported.
+   * Captured content matching the query; a content item deleted mid-way is
+   * simply not reported.
    */
-  async matchContent(query: Query, pause?: () => Promise<void>): Promise<MatchAnswer<ContentMatch, BankThreshold>> {
+  async matchContent(query: Query): Promise<MatchAnswer<ContentMatch, BankThreshold>> {
     const banks = query.banks === undefined ? this.store.listBanks() : query.banks.map((id) => this.store.getBank(id));
     const expanded = expandSignals(query);
     const thresholds: BankThreshold[] = [];
@@ -163,7 +158,7 @@ export class Matcher {
       radiusOf.set(type.name, Math.max(0, ...byBank.values()));
     }
     const hits: Hit[] = [];
-    if (banks.length > 0) await this.searchAll('content', expanded, radiusOf, hits, pause);
+    if (banks.length > 0) await this.searchAll('content', expanded, radiusOf, hits);
     const owners = await this.ownersOf(hits);
     const best = new Map<number, { hit: Hit; owner: ContentSignalOwner }>();
     for (const hit of hits) {
@@ -185,13 +180,13 @@ export class Matcher {
    * they do when a case is matched against that bank (`matchContent`);
    * without, the query's thresholds, else the types' defaults.
    */
-  async matchCases(query: Query, options: { bankId?: number; pause?: () => Promise<void> } = {}): Promise<MatchAnswer<CaseMatch>> {
-    const { bankId, pause } = options;
+  async matchCases(query: Query, options: { bankId?: number } = {}): Promise<MatchAnswer<CaseMatch>> {
+    const { bankId } = options;
     const bank = bankId === undefined ? undefined : this.store.getBank(bankId);
     const expanded = expandSignals(query);
     const thresholds = [...new Set(expanded.map((s) => s.type))].map((type) => this.resolve(type, bank?.id ?? null, bank?.thresholds[type.name], query.thresholds[type.name]));
     const radiusOf = new Map(thresholds.map((t) => [t.type, t.applied]));
-    const hits = await this.searchAll('case', expanded, radiusOf, [], pause);
+    const hits = await this.searchAll('case', expanded, radiusOf, []);
     const owners = new Map<number, CaseSignalOwner>(this.store.caseSignalOwners(uniqueSignalIds(hits)).map((o) => [o.signalId, o]));
     const best = new Map<number, { hit: Hit; owner: CaseSignalOwner }>();
     for (const hit of hits) {
@@ -223,23 +218,15 @@ export class Matcher {
   }
 
   /**
-   * Searches every expanded signal, appending to `hits` in query order. With
-   * `pause`, slices are sent a turn of the event loop apart and not awaited
-   * one by one: each goes to the least busy index thread, so one request's
-   * slices are searched on both threads at once.
+   * Searches every expanded signal, appending to `hits` in query order. All
+   * of a query's searches go to the searcher at once: the service's index
+   * threads search them as batches per index part (robust queries carry
+   * hundreds of hashes), which costs less per hash the larger they are, and
+   * share a large one between the threads.
    */
-  private async searchAll(owner: 'content' | 'case', expanded: ExpandedSignal[], radiusOf: Map<string, number>, hits: Hit[], pause?: () => Promise<void>): Promise<Hit[]> {
-    const slice = pause ? SEARCH_SLICE : expanded.length;
-    const searches: Promise<IndexHit[][]>[] = [];
-    for (let from = 0; from < expanded.length; from += slice) {
-      if (from > 0) await pause!();
-      const lookups: IndexQuery[] = expanded.slice(from, from + slice).map((s) => ({ type: s.type.name, code: s.code, radius: radiusOf.get(s.type.name)!, region: s.region }));
-      const search = Promise.resolve(this.indexes.searchMany(owner, lookups));
-      // Awaited below with the rest; a failure meanwhile is not an unhandled rejection.
-      search.catch(() => {});
-      searches.push(search);
-    }
-    const found = (await Promise.all(searches)).flat();
+  private async searchAll(owner: 'content' | 'case', expanded: ExpandedSignal[], radiusOf: Map<string, number>, hits: Hit[]): Promise<Hit[]> {
+    const lookups: IndexQuery[] = expanded.map((s) => ({ type: s.type.name, code: s.code, radius: radiusOf.get(s.type.name)!, region: s.region }));
+    const found = await this.indexes.searchMany(owner, lookups);
     expanded.forEach(({ type, signalIndex, variant, region }, i) => {
       const via = type.scope === 'region' ? 'region' : 'whole';
       for (const { signalId, distance } of found[i]) hits.push({ type, signalType: type.name, distance, signalId, signalIndex, variant, via, region });

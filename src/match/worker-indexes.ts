@@ -113,10 +113,10 @@ export type WorkerReply =
   | { op: 'snapshot-failed'; id: number; message: string };
 
 /**
- * Most queries in one search message. A scan sends a slice's hashes at once
- * (256 items' or 4 cases' hashes, up to about 7,200): as one batch, which an
- * index searches faster per query the larger it is (MultiIndexHashing.searchBatch).
- * Robust image queries send slices of 64, so several share one.
+ * Most queries in one search message. A robust image lookup sends its
+ * hundreds of hashes at once, and a scan a slice's (256 items' or 4 cases'
+ * hashes, up to about 7,200): each as one batch, which an index searches
+ * faster per query the larger it is (MultiIndexHashing.searchBatch).
  */
 const MAX_QUERIES_PER_MESSAGE = 8192;
 /** Searches in one turn from which they are shared among the threads: each part is then milliseconds of work, far more than a message costs. */

@@ -31,8 +31,6 @@ export interface RunContext {
   scans: SqliteScanStore;
   matcher: Matcher;
   holder: string;
-  /** Awaited between searches of a case's many hashes, so a server keeps answering. */
-  pause?: () => Promise<void>;
   /** Asked between slices: true stops the run at its last checkpoint (it stays unfinished, to be resumed). */
   stopping?: () => boolean;
   onProgress?: (progress: RunProgress) => void;
@@ -70,7 +68,7 @@ async function matchCase(ctx: RunContext, scan: ScanRecord, caseId: number, opti
   const { signals } = ctx.scans.caseSignals(caseId);
   if (signals.length === 0) return [];
   const query = queryFromSignals(signals, { ...options, ...(scan.banks ? { banks: scan.banks } : {}) });
-  const { matches } = await ctx.matcher.matchContent(query, ctx.pause);
+  const { matches } = await ctx.matcher.matchContent(query);
   return matches.map((m) => ({ caseId, contentId: m.contentId, signalType: m.signalType, distance: m.distance, via: m.via }));
 }
 

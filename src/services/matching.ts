@@ -3,7 +3,6 @@
  * the CLI's lookups. Nothing about the query is stored: not the image, not
  * its hashes.
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { BankThreshold, ContentMatch, MatchAnswer } from '../match/matcher.js';
 import { type Query, type QueryOptions, type QueryWarning, queryFromHashes, queryFromImage, queryOptionsFromFields, type WireSignal } from '../match/query.js';
 import type { Provenance } from '../store/store.js';
@@ -105,6 +104,6 @@ export class MatchingService {
 
   /** The matcher's answer; robust queries carry hundreds of hashes, searched in slices so other requests are served meanwhile. */
   search(query: Query): Promise<MatchAnswer<ContentMatch, BankThreshold>> {
-    return this.services.matcher.matchContent(query, yieldToEventLoop);
+    return this.services.matcher.matchContent(query);
   }
 }

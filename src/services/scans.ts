@@ -7,7 +7,6 @@
  * is resumed when the service starts; a slot missed while it was down runs
  * once.
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { checkQueryOptions, QueryError } from '../match/query.js';
 import type { Matcher } from '../match/matcher.js';
 import { lockIsStale, newHolder } from '../scans/lock.js';
@@ -80,7 +79,6 @@ export interface ScanRunDeps {
   /** Names this runner in the lock; one per process. */
   holder?: string;
   staleMs?: number;
-  pause?: () => Promise<void>;
   stopping?: () => boolean;
   onProgress?: (progress: RunProgress) => void;
   onStarted?: (run: ScanRun) => void;
@@ -189,7 +187,6 @@ export class ScanService {
       matcher: this.services.matcher,
       holder: this.holder,
       staleMs,
-      pause: yieldToEventLoop,
       stopping: () => this.closing,
       onStarted,
       recorded: (run, matches) => recordMatches(this.services.trail, run, matches),

@@ -8,7 +8,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BatchRunner } from '../batches/runner.js';
 import type { Config } from '../config.js';
 import { Matcher } from '../match/matcher.js';
@@ -131,7 +130,7 @@ export class Services implements ServiceContext {
       async (signals, { fromImages, ...options }) => {
         // Robust items carry hundreds of hashes: searched in slices, so the API keeps answering meanwhile.
         const query = queryFromHashes(signals, options, 'signals', fromImages ? 'image' : 'client');
-        const answer = await this.matcher.matchContent(query, yieldToEventLoop);
+        const answer = await this.matcher.matchContent(query);
         return { matches: answer.matches.map((m) => storedMatch(m, query.fromHashes)), warnings: answer.warnings };
       },
       {
