@@ -52,6 +52,46 @@ t.test('integral image: box means over fractional rectangles equal the pixel-wei
   t.ok(Math.abs(grid[5] - naive(3.5, 10 / 3, 7, 5)) < 1e-3, 'last grid cell');
 });
 
+t.test('integral image: grids in WebAssembly are bit-identical to the JS grids', async (t) => {
+  let state = 0x2545f491;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  const bits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (const [width, height] of [
+    [640, 486],
+    [37, 300],
+    [5, 5],
+  ]) {
+    const luma = Float32Array.from({ length: width * height }, () => random() * 255);
+    const image = new IntegralImage(luma, width, height);
+    const rects = [
+      { x: 0, y: 0, width, height },
+      // Past every edge (clipped), inside one pixel, and fractional everywhere.
+      { x: -width * 0.2, y: -height * 0.3, width: width * 1.5, height: height * 1.7 },
+      { x: width * 0.41, y: height * 0.37, width: 0.3, height: 0.2 },
+      ...Array.from({ length: 40 }, () => ({ x: (random() - 0.1) * width, y: (random() - 0.1) * height, width: random() * width, height: random() * height })),
+    ];
+    // 64 x 64 as region hashes take them, and the larger and uneven grids corner planes take.
+    for (const [cols, rows] of [
+      [64, 64],
+      [490, 373],
+      [3, 1],
+    ]) {
+      let same = 0;
+      for (const rect of rects) {
+        const expected = bits(image.gridJs(rect, cols, rows));
+        if (bits(image.grid(rect, cols, rows)).every((word, k) => word === expected[k])) same++;
+      }
+      t.equal(same, rects.length, `${width} x ${height}, ${cols} x ${rows} grids`);
+    }
+    t.same(bits(image.grid(rects[0], 64, 64)), bits(image.gridJs(rects[0], 64, 64)), 'the table is intact after the memory grew');
+  }
+});
+
 t.test('region hash: stable across resolution and recompression', async (t) => {
   for (const file of PHOTOS) {
     const bytes = readFileSync(file);

@@ -5,17 +5,8 @@
  * oracle. Integer sums, so both give the same numbers.
  */
 import { BLOCKHASH_SUMS_WASM_BASE64 } from './blockhash-sums-wasm.js';
+import { WASM_PAGE_BYTES, type WasmMemory, wasmInstantiator } from './wasm-api.js';
 
-// The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: object };
-}
 interface SumsExports {
   memory: WasmMemory;
   rangeSums(src: number, stride: number, rows: number, runs: number, nRuns: number, out: number): void;
@@ -46,15 +37,10 @@ export const rangeSumsJs: RangeSums = (data, stride, firstRow, rows, runs) => {
   return out;
 };
 
-const WASM_PAGE_BYTES = 65536;
-
 function createWasmRangeSums(): RangeSums | null {
-  const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  // atob rather than Buffer, as in pdq-core.ts: the hashing core also runs in browsers.
-  const bytes = Uint8Array.from(atob(BLOCKHASH_SUMS_WASM_BASE64), (c) => c.charCodeAt(0));
-  // validate() is false where the engine lacks SIMD.
-  if (!wasmApi || !wasmApi.validate(bytes)) return null;
-  const wasm = new wasmApi.Instance(new wasmApi.Module(bytes)).exports as SumsExports;
+  const instantiate = wasmInstantiator(BLOCKHASH_SUMS_WASM_BASE64);
+  if (!instantiate) return null;
+  const wasm = instantiate() as SumsExports;
   return (data, stride, firstRow, rows, runs) => {
     const nRuns = runs.length >> 1;
     const runsAt = 0;

@@ -6,18 +6,7 @@
 import { PDQ_CORE_WASM_BASE64 } from './pdq-core-wasm.js';
 import { DCT_MATRIX } from './pdq-dct-matrix.js';
 import type { Raster } from './signal-type.js';
-
-// The project's lib settings (ES2023, no DOM) carry no WebAssembly types; these are the few used.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: object };
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+import { WASM_PAGE_BYTES, type WasmMemory, wasmInstantiator } from './wasm-api.js';
 
 interface CoreExports {
   memory: WasmMemory;
@@ -60,7 +49,6 @@ export interface PdqWasmCore {
   transform(a: Float32Array): { dct: Float32Array; gradientSum: number };
 }
 
-const WASM_PAGE_BYTES = 65536;
 /** Memory is sized for this side at load (the reference squashes larger images to it) and grows past it. */
 const PDQ_MAX_SIDE = 512;
 // Fixed addresses for the DCT: D, its transpose, the 64 x 64 input, T = D A, and B.
@@ -83,11 +71,8 @@ const RASTER_SLACK_BYTES = 4;
 const align16 = (bytes: number) => (bytes + 15) & ~15;
 
 function instantiate(): CoreExports | null {
-  // atob rather than Buffer: the hashing core also runs in browsers (victims hash on their own device).
-  const bytes = Uint8Array.from(atob(PDQ_CORE_WASM_BASE64), (c) => c.charCodeAt(0));
-  // validate() is false where the engine lacks SIMD.
-  if (!wasmApi || !wasmApi.validate(bytes)) return null;
-  return new wasmApi.Instance(new wasmApi.Module(bytes)).exports as CoreExports;
+  const make = wasmInstantiator(PDQ_CORE_WASM_BASE64);
+  return make && (make() as CoreExports);
 }
 
 class WasmCore implements PdqWasmCore {

@@ -12,7 +12,9 @@
  */
 import { hammingDistance } from './hamming.js';
 import { PDQ_BITS, PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdqFromLuma } from './pdq.js';
+import { REGION_GRID_WASM_BASE64 } from './region-grid-wasm.js';
 import { hexForm, type PerceptualSignalType, type Raster } from './signal-type.js';
+import { WASM_PAGE_BYTES, type WasmMemory, wasmApi, wasmInstantiator } from './wasm-api.js';
 
 /**
  * How a region was chosen: reported with each match as how it was found, and
@@ -129,22 +131,47 @@ function shrunkLuma({ width: stride, channels, data }: Raster, width: number, he
   return out;
 }
 
+/** The grid kernel (region-grid.wat): every argument a count or a byte address in the image's memory. */
+type GridKernel = (
+  stride: number,
+  cols: number,
+  rows: number,
+  xi: number,
+  xf: number,
+  xs: number,
+  yi: number,
+  yf: number,
+  ys: number,
+  corners: number,
+  out: number,
+) => void;
+
+const makeGridKernel = wasmInstantiator(REGION_GRID_WASM_BASE64);
+
 /**
  * Summed-area table of a luma plane. The integral of a piecewise-constant image
  * is bilinear inside each pixel, so bilinear interpolation of the table gives
  * exact box sums over rectangles with fractional edges.
+ *
+ * Where WebAssembly is available the table lives in a memory of the image's
+ * own, and grids are box-averaged in WebAssembly, bit for bit as in JS
+ * (`gridJs`, the fallback and the tests' oracle); a lookup takes hundreds.
  */
 export class IntegralImage {
   readonly width: number;
   readonly height: number;
-  private readonly sums: Float64Array;
+  private sums: Float64Array;
   private readonly stride: number;
+  private readonly wasm: { memory: WasmMemory; grid: GridKernel } | null;
 
   constructor(luma: Float32Array, width: number, height: number) {
     this.width = width;
     this.height = height;
     this.stride = width + 1;
-    const sums = new Float64Array((width + 1) * (height + 1));
+    const count = (width + 1) * (height + 1);
+    const memory = makeGridKernel && new wasmApi!.Memory({ initial: Math.ceil((count * 8 + gridWorkBytes(GRID, GRID)) / WASM_PAGE_BYTES) });
+    this.wasm = memory && { memory, grid: (makeGridKernel!({ image: { memory } }) as { grid: GridKernel }).grid };
+    const sums = memory ? new Float64Array(memory.buffer, 0, count) : new Float64Array(count);
     for (let y = 0; y < height; y++) {
       let rowSum = 0;
       const above = y * this.stride;
@@ -192,6 +219,49 @@ export class IntegralImage {
 
   /** The rectangle box-averaged to a cols x rows grid (row-major), written to `out`. */
   grid(rect: Rect, cols: number, rows = cols, out: Float32Array = new Float32Array(cols * rows)): Float32Array {
+    if (!this.wasm) return this.gridJs(rect, cols, rows, out);
+    const { memory, grid } = this.wasm;
+    const tableLength = (this.width + 1) * (this.height + 1);
+    // After the table: column edges, row edges (i32 then f64 arrays), the corners and the cells.
+    const xi = tableLength * 8;
+    const yi = xi + (cols + 1) * 4;
+    const xf = align8(yi + (rows + 1) * 4);
+    const xs = xf + (cols + 1) * 8;
+    const yf = xs + (cols + 1) * 8;
+    const ys = yf + (rows + 1) * 8;
+    const corners = ys + (rows + 1) * 8;
+    const cells = corners + (rows + 1) * (cols + 1) * 8;
+    const missing = cells + cols * rows * 4 - memory.buffer.byteLength;
+    if (missing > 0) {
+      memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+      // Growing detaches the old buffer and every view of it (a detached view's length reads 0).
+      this.sums = new Float64Array(memory.buffer, 0, tableLength);
+    }
+    const buffer = memory.buffer;
+    this.edges(rect.x, rect.width, cols, this.width, 1, new Int32Array(buffer, xi, cols + 1), new Float64Array(buffer, xf, cols + 1), new Float64Array(buffer, xs, cols + 1));
+    this.edges(rect.y, rect.height, rows, this.height, this.stride * 8, new Int32Array(buffer, yi, rows + 1), new Float64Array(buffer, yf, rows + 1), new Float64Array(buffer, ys, rows + 1));
+    grid(this.stride, cols, rows, xi, xf, xs, yi, yf, ys, corners, cells);
+    out.set(new Float32Array(buffer, cells, cols * rows));
+    return out;
+  }
+
+  /**
+   * The edges of `cells` cells over [start, start + length) along an axis of
+   * `side` pixels, clipped to it: each edge's position, the pixel before it
+   * times `unit`, and how far past that pixel it lies.
+   */
+  private edges(start: number, length: number, cells: number, side: number, unit: number, pixel: Int32Array, fraction: Float64Array, position: Float64Array): void {
+    for (let k = 0; k <= cells; k++) {
+      const x = clamp(start + (length * k) / cells, 0, side);
+      const before = Math.min(Math.floor(x), side - 1);
+      pixel[k] = before * unit;
+      fraction[k] = x - before;
+      position[k] = x;
+    }
+  }
+
+  /** grid() in JS. */
+  gridJs(rect: Rect, cols: number, rows = cols, out: Float32Array = new Float32Array(cols * rows)): Float32Array {
     // Table values at every grid corner (bilinear in the table), then each cell from its four corners.
     const { xi, xf, xs, ys, corners } = gridWork(cols, rows);
     for (let k = 0; k <= cols; k++) {
@@ -230,6 +300,11 @@ export class IntegralImage {
     return out;
   }
 }
+
+const align8 = (bytes: number) => (bytes + 7) & ~7;
+
+/** Bytes grid() works in past the table for a cols x rows grid (with room for alignment). */
+const gridWorkBytes = (cols: number, rows: number) => (cols + 1 + rows + 1) * 4 + 8 + (2 * (cols + 1) + 2 * (rows + 1) + (rows + 1) * (cols + 1)) * 8 + cols * rows * 4;
 
 /** Grid work arrays, reused: hashing is synchronous and region hashes are taken by the hundred. */
 let scratch = { xi: new Int32Array(0), xf: new Float64Array(0), xs: new Float64Array(0), ys: new Float64Array(0), corners: new Float64Array(0) };

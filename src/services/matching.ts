@@ -102,7 +102,7 @@ export class MatchingService {
     return { matches: matches.map((m) => presentMatch(m, m.provenance, viewer, query.fromHashes)), thresholds, warnings };
   }
 
-  /** The matcher's answer; robust queries carry hundreds of hashes, searched in slices so other requests are served meanwhile. */
+  /** The matcher's answer; a robust query's hundreds of hashes are searched on the index threads, off the event loop. */
   search(query: Query): Promise<MatchAnswer<ContentMatch, BankThreshold>> {
     return this.services.matcher.matchContent(query);
   }

@@ -128,7 +128,7 @@ export class Services implements ServiceContext {
     this.batchRunner = new BatchRunner(
       this.batchStore,
       async (signals, { fromImages, ...options }) => {
-        // Robust items carry hundreds of hashes: searched in slices, so the API keeps answering meanwhile.
+        // Robust items carry hundreds of hashes, searched on the index threads as one batch, so the API keeps answering meanwhile.
         const query = queryFromHashes(signals, options, 'signals', fromImages ? 'image' : 'client');
         const answer = await this.matcher.matchContent(query);
         return { matches: answer.matches.map((m) => storedMatch(m, query.fromHashes)), warnings: answer.warnings };
