@@ -365,51 +365,53 @@
   ;; B (16 x 16 at `b`) = D A D^T for A (64 x 64 at `a`), D (16 x 64 at `d`)
   ;; and its transpose (64 x 16 at `dT`), via T = D A (16 x 64 at `t`). Each
   ;; lane is one output element whose float32 accumulator sums k in increasing
-  ;; order, as the reference does (no fused multiply-add).
+  ;; order, as the reference does (no fused multiply-add). Four accumulators
+  ;; (16 adjacent outputs) share each splat of D and are independent, so the
+  ;; additions' latency overlaps instead of chaining.
+  (func $sixteenOutputs (param $scalars i32) (param $vectors i32) (param $vectorStride i32) (param $out i32)
+    (local $k i32) (local $s v128) (local $at i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local.set $at (local.get $vectors))
+    (loop $terms
+      (local.set $s (f32x4.splat (f32.load (i32.add (local.get $scalars) (i32.shl (local.get $k) (i32.const 2))))))
+      (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $s) (v128.load (local.get $at)))))
+      (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $at)))))
+      (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $at)))))
+      (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $at)))))
+      (local.set $at (i32.add (local.get $at) (local.get $vectorStride)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $terms (i32.lt_u (local.get $k) (i32.const 64))))
+    (v128.store (local.get $out) (local.get $acc0))
+    (v128.store offset=16 (local.get $out) (local.get $acc1))
+    (v128.store offset=32 (local.get $out) (local.get $acc2))
+    (v128.store offset=48 (local.get $out) (local.get $acc3)))
+
   (func (export "dct16") (param $a i32) (param $d i32) (param $dT i32) (param $t i32) (param $b i32)
-    (local $i i32) (local $j i32) (local $k i32) (local $acc v128)
+    (local $i i32) (local $j i32)
+    ;; T row i, 16 columns at a time: sum over k of D[i][k] A[k][j..j+15].
     (loop $tRows
       (local.set $j (i32.const 0))
-      (loop $tVectors
-        (local.set $acc (v128.const i32x4 0 0 0 0))
-        (local.set $k (i32.const 0))
-        (loop $terms
-          (local.set $acc (f32x4.add (local.get $acc)
-            (f32x4.mul
-              (f32x4.splat (f32.load (i32.add (local.get $d)
-                (i32.shl (i32.add (i32.shl (local.get $i) (i32.const 6)) (local.get $k)) (i32.const 2)))))
-              (v128.load (i32.add (local.get $a)
-                (i32.add (i32.shl (local.get $k) (i32.const 8)) (local.get $j)))))))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br_if $terms (i32.lt_u (local.get $k) (i32.const 64))))
-        (v128.store (i32.add (local.get $t) (i32.add (i32.shl (local.get $i) (i32.const 8)) (local.get $j)))
-          (local.get $acc))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br_if $tVectors (i32.lt_u (local.get $j) (i32.const 256))))
+      (loop $tBlocks
+        (call $sixteenOutputs
+          (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 8)))
+          (i32.add (local.get $a) (local.get $j))
+          (i32.const 256)
+          (i32.add (local.get $t) (i32.add (i32.shl (local.get $i) (i32.const 8)) (local.get $j))))
+        (local.set $j (i32.add (local.get $j) (i32.const 64)))
+        (br_if $tBlocks (i32.lt_u (local.get $j) (i32.const 256))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $tRows (i32.lt_u (local.get $i) (i32.const 16))))
+    ;; B row i: sum over k of T[i][k] D^T[k][0..15].
     (local.set $i (i32.const 0))
     (loop $bRows
-      (local.set $j (i32.const 0))
-      (loop $bVectors
-        (local.set $acc (v128.const i32x4 0 0 0 0))
-        (local.set $k (i32.const 0))
-        (loop $terms
-          (local.set $acc (f32x4.add (local.get $acc)
-            (f32x4.mul
-              (f32x4.splat (f32.load (i32.add (local.get $t)
-                (i32.shl (i32.add (i32.shl (local.get $i) (i32.const 6)) (local.get $k)) (i32.const 2)))))
-              (v128.load (i32.add (local.get $dT)
-                (i32.add (i32.shl (local.get $k) (i32.const 6)) (local.get $j)))))))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br_if $terms (i32.lt_u (local.get $k) (i32.const 64))))
-        (v128.store (i32.add (local.get $b) (i32.add (i32.shl (local.get $i) (i32.const 6)) (local.get $j)))
-          (local.get $acc))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br_if $bVectors (i32.lt_u (local.get $j) (i32.const 64))))
+      (call $sixteenOutputs
+        (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 8)))
+        (local.get $dT)
+        (i32.const 64)
+        (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 6))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $bRows (i32.lt_u (local.get $i) (i32.const 16)))))
-  ;; |trunc(f32(f32(f32(x - y) * 100) / 255))| of 4 lanes: one gradient term of
+
+    ;; |trunc(f32(f32(f32(x - y) * 100) / 255))| of 4 lanes: one gradient term of
   ;; the quality (spec section 3), each operation rounded to float32 as in pdq.ts.
   ;; A term is at most 100, so the saturating truncation never saturates.
   (func $gradient (param $x v128) (param $y v128) (result v128)
