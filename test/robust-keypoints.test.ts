@@ -5,7 +5,7 @@ import { hammingDistance } from '../src/hashing/hamming.js';
 import { PDQ_MATCH_THRESHOLD } from '../src/hashing/pdq.js';
 import { IntegralImage } from '../src/hashing/pdq-region.js';
 import { decodeForHashing } from '../src/image/decode.js';
-import { CORNER_SIDE, cornerPlane, findCorners, PAIR_MAX, PAIR_MIN, PATCH_RATIO, pairPatches } from '../src/robust/keypoints.js';
+import { CORNER_SIDE, cornerPlane, findCorners, harris, harrisJs, PAIR_MAX, PAIR_MIN, PATCH_RATIO, pairPatches } from '../src/robust/keypoints.js';
 import { contentRegions, MAX_CONTENT_REGIONS, queryRegions, type RegionSignal, uprightLuma } from '../src/robust/regions.js';
 import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
 
@@ -17,6 +17,37 @@ async function raster(bytes: Buffer) {
 }
 
 const patches = (regions: RegionSignal[]) => regions.filter((r) => r.kind === 'patch');
+
+t.test('the Harris response in WebAssembly is bit-identical to the JS one, at every plane size corners are found on', async (t) => {
+  let state = 0x9e3779b9;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  const bits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const photo = await raster(readFileSync(PHOTO));
+  const image = IntegralImage.fromRaster(photo);
+  const planes = [
+    // The photo at the query's scales, from the largest (the memory grows once) down, then up again.
+    ...[1.52, 1.32, 1.15, 1].map((scale) => cornerPlane(image, CORNER_SIDE * scale)),
+    cornerPlane(image, CORNER_SIDE * 1.52),
+    // Noise, and planes too small for derivatives or for a whole box window.
+    ...[
+      [333, 251],
+      [7, 300],
+      [3, 3],
+      [2, 9],
+      [1, 1],
+    ].map(([width, height]) => ({ width, height, luma: Float32Array.from({ length: width * height }, () => random() * 255) })),
+  ];
+  for (const { luma, width, height } of planes) {
+    const expected = bits(harrisJs(luma, width, height));
+    const actual = bits(harris(luma, width, height));
+    t.ok(actual.length === expected.length && actual.every((word, k) => word === expected[k]), `${width} x ${height}`);
+  }
+});
 
 function closest(query: RegionSignal[], content: RegionSignal[]): number {
   let best = 256;

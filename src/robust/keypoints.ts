@@ -16,6 +16,8 @@
  * so that one of them sees the repost's corners at nearly the repost's scale.
  */
 import type { IntegralImage, Rect } from '../hashing/pdq-region.js';
+import { WASM_PAGE_BYTES, type WasmMemory, wasmInstantiator } from '../hashing/wasm-api.js';
+import { HARRIS_WASM_BASE64 } from './harris-wasm.js';
 
 export interface Corner {
   x: number;
@@ -89,8 +91,8 @@ function blur(src: Float32Array, width: number, height: number, r: number): Floa
   return b;
 }
 
-/** Harris response of every pixel of a plane. */
-function harris(luma: Float32Array, width: number, height: number): Float32Array {
+/** Harris response of every pixel of a plane, in JS: the fallback where WebAssembly is unavailable, and the tests' oracle. */
+export function harrisJs(luma: Float32Array, width: number, height: number): Float32Array {
   const g = blur(luma, width, height, DERIVATIVE_RADIUS);
   const xx = new Float32Array(g.length);
   const yy = new Float32Array(g.length);
@@ -114,6 +116,33 @@ function harris(luma: Float32Array, width: number, height: number): Float32Array
     r[i] = a[i] * b[i] - c[i] * c[i] - HARRIS_K * trace * trace;
   }
   return r;
+}
+
+interface HarrisExports {
+  memory: WasmMemory;
+  harris(luma: number, width: number, height: number, derivativeRadius: number, integrationRadius: number, k: number, g: number, tmp: number, xx: number, yy: number, xy: number, out: number, sums: number): void;
+}
+
+const makeHarris = wasmInstantiator(HARRIS_WASM_BASE64);
+let harrisWasm: HarrisExports | null = null;
+
+/**
+ * harrisJs in WebAssembly (harris.wat), bit for bit: a query finds corners
+ * at 4 scales, and the box passes were a third of its region hashing in JS.
+ * One instance, its memory grown to the largest plane yet.
+ */
+export function harris(luma: Float32Array, width: number, height: number): Float32Array {
+  if (!makeHarris) return harrisJs(luma, width, height);
+  harrisWasm ??= makeHarris() as HarrisExports;
+  const { memory } = harrisWasm;
+  const plane = luma.length * 4;
+  // The luma, then g, tmp, xx, yy, xy and the response (planes), then the column sums.
+  const sums = (7 * plane + 7) & ~7;
+  const missing = sums + width * 8 - memory.buffer.byteLength;
+  if (missing > 0) memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+  new Float32Array(memory.buffer, 0, luma.length).set(luma);
+  harrisWasm.harris(0, width, height, DERIVATIVE_RADIUS, INTEGRATION_RADIUS, HARRIS_K, plane, 2 * plane, 3 * plane, 4 * plane, 5 * plane, 6 * plane, sums);
+  return new Float32Array(memory.buffer, 6 * plane, luma.length).slice();
 }
 
 /** Offset (-0.5..0.5) of a parabola's peak through three samples. */
