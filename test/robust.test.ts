@@ -52,7 +52,7 @@ t.test('integral image: box means over fractional rectangles equal the pixel-wei
   t.ok(Math.abs(grid[5] - naive(3.5, 10 / 3, 7, 5)) < 1e-3, 'last grid cell');
 });
 
-t.test('integral image: grids in WebAssembly are bit-identical to the JS grids', async (t) => {
+t.test('integral image: grids and turned grids in WebAssembly are bit-identical to the JS ones', async (t) => {
   let state = 0x2545f491;
   const random = () => {
     state ^= state << 13;
@@ -89,6 +89,18 @@ t.test('integral image: grids in WebAssembly are bit-identical to the JS grids',
       t.equal(same, rects.length, `${width} x ${height}, ${cols} x ${rows} grids`);
     }
     t.same(bits(image.grid(rects[0], 64, 64)), bits(image.gridJs(rects[0], 64, 64)), 'the table is intact after the memory grew');
+    let turnedSame = 0;
+    const turns = 40;
+    for (let k = 0; k < turns; k++) {
+      // Angles either way up to 20 degrees, cells from a fraction of a pixel to wider than the frame, centres past its edges too.
+      const angle = ((random() - 0.5) * 40 * Math.PI) / 180;
+      const cell = [(random() * 1.5 * width) / 64, (random() * 1.5 * height) / 64];
+      const centre = [(random() * 1.4 - 0.2) * width, (random() * 1.4 - 0.2) * height];
+      const args = [centre[0], centre[1], cell[0], cell[1], Math.cos(angle), Math.sin(angle)] as const;
+      const expected = bits(image.turnedGridJs(...args, new Float32Array(64 * 64)));
+      if (bits(image.turnedGrid(...args, new Float32Array(64 * 64))).every((word, i) => word === expected[i])) turnedSame++;
+    }
+    t.equal(turnedSame, turns, `${width} x ${height}, turned grids`);
   }
 });
 

@@ -131,7 +131,11 @@ function shrunkLuma({ width: stride, channels, data }: Raster, width: number, he
   return out;
 }
 
-/** The grid kernel (region-grid.wat): every argument a count or a byte address in the image's memory. */
+/** The grid kernels (region-grid.wat): every argument a count, a byte address in the image's memory, or (turnedGrid) a coordinate. */
+interface GridKernels {
+  grid: GridKernel;
+  turnedGrid(width: number, height: number, cx: number, cy: number, cellW: number, cellH: number, cos: number, sin: number, out: number): void;
+}
 type GridKernel = (
   stride: number,
   cols: number,
@@ -162,7 +166,7 @@ export class IntegralImage {
   readonly height: number;
   private sums: Float64Array;
   private readonly stride: number;
-  private readonly wasm: { memory: WasmMemory; grid: GridKernel } | null;
+  private readonly wasm: { memory: WasmMemory; kernels: GridKernels } | null;
 
   constructor(luma: Float32Array, width: number, height: number) {
     this.width = width;
@@ -170,7 +174,7 @@ export class IntegralImage {
     this.stride = width + 1;
     const count = (width + 1) * (height + 1);
     const memory = makeGridKernel && new wasmApi!.Memory({ initial: Math.ceil((count * 8 + gridWorkBytes(GRID, GRID)) / WASM_PAGE_BYTES) });
-    this.wasm = memory && { memory, grid: (makeGridKernel!({ image: { memory } }) as { grid: GridKernel }).grid };
+    this.wasm = memory && { memory, kernels: makeGridKernel!({ image: { memory } }) as GridKernels };
     const sums = memory ? new Float64Array(memory.buffer, 0, count) : new Float64Array(count);
     for (let y = 0; y < height; y++) {
       let rowSum = 0;
@@ -220,7 +224,7 @@ export class IntegralImage {
   /** The rectangle box-averaged to a cols x rows grid (row-major), written to `out`. */
   grid(rect: Rect, cols: number, rows = cols, out: Float32Array = new Float32Array(cols * rows)): Float32Array {
     if (!this.wasm) return this.gridJs(rect, cols, rows, out);
-    const { memory, grid } = this.wasm;
+    const { memory, kernels } = this.wasm;
     const tableLength = (this.width + 1) * (this.height + 1);
     // After the table: column edges, row edges (i32 then f64 arrays), the corners and the cells.
     const xi = tableLength * 8;
@@ -240,7 +244,7 @@ export class IntegralImage {
     const buffer = memory.buffer;
     this.edges(rect.x, rect.width, cols, this.width, 1, new Int32Array(buffer, xi, cols + 1), new Float64Array(buffer, xf, cols + 1), new Float64Array(buffer, xs, cols + 1));
     this.edges(rect.y, rect.height, rows, this.height, this.stride * 8, new Int32Array(buffer, yi, rows + 1), new Float64Array(buffer, yf, rows + 1), new Float64Array(buffer, ys, rows + 1));
-    grid(this.stride, cols, rows, xi, xf, xs, yi, yf, ys, corners, cells);
+    kernels.grid(this.stride, cols, rows, xi, xf, xs, yi, yf, ys, corners, cells);
     out.set(new Float32Array(buffer, cells, cols * rows));
     return out;
   }
@@ -258,6 +262,36 @@ export class IntegralImage {
       fraction[k] = x - before;
       position[k] = x;
     }
+  }
+
+  /**
+   * A 64 x 64 grid of cells `cellW` x `cellH` whose centres are those of an
+   * upright grid centred on (`cx`, `cy`) turned by the angle of cosine `cos`
+   * and sine `sin` about it; each cell is the box mean of the upright
+   * rectangle around its centre (at small angles a cell stays nearly
+   * axis-aligned).
+   */
+  turnedGrid(cx: number, cy: number, cellW: number, cellH: number, cos: number, sin: number, out: Float32Array): Float32Array {
+    if (!this.wasm) return this.turnedGridJs(cx, cy, cellW, cellH, cos, sin, out);
+    const cells = (this.width + 1) * (this.height + 1) * 8;
+    this.wasm.kernels.turnedGrid(this.width, this.height, cx, cy, cellW, cellH, cos, sin, cells);
+    out.set(new Float32Array(this.wasm.memory.buffer, cells, GRID * GRID));
+    return out;
+  }
+
+  /** turnedGrid() in JS. */
+  turnedGridJs(cx: number, cy: number, cellW: number, cellH: number, cos: number, sin: number, out: Float32Array): Float32Array {
+    const cell = { x: 0, y: 0, width: cellW, height: cellH };
+    for (let i = 0; i < GRID; i++) {
+      const v = (i + 0.5 - 32) * cellH;
+      for (let j = 0; j < GRID; j++) {
+        const u = (j + 0.5 - 32) * cellW;
+        cell.x = cx + u * cos - v * sin - cellW / 2;
+        cell.y = cy + u * sin + v * cos - cellH / 2;
+        out[i * GRID + j] = this.mean(cell);
+      }
+    }
+    return out;
   }
 
   /** grid() in JS. */

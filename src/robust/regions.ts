@@ -471,7 +471,6 @@ function inset(base: Rect, left: number, right: number, top: number, bottom: num
 }
 
 const rotationGrid = new Float32Array(64 * 64);
-const rotationCell = { x: 0, y: 0, width: 0, height: 0 };
 
 /**
  * The hash of `base` turned by `angle` (radians) about its centre, cropped to
@@ -486,20 +485,6 @@ function keepRotated(out: RegionSignal[], image: IntegralImage, base: Rect, angl
   const fit = Math.min(w / (w * cos + h * sin), h / (w * sin + h * cos)) * scale;
   const cellW = (w * fit) / 64;
   const cellH = (h * fit) / 64;
-  const cx = base.x + w / 2;
-  const cy = base.y + h / 2;
-  const c = Math.cos(angle);
-  const s = Math.sin(angle);
-  rotationCell.width = cellW;
-  rotationCell.height = cellH;
-  for (let i = 0; i < 64; i++) {
-    const v = (i + 0.5 - 32) * cellH;
-    for (let j = 0; j < 64; j++) {
-      const u = (j + 0.5 - 32) * cellW;
-      rotationCell.x = cx + u * c - v * s - cellW / 2;
-      rotationCell.y = cy + u * s + v * c - cellH / 2;
-      rotationGrid[i * 64 + j] = image.mean(rotationCell);
-    }
-  }
+  image.turnedGrid(base.x + w / 2, base.y + h / 2, cellW, cellH, cos, Math.sin(angle), rotationGrid);
   keepHash(out, hashGrid(rotationGrid), 'rotation');
 }
