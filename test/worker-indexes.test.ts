@@ -192,6 +192,21 @@ t.test('searches asked for in one turn travel in one message, and each gets its 
   const manyAnswers = await inWorker.searchMany('content', many);
   t.same(counts, [2, 2], '9,000 queries: two batches of at most 8,192, each shared between the two threads');
   t.same(sortedHits(manyAnswers), sortedHits(inThread.searchMany('content', many)));
+
+  // An image's digests among a large batch go to the writer apart; the perceptual searches are still shared.
+  const digest = new Uint8Array(randomBytes(16));
+  store.addContent(bank.id, [{ provenance, signals: [{ type: 'md5', hash: digest }] }]);
+  const exactAmong: IndexQuery[] = [
+    { type: 'md5', code: digest, radius: 0 },
+    ...Array.from({ length: 600 }, (_, i) => requests[i % requests.length][i % 2]),
+    { type: 'md5', code: new Uint8Array(randomBytes(16)), radius: 0 },
+  ];
+  counts = countSearchMessages(workersOf(inWorker));
+  const exactAnswers = await inWorker.searchMany('content', exactAmong);
+  t.same(counts, [2, 1], 'the digests to the writer, the 600 perceptual searches in one part per thread');
+  t.same(sortedHits(exactAnswers), sortedHits(inThread.searchMany('content', exactAmong)));
+  t.equal(exactAnswers[0].length, 1, 'the stored digest is found');
+  t.equal(exactAnswers.at(-1)!.length, 0);
 });
 
 for (const failing of ['writer', 'search thread'] as const) {
