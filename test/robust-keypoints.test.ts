@@ -8,6 +8,7 @@ import { decodeForHashing } from '../src/image/decode.js';
 import { CORNER_SIDE, cornerPlane, findCorners, harris, harrisJs, PAIR_MAX, PAIR_MIN, PATCH_RATIO, pairPatches } from '../src/robust/keypoints.js';
 import { contentRegions, MAX_CONTENT_REGIONS, queryRegions, type RegionSignal, uprightLuma } from '../src/robust/regions.js';
 import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
+import { floatBits, seededRandom } from './helpers/seeded-random.js';
 
 const PHOTO = PDQ_DIR + 'bridge-1-original.jpg';
 const OTHERS = ['00631701.jpg', 'clipper_ship.jpg'].map((f) => BLOCKHASH_DIR + f);
@@ -19,14 +20,7 @@ async function raster(bytes: Buffer) {
 const patches = (regions: RegionSignal[]) => regions.filter((r) => r.kind === 'patch');
 
 t.test('the Harris response in WebAssembly is bit-identical to the JS one, at every plane size corners are found on', async (t) => {
-  let state = 0x9e3779b9;
-  const random = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-  const bits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const random = seededRandom(0x9e3779b9);
   const photo = await raster(readFileSync(PHOTO));
   const image = IntegralImage.fromRaster(photo);
   const planes = [
@@ -43,8 +37,8 @@ t.test('the Harris response in WebAssembly is bit-identical to the JS one, at ev
     ].map(([width, height]) => ({ width, height, luma: Float32Array.from({ length: width * height }, () => random() * 255) })),
   ];
   for (const { luma, width, height } of planes) {
-    const expected = bits(harrisJs(luma, width, height));
-    const actual = bits(harris(luma, width, height));
+    const expected = floatBits(harrisJs(luma, width, height));
+    const actual = floatBits(harris(luma, width, height));
     t.ok(actual.length === expected.length && actual.every((word, k) => word === expected[k]), `${width} x ${height}`);
   }
 });

@@ -9,6 +9,7 @@ import { MAX_CONTENT_REGIONS, contentRegions, queryRegions, queryRegionsInSlices
 import { findStickers, paintOver } from '../src/robust/stickers.js';
 import { findPhotoRegions } from '../src/robust/segment.js';
 import { BLOCKHASH_DIR, PDQ_DIR } from './helpers/fixtures.js';
+import { floatBits, seededRandom } from './helpers/seeded-random.js';
 
 const PHOTOS = [PDQ_DIR + 'bridge-1-original.jpg', PDQ_DIR + 'q0122.jpg', BLOCKHASH_DIR + '00631701.jpg', BLOCKHASH_DIR + '01109801.jpg'];
 
@@ -53,14 +54,7 @@ t.test('integral image: box means over fractional rectangles equal the pixel-wei
 });
 
 t.test('integral image: grids and turned grids in WebAssembly are bit-identical to the JS ones', async (t) => {
-  let state = 0x2545f491;
-  const random = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-  const bits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const random = seededRandom(0x2545f491);
   for (const [width, height] of [
     [640, 486],
     [37, 300],
@@ -83,12 +77,12 @@ t.test('integral image: grids and turned grids in WebAssembly are bit-identical 
     ]) {
       let same = 0;
       for (const rect of rects) {
-        const expected = bits(image.gridJs(rect, cols, rows));
-        if (bits(image.grid(rect, cols, rows)).every((word, k) => word === expected[k])) same++;
+        const expected = floatBits(image.gridJs(rect, cols, rows));
+        if (floatBits(image.grid(rect, cols, rows)).every((word, k) => word === expected[k])) same++;
       }
       t.equal(same, rects.length, `${width} x ${height}, ${cols} x ${rows} grids`);
     }
-    t.same(bits(image.grid(rects[0], 64, 64)), bits(image.gridJs(rects[0], 64, 64)), 'the table is intact after the memory grew');
+    t.same(floatBits(image.grid(rects[0], 64, 64)), floatBits(image.gridJs(rects[0], 64, 64)), 'the table is intact after the memory grew');
     let turnedSame = 0;
     const turns = 40;
     for (let k = 0; k < turns; k++) {
@@ -97,8 +91,8 @@ t.test('integral image: grids and turned grids in WebAssembly are bit-identical 
       const cell = [(random() * 1.5 * width) / 64, (random() * 1.5 * height) / 64];
       const centre = [(random() * 1.4 - 0.2) * width, (random() * 1.4 - 0.2) * height];
       const args = [centre[0], centre[1], cell[0], cell[1], Math.cos(angle), Math.sin(angle)] as const;
-      const expected = bits(image.turnedGridJs(...args, new Float32Array(64 * 64)));
-      if (bits(image.turnedGrid(...args, new Float32Array(64 * 64))).every((word, i) => word === expected[i])) turnedSame++;
+      const expected = floatBits(image.turnedGridJs(...args, new Float32Array(64 * 64)));
+      if (floatBits(image.turnedGrid(...args, new Float32Array(64 * 64))).every((word, i) => word === expected[i])) turnedSame++;
     }
     t.equal(turnedSame, turns, `${width} x ${height}, turned grids`);
   }
