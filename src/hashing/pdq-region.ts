@@ -158,8 +158,9 @@ const makeGridKernel = wasmInstantiator(REGION_GRID_WASM_BASE64);
  * exact box sums over rectangles with fractional edges.
  *
  * Where WebAssembly is available the table lives in a memory of the image's
- * own, and grids are box-averaged in WebAssembly, bit for bit as in JS
- * (`gridJs`, the fallback and the tests' oracle); a lookup takes hundreds.
+ * own, and grids and turned grids are sampled in WebAssembly, bit for bit as
+ * in JS (`gridJs` and `turnedGridJs`, the fallback and the tests' oracle): a
+ * lookup takes hundreds.
  */
 export class IntegralImage {
   readonly width: number;

@@ -128,21 +128,22 @@ let harrisWasm: HarrisExports | null = null;
 
 /**
  * harrisJs in WebAssembly (harris.wat), bit for bit: a query finds corners
- * at 4 scales, and the box passes were a third of its region hashing in JS.
- * One instance, its memory grown to the largest plane yet.
+ * at 4 scales, 16 box passes over each plane. One instance, its memory grown
+ * to the largest plane yet.
  */
 export function harris(luma: Float32Array, width: number, height: number): Float32Array {
   if (!makeHarris) return harrisJs(luma, width, height);
   harrisWasm ??= makeHarris() as HarrisExports;
   const { memory } = harrisWasm;
-  const plane = luma.length * 4;
+  const count = width * height;
+  const plane = count * 4;
   // The luma, then g, tmp, xx, yy, xy and the response (planes), then the column sums.
   const sums = (7 * plane + 7) & ~7;
   const missing = sums + width * 8 - memory.buffer.byteLength;
   if (missing > 0) memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
-  new Float32Array(memory.buffer, 0, luma.length).set(luma);
+  new Float32Array(memory.buffer, 0, count).set(luma.subarray(0, count));
   harrisWasm.harris(0, width, height, DERIVATIVE_RADIUS, INTEGRATION_RADIUS, HARRIS_K, plane, 2 * plane, 3 * plane, 4 * plane, 5 * plane, 6 * plane, sums);
-  return new Float32Array(memory.buffer, 6 * plane, luma.length).slice();
+  return new Float32Array(memory.buffer, 6 * plane, count).slice();
 }
 
 /** Offset (-0.5..0.5) of a parabola's peak through three samples. */
