@@ -384,11 +384,12 @@ export class WorkerSignalIndexes implements SignalSearcher {
   /** Per query its hits, or the error that query alone failed with. */
   private async searchNow(owner: SignalOwnerKind, queries: readonly IndexQuery[]): Promise<(IndexHit[] | Error)[]> {
     const parts = this.partsOf(queries);
-    if (parts.length === 1) return this.searchOn(this.threadFor(queries), owner, queries);
+    if (!parts) return this.searchOn(this.threadFor(queries), owner, queries);
     const results: (IndexHit[] | Error)[] = new Array(queries.length);
     await Promise.all(
       parts.map(async (positions) => {
-        const found = await this.searchOn(this.threadFor(positions.map((i) => queries[i])), owner, positions.map((i) => queries[i]));
+        const part = positions.map((i) => queries[i]);
+        const found = await this.searchOn(this.threadFor(part), owner, part);
         positions.forEach((at, k) => (results[at] = found[k]));
       }),
     );
@@ -396,18 +397,20 @@ export class WorkerSignalIndexes implements SignalSearcher {
   }
 
   /**
-   * Positions of the queries each thread is sent. A large batch of perceptual
-   * searches (a scan's slice, a robust lookup) is cut in one part per thread,
-   * so every core works on it rather than one thread taking it whole while
-   * the others wait; exact types (an image's digests), which only the writer
-   * holds, go to it apart, so that they do not pin the rest to it.
+   * Positions of the queries each thread is sent, or null to send them whole.
+   * A large batch of perceptual searches (a scan's slice, a robust lookup) is
+   * cut in one part per thread, so every core works on it rather than one
+   * thread taking it whole while the others wait; exact types (an image's
+   * digests), which only the writer holds, go to it apart, so that they do
+   * not pin the rest to it.
    */
-  private partsOf(queries: readonly IndexQuery[]): number[][] {
+  private partsOf(queries: readonly IndexQuery[]): number[][] | null {
+    const count = this.threads.length;
+    if (count === 1 || queries.length < SPLIT_AT) return null;
     const exact: number[] = [];
     const perceptual: number[] = [];
     queries.forEach((query, i) => (findSignalType(query.type)?.comparison === 'hamming' ? perceptual : exact).push(i));
-    const count = this.threads.length;
-    if (count === 1 || perceptual.length < SPLIT_AT) return [queries.map((_, i) => i)];
+    if (perceptual.length < SPLIT_AT) return null;
     const size = Math.ceil(perceptual.length / count);
     const parts = Array.from({ length: count }, (_, i) => perceptual.slice(i * size, (i + 1) * size)).filter((part) => part.length > 0);
     return exact.length > 0 ? [exact, ...parts] : parts;
