@@ -174,7 +174,7 @@ export class IntegralImage {
     this.height = height;
     this.stride = width + 1;
     const count = (width + 1) * (height + 1);
-    const memory = makeGridKernel && new wasmApi!.Memory({ initial: Math.ceil((count * 8 + gridWorkBytes(GRID, GRID)) / WASM_PAGE_BYTES) });
+    const memory = makeGridKernel && new wasmApi!.Memory({ initial: Math.ceil(gridLayout(count * 8, GRID, GRID).end / WASM_PAGE_BYTES) });
     this.wasm = memory && { memory, kernels: makeGridKernel!({ image: { memory } }) as GridKernels };
     const sums = memory ? new Float64Array(memory.buffer, 0, count) : new Float64Array(count);
     for (let y = 0; y < height; y++) {
@@ -227,26 +227,18 @@ export class IntegralImage {
     if (!this.wasm) return this.gridJs(rect, cols, rows, out);
     const { memory, kernels } = this.wasm;
     const tableLength = (this.width + 1) * (this.height + 1);
-    // After the table: column edges, row edges (i32 then f64 arrays), the corners and the cells.
-    const xi = tableLength * 8;
-    const yi = xi + (cols + 1) * 4;
-    const xf = align8(yi + (rows + 1) * 4);
-    const xs = xf + (cols + 1) * 8;
-    const yf = xs + (cols + 1) * 8;
-    const ys = yf + (rows + 1) * 8;
-    const corners = ys + (rows + 1) * 8;
-    const cells = corners + (rows + 1) * (cols + 1) * 8;
-    const missing = cells + cols * rows * 4 - memory.buffer.byteLength;
+    const at = gridLayout(tableLength * 8, cols, rows);
+    const missing = at.end - memory.buffer.byteLength;
     if (missing > 0) {
       memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
       // Growing detaches the old buffer and every view of it (a detached view's length reads 0).
       this.sums = new Float64Array(memory.buffer, 0, tableLength);
     }
     const buffer = memory.buffer;
-    this.edges(rect.x, rect.width, cols, this.width, 1, new Int32Array(buffer, xi, cols + 1), new Float64Array(buffer, xf, cols + 1), new Float64Array(buffer, xs, cols + 1));
-    this.edges(rect.y, rect.height, rows, this.height, this.stride * 8, new Int32Array(buffer, yi, rows + 1), new Float64Array(buffer, yf, rows + 1), new Float64Array(buffer, ys, rows + 1));
-    kernels.grid(this.stride, cols, rows, xi, xf, xs, yi, yf, ys, corners, cells);
-    out.set(new Float32Array(buffer, cells, cols * rows));
+    this.edges(rect.x, rect.width, cols, this.width, 1, new Int32Array(buffer, at.xi, cols + 1), new Float64Array(buffer, at.xf, cols + 1), new Float64Array(buffer, at.xs, cols + 1));
+    this.edges(rect.y, rect.height, rows, this.height, this.stride * 8, new Int32Array(buffer, at.yi, rows + 1), new Float64Array(buffer, at.yf, rows + 1), new Float64Array(buffer, at.ys, rows + 1));
+    kernels.grid(this.stride, cols, rows, at.xi, at.xf, at.xs, at.yi, at.yf, at.ys, at.corners, at.cells);
+    out.set(new Float32Array(buffer, at.cells, cols * rows));
     return out;
   }
 
@@ -274,6 +266,7 @@ export class IntegralImage {
    */
   turnedGrid(cx: number, cy: number, cellW: number, cellH: number, cos: number, sin: number, out: Float32Array): Float32Array {
     if (!this.wasm) return this.turnedGridJs(cx, cy, cellW, cellH, cos, sin, out);
+    // Its cells go where grid()'s work begins, past the table.
     const cells = (this.width + 1) * (this.height + 1) * 8;
     this.wasm.kernels.turnedGrid(this.width, this.height, cx, cy, cellW, cellH, cos, sin, cells);
     out.set(new Float32Array(this.wasm.memory.buffer, cells, GRID * GRID));
@@ -338,8 +331,22 @@ export class IntegralImage {
 
 const align8 = (bytes: number) => (bytes + 7) & ~7;
 
-/** Bytes grid() works in past the table for a cols x rows grid (with room for alignment). */
-const gridWorkBytes = (cols: number, rows: number) => (cols + 1 + rows + 1) * 4 + 8 + (2 * (cols + 1) + 2 * (rows + 1) + (rows + 1) * (cols + 1)) * 8 + cols * rows * 4;
+/**
+ * Byte addresses of grid()'s work past a table of `tableBytes`: column and
+ * row edges (i32 arrays, then f64 arrays), the corners and the cells, and
+ * where they end.
+ */
+function gridLayout(tableBytes: number, cols: number, rows: number) {
+  const xi = tableBytes;
+  const yi = xi + (cols + 1) * 4;
+  const xf = align8(yi + (rows + 1) * 4);
+  const xs = xf + (cols + 1) * 8;
+  const yf = xs + (cols + 1) * 8;
+  const ys = yf + (rows + 1) * 8;
+  const corners = ys + (rows + 1) * 8;
+  const cells = corners + (rows + 1) * (cols + 1) * 8;
+  return { xi, yi, xf, xs, yf, ys, corners, cells, end: cells + cols * rows * 4 };
+}
 
 /** Grid work arrays, reused: hashing is synchronous and region hashes are taken by the hundred. */
 let scratch = { xi: new Int32Array(0), xf: new Float64Array(0), xs: new Float64Array(0), ys: new Float64Array(0), corners: new Float64Array(0) };
